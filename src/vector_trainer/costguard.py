@@ -1,0 +1,259 @@
+"""FR-6: the token-cost guardrail. It never under-estimates.
+
+* Tokens are counted with the model's own tiktoken encoding (``o200k_base`` for the gpt-4o and
+  gpt-4.1 families, ``cl100k_base`` for older models) plus OpenAI's per-message overhead
+  (3 per message, 1 per ``name``, 3 for the reply priming).
+* When the encoding cannot be loaded (tiktoken downloads it on first use; these machines may be
+  offline), every string is counted as its UTF-8 byte length instead. Byte-level BPE never
+  produces more tokens than bytes, so that figure is a guaranteed upper bound, and the estimate
+  says so.
+* Cost = tokens per epoch x the epochs actually requested (or OpenAI's default rule) x price.
+* An unknown model is refused unless a price is given: no cheaper fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from vector_trainer.chatml import MIN_TRAINING_EXAMPLES, check_example
+from vector_trainer.errors import BudgetExceededError, InputError, UnknownModelError
+from vector_trainer.fileio import iter_jsonl
+from vector_trainer.types import CostEstimate
+
+PRICES_AS_OF = "2026-11"
+PRICES_SOURCE = "OpenAI fine-tuning pricing, as stored in late 2026 (shared/reference/finetuning.md)"
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+TOKENS_REPLY_PRIMING = 3
+DEFAULT_EPOCHS = 3
+MIN_EPOCHS, MAX_EPOCHS = 1, 25
+MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 100, 25_000
+BYTE_FALLBACK_ENCODING = "utf8-bytes"
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """Training price of one model.
+
+    Attributes:
+        usd_per_million: USD per 1M training tokens.
+        encoding: The tiktoken encoding of the model.
+        context_limit: Per-example token limit used for billing, when known (``None``: no
+            clamping, which can only over-estimate).
+        source: Where the price comes from.
+        as_of: When it was read.
+    """
+
+    usd_per_million: float
+    encoding: str
+    context_limit: int | None = None
+    source: str = PRICES_SOURCE
+    as_of: str = PRICES_AS_OF
+
+
+#: Training prices, USD per 1M tokens. Override per call with ``prices=`` or ``usd_per_million=``.
+MODEL_TRAINING_PRICES: Mapping[str, ModelPrice] = MappingProxyType(
+    {
+        "gpt-4.1-2025-04-14": ModelPrice(25.00, "o200k_base"),
+        "gpt-4.1-mini-2025-04-14": ModelPrice(5.00, "o200k_base"),
+        "gpt-4.1-nano-2025-04-14": ModelPrice(1.50, "o200k_base"),
+        "gpt-4o-2024-08-06": ModelPrice(25.00, "o200k_base"),
+        "gpt-4o-mini-2024-07-18": ModelPrice(3.00, "o200k_base"),
+    }
+)
+#: Short names resolve to the dated snapshot OpenAI fine-tunes.
+MODEL_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "gpt-4.1": "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+        "gpt-4o": "gpt-4o-2024-08-06",
+        "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    }
+)
+_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4")
+
+
+def encoding_for_model(model: str) -> str:
+    """The tiktoken encoding name of a model (o200k_base for 4o/4.1 and newer, else cl100k_base)."""
+    return "o200k_base" if model.startswith(_O200K_PREFIXES) else "cl100k_base"
+
+
+def resolve_price(
+    model: str,
+    *,
+    prices: Mapping[str, ModelPrice] | None = None,
+    usd_per_million: float | None = None,
+) -> tuple[str, ModelPrice]:
+    """The canonical model name and its price.
+
+    Args:
+        model: Model name or alias.
+        prices: Table that overrides (and extends) :data:`MODEL_TRAINING_PRICES`.
+        usd_per_million: Explicit price; used for models that are in no table.
+
+    Raises:
+        UnknownModelError: If no price is known and none is given.
+    """
+    table = {**MODEL_TRAINING_PRICES, **(prices or {})}
+    name = MODEL_ALIASES.get(model, model)
+    if usd_per_million is not None:
+        if usd_per_million < 0 or not math.isfinite(usd_per_million):
+            raise InputError(f"usd_per_million must be a finite non-negative number, got {usd_per_million}")
+        base = table.get(name)
+        return name, ModelPrice(
+            usd_per_million,
+            base.encoding if base else encoding_for_model(name),
+            base.context_limit if base else None,
+            source="given by the user",
+            as_of="",
+        )
+    if name in table:
+        return name, table[name]
+    known = ", ".join(sorted(table))
+    raise UnknownModelError(
+        f"no training price is known for model '{model}'. Known: {known}. "
+        "Pass a price (--price-per-million / usd_per_million=) to estimate it; "
+        "VectorTrainer never guesses a cheaper price."
+    )
+
+
+def default_epochs(n_examples: int) -> int:
+    """OpenAI's default: 3 epochs, adjusted so examples x epochs stays in 100..25,000."""
+    if n_examples <= 0:
+        return DEFAULT_EPOCHS
+    epochs = DEFAULT_EPOCHS
+    if n_examples * epochs < MIN_TARGET_EXAMPLES:
+        epochs = min(MAX_EPOCHS, math.ceil(MIN_TARGET_EXAMPLES / n_examples))
+    elif n_examples * epochs > MAX_TARGET_EXAMPLES:
+        epochs = max(MIN_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return epochs
+
+
+def load_token_counter(encoding_name: str) -> tuple[Callable[[str], int], str, bool, str]:
+    """A function counting tokens of a string, with the encoding's name and exactness.
+
+    Returns:
+        ``(count, encoding_name, exact, note)``; when the encoding cannot be loaded the counter
+        counts UTF-8 bytes (an upper bound) and ``exact`` is False.
+    """
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding(encoding_name)
+    except Exception as exc:  # tiktoken missing, offline, or a corrupt cache: all fall back
+        note = (
+            f"tokenizer '{encoding_name}' could not be loaded ({type(exc).__name__}); counted UTF-8 bytes, "
+            "a guaranteed upper bound. Set TIKTOKEN_CACHE_DIR to a directory holding the encoding for exact figures."
+        )
+        return (lambda text: len(text.encode("utf-8"))), BYTE_FALLBACK_ENCODING, False, note
+    return (lambda text: len(encoding.encode(text, disallowed_special=()))), encoding_name, True, ""
+
+
+def count_example_tokens(example: Mapping[str, Any], count: Callable[[str], int]) -> int:
+    """Tokens of one chat example as OpenAI's cookbook counts them."""
+    total = TOKENS_REPLY_PRIMING
+    for message in example["messages"]:
+        total += TOKENS_PER_MESSAGE
+        for key, value in message.items():
+            if isinstance(value, str):
+                total += count(value)
+            elif value is not None and key != "weight":
+                total += count(json.dumps(value, ensure_ascii=False))
+            if key == "name":
+                total += TOKENS_PER_NAME
+    return total
+
+
+def estimate_cost(
+    jsonl_path: str | os.PathLike[str],
+    model: str,
+    n_epochs: int | None = None,
+    *,
+    prices: Mapping[str, ModelPrice] | None = None,
+    usd_per_million: float | None = None,
+    token_counter: Callable[[str], int] | None = None,
+) -> CostEstimate:
+    """Estimate what fine-tuning ``model`` on a chat-format JSONL file would cost.
+
+    Args:
+        jsonl_path: The training file; every line must pass OpenAI's format checks.
+        model: Model name or alias.
+        n_epochs: Requested epochs; ``None`` applies OpenAI's default rule.
+        prices: Price-table overrides.
+        usd_per_million: Explicit price (needed for models in no table).
+        token_counter: Inject a counter (tests); default: the model's tiktoken encoding.
+
+    Raises:
+        UnknownModelError: Unknown model without a price.
+        InputError: A malformed line (``file:line: ...``) or an empty file.
+    """
+    name, price = resolve_price(model, prices=prices, usd_per_million=usd_per_million)
+    if token_counter is not None:
+        count, encoding, exact, note = token_counter, price.encoding, True, ""
+    else:
+        count, encoding, exact, note = load_token_counter(price.encoding)
+    per_epoch = 0
+    n_examples = 0
+    file_name = os.fspath(jsonl_path)
+    for line_no, example in iter_jsonl(jsonl_path):
+        errors = [i.message for i in check_example(example) if i.severity == "error"]
+        if errors:
+            raise InputError(f"{file_name}:{line_no}: not a valid chat example: {'; '.join(errors)}")
+        tokens = count_example_tokens(example, count)
+        if price.context_limit is not None:
+            tokens = min(tokens, price.context_limit)
+        per_epoch += tokens
+        n_examples += 1
+    if n_examples == 0:
+        raise InputError(f"{file_name}: no training examples")
+    if n_epochs is not None and not (MIN_EPOCHS <= n_epochs <= MAX_EPOCHS):
+        raise InputError(f"n_epochs must be between {MIN_EPOCHS} and {MAX_EPOCHS}, got {n_epochs}")
+    epochs = n_epochs if n_epochs is not None else default_epochs(n_examples)
+    total = per_epoch * epochs
+    notes = [note] if note else []
+    if n_epochs is None:
+        notes.append(f"{epochs} epochs by OpenAI's default rule for {n_examples} examples")
+    if n_examples < MIN_TRAINING_EXAMPLES:
+        notes.append(f"OpenAI requires at least {MIN_TRAINING_EXAMPLES} examples; this file has {n_examples}")
+    notes.append(
+        f"price {price.usd_per_million} USD/1M tokens ({price.source}{', ' + price.as_of if price.as_of else ''})"
+    )
+    return CostEstimate(
+        model=name,
+        n_examples=n_examples,
+        tokens_per_epoch=per_epoch,
+        n_epochs=epochs,
+        total_tokens=total,
+        usd_per_million=price.usd_per_million,
+        estimated_usd=total * price.usd_per_million / 1_000_000,
+        exact=exact,
+        encoding=encoding,
+        note="; ".join(notes),
+    )
+
+
+def check_budget(estimate: CostEstimate, max_budget_usd: float | None) -> None:
+    """Refuse an estimate over budget (FR-6.3); ``None`` disables the guard (FR-6.5).
+
+    Raises:
+        BudgetExceededError: If ``estimate.estimated_usd > max_budget_usd``.
+    """
+    if max_budget_usd is None:
+        return
+    if estimate.estimated_usd > max_budget_usd:
+        bound = "" if estimate.exact else " (an upper bound: the exact tokenizer was unavailable)"
+        raise BudgetExceededError(
+            f"estimated cost ${estimate.estimated_usd:.4f}{bound} for {estimate.total_tokens:,} tokens "
+            f"({estimate.n_epochs} epochs of {estimate.tokens_per_epoch:,}) on {estimate.model} exceeds the budget "
+            f"${max_budget_usd:.2f}; nothing was uploaded. "
+            "Raise the budget, lower the epochs, or select fewer examples.",
+            estimated_usd=estimate.estimated_usd,
+            budget_usd=max_budget_usd,
+        )

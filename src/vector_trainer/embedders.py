@@ -1,0 +1,176 @@
+"""Pluggable text embedders for logs imported without vectors and for semantic diffs.
+
+Three implementations share the :class:`Embedder` Protocol:
+
+* :class:`HashingEmbedder` -- the offline default. It is **lexical, not semantic**: texts that
+  share words get similar vectors, paraphrases with different words do not. It needs no model
+  and no network, and is deterministic across processes.
+* :class:`SentenceTransformerEmbedder` -- a local sentence-transformers model (extra ``local``).
+* :class:`OpenAIEmbedder` -- OpenAI's embeddings endpoint (extra ``openai``), any
+  OpenAI-compatible ``base_url``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from vector_trainer.errors import ConfigError, MissingDependencyError
+
+DEFAULT_HASHING_DIM = 384
+DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+_TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors. ``name`` identifies the embedding space (model and size)."""
+
+    @property
+    def name(self) -> str:
+        """Identifier of the embedding space, stored with the vectors it produced."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` into a ``(len(texts), dim)`` float32 array."""
+        ...
+
+
+class HashingEmbedder:
+    """Feature-hashing bag of words and word bigrams, L2-normalised (lexical, offline).
+
+    Args:
+        dim: Output dimension.
+    """
+
+    def __init__(self, dim: int = DEFAULT_HASHING_DIM) -> None:
+        if dim < 8:
+            raise ConfigError(f"HashingEmbedder dim must be >= 8, got {dim}")
+        self.dim = dim
+
+    @property
+    def name(self) -> str:
+        return f"hashing-bow-{self.dim}"
+
+    def _features(self, text: str) -> list[str]:
+        words = _TOKEN_PATTERN.findall(text.lower())
+        return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self._features(text):
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                sign = 1.0 if value & 1 else -1.0
+                out[row, (value >> 1) % self.dim] += sign
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model (extra ``local``), e.g. a downloaded all-MiniLM-L6-v2.
+
+    Args:
+        model_path: A model directory or hub id already in the local cache.
+        device: Torch device; ``None`` lets sentence-transformers choose.
+    """
+
+    def __init__(self, model_path: str, device: str | None = None) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingDependencyError("sentence-transformers", "local", "Local embeddings") from exc
+        self._model_path = model_path
+        self._model = SentenceTransformer(model_path, device=device)
+
+    @property
+    def name(self) -> str:
+        return f"sentence-transformers:{os.path.basename(os.path.normpath(self._model_path))}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OpenAIEmbedder:
+    """OpenAI (or OpenAI-compatible) embeddings. The API key is never logged or stored.
+
+    Args:
+        model: Embedding model name.
+        api_key: Key; defaults to ``OPENAI_API_KEY`` from the environment.
+        base_url: Optional OpenAI-compatible endpoint.
+        batch_size: Texts per request.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_OPENAI_EMBEDDING_MODEL,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        try:
+            import openai
+        except ImportError as exc:
+            raise MissingDependencyError("openai", "openai", "OpenAI embeddings") from exc
+        self.model = model
+        self.batch_size = batch_size
+        self._client = openai.OpenAI(api_key=api_key, base_url=base_url)
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self.model}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            response = self._client.embeddings.create(model=self.model, input=batch)
+            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        return np.asarray(rows, dtype=np.float32)
+
+
+def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int = DEFAULT_HASHING_DIM) -> Embedder:
+    """Build an embedder by name.
+
+    Args:
+        kind: ``hashing``, ``local`` (needs ``model_path``), ``openai``, or ``auto``: OpenAI when
+            ``OPENAI_API_KEY`` is set, a local model when ``model_path`` is given, else hashing.
+        model_path: Path of a sentence-transformers model for ``local``.
+        dim: Dimension of the hashing embedder.
+
+    Raises:
+        ConfigError: For an unknown kind or ``local`` without a model path.
+    """
+    if kind == "auto":
+        if model_path:
+            kind = "local"
+        elif os.environ.get("OPENAI_API_KEY"):
+            kind = "openai"
+        else:
+            kind = "hashing"
+    if kind == "hashing":
+        return HashingEmbedder(dim)
+    if kind == "local":
+        if not model_path:
+            raise ConfigError("embedder 'local' needs a model path (--embedding-model PATH)")
+        return SentenceTransformerEmbedder(model_path)
+    if kind == "openai":
+        return OpenAIEmbedder()
+    raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors; 0.0 when either is all zeros."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))

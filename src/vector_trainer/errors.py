@@ -1,0 +1,65 @@
+"""Exception hierarchy. Every error a user can cause derives from :class:`VectorTrainerError`
+and carries a message that names the offending record or key and says how to fix it."""
+
+from __future__ import annotations
+
+
+class VectorTrainerError(Exception):
+    """Base class of every error raised on purpose by vector_trainer."""
+
+
+class InputError(VectorTrainerError):
+    """A record, file or argument is malformed. The message names it (``file:line: ...``)."""
+
+
+class ConfigError(VectorTrainerError):
+    """A configuration file or value is invalid. The message names the bad key."""
+
+
+class EmptyDataError(VectorTrainerError):
+    """There is nothing to work on (no logs, no usable vectors, no successful logs)."""
+
+
+class BudgetExceededError(VectorTrainerError):
+    """The estimated training cost is over the budget; nothing was uploaded."""
+
+    def __init__(self, message: str, *, estimated_usd: float, budget_usd: float) -> None:
+        super().__init__(message)
+        self.estimated_usd = estimated_usd
+        self.budget_usd = budget_usd
+
+
+class UnknownModelError(VectorTrainerError):
+    """No training price is known for the model and none was given."""
+
+
+class HookValidationError(VectorTrainerError):
+    """A generated hook failed validation (parse, isolated import or self-test); not activated."""
+
+
+class ManifestCorruptedError(VectorTrainerError):
+    """The hook version manifest cannot be read; it is left untouched for the user to inspect."""
+
+
+class TrainerError(VectorTrainerError):
+    """A training backend refused or failed a request. Never contains credentials."""
+
+
+class MissingDependencyError(VectorTrainerError):
+    """An optional extra is needed for this feature; the message gives the pip command."""
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{package}' package, which is not installed. "
+            f"Install it with: pip install 'vector-trainer[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class PipelineError(VectorTrainerError):
+    """A pipeline stage failed; ``stage`` names it and ``__cause__`` holds the original error."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"stage '{stage}' failed: {message}")
+        self.stage = stage

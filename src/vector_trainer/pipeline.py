@@ -1,0 +1,350 @@
+"""FR-3.3: the orchestrator. Extract -> synthesize -> train, each stage's result recorded in
+the run directory, resumable.
+
+Run directory::
+
+    golden.jsonl, golden.validation.jsonl, golden.report.json   extractor output
+    rules.json                                                 synthesizer report
+    hook/generated_prompt_hook.py, hook/.hook_versions/         the hook and its versions
+    cost.json                                                  the cost estimate
+    state.json                                                 stages and the training job
+    events.jsonl                                               monitor events
+    summary.json                                               the final summary
+
+The uploaded file id and the job id are written to ``state.json`` the moment they exist.
+Running again on the same directory with the same training file reuses them: nothing is
+uploaded or paid for twice; the existing job is polled instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from vector_trainer.costguard import check_budget
+from vector_trainer.errors import PipelineError, VectorTrainerError
+from vector_trainer.extractor import DensityBasedExtractor, ExtractionResult
+from vector_trainer.fileio import atomic_write_json
+from vector_trainer.monitor import EVENTS_FILENAME, JsonlEventLog, MonitorHub, PipelineMonitor
+from vector_trainer.synthesizer import HOOK_FILENAME, HookScriptGenerator, RuleSetSynthesizer
+from vector_trainer.trainers import TERMINAL_STATUSES, BaseTrainer, OpenAITrainer
+from vector_trainer.types import FeedbackPair
+
+__all__ = ["BaseTrainer", "OpenAITrainer", "TrainingPipeline"]
+
+DEFAULT_POLL_INTERVAL_S = 30.0
+STATE_FILENAME = "state.json"
+SUMMARY_FILENAME = "summary.json"
+GOLDEN_FILENAME = "golden.jsonl"
+RULES_FILENAME = "rules.json"
+COST_FILENAME = "cost.json"
+HOOK_DIRNAME = "hook"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PipelineError("resume", f"{path} cannot be read ({exc}); move it away to start afresh") from exc
+    return data if isinstance(data, dict) else {}
+
+
+class TrainingPipeline:
+    """Runs the three stages for one function (FR-3.3).
+
+    Args:
+        extractor: Selects golden data.
+        synthesizer: Turns feedback into rules.
+        trainer: Fine-tuning backend; a ``dry_run`` trainer only validates and prices.
+        monitor: Receives progress events (e.g. :class:`~vector_trainer.dashboard.CLIDashboard`).
+        hook_generator: Writes the hook; default :class:`HookScriptGenerator`.
+        register_golden: Register selected logs as golden data in the source.
+        poll_interval_s: Seconds between status polls when waiting.
+        sleep: Injected sleep (tests).
+    """
+
+    def __init__(
+        self,
+        extractor: DensityBasedExtractor,
+        synthesizer: RuleSetSynthesizer,
+        trainer: BaseTrainer,
+        monitor: PipelineMonitor | None = None,
+        hook_generator: HookScriptGenerator | None = None,
+        *,
+        register_golden: bool = False,
+        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.extractor = extractor
+        self.synthesizer = synthesizer
+        self.trainer = trainer
+        self.monitor = monitor
+        self.hook_generator = hook_generator or HookScriptGenerator()
+        self.register_golden = register_golden
+        self.poll_interval_s = poll_interval_s
+        self._sleep = sleep
+
+    def run(
+        self,
+        function_name: str,
+        feedback_pairs: Sequence[FeedbackPair] = (),
+        output_dir: str | os.PathLike[str] = "vectortrainer-run",
+        *,
+        wait: bool = False,
+    ) -> dict[str, Any]:
+        """Run every stage and return the summary (also written to ``summary.json``).
+
+        Raises:
+            PipelineError: Naming the failed stage; the summary records the failure and the run
+                directory keeps everything done so far.
+        """
+        run_dir = Path(output_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        events = JsonlEventLog(run_dir / EVENTS_FILENAME)
+        hub = MonitorHub([events, self.monitor])
+        state_path = run_dir / STATE_FILENAME
+        state = _read_state(state_path)
+        state.update({"function_name": function_name, "updated_at": _now()})
+        state.setdefault("stages", {})
+        summary: dict[str, Any] = {
+            "function_name": function_name,
+            "run_dir": str(run_dir),
+            "started_at": _now(),
+            "stages": {},
+            "errors": [],
+        }
+
+        def persist() -> None:
+            state["updated_at"] = _now()
+            atomic_write_json(state_path, state)
+
+        def stage(name: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            hub.stage_start(name)
+            try:
+                result = body()
+            except VectorTrainerError as exc:
+                return self._fail(name, exc, hub, summary, state, persist, run_dir)
+            except Exception as exc:  # an unexpected bug still ends the run cleanly, named
+                return self._fail(name, exc, hub, summary, state, persist, run_dir)
+            state["stages"][name] = {"status": result.get("status", "done"), "finished_at": _now()}
+            persist()
+            summary["stages"][name] = result
+            hub.stage_complete(name, result)
+            return result
+
+        extraction: dict[str, ExtractionResult] = {}
+        stage("extract", lambda: self._extract(function_name, run_dir, hub, extraction))
+        stage("synthesize", lambda: self._synthesize(feedback_pairs, run_dir, hub))
+        stage("train", lambda: self._train(extraction["result"], run_dir, hub, state, persist, wait))
+        summary["finished_at"] = _now()
+        summary["status"] = "ok"
+        summary["monitor"] = {"errors": events.errors, "metrics": events.metrics}
+        atomic_write_json(run_dir / SUMMARY_FILENAME, summary)
+        return summary
+
+    @staticmethod
+    def _fail(
+        name: str,
+        exc: Exception,
+        hub: MonitorHub,
+        summary: dict[str, Any],
+        state: dict[str, Any],
+        persist: Callable[[], None],
+        run_dir: Path,
+    ) -> dict[str, Any]:
+        message = str(exc) if isinstance(exc, VectorTrainerError) else f"{type(exc).__name__}: {exc}"
+        hub.error(name, message)
+        state["stages"][name] = {"status": "failed", "error": message, "finished_at": _now()}
+        persist()
+        summary["errors"].append({"stage": name, "error": message})
+        summary["status"] = "failed"
+        summary["finished_at"] = _now()
+        atomic_write_json(run_dir / SUMMARY_FILENAME, summary)
+        raise PipelineError(name, message) from exc
+
+    # -- stages -----------------------------------------------------------------------------
+
+    def _extract(
+        self, function_name: str, run_dir: Path, hub: MonitorHub, out: dict[str, ExtractionResult]
+    ) -> dict[str, Any]:
+        result = self.extractor.extract(
+            function_name,
+            run_dir / GOLDEN_FILENAME,
+            register_golden=self.register_golden,
+            on_progress=lambda current, total: hub.progress("extract", current, total),
+        )
+        out["result"] = result
+        report = result.report
+        for warning in report["warnings"]:
+            hub.log(warning, "warning")
+        excluded = len(report["logs"]["excluded"])
+        if excluded:
+            hub.log(
+                f"{excluded} logs excluded for unusable vectors (uuids in {result.report_path.name})",
+                "warning",
+            )
+        return {
+            "examples": report["examples"]["written"],
+            "steady": report["examples"]["steady"],
+            "anomaly": report["examples"]["anomaly"],
+            "regions": report["graph"]["regions"],
+            "logs": report["logs"]["total"],
+            "excluded": excluded,
+            "engine": report["engine"]["name"],
+            "train_path": str(result.train_path),
+            "validation_path": str(result.validation_path) if result.validation_path else None,
+            "report_path": str(result.report_path),
+            "golden_registration": report["golden_registration"],
+        }
+
+    def _synthesize(self, pairs: Sequence[FeedbackPair], run_dir: Path, hub: MonitorHub) -> dict[str, Any]:
+        if not pairs:
+            return {"status": "skipped", "reason": "no feedback pairs given"}
+        hub.progress("synthesize", 0, 2)
+        synthesis = self.synthesizer.synthesize(pairs)
+        atomic_write_json(run_dir / RULES_FILENAME, synthesis.to_dict())
+        hub.progress("synthesize", 1, 2)
+        for conflict in synthesis.conflicts:
+            hub.log(f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}")
+        hook = self.hook_generator.generate(
+            synthesis.rules,
+            run_dir / HOOK_DIRNAME / HOOK_FILENAME,
+            feedback_pairs=synthesis.consistent_pairs(pairs),
+            metadata={"rules": len(synthesis.rules), "feedback_pairs": len(pairs)},
+        )
+        hub.progress("synthesize", 2, 2)
+        return {
+            "rules": len(synthesis.rules),
+            "inactive_rules": len(synthesis.inactive),
+            "conflicts": len(synthesis.conflicts),
+            "pruned": len(synthesis.pruned),
+            "rules_path": str(run_dir / RULES_FILENAME),
+            "hook_path": str(hook.path),
+            "hook_version": hook.version.version_id if hook.version else None,
+            "self_test": hook.self_test.to_dict(),
+        }
+
+    def _train(
+        self,
+        extraction: ExtractionResult,
+        run_dir: Path,
+        hub: MonitorHub,
+        state: dict[str, Any],
+        persist: Callable[[], None],
+        wait: bool,
+    ) -> dict[str, Any]:
+        trainer = self.trainer
+        train_path = extraction.train_path
+        estimate = trainer.estimate(train_path)
+        cost = estimate.to_dict() if estimate else None
+        if estimate is not None:
+            atomic_write_json(run_dir / COST_FILENAME, cost)
+            if not estimate.exact:
+                hub.log(estimate.note.split(";")[0], "warning")
+            check_budget(estimate, getattr(trainer, "max_budget_usd", None))
+        if trainer.dry_run:
+            plan = {
+                **trainer.describe(),
+                "training_file": str(train_path),
+                "validation_file": str(extraction.validation_path) if extraction.validation_path else None,
+                "examples": extraction.n_examples,
+            }
+            hub.log(f"DRY RUN (no API key): would submit {extraction.n_examples} examples to {plan.get('model')}")
+            state["training"] = {"mode": "dry_run", "would_submit": plan}
+            persist()
+            return {
+                "mode": "dry_run",
+                "status": "not_submitted",
+                "cost": cost,
+                "would_submit": plan,
+            }
+        job_id = self._ensure_job(extraction, hub, state, persist)
+        status = trainer.get_status(job_id)
+        state["training"]["status"] = status["status"]
+        persist()
+        if wait:
+            status = self._wait(job_id, hub, state, persist)
+        result: dict[str, Any] = {
+            "mode": "submitted",
+            "job_id": job_id,
+            "status": status["status"],
+            "cost": cost,
+        }
+        if status["status"] == "succeeded":
+            outcome = trainer.get_result(job_id)
+            result["fine_tuned_model"] = outcome.get("fine_tuned_model")
+            state["training"]["fine_tuned_model"] = result["fine_tuned_model"]
+            persist()
+        elif status["status"] in ("failed", "cancelled"):
+            trainer.get_result(job_id)  # raises TrainerError with the job's error
+        return result
+
+    def _ensure_job(
+        self,
+        extraction: ExtractionResult,
+        hub: MonitorHub,
+        state: dict[str, Any],
+        persist: Callable[[], None],
+    ) -> str:
+        trainer = self.trainer
+        digest = _sha256_file(extraction.train_path)
+        training = state.get("training") or {}
+        if training.get("file_sha256") != digest:
+            if training.get("job_id"):
+                state.setdefault("previous_jobs", []).append(training)
+            training = {"mode": "submitted", "trainer": trainer.name, "file_sha256": digest}
+        state["training"] = training
+        if training.get("job_id"):
+            hub.log(f"resuming: job {training['job_id']} already exists for this training file; not uploading again")
+            return str(training["job_id"])
+        if not training.get("file_id"):
+            training["file_id"] = trainer.prepare_data(extraction.train_path)
+            persist()
+        else:
+            hub.log(f"resuming: file {training['file_id']} already uploaded")
+        if extraction.validation_path and not training.get("validation_file_id"):
+            training["validation_file_id"] = trainer.prepare_data(extraction.validation_path)
+            persist()
+        hyper: dict[str, Any] = {}
+        if training.get("validation_file_id"):
+            hyper["validation_file"] = training["validation_file_id"]
+        training["job_id"] = trainer.start_training(training["file_id"], **hyper)
+        training["created_at"] = _now()
+        persist()
+        hub.log(f"started fine-tuning job {training['job_id']}")
+        return str(training["job_id"])
+
+    def _wait(self, job_id: str, hub: MonitorHub, state: dict[str, Any], persist: Callable[[], None]) -> dict[str, Any]:
+        seen_steps: set[Any] = set()
+        while True:
+            status = self.trainer.get_status(job_id)
+            state["training"]["status"] = status["status"]
+            persist()
+            for row in self.trainer.metrics(job_id):
+                if row.get("step") not in seen_steps:
+                    seen_steps.add(row.get("step"))
+                    hub.metrics("train", row)
+            if status["status"] in TERMINAL_STATUSES:
+                return status
+            hub.log(f"job {job_id}: {status['status']}")
+            self._sleep(self.poll_interval_s)

@@ -1,0 +1,187 @@
+"""Shared fixtures: clustered vectors, an embedded store, and fakes shaped like VectorWave's
+managers (0.2.x weaviate collections and 1.x store), following the real clients' shapes."""
+
+from __future__ import annotations
+
+import json
+import uuid as uuid_lib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vector_trainer.store import SQLiteLogStore, StoredRecord
+from vector_trainer.types import ExecutionLog
+
+
+def clustered(sizes: list[int], dim: int = 16, spread: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors in clusters of the given sizes; returns (vectors, labels)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(len(sizes), dim))
+    rows, labels = [], []
+    for label, (raw_center, size) in enumerate(zip(centers, sizes, strict=True)):
+        center = raw_center / np.linalg.norm(raw_center)
+        points = center + spread * rng.normal(size=(size, dim))
+        rows.append(points / np.linalg.norm(points, axis=1, keepdims=True))
+        labels.extend([label] * size)
+    return np.vstack(rows).astype(np.float32), np.asarray(labels)
+
+
+def make_log(
+    i: int,
+    vector: Any,
+    *,
+    function: str = "fn",
+    status: str = "SUCCESS",
+    text: str | None = None,
+    output: Any = None,
+) -> ExecutionLog:
+    return ExecutionLog(
+        uuid=f"{i:06d}-log",
+        function_name=function,
+        status=status,
+        inputs={"question": text if text is not None else f"question {i}"},
+        output=output if output is not None else (f"answer {i}" if status == "SUCCESS" else None),
+        error_message=None if status == "SUCCESS" else "boom",
+        vector=None if vector is None else np.asarray(vector, dtype=np.float32),
+    )
+
+
+@dataclass
+class ListSource:
+    """A minimal DatasetManagerProtocol over a list (duck-typed like a user's own source)."""
+
+    logs: list[ExecutionLog]
+    golden: dict[str, list[str]] = field(default_factory=dict)
+
+    def list_functions(self) -> list[str]:
+        return sorted({log.function_name for log in self.logs})
+
+    def iter_executions(self, function_name: str, *, batch_size: int = 500) -> Iterator[ExecutionLog]:
+        return iter([log for log in self.logs if log.function_name == function_name])
+
+    def near_vector(self, function_name, vector, *, limit, min_similarity):
+        raise NotImplementedError
+
+    def register_as_golden(self, log_uuid: str, note: str = "", tags=None) -> bool:
+        if log_uuid in self.golden:
+            return False
+        self.golden[log_uuid] = list(tags or [])
+        return True
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteLogStore]:
+    with SQLiteLogStore(tmp_path / "logs.db") as s:
+        yield s
+
+
+def fill_store(store: SQLiteLogStore, logs: list[ExecutionLog], space: str = "test") -> None:
+    store.import_records([StoredRecord(log, space, f"row{i}") for i, log in enumerate(logs)])
+
+
+# -- VectorWave 0.2.x shape: weaviate-client v4 collections ------------------------------------
+
+
+class FakeWeaviateQuery:
+    """``collection.query`` of weaviate-client v4: fetch_objects and near_vector."""
+
+    def __init__(self, objects: list[Any]) -> None:
+        self._objects = objects
+        self.calls: list[dict[str, Any]] = []
+
+    def fetch_objects(
+        self,
+        *,
+        include_vector: bool = False,
+        limit: int | None = None,
+        offset: int | None = None,
+        filters: Any = None,
+        **_: Any,
+    ) -> Any:
+        self.calls.append({"limit": limit, "offset": offset})
+        start = offset or 0
+        chosen = self._objects[start : start + (limit or len(self._objects))]
+        return SimpleNamespace(objects=chosen)
+
+    def near_vector(
+        self,
+        *,
+        near_vector: list[float],
+        limit: int,
+        distance: float | None = None,
+        include_vector: bool = False,
+        return_metadata: Any = None,
+        **_: Any,
+    ) -> Any:
+        query = np.asarray(near_vector)
+        scored = []
+        for obj in self._objects:
+            vec = np.asarray(obj.vector["default"])
+            sim = float(vec @ query / (np.linalg.norm(vec) * np.linalg.norm(query)))
+            if distance is None or 1 - sim <= distance:
+                scored.append((sim, obj))
+        scored.sort(key=lambda t: -t[0])
+        return SimpleNamespace(
+            objects=[
+                SimpleNamespace(
+                    uuid=o.uuid,
+                    properties=o.properties,
+                    vector=None,
+                    metadata=SimpleNamespace(distance=1 - s),
+                )
+                for s, o in scored[:limit]
+            ]
+        )
+
+
+class FakeLegacyManager:
+    """VectorWave 0.2.x ``VectorWaveDatasetManager``: exec_col/golden_col collections."""
+
+    def __init__(self, objects: list[Any], *, with_iterator: bool = False) -> None:
+        query = FakeWeaviateQuery(objects)
+        self.exec_col = SimpleNamespace(query=query)
+        if with_iterator:
+            self.exec_col.iterator = lambda include_vector=False: iter(objects)
+        self.golden_col = SimpleNamespace()
+        self.registered: dict[str, dict[str, Any]] = {}
+
+    def register_as_golden(self, log_uuid: str, note: str = "", tags: list[str] | None = None) -> bool:
+        if log_uuid in self.registered:
+            return False
+        self.registered[log_uuid] = {"note": note, "tags": tags}
+        return True
+
+
+def vectorwave_object(
+    i: int,
+    vector: Any,
+    *,
+    function: str = "fn",
+    status: str = "SUCCESS",
+    question: str | None = None,
+    answer: Any = None,
+    vector_as_dict: bool = True,
+) -> Any:
+    """An execution as VectorWave stores it: captured args as properties, JSON return_value."""
+    properties = {
+        "function_name": function,
+        "status": status,
+        "trace_id": f"trace-{i}",
+        "span_id": f"span-{i}",
+        "duration_ms": 12.5,
+        "timestamp_utc": "2026-11-01T10:00:00+00:00",
+        "question": question if question is not None else f"question {i}",
+        "return_value": json.dumps(answer if answer is not None else f"answer {i}") if status == "SUCCESS" else None,
+        "error_message": None if status == "SUCCESS" else "RateLimitError",
+    }
+    vec = None if vector is None else [float(x) for x in vector]
+    return SimpleNamespace(
+        uuid=uuid_lib.UUID(int=i + 1),
+        properties=properties,
+        vector={"default": vec} if (vector_as_dict and vec is not None) else vec,
+    )
