@@ -131,6 +131,15 @@ class TestRules:
                 apply_rules(result.rules, p.bad_output), p.fixed_output
             ) <= Levenshtein.distance(p.bad_output, p.fixed_output)
 
+    def test_noise_pair_does_not_veto_a_well_supported_rule(self) -> None:
+        pairs = [pair(f"ships in {n} hrs", f"ships in {n} hours", i) for i, n in enumerate([1, 2, 3, 4])]
+        pairs.append(pair("ships in 5 hrs now", "now 5 hrs in ships", 4))  # an idiosyncratic rewrite
+        result = RuleSetSynthesizer().synthesize(pairs)
+        assert any(r.kind is RuleKind.REGEX and r.support == 4 for r in result.rules)
+        assert 4 in result.overruled
+        assert [p.sequence for p in result.consistent_pairs(pairs)] == [0, 1, 2, 3]
+        assert apply_rules(result.rules, "back in 9 hrs") == "back in 9 hours"
+
     def test_min_support_and_empty_pairs(self) -> None:
         pairs = [pair("", ""), pair("same", "same"), pair("a cat", "a dog", 1)]
         result = RuleSetSynthesizer(min_support=2).synthesize(pairs)

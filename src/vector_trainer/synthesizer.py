@@ -163,7 +163,9 @@ class FeedbackDiffAnalyzer:
         at_end = i2 == len(a) and j2 == len(b)
         position = "start" if at_start else "end" if at_end else "middle"
         core = "".join(a[i1:i2]).strip() or "".join(b[j1:j2]).strip()
-        if position == "middle" and (i1 == i2 or len(core) < self.min_phrase_chars):
+        is_replace = i1 != i2 and j1 != j2
+        short = len(core) < self.min_phrase_chars
+        if (position == "middle" and (i1 == i2 or short)) or (is_replace and short):
             # Widen to the nearest word on each side (those tokens are equal in both texts).
             while i1 > 0 and j1 > 0 and not _is_word(a[i1 - 1]):
                 i1, j1 = i1 - 1, j1 - 1
@@ -225,7 +227,8 @@ class SynthesisResult:
     overruled: tuple[int, ...] = ()
 
     def consistent_pairs(self, pairs: Sequence[FeedbackPair]) -> list[FeedbackPair]:
-        """The pairs the rule set must not make worse: all but those overruled by a conflict."""
+        """The pairs the rule set must not make worse: all but those overruled (by a conflict, or
+        by a better-supported rule that they contradict)."""
         overruled = set(self.overruled)
         return [p for p in pairs if p.sequence not in overruled]
 
@@ -355,7 +358,8 @@ class RuleSetSynthesizer:
         active = [r for r in resolved if r.support >= self.min_support]
         inactive = [r for r in resolved if r.support < self.min_support]
         evidence = [p for p in usable if p.sequence not in set(overruled)]
-        active, pruned = _prune_harmful(active, evidence)
+        active, pruned, outliers = _prune_harmful(active, evidence)
+        overruled = sorted(set(overruled) | outliers)
         order = sorted(active, key=_application_key)
         return SynthesisResult(
             rules=tuple(order),
@@ -486,36 +490,63 @@ def apply_rules(rules: Sequence[Rule], text: str) -> str:
     return hook_template.apply_compiled(compiled, text)
 
 
-def _prune_harmful(rules: list[Rule], pairs: Sequence[FeedbackPair]) -> tuple[list[Rule], list[tuple[str, str]]]:
-    """Remove rules, weakest first, until no known pair's bad output is moved further from its
-    fixed output by the rule set (a rule contradicted by the evidence of another pair)."""
+def _moves_away(rules: Sequence[Rule], pair: FeedbackPair) -> int:
+    """How much further (in edits) the rules move a pair's bad output from its fixed output."""
+    baseline = Levenshtein.distance(pair.bad_output, pair.fixed_output)
+    return Levenshtein.distance(apply_rules(rules, pair.bad_output), pair.fixed_output) - baseline
+
+
+def _prune_harmful(
+    rules: list[Rule], pairs: Sequence[FeedbackPair]
+) -> tuple[list[Rule], list[tuple[str, str]], set[int]]:
+    """Settle every pair that the rule set moves further from its fixed output.
+
+    The weakest rule that hurts the pair is put to a vote, like a conflict: its support against
+    the number of pairs it hurts on its own. If it has more support, the pair is the outlier and
+    is *overruled* (reported, and not used to self-test the hook); otherwise the rule is pruned.
+
+    Returns:
+        The surviving rules, ``(rule_id, reason)`` of pruned rules, and the overruled pair
+        sequences.
+    """
     active = sorted(rules, key=_application_key)
     pruned: list[tuple[str, str]] = []
+    overruled: set[int] = set()
     while active:
         compiled = hook_template.compile_rules(tuple(r.to_hook_data() for r in active))
         worse = next(
             (
                 p
                 for p in pairs
-                if Levenshtein.distance(hook_template.apply_compiled(compiled, p.bad_output), p.fixed_output)
+                if p.sequence not in overruled
+                and Levenshtein.distance(hook_template.apply_compiled(compiled, p.bad_output), p.fixed_output)
                 > Levenshtein.distance(p.bad_output, p.fixed_output)
             ),
             None,
         )
         if worse is None:
             break
-        baseline = Levenshtein.distance(worse.bad_output, worse.fixed_output)
-        harm = {
-            r.rule_id: Levenshtein.distance(apply_rules([r], worse.bad_output), worse.fixed_output) - baseline
-            for r in active
-        }
+        harm = {r.rule_id: _moves_away([r], worse) for r in active}
         culprits = [r for r in active if harm[r.rule_id] > 0] or [
             r for r in active if apply_rules([r], worse.bad_output) != worse.bad_output
         ]
-        victim = min(culprits or active, key=lambda r: (r.support, -harm[r.rule_id], r.last_seen, r.rule_id))
-        active.remove(victim)
-        pruned.append((victim.rule_id, f"made feedback pair {worse.sequence} worse"))
-    return active, pruned
+        if not culprits:
+            overruled.add(worse.sequence)
+            continue
+        victim = min(culprits, key=lambda r: (r.support, -harm[r.rule_id], r.last_seen, r.rule_id))
+        votes_against = sum(1 for p in pairs if p.sequence not in overruled and _moves_away([victim], p) > 0)
+        if victim.support > votes_against:
+            overruled.add(worse.sequence)
+        else:
+            active.remove(victim)
+            pruned.append(
+                (
+                    victim.rule_id,
+                    f"made feedback pair {worse.sequence} worse (support {victim.support}, "
+                    f"hurts {votes_against} pairs)",
+                )
+            )
+    return active, pruned, overruled
 
 
 # -- feedback files ----------------------------------------------------------------------------
