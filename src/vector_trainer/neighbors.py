@@ -189,6 +189,18 @@ class FaissEngine:
         self._index, self._index_key = index, key
         return index
 
+    def knn(self, X: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar other rows of each query row: ``(similarities, indices)``,
+        best first; missing entries have similarity ``-inf`` and index ``-1``."""
+        index = self._index_for(X)
+        k = min(self.k + 1, X.shape[0])
+        sims, idx = index.search(np.ascontiguousarray(X[queries]), k)
+        valid = (idx >= 0) & (idx != queries[:, None])
+        sims = np.where(valid, sims, -np.inf).astype(np.float32)
+        idx = np.where(valid, idx, -1)
+        order = np.argsort(-sims, axis=1, kind="stable")[:, : self.k]
+        return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
         n = X.shape[0]
         index = self._index_for(X)
@@ -196,14 +208,10 @@ class FaissEngine:
         density = np.zeros(n, dtype=np.float64)
         count = np.zeros(n, dtype=np.int64)
         nearest = np.full(n, -1.0, dtype=np.float32)
-        k = min(self.k + 1, n)
         step = 16_384
         for q0 in range(0, n, step):
             q1 = min(n, q0 + step)
-            sims, idx = index.search(X[q0:q1], k)
-            own = idx == np.arange(q0, q1)[:, None]
-            valid = (idx >= 0) & ~own
-            sims = np.where(valid, sims, -np.inf).astype(np.float32)
+            sims, _idx = self.knn(X, np.arange(q0, q1))
             nearest[q0:q1] = np.maximum(sims.max(axis=1), -1.0)
             mask = sims >= t
             count[q0:q1] = mask.sum(axis=1)
