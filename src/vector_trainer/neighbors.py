@@ -35,6 +35,8 @@ DEFAULT_QUERY_BLOCK = 256
 DEFAULT_ANN_THRESHOLD = 100_000
 DEFAULT_ANN_K = 64
 DEFAULT_ANN_NPROBE = 32
+#: faiss k-means wants at least this many training points per cell.
+FAISS_POINTS_PER_CELL = 39
 
 
 @dataclass(frozen=True)
@@ -178,11 +180,12 @@ class FaissEngine:
             return self._index
         faiss = self._faiss
         n, d = X.shape
-        nlist = self.nlist or max(1, min(n // 39, int(4 * np.sqrt(n))))
+        nlist = self.nlist or max(1, min(n // FAISS_POINTS_PER_CELL, int(4 * np.sqrt(n))))
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(self.seed)
-        sample = X if n <= self.train_sample else X[np.sort(rng.choice(n, self.train_sample, replace=False))]
+        size = min(n, max(self.train_sample, FAISS_POINTS_PER_CELL * nlist))
+        sample = X if size >= n else X[np.sort(rng.choice(n, size, replace=False))]
         index.train(sample)
         index.add(X)
         index.nprobe = min(self.nprobe, nlist)

@@ -259,22 +259,26 @@ def _rule_id(kind: RuleKind, key: str, replacement: str) -> str:
     return f"{kind.value}-{digest[:10]}"
 
 
+_INSTRUCTIONS = {
+    RuleKind.REPLACE: "Write {replacement} instead of {target}.",
+    RuleKind.REMOVE: "Do not write {target}.",
+    RuleKind.PREPEND: "Begin the reply with {replacement}.",
+    RuleKind.APPEND: "End the reply with {replacement}.",
+    RuleKind.STRIP_PREFIX: "Do not begin the reply with {target}.",
+    RuleKind.STRIP_SUFFIX: "Do not end the reply with {target}.",
+    RuleKind.REGEX: "Rewrite text like {before} as {after}.",
+}
+
+
 def _instruction(kind: RuleKind, target: str, replacement: str, example: tuple[str, str]) -> str:
-    quote = json.dumps
-    if kind is RuleKind.REPLACE:
-        return f"Write {quote(replacement, ensure_ascii=False)} instead of {quote(target, ensure_ascii=False)}."
-    if kind is RuleKind.REMOVE:
-        return f"Do not write {quote(target.strip(), ensure_ascii=False)}."
-    if kind is RuleKind.PREPEND:
-        return f"Begin the reply with {quote(replacement, ensure_ascii=False)}."
-    if kind is RuleKind.APPEND:
-        return f"End the reply with {quote(replacement, ensure_ascii=False)}."
-    if kind is RuleKind.STRIP_PREFIX:
-        return f"Do not begin the reply with {quote(target, ensure_ascii=False)}."
-    if kind is RuleKind.STRIP_SUFFIX:
-        return f"Do not end the reply with {quote(target, ensure_ascii=False)}."
-    before, after = example
-    return f"Rewrite text like {quote(before, ensure_ascii=False)} as {quote(after, ensure_ascii=False)}."
+    """The prompt-side, natural-language form of a rule (texts quoted as JSON strings)."""
+
+    def quote(text: str) -> str:
+        return json.dumps(text.strip() if kind is RuleKind.REMOVE else text, ensure_ascii=False)
+
+    return _INSTRUCTIONS[kind].format(
+        target=quote(target), replacement=quote(replacement), before=quote(example[0]), after=quote(example[1])
+    )
 
 
 @dataclass
