@@ -131,10 +131,10 @@ class FakeWeaviateQuery:
                 SimpleNamespace(
                     uuid=o.uuid,
                     properties=o.properties,
-                    vector=None,
-                    metadata=SimpleNamespace(distance=1 - s),
+                    vector=o.vector if include_vector else None,
+                    metadata=SimpleNamespace(distance=1 - sim),
                 )
-                for s, o in scored[:limit]
+                for sim, o in scored[:limit]
             ]
         )
 
@@ -185,3 +185,103 @@ def vectorwave_object(
         properties=properties,
         vector={"default": vec} if (vector_as_dict and vec is not None) else vec,
     )
+
+
+# -- VectorWave 1.x shape: VectorStore over Weaviate or LanceDB ---------------------------------
+
+
+@dataclass
+class StoreRecord:
+    """vectorwave.store.base.StoreRecord."""
+
+    uuid: str
+    properties: dict[str, Any]
+    vector: list[float] | None = None
+    distance: float | None = None
+    certainty: float | None = None
+
+
+class FakeVectorStore:
+    """A VectorStore with the 1.0.2 contract: iterate/query return no vectors, fetch_by_id and
+    near_vector return them on request, filters are ``{"prop": value}`` dicts."""
+
+    backend_name = "fake"
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, tuple[dict[str, Any], list[float] | None]]] = {}
+        self.fetches = 0
+
+    def insert(self, collection: str, properties: dict[str, Any], uuid: str | None = None, vector=None) -> str:
+        uuid = uuid or str(uuid_lib.uuid4())
+        self.tables.setdefault(collection, {})[uuid] = (dict(properties), None if vector is None else list(vector))
+        return uuid
+
+    def _match(self, props: dict[str, Any], filters: dict[str, Any] | None) -> bool:
+        return all(props.get(k) == v for k, v in (filters or {}).items())
+
+    def iterate(self, collection: str, batch_size: int = 100) -> Iterator[StoreRecord]:
+        for uuid, (props, _vec) in self.tables.get(collection, {}).items():
+            yield StoreRecord(uuid, props)
+
+    def query(
+        self,
+        collection: str,
+        filters=None,
+        sort_by=None,
+        sort_ascending=False,
+        limit=10,
+        return_properties=None,
+    ) -> list[StoreRecord]:
+        rows = [StoreRecord(u, p) for u, (p, _v) in self.tables.get(collection, {}).items() if self._match(p, filters)]
+        return rows[:limit]
+
+    def fetch_by_id(self, collection: str, uuid: str, include_vector: bool = False) -> StoreRecord | None:
+        self.fetches += 1
+        row = self.tables.get(collection, {}).get(str(uuid))
+        if row is None:
+            return None
+        return StoreRecord(str(uuid), row[0], row[1] if include_vector else None)
+
+    def near_vector(
+        self,
+        collection: str,
+        vector,
+        filters=None,
+        certainty=None,
+        limit=1,
+        include_vector=False,
+        return_properties=None,
+    ) -> list[StoreRecord]:
+        q = np.asarray(vector)
+        scored = []
+        for uuid, (props, vec) in self.tables.get(collection, {}).items():
+            if vec is None or not self._match(props, filters) or not np.any(vec):
+                continue
+            v = np.asarray(vec)
+            distance = float(np.sum((v - q) ** 2))  # LanceDB-style squared L2, not cosine
+            scored.append((distance, StoreRecord(uuid, props, vec if include_vector else None, distance)))
+        scored.sort(key=lambda t: t[0])
+        return [r for _, r in scored[:limit]]
+
+
+class FakeStoreManager:
+    """VectorWave 1.x ``VectorWaveDatasetManager``: settings + store, register_as_golden."""
+
+    def __init__(self, store: FakeVectorStore) -> None:
+        self.store = store
+        self.settings = SimpleNamespace(
+            EXECUTION_COLLECTION_NAME="VectorWaveExecutions",
+            GOLDEN_COLLECTION_NAME="VectorWaveGoldenDataset",
+            COLLECTION_NAME="VectorWaveFunctions",
+        )
+
+    def register_as_golden(self, log_uuid: str, note: str = "", tags: list[str] | None = None) -> bool:
+        rec = self.store.fetch_by_id(self.settings.EXECUTION_COLLECTION_NAME, log_uuid, include_vector=True)
+        if rec is None or not rec.vector:
+            return False
+        self.store.insert(
+            self.settings.GOLDEN_COLLECTION_NAME,
+            {"original_uuid": log_uuid, "note": note, "tags": tags or []},
+            vector=rec.vector,
+        )
+        return True  # like LanceDB, the fake does not refuse a duplicate itself

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from vector_trainer import __version__
 from vector_trainer.config import Config, load_config, with_overrides
@@ -137,7 +138,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             summary = pipeline.run(function_name, _feedback_for(pairs, function_name), run_dir, wait=config.run.wait)
         except VectorTrainerError as exc:
             dashboard.close()
-            console.print(f"[red]{function_name}: {exc}[/red]", highlight=False)
+            console.print(Text(f"{function_name}: {exc}", style="red"))
             failures += 1
             continue
         except KeyboardInterrupt:
@@ -158,7 +159,6 @@ def _prepare_demo(config: Config, console: Console) -> Config:
         summary = ingest_file(_demo_file(DEMO_LOGS), store, HashingEmbedder(), vector_space="all-MiniLM-L6-v2")
     console.print(
         f"demo: {summary.inserted + summary.updated} logs of {', '.join(summary.functions)} in {store_path}",
-        highlight=False,
     )
     config = with_overrides(config, "source", store=store_path, kind="sqlite")
     if config.run.feedback is None:
@@ -255,12 +255,12 @@ def cmd_hooks(args: argparse.Namespace, console: Console) -> int:
             )
         console.print(table)
         for problem in manager.verify():
-            console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+            console.print(Text.assemble(("warning: ", "yellow"), problem))
     elif args.hooks_command == "rollback":
         version = manager.rollback(args.version)
-        console.print(f"active hook is now {version.version_id} ({manager.active_path})", highlight=False)
+        console.print(f"active hook is now {version.version_id} ({manager.active_path})")
     elif args.hooks_command == "diff":
-        console.print(manager.diff(args.a, args.b) or "(identical)", markup=False, highlight=False)
+        console.print(manager.diff(args.a, args.b) or "(identical)")
     return EXIT_OK
 
 
@@ -393,18 +393,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vectortrainer`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # markup=False: file names, rules and messages are data and must print exactly as they are.
     console = Console(soft_wrap=True)
     errors = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.handler(args, console))
     except (InputError, ConfigError, EmptyDataError) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        errors.print(Text.assemble(("error: ", "red"), str(exc)))
         return EXIT_BAD_INPUT
     except VectorTrainerError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        errors.print(Text.assemble(("error: ", "red"), str(exc)))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        errors.print("interrupted")
+        errors.print("interrupted", markup=False)
         return EXIT_INTERRUPTED
 
 

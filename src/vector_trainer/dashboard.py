@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from vector_trainer.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
 
@@ -36,7 +37,7 @@ class CLIDashboard(PipelineMonitor):
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),
             TimeElapsedColumn(),
             console=self.console,
             disable=not self.live,
@@ -56,12 +57,12 @@ class CLIDashboard(PipelineMonitor):
             self._started = True
         self._task(stage)
         if not self.live:
-            self.console.print(f"[stage] {stage}: started")
+            self.console.print(f"[stage] {stage}: started", markup=False, highlight=False)
 
     def on_progress(self, stage: str, current: int, total: int) -> None:
         self._progress.update(self._task(stage), completed=current, total=total)
         if not self.live:
-            self.console.print(f"[progress] {stage}: {current}/{total}")
+            self.console.print(f"[progress] {stage}: {current}/{total}", markup=False, highlight=False)
 
     def on_stage_complete(self, stage: str, result: dict[str, Any]) -> None:
         detail = _stage_detail(stage, result)
@@ -69,22 +70,22 @@ class CLIDashboard(PipelineMonitor):
         total = self._progress.tasks[task].total or 1
         self._progress.update(task, completed=total, total=total, detail=detail)
         if not self.live:
-            self.console.print(f"[stage] {stage}: done {detail}")
+            self.console.print(f"[stage] {stage}: done {detail}", markup=False, highlight=False)
 
     def on_log(self, message: str, level: str = "info") -> None:
         style = {"warning": "yellow", "error": "red"}.get(level, "dim")
         if self.live:
-            self._progress.console.print(f"[{style}]{message}[/{style}]", highlight=False)
+            self._progress.console.print(Text(message, style=style))
         else:
             self.console.print(f"[{level}] {message}", markup=False, highlight=False)
 
     def on_error(self, stage: str, error: str) -> None:
-        self._progress.update(self._task(stage), detail="[red]failed")
-        self.console.print(f"[red]error in {stage}:[/red] {error}", highlight=False)
+        self._progress.update(self._task(stage), detail="failed")
+        self.console.print(Text.assemble((f"error in {stage}: ", "red"), error))
 
     def on_metrics(self, stage: str, metrics: dict[str, Any]) -> None:
         if not self.live:
-            self.console.print(f"[metrics] {stage}: {metrics}", markup=False)
+            self.console.print(f"[metrics] {stage}: {metrics}", markup=False, highlight=False)
 
     def close(self) -> None:
         """Stop the live display."""
@@ -95,14 +96,14 @@ class CLIDashboard(PipelineMonitor):
     def print_summary(self, summary: dict[str, Any]) -> None:
         """FR-4.4: the final table (golden data, rules, training)."""
         self.close()
-        table = Table(title=f"VectorTrainer run: {summary.get('function_name', '')}", show_lines=False)
+        table = Table(title=Text(f"VectorTrainer run: {summary.get('function_name', '')}"))
         table.add_column("stage")
         table.add_column("result")
         for stage, result in summary.get("stages", {}).items():
-            table.add_row(stage, _stage_detail(stage, result))
+            table.add_row(Text(stage), Text(_stage_detail(stage, result)))
         for error in summary.get("errors", []):
-            table.add_row(f"[red]{error['stage']}", f"[red]{error['error']}")
-        table.add_row("run directory", str(summary.get("run_dir", "")))
+            table.add_row(Text(error["stage"], style="red"), Text(error["error"], style="red"))
+        table.add_row(Text("run directory"), Text(str(summary.get("run_dir", ""))))
         self.console.print(table)
 
 
