@@ -28,8 +28,9 @@ from vector_trainer.errors import (
     InputError,
     TrainerError,
     UnknownModelError,
+    redact,
 )
-from vector_trainer.trainers import OpenAITrainer, create_trainer, redact, trainer_registry
+from vector_trainer.trainers import OpenAITrainer, create_trainer, trainer_registry
 
 KEY = "sk-test-SECRET1234567890abcdef"
 

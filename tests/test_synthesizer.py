@@ -186,7 +186,7 @@ class TestHook:
         broken = generator.render([]).replace(
             "return apply_compiled(_COMPILED, model_output)", "raise RuntimeError('x')"
         )
-        monkeypatch.setattr(generator, "render", lambda rules, metadata=None: broken)
+        monkeypatch.setattr(generator, "render", lambda *args, **kwargs: broken)
         monkeypatch.setattr("vector_trainer.synthesizer.validate_hook_source", lambda source: None)
         with pytest.raises(HookValidationError, match="isolated import/self-test"):
             generator.generate([], tmp_path / "generated_prompt_hook.py", feedback_pairs=[pair("a", "b")])

@@ -3,6 +3,18 @@ and carries a message that names the offending record or key and says how to fix
 
 from __future__ import annotations
 
+import re
+
+_SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{6,}")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with every given secret and anything shaped like an OpenAI key masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _SECRET_PATTERN.sub(r"\1***", text)
+
 
 class VectorTrainerError(Exception):
     """Base class of every error raised on purpose by vector_trainer."""

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from importlib import resources
@@ -39,6 +39,7 @@ from vector_trainer.embedders import Embedder, HashingEmbedder, cosine_similarit
 from vector_trainer.errors import ConfigError, HookValidationError, InputError
 from vector_trainer.fileio import atomic_write_text, iter_jsonl
 from vector_trainer.hook_versions import HookVersion, HookVersionManager
+from vector_trainer.llm_advisor import AdvisorError, LLMRuleAdvisor
 from vector_trainer.types import FeedbackPair, Rule, RuleKind
 
 HOOK_FILENAME = "generated_prompt_hook.py"
@@ -225,6 +226,8 @@ class SynthesisResult:
     skipped: tuple[SkippedEdit, ...]
     diffs: tuple[FeedbackDiff, ...] = field(repr=False)
     overruled: tuple[int, ...] = ()
+    instructions: tuple[str, ...] = ()
+    llm: dict[str, Any] | None = None
 
     def consistent_pairs(self, pairs: Sequence[FeedbackPair]) -> list[FeedbackPair]:
         """The pairs the rule set must not make worse: all but those overruled (by a conflict, or
@@ -241,6 +244,8 @@ class SynthesisResult:
             "pruned": [{"rule_id": rid, "reason": why} for rid, why in self.pruned],
             "skipped_edits": [s.__dict__ for s in self.skipped],
             "overruled_pairs": list(self.overruled),
+            "llm_instructions": list(self.instructions),
+            "llm": self.llm,
             "pairs": [
                 {
                     "sequence": d.pair.sequence,
@@ -321,6 +326,9 @@ class RuleSetSynthesizer:
         analyzer: The diff analyzer; default :class:`FeedbackDiffAnalyzer`.
         min_support: Rules seen in fewer pairs are reported but not active.
         max_phrase_words: Edits longer than this many words are rewrites, not rules (skipped).
+        llm: Optional :class:`~vector_trainer.llm_advisor.LLMRuleAdvisor`: arbitrates conflicts
+            and proposes prompt-side instructions; on any failure the deterministic path is used
+            and the reason is recorded in ``SynthesisResult.llm``.
     """
 
     def __init__(
@@ -328,6 +336,7 @@ class RuleSetSynthesizer:
         analyzer: FeedbackDiffAnalyzer | None = None,
         min_support: int = DEFAULT_MIN_SUPPORT,
         max_phrase_words: int = DEFAULT_MAX_PHRASE_WORDS,
+        llm: LLMRuleAdvisor | None = None,
     ) -> None:
         if min_support < 1:
             raise ConfigError(f"min_support must be >= 1, got {min_support}")
@@ -336,6 +345,7 @@ class RuleSetSynthesizer:
         self.analyzer = analyzer or FeedbackDiffAnalyzer()
         self.min_support = min_support
         self.max_phrase_words = max_phrase_words
+        self.llm = llm
 
     def synthesize(self, pairs: Sequence[FeedbackPair]) -> SynthesisResult:
         """Analyse the pairs and build the rule set.
@@ -356,7 +366,10 @@ class RuleSetSynthesizer:
                 existing = drafts.setdefault(draft.key, draft)
                 existing.sources.add(diff.pair.sequence)
         rules = [self._finalise(d) for d in drafts.values()]
-        resolved, conflicts = _resolve_conflicts(rules)
+        llm_log: dict[str, Any] | None = (
+            {"model": self.llm.model, "arbitrated": 0, "proposed": 0, "fallbacks": []} if self.llm else None
+        )
+        resolved, conflicts = _resolve_conflicts(rules, self._arbiter(usable, llm_log))
         kept = {r.rule_id for r in resolved}
         overruled = sorted({seq for r in rules if r.rule_id not in kept for seq in r.sources})
         active = [r for r in resolved if r.support >= self.min_support]
@@ -365,6 +378,13 @@ class RuleSetSynthesizer:
         active, pruned, outliers = _prune_harmful(active, evidence)
         overruled = sorted(set(overruled) | outliers)
         order = sorted(active, key=_application_key)
+        instructions: tuple[str, ...] = ()
+        if self.llm is not None and llm_log is not None:
+            try:
+                instructions = tuple(self.llm.propose_instructions(usable, order))
+                llm_log["proposed"] = len(instructions)
+            except AdvisorError as exc:
+                llm_log["fallbacks"].append(f"instructions: {exc}")
         return SynthesisResult(
             rules=tuple(order),
             inactive=tuple(sorted(inactive, key=_application_key)),
@@ -373,7 +393,27 @@ class RuleSetSynthesizer:
             skipped=tuple(skipped),
             diffs=tuple(diffs),
             overruled=tuple(overruled),
+            instructions=instructions,
+            llm=llm_log,
         )
+
+    def _arbiter(
+        self, pairs: Sequence[FeedbackPair], llm_log: dict[str, Any] | None
+    ) -> Callable[[str, Rule, Rule], Rule | None] | None:
+        advisor = self.llm
+        if advisor is None or llm_log is None:
+            return None
+
+        def arbitrate(kind: str, first: Rule, second: Rule) -> Rule | None:
+            try:
+                kept = advisor.resolve_conflict(kind, first, second, pairs)
+            except AdvisorError as exc:
+                llm_log["fallbacks"].append(f"conflict {first.rule_id}/{second.rule_id}: {exc}")
+                return None
+            llm_log["arbitrated"] += 1
+            return kept
+
+        return arbitrate
 
     def _draft(self, edit: Edit) -> _Draft | str:
         words = max(len(re.findall(r"\w+", edit.before)), len(re.findall(r"\w+", edit.after)))
@@ -475,14 +515,22 @@ def _conflict_groups(rules: Sequence[Rule]) -> Iterable[tuple[str, Rule, Rule]]:
             yield "add_remove", rule, removes[rule.replacement]
 
 
-def _resolve_conflicts(rules: list[Rule]) -> tuple[list[Rule], list[Conflict]]:
-    """Drop the losing side of every contradiction (support, then recency)."""
+def _resolve_conflicts(
+    rules: list[Rule], arbiter: Callable[[str, Rule, Rule], Rule | None] | None = None
+) -> tuple[list[Rule], list[Conflict]]:
+    """Drop the losing side of every contradiction: the arbiter's (LLM) choice when it gives a
+    valid one, else support, then recency."""
     alive = {r.rule_id: r for r in rules}
     conflicts: list[Conflict] = []
     for kind, first, second in list(_conflict_groups(sorted(rules, key=lambda r: r.rule_id))):
         if first.rule_id not in alive or second.rule_id not in alive:
             continue
-        kept, dropped, reason = _wins(first, second)
+        chosen = arbiter(kind, first, second) if arbiter else None
+        if chosen is not None:
+            kept, dropped = chosen, second if chosen is first else first
+            reason = "chosen by the LLM advisor"
+        else:
+            kept, dropped, reason = _wins(first, second)
         del alive[dropped.rule_id]
         conflicts.append(Conflict(kind, kept.rule_id, dropped.rule_id, reason))
     return [r for r in rules if r.rule_id in alive], conflicts
@@ -677,13 +725,18 @@ class HookScriptGenerator:
         self.inject_instructions = inject_instructions
         self.python = python or sys.executable
 
-    def render(self, rules: Sequence[Rule], metadata: dict[str, Any] | None = None) -> str:
-        """The hook's source: the template with the rules as literal data."""
+    def render(
+        self, rules: Sequence[Rule], metadata: dict[str, Any] | None = None, extra_instructions: Sequence[str] = ()
+    ) -> str:
+        """The hook's source: the template with the rules (and any LLM-proposed instructions)
+        as literal data."""
+        instructions = [r.instruction for r in rules if r.instruction]
+        instructions += [text for text in extra_instructions if text not in instructions]
         values: dict[str, Any] = {
             "METADATA": dict(metadata or {}),
             "INJECT_INSTRUCTIONS": self.inject_instructions,
             "INSTRUCTION_HEADER": hook_template.INSTRUCTION_HEADER,
-            "INSTRUCTIONS": tuple(r.instruction for r in rules if r.instruction),
+            "INSTRUCTIONS": tuple(instructions),
             "RULES": tuple(r.to_hook_data() for r in rules),
         }
         lines = _template_source().splitlines(keepends=True)
@@ -750,6 +803,7 @@ class HookScriptGenerator:
         enable_versioning: bool = True,
         version_dir: str | os.PathLike[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        extra_instructions: Sequence[str] = (),
     ) -> GeneratedHook:
         """Render, validate, self-test and activate a hook.
 
@@ -761,7 +815,7 @@ class HookScriptGenerator:
             HookValidationError: If the hook fails any check; nothing is activated.
         """
         usable = [p for p in feedback_pairs if isinstance(p.bad_output, str) and isinstance(p.fixed_output, str)]
-        source = self.render(rules, metadata)
+        source = self.render(rules, metadata, extra_instructions)
         validate_hook_source(source)
         report = self.self_test(source, usable)
         target = Path(output_path)

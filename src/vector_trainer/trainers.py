@@ -9,7 +9,6 @@ pipeline validates, counts, prices and reports what it would submit instead.
 from __future__ import annotations
 
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
@@ -17,22 +16,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vector_trainer.costguard import ModelPrice, check_budget, estimate_cost
-from vector_trainer.errors import ConfigError, MissingDependencyError, TrainerError
+from vector_trainer.errors import ConfigError, MissingDependencyError, TrainerError, redact
 from vector_trainer.types import CostEstimate
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini-2024-07-18"
 DEFAULT_MAX_RETRIES = 3
 ENTRY_POINT_GROUP = "vector_trainer.trainers"
-_SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{6,}")
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with every given secret and anything shaped like an OpenAI key masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _SECRET_PATTERN.sub(r"\1***", text)
 
 
 class BaseTrainer(ABC):
