@@ -132,6 +132,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             monitor=dashboard,
             hook_generator=HookScriptGenerator(inject_instructions=sy.inject_instructions),
             register_golden=config.run.register_golden,
+            poll_interval_s=args.poll_interval,
         )
         run_dir = Path(config.run.out) / function_name
         try:
@@ -264,6 +265,69 @@ def cmd_hooks(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# -- train, status ---------------------------------------------------------------------------------
+
+
+def _trainer_from_args(args: argparse.Namespace) -> Any:
+    from vector_trainer.trainers import create_trainer
+
+    options: dict[str, Any] = {"model": args.model} if getattr(args, "model", None) else {}
+    if getattr(args, "budget", None) is not None:
+        options["max_budget_usd"] = args.budget
+    if getattr(args, "epochs", None) is not None:
+        options["n_epochs"] = args.epochs
+    return create_trainer(args.trainer, **options)
+
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
+    from vector_trainer.dashboard import CLIDashboard
+    from vector_trainer.pipeline import TrainingPipeline
+
+    trainer = _trainer_from_args(args)
+    dashboard = CLIDashboard(console)
+    pipeline = TrainingPipeline(None, None, trainer, monitor=dashboard, poll_interval_s=args.poll_interval)
+    out = Path(args.out) if args.out else Path("vectortrainer-train") / Path(args.file).stem
+    try:
+        summary = pipeline.train(args.file, out, validation_path=args.validation_file, wait=args.wait)
+    except KeyboardInterrupt:
+        dashboard.close()
+        console.print(f"interrupted; run the same command again to resume from {out}")
+        return EXIT_INTERRUPTED
+    except VectorTrainerError:
+        dashboard.close()
+        raise
+    dashboard.print_summary(summary)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    from vector_trainer.pipeline import read_run_state
+
+    target = Path(args.target)
+    if target.is_dir():
+        training = read_run_state(target).get("training")
+        if not training:
+            raise InputError(f"{target} holds no training state (no state.json with a training stage)")
+        if training.get("mode") == "dry_run" or not training.get("job_id"):
+            console.print_json(json.dumps(training))
+            return EXIT_OK
+        args.trainer = training.get("trainer", args.trainer)
+        job_id = str(training["job_id"])
+    else:
+        job_id = args.target
+    trainer = _trainer_from_args(args)
+    status = trainer.get_status(job_id)
+    table = Table("field", "value", title=f"job {job_id}")
+    for key, value in status.items():
+        table.add_row(Text(str(key)), Text(str(value)))
+    console.print(table)
+    metrics = trainer.metrics(job_id)
+    if metrics:
+        last = metrics[-1]
+        console.print(f"{len(metrics)} metric steps; last: {json.dumps(last)}")
+    return EXIT_OK
+
+
 # -- cost ------------------------------------------------------------------------------------------
 
 
@@ -304,6 +368,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=float, help="refuse to train when the estimate exceeds this many USD")
     p.add_argument("--epochs", type=int, help="training epochs (default: OpenAI's rule)")
     p.add_argument("--wait", action="store_true", help="poll the job until it finishes")
+    p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls with --wait")
     p.add_argument("--register-golden", action="store_true", help="register selections as golden data")
 
 
@@ -374,6 +439,23 @@ def _add_tool_commands(sub: Any) -> None:
             action.add_argument("a", help="older version id")
             action.add_argument("b", help="newer version id")
     hooks.set_defaults(handler=cmd_hooks)
+
+    train = sub.add_parser("train", help="fine-tune on a chat JSONL file (resumable run directory)")
+    train.add_argument("file", help="chat-format JSONL, e.g. a golden.jsonl from 'run'")
+    train.add_argument("--trainer", default="openai", help="trainer registry key (openai, local-lora, ...)")
+    train.add_argument("--model", help="base model (name for openai; a local path for local-lora)")
+    train.add_argument("--budget", type=float, help="refuse to upload when the estimate exceeds this many USD")
+    train.add_argument("--epochs", type=int, help="training epochs (default: OpenAI's rule)")
+    train.add_argument("--validation-file", help="chat-format JSONL for validation")
+    train.add_argument("--out", help="run directory (default: vectortrainer-train/<file stem>)")
+    train.add_argument("--wait", action="store_true", help="poll until the job finishes, showing metrics")
+    train.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls with --wait")
+    train.set_defaults(handler=cmd_train)
+
+    status = sub.add_parser("status", help="status and metrics of a training job or run directory")
+    status.add_argument("target", help="a run directory (with state.json) or a job id")
+    status.add_argument("--trainer", default="openai", help="trainer registry key when TARGET is a job id")
+    status.set_defaults(handler=cmd_status)
 
     cost = sub.add_parser("cost", help="estimate the fine-tuning cost of a chat JSONL file")
     cost.add_argument("file", help="chat-format JSONL")
