@@ -269,9 +269,9 @@ class TestOpenAITrainer:
 
 
 def test_registry() -> None:
-    assert "openai" in trainer_registry()
+    assert {"openai", "local-lora"} <= set(trainer_registry())
     assert isinstance(create_trainer("openai", api_key=KEY), OpenAITrainer)
-    with pytest.raises(ConfigError, match="unknown trainer 'nope'; available: openai"):
+    with pytest.raises(ConfigError, match="unknown trainer 'nope'; available: local-lora, openai"):
         create_trainer("nope")
 
 

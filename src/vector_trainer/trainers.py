@@ -279,7 +279,9 @@ TrainerFactory = Callable[..., BaseTrainer]
 
 def trainer_registry() -> dict[str, TrainerFactory]:
     """Registry key -> trainer class: the built-in ones plus entry-point plugins."""
-    registry: dict[str, TrainerFactory] = {OpenAITrainer.name: OpenAITrainer}
+    from vector_trainer.local_lora import LocalLoRATrainer  # light: heavy imports happen in its jobs
+
+    registry: dict[str, TrainerFactory] = {OpenAITrainer.name: OpenAITrainer, LocalLoRATrainer.name: LocalLoRATrainer}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         registry.setdefault(entry.name, entry.load())
     return registry
