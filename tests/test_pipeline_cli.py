@@ -107,6 +107,11 @@ def test_run_writes_every_artifact(tmp_path: Path) -> None:
         "train",
     ]
     assert [e["metrics"]["step"] for e in events if e["kind"] == "metrics"] == [1, 2, 3]
+    overview = summary["overview"]
+    assert overview["golden"]["examples"] == overview["golden"]["steady"] + overview["golden"]["anomaly"] > 0
+    assert set(overview["golden"]["density"]) == {"min", "median", "max"}
+    assert overview["rules"] == {"count": 1, "conflicts": 0}
+    assert overview["training"]["final_model"] == "ft:model:1" and len(overview["training"]["metrics"]) == 3
 
 
 def test_rerun_after_crash_does_not_upload_or_create_again(tmp_path: Path) -> None:

@@ -328,6 +328,31 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# -- dashboard ---------------------------------------------------------------------------------------
+
+
+def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
+    import importlib.util
+    import subprocess
+
+    from vector_trainer.errors import MissingDependencyError
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise MissingDependencyError("streamlit", "web", "The web dashboard")
+    app = Path(str(resources.files("vector_trainer").joinpath("webapp.py")))
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--", "--runs", str(Path(args.run_dir).resolve()),
+    ]  # fmt: skip
+    console.print(f"dashboard on http://{args.host}:{args.port} (Ctrl-C to stop)")
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 # -- cost ------------------------------------------------------------------------------------------
 
 
@@ -456,6 +481,12 @@ def _add_tool_commands(sub: Any) -> None:
     status.add_argument("target", help="a run directory (with state.json) or a job id")
     status.add_argument("--trainer", default="openai", help="trainer registry key when TARGET is a job id")
     status.set_defaults(handler=cmd_status)
+
+    dashboard = sub.add_parser("dashboard", help="open the web dashboard on run directories (extra 'web')")
+    dashboard.add_argument("run_dir", nargs="?", default="vectortrainer-run", help="a run directory or a root of runs")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port")
+    dashboard.set_defaults(handler=cmd_dashboard)
 
     cost = sub.add_parser("cost", help="estimate the fine-tuning cost of a chat JSONL file")
     cost.add_argument("file", help="chat-format JSONL")

@@ -63,11 +63,29 @@ class PipelineMonitor:
             self.metrics.append(payload["metrics"])
 
     def summary(self) -> dict[str, Any]:
-        """FR-4.4: what the run produced, per stage, plus errors and training metrics."""
+        """FR-4.4: golden-data statistics, rules and conflicts, training metrics and the final
+        model, plus every stage's result and the errors."""
+        extract = self.stage_results.get("extract", {})
+        synthesize = self.stage_results.get("synthesize", {})
+        train = self.stage_results.get("train", {})
         return {
+            "golden": {
+                "examples": extract.get("examples", 0),
+                "steady": extract.get("steady", 0),
+                "anomaly": extract.get("anomaly", 0),
+                "regions": extract.get("regions", 0),
+                "density": extract.get("density"),
+            },
+            "rules": {"count": synthesize.get("rules", 0), "conflicts": synthesize.get("conflicts", 0)},
+            "training": {
+                "mode": train.get("mode"),
+                "status": train.get("status"),
+                "job_id": train.get("job_id"),
+                "final_model": train.get("fine_tuned_model"),
+                "metrics": list(self.metrics),
+            },
             "stages": dict(self.stage_results),
             "errors": list(self.errors),
-            "metrics": list(self.metrics),
         }
 
 

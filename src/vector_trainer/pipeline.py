@@ -6,6 +6,7 @@ Run directory::
     golden.jsonl, golden.validation.jsonl, golden.report.json   extractor output
     rules.json                                                 synthesizer report
     hook/generated_prompt_hook.py, hook/.hook_versions/         the hook and its versions
+    projection.json                                            2-D PCA of the log vectors (dashboard)
     cost.json                                                  the cost estimate
     state.json                                                 stages and the training job
     events.jsonl                                               monitor events
@@ -45,6 +46,7 @@ SUMMARY_FILENAME = "summary.json"
 GOLDEN_FILENAME = "golden.jsonl"
 RULES_FILENAME = "rules.json"
 COST_FILENAME = "cost.json"
+PROJECTION_FILENAME = "projection.json"
 HOOK_DIRNAME = "hook"
 
 
@@ -130,6 +132,7 @@ class _Run:
         self.summary["finished_at"] = _now()
         self.summary["status"] = status
         self.summary["monitor"] = {"errors": self.events.errors, "metrics": self.events.metrics}
+        self.summary["overview"] = {k: v for k, v in self.events.summary().items() if k not in ("stages", "errors")}
         atomic_write_json(self.dir / SUMMARY_FILENAME, self.summary)
         return self.summary
 
@@ -225,6 +228,8 @@ class TrainingPipeline:
             on_progress=lambda current, total: hub.progress("extract", current, total),
         )
         out["train"] = TrainingInput(result.train_path, result.validation_path, result.n_examples)
+        labels = {c.uuid: c.strategy.value for c in result.candidates}
+        atomic_write_json(run.dir / PROJECTION_FILENAME, self.extractor.projection(function_name, labels))
         report = result.report
         for warning in report["warnings"]:
             hub.log(warning, "warning")
@@ -236,6 +241,7 @@ class TrainingPipeline:
             "steady": report["examples"]["steady"],
             "anomaly": report["examples"]["anomaly"],
             "regions": report["graph"]["regions"],
+            "density": {k: v for k, v in report["graph"]["density"].items() if k != "histogram"},
             "logs": report["logs"]["total"],
             "excluded": excluded,
             "engine": report["engine"]["name"],
