@@ -3,7 +3,9 @@ managers (0.2.x weaviate collections and 1.x store), following the real clients'
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import uuid as uuid_lib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +31,35 @@ def clustered(sizes: list[int], dim: int = 16, spread: float = 0.05, seed: int =
         rows.append(points / np.linalg.norm(points, axis=1, keepdims=True))
         labels.extend([label] * size)
     return np.vstack(rows).astype(np.float32), np.asarray(labels)
+
+
+def write_chat_jsonl(
+    path: Path, n: int, *, system: str = "sys", user: str = "question {i}", assistant: str = "answer {i}"
+) -> Path:
+    """A chat-format training file of ``n`` examples; ``{i}`` in the texts is the example index."""
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user.format(i=i)},
+                {"role": "assistant", "content": assistant.format(i=i)},
+            ]
+        }
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def require_modules(names: tuple[str, ...], install_hint: str) -> None:
+    """Skip when an optional package is missing, but fail where CI says they must be there
+    (``VECTORTRAINER_REQUIRE_INTEGRATION=1``), so a broken install never passes as a skip."""
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    if os.environ.get("VECTORTRAINER_REQUIRE_INTEGRATION") == "1":
+        pytest.fail(f"packages missing: {missing} ({install_hint})")
+    pytest.skip(f"needs {missing}: {install_hint}")
 
 
 def make_log(

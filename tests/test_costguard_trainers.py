@@ -9,6 +9,8 @@ from types import SimpleNamespace
 import openai
 import pytest
 
+from conftest import write_chat_jsonl
+
 try:  # openai >= 3 speaks httpx2; older releases httpx
     import httpx2 as httpx
 except ImportError:  # pragma: no cover
@@ -36,18 +38,7 @@ KEY = "sk-test-SECRET1234567890abcdef"
 
 
 def write_examples(path: Path, n: int, text: str = "hello world") -> Path:
-    rows = [
-        {
-            "messages": [
-                {"role": "system", "content": "sys"},
-                {"role": "user", "content": f"{text} {i}"},
-                {"role": "assistant", "content": "ok"},
-            ]
-        }
-        for i in range(n)
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return write_chat_jsonl(path, n, user=text + " {i}", assistant="ok")
 
 
 def words(text: str) -> int:

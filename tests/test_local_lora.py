@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
 
+from conftest import require_modules, write_chat_jsonl
 from vector_trainer.errors import InputError, MissingDependencyError, TrainerError
 from vector_trainer.local_lora import LocalLoRATrainer
 from vector_trainer.pipeline import TrainingPipeline
@@ -19,27 +18,14 @@ from vector_trainer.trainers import create_trainer
 NEEDED = ("torch", "transformers", "trl", "peft", "datasets")
 
 
-def _require_stack() -> None:
-    missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
-    if missing:
-        if os.environ.get("VECTORTRAINER_REQUIRE_INTEGRATION") == "1":
-            pytest.fail(f"local training packages missing: {missing}")
-        pytest.skip(f"needs {missing}: pip install torch==2.13.0 'vector-trainer[local]'")
-
-
 def chat_file(path: Path, n: int = 8) -> Path:
-    rows = [
-        {
-            "messages": [
-                {"role": "system", "content": "You are Mori, the café barista."},
-                {"role": "user", "content": f"What do you recommend, take {i}?"},
-                {"role": "assistant", "content": f"Try the honey oat latte number {i}. ☕"},
-            ]
-        }
-        for i in range(n)
-    ]
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return write_chat_jsonl(
+        path,
+        n,
+        system="You are Mori, the café barista.",
+        user="What do you recommend, take {i}?",
+        assistant="Try the honey oat latte number {i}. ☕",
+    )
 
 
 def test_registry_and_validation(tmp_path: Path) -> None:
@@ -63,7 +49,7 @@ def test_missing_stack_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
 @pytest.mark.slow
 @pytest.mark.integration
 def test_real_lora_step_on_cpu(tmp_path: Path) -> None:
-    _require_stack()
+    require_modules(NEEDED, "pip install torch==2.13.0 'vector-trainer[local]'")
     from tiny_model import make_tiny_model
 
     data = chat_file(tmp_path / "golden.jsonl")

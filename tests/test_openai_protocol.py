@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_chat_jsonl
 from fake_openai import VALID_KEY, FakeOpenAIServer
 from vector_trainer.errors import BudgetExceededError, PipelineError, TrainerError
 from vector_trainer.llm_advisor import LLMRuleAdvisor
@@ -29,18 +30,7 @@ def server():
 
 
 def training_file(path: Path, n: int = 12) -> Path:
-    rows = [
-        {
-            "messages": [
-                {"role": "system", "content": "Be brief."},
-                {"role": "user", "content": f"question {i}"},
-                {"role": "assistant", "content": f"answer {i}"},
-            ]
-        }
-        for i in range(n)
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return write_chat_jsonl(path, n, system="Be brief.")
 
 
 def trainer_for(server, **kwargs) -> OpenAITrainer:

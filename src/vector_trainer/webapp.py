@@ -107,6 +107,13 @@ def density_chart(view: RunView) -> alt.Chart | None:
     )
 
 
+def _chart_or_notice(chart: alt.Chart | None, notice: str | None) -> None:
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    elif notice:
+        st.info(notice)
+
+
 def render_overview(view: RunView) -> None:
     examples = view.report.get("examples", {})
     training = view.training
@@ -117,20 +124,10 @@ def render_overview(view: RunView) -> None:
     cols[3].metric("training", training.get("status") or training.get("mode") or "not started")
     left, right = st.columns(2)
     with left:
-        chart = projection_chart(view)
-        if chart is None:
-            st.info("No projection yet: the extract stage has not finished.")
-        else:
-            st.altair_chart(chart, width="stretch")
+        _chart_or_notice(projection_chart(view), "No projection yet: the extract stage has not finished.")
     with right:
-        chart = training_chart(view)
-        if chart is None:
-            st.info("No training metrics yet (a dry run, or the job has not reported any).")
-        else:
-            st.altair_chart(chart, width="stretch")
-    chart = density_chart(view)
-    if chart is not None:
-        st.altair_chart(chart, width="stretch")
+        _chart_or_notice(training_chart(view), "No training metrics yet (a dry run, or no job report yet).")
+    _chart_or_notice(density_chart(view), None)
     stages = view.state.get("stages", {})
     if stages:
         st.dataframe(pd.DataFrame([{"stage": k, **v} for k, v in stages.items()]), hide_index=True)
