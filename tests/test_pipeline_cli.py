@@ -199,7 +199,7 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch) -> None:
 
 def test_every_help_is_clear(capsys) -> None:
     parser = build_parser()
-    commands = ["run", "demo", "ingest", "functions", "synthesize", "hooks", "cost"]
+    commands = ["run", "demo", "ingest", "functions", "synthesize", "hooks", "cost", "train", "status", "dashboard"]
     for command in [[], *([c] for c in commands), ["hooks", "rollback"]]:
         with pytest.raises(SystemExit) as info:
             parser.parse_args([*command, "--help"])

@@ -7,13 +7,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from vector_trainer.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
 
 __all__ = ["CLIDashboard", "JsonlEventLog", "MonitorHub", "PipelineMonitor"]
 
+BAR_WIDTH = 24
 STAGE_TITLES = {
     "extract": "Extracting golden data",
     "synthesize": "Synthesizing rules",
@@ -34,11 +35,11 @@ class CLIDashboard(PipelineMonitor):
         self.console = console or Console()
         self.live = self.console.is_terminal
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}", markup=False),
-            TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True, min_width=28)),
+            BarColumn(bar_width=BAR_WIDTH, table_column=Column(min_width=BAR_WIDTH)),
+            MofNCompleteColumn(table_column=Column(min_width=5)),
+            TimeElapsedColumn(table_column=Column(min_width=7)),
+            TextColumn("{task.fields[detail]}", markup=False, table_column=Column(no_wrap=True, overflow="ellipsis")),
             console=self.console,
             disable=not self.live,
         )
