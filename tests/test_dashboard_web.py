@@ -160,8 +160,10 @@ def _free_port() -> int:
 
 
 def _count_near(image, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
-    pixels = image.convert("RGB").getdata()
-    return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, rgb, strict=True)))
+    import numpy as np
+
+    pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return int(np.count_nonzero(np.all(np.abs(pixels - np.asarray(rgb, dtype=np.int16)) <= tolerance, axis=-1)))
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
