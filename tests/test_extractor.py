@@ -83,6 +83,18 @@ class TestDensityMath:
         hits = sum(len(np.intersect1d(a, b)) for a, b in zip(sets_exact, sets_ann, strict=True))
         assert hits / sum(len(a) for a in sets_exact) >= 0.95
 
+    def test_score_new_logs_through_the_store(self, store) -> None:
+        X, _ = clustered([20, 10], dim=8, spread=0.1, seed=6)
+        fill_store(store, [make_log(i, v) for i, v in enumerate(X)])
+        extractor = DensityBasedExtractor(store)
+        fresh = [make_log(100, X[0] + 0.01), make_log(101, -X[0])]
+        near, far = extractor.score_logs("fn", fresh)
+        exact = ExactEngine().density(normalize_rows(np.vstack([X, fresh[0].vector])), 0.7)
+        assert near["density"] == pytest.approx(float(exact.density[-1]), rel=1e-4)
+        assert near["neighbor_count"] >= 10 and far["neighbor_count"] == 0 and far["density"] == 0.0
+        with pytest.raises(InputError, match="log 000102-log: missing_vector"):
+            extractor.score_logs("fn", [make_log(102, None)])
+
     def test_manager_engine_through_near_vector(self, store) -> None:
         X, _ = clustered([12, 6], dim=8, spread=0.1, seed=2)
         logs = [make_log(i, v) for i, v in enumerate(X)]

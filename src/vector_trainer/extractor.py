@@ -40,8 +40,10 @@ from vector_trainer.chatml import (
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError
 from vector_trainer.fileio import atomic_write_json, atomic_write_jsonl
 from vector_trainer.neighbors import (
+    DEFAULT_ANN_K,
     DEFAULT_ANN_THRESHOLD,
     DensityResult,
+    ManagerEngine,
     NeighborEngine,
     make_engine,
     normalize_rows,
@@ -466,6 +468,42 @@ class DensityBasedExtractor:
             report_path=report_path,
             report=report,
         )
+
+    def score_logs(
+        self, function_name: str, logs: Sequence[ExecutionLog], *, limit: int = DEFAULT_ANN_K
+    ) -> list[dict[str, Any]]:
+        """Density of new logs against the stored ones, through the source's ``near_vector``
+        (FR-1.5): nothing but the neighbours is fetched, so it suits large stores and streams.
+
+        Args:
+            function_name: The function whose stored logs are the reference graph.
+            logs: New logs with vectors (a log already in the store is not its own neighbour).
+            limit: Most neighbours retrieved per log (density sums at most this many).
+
+        Returns:
+            One ``{"uuid", "density", "neighbor_count", "nearest_similarity"}`` per log, in order.
+
+        Raises:
+            InputError: If a log has no usable vector.
+        """
+        for log in logs:
+            problem = _vector_problem(log.vector)
+            if problem:
+                raise InputError(f"log {log.uuid}: {problem}; only logs with a finite, non-zero vector can be scored")
+        if not logs:
+            return []
+        X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
+        ids = [log.uuid for log in logs]
+        result = ManagerEngine(self.dataset_manager, function_name, limit).density(X, self.threshold, ids)
+        return [
+            {
+                "uuid": uuid,
+                "density": float(result.density[i]),
+                "neighbor_count": int(result.neighbor_count[i]),
+                "nearest_similarity": float(result.nearest_similarity[i]),
+            }
+            for i, uuid in enumerate(ids)
+        ]
 
     def projection(self, function_name: str, labels: Mapping[str, str], max_points: int = 5000) -> dict[str, Any]:
         """2-D PCA of the function's graph for the dashboard (see :func:`pca_projection`)."""
