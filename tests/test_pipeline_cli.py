@@ -242,7 +242,10 @@ def test_synthesize_and_hooks_cli(tmp_path: Path, capsys) -> None:
     assert main(["synthesize", "--feedback", str(feedback), "--out", str(out)]) == 0
     feedback.write_text(json.dumps({"bad_output": "the colour", "fixed_output": "the color"}) + "\n")
     assert main(["synthesize", "--feedback", str(feedback), "--out", str(out)]) == 0
+    capsys.readouterr()
     assert main(["hooks", "diff", "v0001", "v0002", "--dir", str(out)]) == 0
+    diff = capsys.readouterr().out
+    assert "RULES: tuple[dict[str, Any], ...]" in diff  # printed as data, never parsed as rich markup
     assert main(["hooks", "rollback", "--dir", str(out)]) == 0
     assert "Hey friend" in (out / "generated_prompt_hook.py").read_text(encoding="utf-8")
     assert main(["hooks", "rollback", "v0009", "--dir", str(out)]) == 2

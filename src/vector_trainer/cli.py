@@ -507,8 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # markup=False: file names, rules and messages are data and must print exactly as they are.
-    console = Console(soft_wrap=True)
-    errors = Console(stderr=True, soft_wrap=True)
+    console = Console(soft_wrap=True, markup=False, highlight=False)
+    errors = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     try:
         return int(args.handler(args, console))
     except (InputError, ConfigError, EmptyDataError) as exc:
@@ -518,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.print(Text.assemble(("error: ", "red"), str(exc)))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        errors.print("interrupted", markup=False)
+        errors.print("interrupted")
         return EXIT_INTERRUPTED
 
 
