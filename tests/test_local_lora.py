@@ -70,7 +70,7 @@ def test_real_lora_step_on_cpu(tmp_path: Path) -> None:
     assert train["status"] == "succeeded", json.dumps(summary, indent=1)
     adapter = Path(train["fine_tuned_model"])
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
-    losses = [m["train_loss"] for m in summary["monitor"]["metrics"]]
+    losses = [m["train_loss"] for m in summary["overview"]["training"]["metrics"]]
     assert len(losses) == 4 and all(math.isfinite(x) and x > 0 for x in losses)
     with open(train["artifacts"]["loss_curve"], newline="") as handle:
         assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2, 3, 4]

@@ -51,9 +51,9 @@ def test_full_fine_tuning_flow(server, tmp_path: Path) -> None:
     assert server.count("POST", "/v1/files") == 1 and server.count("POST", "/v1/fine_tuning/jobs") == 1
     job = next(iter(server.jobs.values()))
     assert job["hyperparameters"] == {"n_epochs": 2} and job["suffix"] == "mori"
-    steps = [m["step"] for m in summary["monitor"]["metrics"]]
+    steps = [m["step"] for m in summary["overview"]["training"]["metrics"]]
     assert steps == [1, 2, 3]
-    assert summary["monitor"]["metrics"][0]["train_loss"] == pytest.approx(1.0)
+    assert summary["overview"]["training"]["metrics"][0]["train_loss"] == pytest.approx(1.0)
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["training"]["job_id"] == job["id"] and state["training"]["file_id"].startswith("file-")
 

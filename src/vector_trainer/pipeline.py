@@ -131,7 +131,6 @@ class _Run:
     def finish(self, status: str = "ok") -> dict[str, Any]:
         self.summary["finished_at"] = _now()
         self.summary["status"] = status
-        self.summary["monitor"] = {"errors": self.events.errors, "metrics": self.events.metrics}
         self.summary["overview"] = {k: v for k, v in self.events.summary().items() if k not in ("stages", "errors")}
         atomic_write_json(self.dir / SUMMARY_FILENAME, self.summary)
         return self.summary

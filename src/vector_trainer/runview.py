@@ -61,7 +61,7 @@ class RunView:
         """Training metrics in step order, from the event stream (live) or the summary."""
         rows = [e["metrics"] for e in self.events if e.get("kind") == "metrics" and isinstance(e.get("metrics"), dict)]
         if not rows:
-            rows = list(self.summary.get("monitor", {}).get("metrics", []))
+            rows = list(self.summary.get("overview", {}).get("training", {}).get("metrics", []))
         by_step = {row.get("step"): row for row in rows}
         return [by_step[k] for k in sorted(by_step, key=lambda s: (s is None, s or 0))]
 
