@@ -536,16 +536,19 @@ def _resolve_conflicts(
     return [r for r in rules if r.rule_id in alive], conflicts
 
 
+def _compile(rules: Sequence[Rule]) -> tuple[tuple[int, str, Any, Any], ...]:
+    return hook_template.compile_rules(tuple(r.to_hook_data() for r in rules))
+
+
 def apply_rules(rules: Sequence[Rule], text: str) -> str:
     """Apply rules exactly as the generated hook does (same code: the hook template)."""
-    compiled = hook_template.compile_rules(tuple(r.to_hook_data() for r in rules))
-    return hook_template.apply_compiled(compiled, text)
+    return hook_template.apply_compiled(_compile(rules), text)
 
 
-def _moves_away(rules: Sequence[Rule], pair: FeedbackPair) -> int:
-    """How much further (in edits) the rules move a pair's bad output from its fixed output."""
+def _moves_away(compiled: tuple[tuple[int, str, Any, Any], ...], pair: FeedbackPair) -> int:
+    """How much further (in edits) compiled rules move a pair's bad output from its fixed output."""
     baseline = Levenshtein.distance(pair.bad_output, pair.fixed_output)
-    return Levenshtein.distance(apply_rules(rules, pair.bad_output), pair.fixed_output) - baseline
+    return Levenshtein.distance(hook_template.apply_compiled(compiled, pair.bad_output), pair.fixed_output) - baseline
 
 
 def _prune_harmful(
@@ -565,20 +568,12 @@ def _prune_harmful(
     pruned: list[tuple[str, str]] = []
     overruled: set[int] = set()
     while active:
-        compiled = hook_template.compile_rules(tuple(r.to_hook_data() for r in active))
-        worse = next(
-            (
-                p
-                for p in pairs
-                if p.sequence not in overruled
-                and Levenshtein.distance(hook_template.apply_compiled(compiled, p.bad_output), p.fixed_output)
-                > Levenshtein.distance(p.bad_output, p.fixed_output)
-            ),
-            None,
-        )
+        compiled = _compile(active)
+        worse = next((p for p in pairs if p.sequence not in overruled and _moves_away(compiled, p) > 0), None)
         if worse is None:
             break
-        harm = {r.rule_id: _moves_away([r], worse) for r in active}
+        singles = {r.rule_id: _compile([r]) for r in active}
+        harm = {r.rule_id: _moves_away(singles[r.rule_id], worse) for r in active}
         culprits = [r for r in active if harm[r.rule_id] > 0] or [
             r for r in active if apply_rules([r], worse.bad_output) != worse.bad_output
         ]
@@ -586,7 +581,9 @@ def _prune_harmful(
             overruled.add(worse.sequence)
             continue
         victim = min(culprits, key=lambda r: (r.support, -harm[r.rule_id], r.last_seen, r.rule_id))
-        votes_against = sum(1 for p in pairs if p.sequence not in overruled and _moves_away([victim], p) > 0)
+        votes_against = sum(
+            1 for p in pairs if p.sequence not in overruled and _moves_away(singles[victim.rule_id], p) > 0
+        )
         if victim.support > votes_against:
             overruled.add(worse.sequence)
         else:
