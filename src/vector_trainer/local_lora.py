@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -244,8 +245,7 @@ class LocalLoRATrainer(BaseTrainer):
 
 
 def _find_spec(name: str) -> Any:
-    import importlib.util
-
+    """Where an optional package is installed (``None`` if it is not); patched in tests."""
     return importlib.util.find_spec(name)
 
 

@@ -236,12 +236,10 @@ class VectorWaveStoreAdapter:
         self._functions = getattr(settings, "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
         self._page_size = page_size
         self._signatures: dict[str, tuple[str, ...] | None] = {}
-        self.vector_fetch = "per-record"
 
     def _rows_with_vectors(self, batch_size: int) -> Iterator[tuple[str, dict[str, Any], Any]]:
         store = self._store
         if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
-            self.vector_fetch = "lance-scan"
             table = store._open(self._collection).to_arrow()
             for batch in table.to_batches(max_chunksize=batch_size):
                 for row in batch.to_pylist():
@@ -251,11 +249,9 @@ class VectorWaveStoreAdapter:
             return
         client = getattr(store, "_client", None)
         if client is not None and hasattr(client, "collections"):
-            self.vector_fetch = "weaviate-cursor"
             for obj in client.collections.get(self._collection).iterator(include_vector=True):
                 yield str(obj.uuid), dict(obj.properties), obj.vector
             return
-        self.vector_fetch = "per-record"
         for record in store.iterate(self._collection, batch_size=batch_size):
             yield str(record.uuid), dict(record.properties), record.vector
 
