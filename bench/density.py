@@ -20,7 +20,7 @@ import tracemalloc
 
 import numpy as np
 
-from vector_trainer.neighbors import DEFAULT_BLOCK, ExactEngine, FaissEngine
+from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, FaissEngine
 
 THRESHOLD = 0.7  # epsilon = 0.3
 GIB = 1024**3

@@ -101,7 +101,7 @@ def select() -> dict:
 
     extractor = DensityBasedExtractor(VectorWaveDatasetManager(), epsilon=0.3, top_k=5)
     result = extractor.extract("answer", WORKDIR / "golden.jsonl", register_golden=True)
-    return result.report
+    return result.report.to_json()
 
 
 if __name__ == "__main__":

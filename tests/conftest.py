@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vector_trainer.store import SQLiteLogStore, StoredRecord
+from vector_trainer.sources.store import SQLiteLogStore, StoredRecord
 from vector_trainer.types import ExecutionLog
 
 

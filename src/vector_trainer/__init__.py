@@ -2,31 +2,38 @@
 
 Select golden data by graph density (:mod:`~vector_trainer.extractor`), turn user corrections
 into a safe, versioned hook (:mod:`~vector_trainer.synthesizer`), and prepare or run fine-tuning
-behind a vendor-neutral trainer with a cost guard (:mod:`~vector_trainer.trainers`,
-:mod:`~vector_trainer.pipeline`).
+behind a vendor-neutral trainer with a cost guard (:mod:`~vector_trainer.pipeline`).
 
-Importing the package is light: numpy only. vectorwave, openai, streamlit and torch are imported
-lazily, by the features that need them.
+Layers, bottom to top (each imports only from those below it): ``types``, ``errors``,
+``config`` and the private helpers; ``sources``; ``extractor`` and ``synthesizer``;
+``pipeline``; ``dashboard`` and ``cli``.
+
+Importing the package is light: numpy only. vectorwave, openai, streamlit, faiss and torch are
+imported lazily, by the features that need them.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from vector_trainer._shared import lazy_exports
 
 __version__ = "0.1.0"
 
+#: One import path per public name.
 _EXPORTS = {
-    "DensityBasedExtractor": "vector_trainer.extractor",
-    "SQLiteLogStore": "vector_trainer.store",
-    "FeedbackDiffAnalyzer": "vector_trainer.synthesizer",
-    "RuleSetSynthesizer": "vector_trainer.synthesizer",
-    "HookScriptGenerator": "vector_trainer.synthesizer",
-    "HookVersionManager": "vector_trainer.hook_versions",
-    "BaseTrainer": "vector_trainer.trainers",
-    "OpenAITrainer": "vector_trainer.trainers",
-    "TrainingPipeline": "vector_trainer.pipeline",
-    "PipelineMonitor": "vector_trainer.monitor",
+    "DensityBasedExtractor": "vector_trainer.extractor.core",
+    "SQLiteLogStore": "vector_trainer.sources.store",
+    "as_dataset_manager": "vector_trainer.sources.detect",
+    "FeedbackDiffAnalyzer": "vector_trainer.synthesizer.diff",
+    "RuleSetSynthesizer": "vector_trainer.synthesizer.rules",
+    "HookScriptGenerator": "vector_trainer.synthesizer.hook",
+    "HookVersionManager": "vector_trainer.synthesizer.versions",
+    "BaseTrainer": "vector_trainer.pipeline.trainers.base",
+    "OpenAITrainer": "vector_trainer.pipeline.trainers.openai_trainer",
+    "LocalLoRATrainer": "vector_trainer.pipeline.trainers.local_lora",
+    "TrainingPipeline": "vector_trainer.pipeline.orchestrator",
+    "PipelineMonitor": "vector_trainer.pipeline.monitor",
+    "Config": "vector_trainer.config",
+    "load_config": "vector_trainer.config",
     "FeedbackPair": "vector_trainer.types",
     "ExecutionLog": "vector_trainer.types",
     "GoldenCandidate": "vector_trainer.types",
@@ -34,35 +41,7 @@ _EXPORTS = {
     "Rule": "vector_trainer.types",
     "CostEstimate": "vector_trainer.types",
     "DatasetManagerProtocol": "vector_trainer.types",
-    "as_dataset_manager": "vector_trainer.sources",
 }
 
-__all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
-    "__version__",
-    "DensityBasedExtractor",
-    "SQLiteLogStore",
-    "FeedbackDiffAnalyzer",
-    "RuleSetSynthesizer",
-    "HookScriptGenerator",
-    "HookVersionManager",
-    "BaseTrainer",
-    "OpenAITrainer",
-    "TrainingPipeline",
-    "PipelineMonitor",
-    "FeedbackPair",
-    "ExecutionLog",
-    "GoldenCandidate",
-    "SelectionStrategy",
-    "Rule",
-    "CostEstimate",
-    "DatasetManagerProtocol",
-    "as_dataset_manager",
-]
-
-
-def __getattr__(name: str) -> Any:
-    """Lazy access to the public API, so ``import vector_trainer`` stays light."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vector_trainer' has no attribute '{name}'")
-    return getattr(import_module(module), name)
+__all__ = ["__version__", *_EXPORTS]
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,4 +1,9 @@
-"""Declarative configuration: a TOML file whose sections mirror the constructor arguments.
+"""Declarative configuration: the one place where defaults and parameter limits are written.
+
+Each section is a frozen dataclass whose fields mirror a constructor's arguments; the
+constructors take their defaults from here and check their arguments with the same declared
+constraints (:mod:`vector_trainer._params`), so a bad value reads the same from TOML, the CLI
+or Python: ``extractor.epsilon: must be in (0, 1], got 1.5``. This module imports no stage.
 
 .. code-block:: toml
 
@@ -9,20 +14,24 @@
     epsilon = 0.3
     top_k = 50
 
-    [synthesizer]        # RuleSetSynthesizer(...) and HookScriptGenerator(...)
+    [synthesizer]        # FeedbackDiffAnalyzer, RuleSetSynthesizer and HookScriptGenerator
     min_support = 1
 
-    [trainer]            # create_trainer(name, ...)
-    name = "openai"
-    model = "gpt-4o-mini-2024-07-18"
-    max_budget_usd = 10.0
+    [trainer]            # the registry key, then that trainer's own options
+    name = "local-lora"
+    model = "./models/qwen2.5-0.5b"
+    lora_r = 16
+
+    [pipeline]           # TrainingPipeline(...)
+    poll_interval_s = 30.0
 
     [run]
     out = "vectortrainer-run"
     functions = []       # empty: every function in the store
     feedback = "feedback.jsonl"
 
-Unknown sections and keys, and values of the wrong type, are errors that name the key.
+Unknown sections and keys, values of the wrong type and values out of range are errors that
+name the key.
 """
 
 from __future__ import annotations
@@ -30,87 +39,132 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import types
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from vector_trainer.chatml import DEFAULT_SYSTEM_PROMPT
+from vector_trainer._params import Interval, NonEmpty, OneOf, build_settings, check_values, param
 from vector_trainer.errors import ConfigError
-from vector_trainer.extractor import (
-    DEFAULT_ANOMALY_QUANTILE,
-    DEFAULT_DEDUP_THRESHOLD,
-    DEFAULT_EPSILON,
-    DEFAULT_MIN_CLUSTER_SIZE,
-    DEFAULT_TOP_K,
-)
-from vector_trainer.neighbors import DEFAULT_ANN_THRESHOLD
-from vector_trainer.store import DEFAULT_STORE_PATH
-from vector_trainer.synthesizer import DEFAULT_MAX_PHRASE_WORDS, DEFAULT_MIN_SUPPORT
-from vector_trainer.trainers import DEFAULT_OPENAI_MODEL
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+#: Where ``vectortrainer demo`` loads the bundled logs.
+DEMO_STORE = os.path.join(".vectortrainer", "demo.db")
+#: Root of ``vectortrainer train`` run directories when ``--out`` is not given.
+DEFAULT_TRAIN_ROOT = "vectortrainer-train"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+DEFAULT_PAGE_SIZE = 500
+
 
 @dataclass(frozen=True)
 class SourceConfig:
     """Where logs come from: ``sqlite`` (the embedded store) or ``vectorwave``."""
 
-    kind: str = "sqlite"
-    store: str = str(DEFAULT_STORE_PATH)
+    kind: str = param("sqlite", OneOf(("sqlite", "vectorwave")), doc="log source")
+    store: str = param(os.path.join(".vectortrainer", "logs.db"), NonEmpty(), doc="embedded store path")
+    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading the store")
 
 
 @dataclass(frozen=True)
 class ExtractorConfig:
     """Arguments of :class:`~vector_trainer.extractor.DensityBasedExtractor`."""
 
-    epsilon: float = DEFAULT_EPSILON
-    top_k: int = DEFAULT_TOP_K
-    min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE
-    dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD
-    anomaly_quantile: float = DEFAULT_ANOMALY_QUANTILE
-    engine: str = "auto"
-    ann_threshold: int = DEFAULT_ANN_THRESHOLD
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    validation_fraction: float = 0.0
-    strict: bool = False
+    epsilon: float = param(0.3, Interval(0, 1, "right"), doc="neighbours have sim >= 1 - epsilon")
+    top_k: int = param(50, Interval(1, None), doc="most picks per strategy")
+    min_cluster_size: int = param(3, Interval(2, None), doc="smallest dense region")
+    dedup_threshold: float = param(0.98, Interval(0, 1, "right"), doc="similarity of near-duplicates")
+    anomaly_quantile: float = param(0.25, Interval(0, 1), doc="density quantile of anomaly candidates")
+    engine: str = param("auto", OneOf(("auto", "exact", "faiss")), doc="neighbour engine")
+    ann_threshold: int = param(100_000, Interval(1, None), doc="'auto' uses faiss above this many logs")
+    system_prompt: str = param(DEFAULT_SYSTEM_PROMPT, doc="system message of every training example")
+    validation_fraction: float = param(0.0, Interval(0, 0.5), doc="share of examples held out")
+    strict: bool = param(False, doc="fail on the first bad vector instead of excluding it")
+    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading logs")
 
 
 @dataclass(frozen=True)
 class SynthesizerConfig:
-    """Arguments of the rule synthesizer and the hook generator."""
+    """Arguments of the diff analyzer, the rule synthesizer and the hook generator."""
 
-    min_support: int = DEFAULT_MIN_SUPPORT
-    max_phrase_words: int = DEFAULT_MAX_PHRASE_WORDS
-    inject_instructions: bool = True
+    min_support: int = param(1, Interval(1, None), doc="pairs needed before a rule is active")
+    max_phrase_words: int = param(12, Interval(1, None), doc="longer edits are rewrites, not rules")
+    min_phrase_chars: int = param(4, Interval(1, None), doc="shorter edits are widened to whole words")
+    inject_instructions: bool = param(True, doc="intercept_prompt appends the rules as instructions")
+
+
+@dataclass(frozen=True)
+class OpenAITrainerConfig:
+    """Options of :class:`~vector_trainer.pipeline.trainers.OpenAITrainer` (registry key ``openai``)."""
+
+    model: str = param("gpt-4o-mini-2024-07-18", NonEmpty(), doc="base model to fine-tune")
+    max_budget_usd: float | None = param(None, Interval(0, None), doc="refuse to train above this estimate")
+    n_epochs: int | None = param(None, Interval(1, 50), doc="epochs (default: OpenAI's rule)")
+    suffix: str | None = param(None, NonEmpty(), doc="suffix of the fine-tuned model's name")
+    base_url: str | None = param(None, NonEmpty(), doc="an OpenAI-compatible endpoint")
+    usd_per_million: float | None = param(None, Interval(0, None, "neither"), doc="price of unpriced models")
+    max_retries: int = param(3, Interval(0, 10), doc="SDK retries on 429 and 5xx")
+
+
+@dataclass(frozen=True)
+class LocalLoRATrainerConfig:
+    """Options of :class:`~vector_trainer.pipeline.trainers.LocalLoRATrainer` (key ``local-lora``)."""
+
+    model: str | None = param(None, NonEmpty(), doc="a Hugging Face causal LM: a local directory or cached id")
+    jobs_dir: str = param(os.path.join(".vectortrainer", "jobs"), NonEmpty(), doc="where job directories go")
+    n_epochs: int = param(1, Interval(1, None), doc="training epochs")
+    learning_rate: float = param(2e-4, Interval(0, 1, "right"), doc="optimiser learning rate")
+    batch_size: int = param(2, Interval(1, None), doc="per-device batch size")
+    max_length: int = param(512, Interval(8, None), doc="longest tokenized example")
+    lora_r: int = param(8, Interval(1, None), doc="LoRA rank")
+    lora_alpha: int = param(16, Interval(1, None), doc="LoRA scaling")
+    lora_dropout: float = param(0.05, Interval(0, 1, "left"), doc="LoRA dropout")
+    target_modules: str | list[str] = param("all-linear", doc="modules to adapt")
+    max_steps: int | None = param(None, Interval(1, None), doc="stop after this many optimiser steps")
+    seed: int = param(0, doc="training seed")
+
+
+#: Registry key -> the settings of the built-in trainers. Plugin trainers' options are checked
+#: by their own constructors.
+TRAINER_SETTINGS: Mapping[str, type] = MappingProxyType(
+    {"openai": OpenAITrainerConfig, "local-lora": LocalLoRATrainerConfig}
+)
+DEFAULT_TRAINER = "openai"
 
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """The trainer's registry key and its constructor arguments."""
+    """The trainer's registry key and the options its constructor takes (and only those)."""
 
-    name: str = "openai"
-    model: str = DEFAULT_OPENAI_MODEL
-    max_budget_usd: float | None = None
-    n_epochs: int | None = None
-    suffix: str | None = None
-    base_url: str | None = None
-    usd_per_million: float | None = None
+    name: str = DEFAULT_TRAINER
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def settings(self) -> Any:
+        """The built-in trainer's settings with defaults filled in (``None`` for plugins)."""
+        cls = TRAINER_SETTINGS.get(self.name)
+        return cls(**self.options) if cls else None
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Arguments of :class:`~vector_trainer.pipeline.TrainingPipeline`."""
+
+    register_golden: bool = param(False, doc="register selections as golden data in the source")
+    poll_interval_s: float = param(30.0, Interval(0, None), doc="seconds between job polls")
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """What ``vectortrainer run`` does."""
 
-    out: str = "vectortrainer-run"
+    out: str = param("vectortrainer-run", NonEmpty(), doc="root of the run directories")
     functions: list[str] = field(default_factory=list)
-    feedback: str | None = None
-    wait: bool = False
-    register_golden: bool = False
+    feedback: str | None = param(None, NonEmpty(), doc="feedback JSONL for the hook")
+    wait: bool = param(False, doc="poll the job until it finishes")
 
 
 @dataclass(frozen=True)
@@ -121,51 +175,67 @@ class Config:
     extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
     synthesizer: SynthesizerConfig = field(default_factory=SynthesizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
-def _accepts(annotation: Any, value: Any) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(annotation)
-        return isinstance(value, list) and all(_accepts(item, v) for v in value)
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, annotation)
+_SECTIONS: Mapping[str, type] = MappingProxyType(
+    {
+        "source": SourceConfig,
+        "extractor": ExtractorConfig,
+        "synthesizer": SynthesizerConfig,
+        "pipeline": PipelineConfig,
+        "run": RunConfig,
+    }
+)
 
 
-def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    for key, value in values.items():
-        if key not in fields:
-            raise ConfigError(f"{where}: unknown key '{section}.{key}' (known: {', '.join(sorted(fields))})")
-        if not _accepts(hints[key], value):
-            raise ConfigError(f"{where}: '{section}.{key}' = {value!r} is not a valid {hints[key]}")
-    return cls(**values)
+def trainer_config(name: str, options: Mapping[str, Any], where: str = "trainer") -> TrainerConfig:
+    """Validate a trainer's options against its declared settings.
+
+    Raises:
+        ConfigError: ``trainer.suffix: 'local-lora' takes no option 'suffix' (it takes: ...)``.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}.name: must be a non-empty string (a trainer registry key), got {name!r}")
+    cls = TRAINER_SETTINGS.get(name)
+    if cls is not None:
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in options:
+            if key not in known:
+                raise ConfigError(
+                    f"{where}.{key}: trainer '{name}' takes no option '{key}' (it takes: {', '.join(sorted(known))})"
+                )
+        check_values(cls, where, options)
+    return TrainerConfig(name, MappingProxyType(dict(options)))
 
 
-def config_from_dict(data: dict[str, Any], where: str = "<config>") -> Config:
+def config_from_dict(data: Mapping[str, Any], where: str = "<config>") -> Config:
     """Validate a parsed configuration.
 
     Raises:
-        ConfigError: Naming the unknown section or key, or the mistyped value.
+        ConfigError: Naming the unknown section or key, or the mistyped or out-of-range value.
     """
-    sections = {f.name: f for f in dataclasses.fields(Config)}
-    hints = typing.get_type_hints(Config)
     built: dict[str, Any] = {}
+    known = sorted([*_SECTIONS, "trainer"])
     for name, values in data.items():
-        if name not in sections:
-            raise ConfigError(f"{where}: unknown section '[{name}]' (known: {', '.join(sorted(sections))})")
+        if name not in known:
+            raise ConfigError(f"{where}: unknown section '[{name}]' (known: {', '.join(known)})")
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: '{name}' must be a table ([{name}])")
-        built[name] = _build(hints[name], values, name, where)
+        try:
+            if name == "trainer":
+                options = {k: v for k, v in values.items() if k != "name"}
+                built[name] = trainer_config(values.get("name", DEFAULT_TRAINER), options)
+            elif name == "run" and "functions" in values:
+                functions = values["functions"]
+                if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
+                    raise ConfigError(f"run.functions: must be a list of function names, got {functions!r}")
+                built[name] = build_settings(_SECTIONS[name], name, values)
+            else:
+                built[name] = build_settings(_SECTIONS[name], name, values)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     return Config(**built)
 
 
@@ -186,8 +256,21 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 
 def with_overrides(config: Config, section: str, **values: Any) -> Config:
-    """A copy of ``config`` with the non-``None`` values replaced in one section."""
+    """A copy of ``config`` with the non-``None`` values replaced in one section, validated.
+
+    For ``section="trainer"``, ``name`` switches the trainer (keeping only the options it takes
+    from the file only when the name is unchanged) and the rest are that trainer's options.
+
+    Raises:
+        ConfigError: Naming the key of a bad value.
+    """
     changes = {k: v for k, v in values.items() if v is not None}
     if not changes:
         return config
-    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **changes)})
+    if section == "trainer":
+        name = changes.pop("name", config.trainer.name)
+        base = dict(config.trainer.options) if name == config.trainer.name else {}
+        return dataclasses.replace(config, trainer=trainer_config(name, {**base, **changes}))
+    current = getattr(config, section)
+    check_values(type(current), section, changes)
+    return dataclasses.replace(config, **{section: dataclasses.replace(current, **changes)})

@@ -1,0 +1,55 @@
+"""The run directory's and the hook directory's file names: written here once, read everywhere.
+
+A run directory (one per function and run)::
+
+    golden.jsonl, golden.validation.jsonl, golden.report.json   extractor output
+    rules.json                                                 synthesizer report
+    hook/generated_prompt_hook.py, hook/.hook_versions/         the hook and its versions
+    projection.json                                            2-D PCA of the log vectors (dashboard)
+    cost.json                                                  the cost estimate
+    state.json                                                 stages and the training job
+    events.jsonl                                               monitor events
+    summary.json                                               the final summary
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+GOLDEN_FILENAME = "golden.jsonl"
+RULES_FILENAME = "rules.json"
+COST_FILENAME = "cost.json"
+PROJECTION_FILENAME = "projection.json"
+STATE_FILENAME = "state.json"
+SUMMARY_FILENAME = "summary.json"
+EVENTS_FILENAME = "events.jsonl"
+HOOK_DIRNAME = "hook"
+HOOK_FILENAME = "generated_prompt_hook.py"
+VERSION_DIRNAME = ".hook_versions"
+MANIFEST_FILENAME = "manifest.json"
+#: Files whose presence makes a directory a run directory (for the dashboard's discovery).
+RUN_MARKERS = (STATE_FILENAME, SUMMARY_FILENAME, EVENTS_FILENAME)
+
+
+def report_path(train_path: str | os.PathLike[str]) -> Path:
+    """The selection report beside a training file: ``golden.jsonl`` -> ``golden.report.json``."""
+    path = Path(train_path)
+    return path.with_name(f"{path.stem}.report.json")
+
+
+def validation_path(train_path: str | os.PathLike[str]) -> Path:
+    """The validation file beside a training file: ``golden.validation.jsonl``."""
+    path = Path(train_path)
+    return path.with_name(f"{path.stem}.validation.jsonl")
+
+
+def hook_paths(hook_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(version directory, active hook file)`` of a hook directory."""
+    base = Path(hook_dir)
+    return base / VERSION_DIRNAME, base / HOOK_FILENAME
+
+
+def run_hook_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """The hook directory of a run directory."""
+    return Path(run_dir) / HOOK_DIRNAME

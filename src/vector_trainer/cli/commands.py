@@ -1,0 +1,207 @@
+"""``run``, ``demo``, ``ingest``, ``functions``, ``synthesize`` and ``hooks``: arguments -> config ->
+library calls. No domain logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vector_trainer.cli.parser import TRAINER_FLAGS
+from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
+from vector_trainer.errors import EmptyDataError, VectorTrainerError
+from vector_trainer.types import FeedbackPair
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEMO_LOGS = "demo_logs.jsonl.gz"
+DEMO_FEEDBACK = "demo_feedback.jsonl"
+DEMO_VECTOR_SPACE = "all-MiniLM-L6-v2"
+
+
+def demo_file(name: str) -> Path:
+    """A file of the bundled demo data."""
+    return Path(str(resources.files("vector_trainer").joinpath("demo", name)))
+
+
+def trainer_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The trainer options given as flags (only those given)."""
+    return {
+        option: getattr(args, flag) for flag, option in TRAINER_FLAGS.items() if getattr(args, flag, None) is not None
+    }
+
+
+def base_config(args: argparse.Namespace) -> Config:
+    """The ``--config`` file's configuration, or the defaults."""
+    return load_config(args.config) if getattr(args, "config", None) else Config()
+
+
+def run_config(args: argparse.Namespace) -> Config:
+    """The configuration of ``run``/``demo``: the file, then the flags over it (all validated)."""
+    config = base_config(args)
+    config = with_overrides(config, "source", store=args.store, kind=args.source)
+    config = with_overrides(
+        config,
+        "extractor",
+        epsilon=args.epsilon,
+        top_k=args.top_k,
+        engine=args.engine,
+        system_prompt=args.system_prompt,
+    )
+    config = with_overrides(config, "trainer", name=args.trainer, **trainer_flags(args))
+    config = with_overrides(
+        config, "pipeline", poll_interval_s=args.poll_interval, register_golden=args.register_golden
+    )
+    return with_overrides(config, "run", out=args.out, functions=args.function, feedback=args.feedback, wait=args.wait)
+
+
+def _feedback_for(pairs: Sequence[FeedbackPair], function_name: str) -> list[FeedbackPair]:
+    return [p for p in pairs if p.context.get("function_name") in (None, function_name)]
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer run`` and ``vectortrainer demo``."""
+    from vector_trainer.dashboard.terminal import CLIDashboard
+    from vector_trainer.pipeline.factory import build_pipeline
+    from vector_trainer.pipeline.trainers.registry import trainer_from_config
+    from vector_trainer.sources.detect import open_source
+    from vector_trainer.synthesizer.feedback import load_feedback
+
+    config = run_config(args)
+    if getattr(args, "demo", False):
+        config = _prepare_demo(config, console)
+    source = open_source(config.source)
+    functions = config.run.functions or source.list_functions()
+    if not functions:
+        raise EmptyDataError(
+            f"the store {config.source.store} holds no logs. Import some with 'vectortrainer ingest FILE', "
+            "or try 'vectortrainer demo'"
+        )
+    pairs = load_feedback(config.run.feedback) if config.run.feedback else []
+    trainer = trainer_from_config(config.trainer)
+    trainer.check_ready()
+    failures = 0
+    for function_name in functions:
+        dashboard = CLIDashboard(console)
+        pipeline = build_pipeline(config, source=source, trainer=trainer, monitor=dashboard)
+        run_dir = Path(config.run.out) / function_name
+        try:
+            summary = pipeline.run(function_name, _feedback_for(pairs, function_name), run_dir, wait=config.run.wait)
+        except VectorTrainerError as exc:
+            dashboard.close()
+            console.print(Text(f"{function_name}: {exc}", style="red"))
+            failures += 1
+            continue
+        except KeyboardInterrupt:
+            dashboard.close()
+            console.print(f"interrupted; run the same command again to resume from {run_dir}")
+            return EXIT_INTERRUPTED
+        dashboard.print_summary(summary)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _prepare_demo(config: Config, console: Console) -> Config:
+    from vector_trainer.sources.embedders import HashingEmbedder
+    from vector_trainer.sources.ingest import ingest_file
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    store_path = config.source.store if config.source.store != SourceConfig.store else DEMO_STORE
+    with SQLiteLogStore(store_path) as store:
+        summary = ingest_file(demo_file(DEMO_LOGS), store, HashingEmbedder(), vector_space=DEMO_VECTOR_SPACE)
+    console.print(f"demo: {summary.inserted + summary.updated} logs of {', '.join(summary.functions)} in {store_path}")
+    config = with_overrides(config, "source", store=store_path, kind="sqlite")
+    if config.run.feedback is None:
+        config = with_overrides(config, "run", feedback=str(demo_file(DEMO_FEEDBACK)))
+    return config
+
+
+def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer ingest FILE``."""
+    from vector_trainer.sources.embedders import make_embedder
+    from vector_trainer.sources.ingest import ingest_file
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    embedder = make_embedder(args.embedder, model_path=args.embedding_model)
+    with SQLiteLogStore(args.store) as store:
+        summary = ingest_file(args.file, store, embedder, vector_space=args.vector_space)
+    console.print(
+        f"imported {summary.inserted} new and {summary.updated} updated logs "
+        f"({', '.join(summary.functions)}) into {args.store}"
+    )
+    return EXIT_OK
+
+
+def cmd_functions(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer functions``."""
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    with SQLiteLogStore(args.store) as store:
+        table = Table("function", "logs", "vectors")
+        for name in store.list_functions():
+            space = store.vector_space(name)
+            table.add_row(name, str(store.count(name)), f"{space[1]}-d {space[0]}" if space else "none")
+        console.print(table)
+    return EXIT_OK
+
+
+def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer synthesize``: feedback -> rules.json and a new hook version."""
+    from vector_trainer._layout import HOOK_FILENAME, RULES_FILENAME
+    from vector_trainer.fileio import atomic_write_json
+    from vector_trainer.pipeline.factory import build_synthesizer
+    from vector_trainer.synthesizer.feedback import load_feedback
+    from vector_trainer.synthesizer.hook import HookScriptGenerator
+
+    config = with_overrides(base_config(args), "synthesizer", min_support=args.min_support)
+    pairs = load_feedback(args.feedback)
+    result = build_synthesizer(config).synthesize(pairs)
+    out = Path(args.out)
+    atomic_write_json(out / RULES_FILENAME, result.to_dict())
+    hook = HookScriptGenerator(inject_instructions=config.synthesizer.inject_instructions).generate(
+        result.rules, out / HOOK_FILENAME, feedback_pairs=result.consistent_pairs(pairs)
+    )
+    table = Table("kind", "target", "replacement", "support")
+    for rule in result.rules:
+        table.add_row(rule.kind.value, repr(rule.target), repr(rule.replacement), str(rule.support))
+    console.print(table)
+    for conflict in result.conflicts:
+        console.print(
+            f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}"
+        )
+    version = hook.version.version_id if hook.version else "unversioned"
+    console.print(
+        f"{len(result.rules)} rules from {len(pairs)} pairs -> {hook.path} ({version}); "
+        f"self-test fixed {hook.self_test.fixed_exactly}/{hook.self_test.pairs} pairs exactly"
+    )
+    return EXIT_OK
+
+
+def cmd_hooks(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer hooks list|rollback|diff``."""
+    from vector_trainer.synthesizer.versions import open_hook_versions
+
+    manager = open_hook_versions(args.dir)
+    if args.hooks_command == "list":
+        table = Table("version", "created", "rules", "sha256", "active")
+        for version in manager.list_versions():
+            table.add_row(
+                version.version_id,
+                version.created_at,
+                str(version.rule_count),
+                version.sha256[:12],
+                "*" if version.active else "",
+            )
+        console.print(table)
+        for problem in manager.verify():
+            console.print(Text.assemble(("warning: ", "yellow"), problem))
+    elif args.hooks_command == "rollback":
+        version = manager.rollback(args.version)
+        console.print(f"active hook is now {version.version_id} ({manager.active_path})")
+    elif args.hooks_command == "diff":
+        console.print(manager.diff(args.a, args.b) or "(identical)")
+    return EXIT_OK

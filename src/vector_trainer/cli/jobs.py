@@ -1,0 +1,142 @@
+"""``train``, ``status``, ``cancel``, ``cost`` and ``dashboard``: arguments -> config -> library calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vector_trainer.cli.commands import EXIT_INTERRUPTED, EXIT_OK, base_config, trainer_flags
+from vector_trainer.config import DEFAULT_TRAIN_ROOT, Config, with_overrides
+from vector_trainer.errors import InputError, VectorTrainerError
+
+
+def _trainer_config(args: argparse.Namespace) -> Config:
+    config = base_config(args)
+    return with_overrides(config, "trainer", name=getattr(args, "trainer", None), **trainer_flags(args))
+
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer train FILE``: the training stage alone, resumable."""
+    from vector_trainer.dashboard.terminal import CLIDashboard
+    from vector_trainer.pipeline.orchestrator import TrainingPipeline
+    from vector_trainer.pipeline.trainers.registry import trainer_from_config
+
+    config = with_overrides(_trainer_config(args), "pipeline", poll_interval_s=args.poll_interval)
+    if not Path(args.file).is_file():
+        raise InputError(f"{args.file}: no such file (a chat-format JSONL, e.g. a golden.jsonl from 'run')")
+    trainer = trainer_from_config(config.trainer)
+    dashboard = CLIDashboard(console)
+    pipeline = TrainingPipeline(None, None, trainer, monitor=dashboard, poll_interval_s=config.pipeline.poll_interval_s)
+    out = Path(args.out) if args.out else Path(DEFAULT_TRAIN_ROOT) / Path(args.file).stem
+    try:
+        summary = pipeline.train(args.file, out, validation_path=args.validation_file, wait=args.wait)
+    except KeyboardInterrupt:
+        dashboard.close()
+        console.print(f"interrupted; run the same command again to resume from {out}")
+        return EXIT_INTERRUPTED
+    except VectorTrainerError:
+        dashboard.close()
+        raise
+    dashboard.print_summary(summary)
+    return EXIT_OK
+
+
+def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any] | None]:
+    """The job id and a trainer that can reach it; for a dry-run directory, its plan instead."""
+    from vector_trainer.pipeline.orchestrator import read_run_state
+    from vector_trainer.pipeline.trainers.registry import trainer_from_config
+
+    target = Path(args.target)
+    config = base_config(args)
+    name = args.trainer
+    if target.is_dir():
+        training = read_run_state(target).get("training")
+        if not training:
+            raise InputError(f"{target} holds no training state (no state.json with a training stage)")
+        if training.get("mode") == "dry_run" or not training.get("job_id"):
+            return "", None, training
+        name = training.get("trainer", name)
+        job_id = str(training["job_id"])
+    else:
+        job_id = args.target
+    options = {"jobs_dir": args.jobs_dir} if args.jobs_dir else {}
+    if name and name != config.trainer.name:
+        config = with_overrides(config, "trainer", name=name)
+    config = with_overrides(config, "trainer", **options)
+    return job_id, trainer_from_config(config.trainer), None
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer status TARGET``: a job's state and its latest metrics."""
+    job_id, trainer, plan = _job_and_trainer(args)
+    if trainer is None:
+        console.print_json(json.dumps(plan))
+        return EXIT_OK
+    status = trainer.get_status(job_id)
+    table = Table("field", "value", title=f"job {job_id}")
+    for key, value in status.items():
+        table.add_row(Text(str(key)), Text(str(value)))
+    console.print(table)
+    metrics = trainer.metrics(job_id)
+    if metrics:
+        console.print(f"{len(metrics)} metric steps; last: {json.dumps(metrics[-1])}")
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer cancel TARGET``: cancel a job (remote or local)."""
+    job_id, trainer, _plan = _job_and_trainer(args)
+    if trainer is None:
+        raise InputError(f"{args.target} is a dry run: no job was submitted, so there is nothing to cancel")
+    outcome = trainer.cancel(job_id)
+    console.print(f"job {job_id}: {outcome.get('status', 'cancel requested')}")
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer dashboard [RUN_DIR]``: the Streamlit app on localhost."""
+    import importlib.util
+    import subprocess
+
+    from vector_trainer.errors import MissingDependencyError
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise MissingDependencyError("streamlit", "web", "The web dashboard")
+    app = Path(str(resources.files("vector_trainer.dashboard").joinpath("webapp.py")))
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--", "--runs", str(Path(args.run_dir).resolve()),
+    ]  # fmt: skip
+    console.print(f"dashboard on http://{args.host}:{args.port} (Ctrl-C to stop)")
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def cmd_cost(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer cost FILE``: the token count and price of fine-tuning on a file."""
+    from vector_trainer.pipeline.costguard import check_budget, estimate_cost
+
+    estimate = estimate_cost(args.file, args.model, args.epochs, usd_per_million=args.price_per_million)
+    if args.json:
+        console.print_json(json.dumps(estimate.to_dict()))
+    else:
+        bound = "" if estimate.exact else " (upper bound)"
+        console.print(
+            f"{estimate.n_examples} examples, {estimate.tokens_per_epoch:,} tokens/epoch x {estimate.n_epochs} epochs "
+            f"= {estimate.total_tokens:,} tokens on {estimate.model}: "
+            f"${estimate.estimated_usd:.4f}{bound}\n{estimate.note}"
+        )
+    check_budget(estimate, args.budget)
+    return EXIT_OK

@@ -1,0 +1,185 @@
+"""The ``vectortrainer`` argument parser. Flags default to ``None`` so that the configuration
+(:mod:`vector_trainer.config`) stays the one place defaults live; help texts quote them from it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vector_trainer import __version__
+from vector_trainer.config import (
+    DEFAULT_TRAIN_ROOT,
+    DEFAULT_TRAINER,
+    ExtractorConfig,
+    PipelineConfig,
+    RunConfig,
+    SourceConfig,
+    SynthesizerConfig,
+)
+
+#: Trainer options that have a flag: flag destination -> option name.
+TRAINER_FLAGS = {
+    "model": "model",
+    "budget": "max_budget_usd",
+    "epochs": "n_epochs",
+    "suffix": "suffix",
+    "base_url": "base_url",
+    "price_per_million": "usd_per_million",
+    "learning_rate": "learning_rate",
+    "batch_size": "batch_size",
+    "max_length": "max_length",
+    "lora_r": "lora_r",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+    "max_steps": "max_steps",
+    "jobs_dir": "jobs_dir",
+}
+
+
+def _default(settings: type, key: str) -> str:
+    return f"(default: {getattr(settings, key)})"
+
+
+def _add_trainer_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("trainer options (each trainer takes its own; see 'vectortrainer train --help')")
+    g.add_argument("--trainer", help=f"trainer registry key: openai, local-lora, ... (default: {DEFAULT_TRAINER})")
+    g.add_argument("--model", help="base model: a name for openai, a model directory or cached id for local-lora")
+    g.add_argument("--budget", type=float, help="openai: refuse to train when the estimate exceeds this many USD")
+    g.add_argument("--epochs", type=int, help="training epochs (openai default: OpenAI's rule)")
+    g.add_argument("--suffix", help="openai: suffix of the fine-tuned model's name")
+    g.add_argument("--base-url", help="openai: an OpenAI-compatible endpoint")
+    g.add_argument("--price-per-million", type=float, help="openai: USD per 1M training tokens for unpriced models")
+    g.add_argument("--learning-rate", type=float, help="local-lora: optimiser learning rate")
+    g.add_argument("--batch-size", type=int, help="local-lora: per-device batch size")
+    g.add_argument("--max-length", type=int, help="local-lora: longest tokenized example")
+    g.add_argument("--lora-r", type=int, help="local-lora: LoRA rank")
+    g.add_argument("--lora-alpha", type=int, help="local-lora: LoRA scaling")
+    g.add_argument("--lora-dropout", type=float, help="local-lora: LoRA dropout")
+    g.add_argument("--max-steps", type=int, help="local-lora: stop after this many optimiser steps")
+    g.add_argument("--jobs-dir", help="local-lora: where job directories are created")
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML config file (sections mirror the constructor arguments)")
+    p.add_argument("--source", choices=["sqlite", "vectorwave"], help=f"log source {_default(SourceConfig, 'kind')}")
+    p.add_argument("--store", help=f"embedded store path {_default(SourceConfig, 'store')}")
+    p.add_argument("--function", action="append", help="function to process (repeatable; default: all)")
+    p.add_argument("--feedback", help="feedback JSONL (bad_output, fixed_output, ...) for the hook")
+    p.add_argument("--out", help=f"run directory root {_default(RunConfig, 'out')}")
+    p.add_argument(
+        "--epsilon", type=float, help=f"neighbours have sim >= 1 - epsilon {_default(ExtractorConfig, 'epsilon')}"
+    )
+    p.add_argument("--top-k", type=int, help=f"most picks per strategy {_default(ExtractorConfig, 'top_k')}")
+    p.add_argument("--engine", choices=["auto", "exact", "faiss"], help=f"{_default(ExtractorConfig, 'engine')}")
+    p.add_argument("--system-prompt", help="system message of every training example")
+    _add_trainer_arguments(p)
+    p.add_argument("--wait", action="store_true", default=None, help="poll the job until it finishes")
+    p.add_argument(
+        "--poll-interval", type=float, help=f"seconds between polls {_default(PipelineConfig, 'poll_interval_s')}"
+    )
+    p.add_argument("--register-golden", action="store_true", default=None, help="register picks as golden data")
+
+
+def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
+    """The argument parser; ``handlers`` maps each command to its function."""
+    parser = argparse.ArgumentParser(
+        prog="vectortrainer",
+        description="Select golden data from LLM logs, synthesize a correction hook from feedback, "
+        "and prepare or run fine-tuning.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="extract -> synthesize -> train (a dry run without OPENAI_API_KEY)")
+    _add_run_arguments(run)
+    run.add_argument("--demo", action="store_true", help="load the bundled demo logs and feedback first")
+    run.set_defaults(handler=handlers["run"])
+
+    demo = sub.add_parser("demo", help="'run' on the bundled demo data (no server, no API key)")
+    _add_run_arguments(demo)
+    demo.set_defaults(handler=handlers["run"], demo=True)
+
+    ingest = sub.add_parser("ingest", help="import JSONL/CSV execution records into the embedded store")
+    ingest.add_argument("file", help="JSONL or CSV file (optionally .gz); see the README for the format")
+    ingest.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
+    ingest.add_argument(
+        "--embedder",
+        default="auto",
+        choices=["auto", "hashing", "local", "openai"],
+        help="embeds records without a vector; auto: openai with OPENAI_API_KEY, local with "
+        "--embedding-model, else hashing (lexical, offline)",
+    )
+    ingest.add_argument("--embedding-model", help="sentence-transformers model path for --embedder local")
+    ingest.add_argument("--vector-space", default="provided", help="name of the model that made the file's vectors")
+    ingest.set_defaults(handler=handlers["ingest"])
+
+    functions = sub.add_parser("functions", help="list the functions in the embedded store")
+    functions.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
+    functions.set_defaults(handler=handlers["functions"])
+
+    synth = sub.add_parser("synthesize", help="feedback pairs -> rules -> versioned hook script")
+    synth.add_argument("--feedback", required=True, help="feedback JSONL (bad_output, fixed_output, ...)")
+    synth.add_argument("--out", required=True, help="directory for generated_prompt_hook.py and rules.json")
+    synth.add_argument("--config", help="TOML config file (its [synthesizer] section is used)")
+    synth.add_argument(
+        "--min-support",
+        type=int,
+        help=f"pairs needed before a rule is active {_default(SynthesizerConfig, 'min_support')}",
+    )
+    synth.set_defaults(handler=handlers["synthesize"])
+
+    _add_tool_commands(sub, handlers)
+    return parser
+
+
+def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
+    hooks = sub.add_parser("hooks", help="list, roll back or diff hook versions")
+    hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("list", "list versions"),
+        ("rollback", "activate a version (default: the previous one)"),
+        ("diff", "diff two versions"),
+    ):
+        action = hooks_sub.add_parser(name, help=text)
+        action.add_argument("--dir", default=".", help="directory holding generated_prompt_hook.py")
+        if name == "rollback":
+            action.add_argument("version", nargs="?", help="version id, e.g. v0002")
+        if name == "diff":
+            action.add_argument("a", help="older version id")
+            action.add_argument("b", help="newer version id")
+    hooks.set_defaults(handler=handlers["hooks"])
+
+    train = sub.add_parser("train", help="fine-tune on a chat JSONL file (resumable run directory)")
+    train.add_argument("file", help="chat-format JSONL, e.g. a golden.jsonl from 'run'")
+    train.add_argument("--config", help="TOML config file (its [trainer] and [pipeline] sections are used)")
+    _add_trainer_arguments(train)
+    train.add_argument("--validation-file", help="chat-format JSONL for validation")
+    train.add_argument("--out", help=f"run directory (default: {DEFAULT_TRAIN_ROOT}/<file stem>)")
+    train.add_argument("--wait", action="store_true", help="poll until the job finishes, showing metrics")
+    train.add_argument(
+        "--poll-interval", type=float, help=f"seconds between polls {_default(PipelineConfig, 'poll_interval_s')}"
+    )
+    train.set_defaults(handler=handlers["train"])
+
+    for name, text in (("status", "status and metrics of"), ("cancel", "cancel")):
+        job = sub.add_parser(name, help=f"{text} a training job or a run directory's job")
+        job.add_argument("target", help="a run directory (with state.json) or a job id")
+        job.add_argument("--config", help="TOML config file (its [trainer] section is used)")
+        job.add_argument("--trainer", help=f"trainer registry key when TARGET is a job id (default: {DEFAULT_TRAINER})")
+        job.add_argument("--jobs-dir", help="local-lora: where its job directories are")
+        job.set_defaults(handler=handlers[name])
+
+    dashboard = sub.add_parser("dashboard", help="open the web dashboard on run directories (extra 'web')")
+    dashboard.add_argument("run_dir", nargs="?", default=RunConfig.out, help="a run directory or a root of runs")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port")
+    dashboard.set_defaults(handler=handlers["dashboard"])
+
+    cost = sub.add_parser("cost", help="estimate the fine-tuning cost of a chat JSONL file")
+    cost.add_argument("file", help="chat-format JSONL")
+    cost.add_argument("--model", required=True, help="model name (e.g. gpt-4o-mini-2024-07-18)")
+    cost.add_argument("--epochs", type=int, help="epochs (default: OpenAI's rule)")
+    cost.add_argument("--price-per-million", type=float, help="USD per 1M tokens, for models without a known price")
+    cost.add_argument("--budget", type=float, help="exit 1 when the estimate exceeds this many USD")
+    cost.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    cost.set_defaults(handler=handlers["cost"])

@@ -1,0 +1,174 @@
+"""Read run directories for the dashboards, tolerating runs that are empty, in progress or
+damaged: every missing or unreadable piece is reported in ``RunView.problems`` in words,
+never raised. No Streamlit here, so it is tested like any other module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vector_trainer import _layout
+from vector_trainer._layout import (
+    COST_FILENAME,
+    EVENTS_FILENAME,
+    GOLDEN_FILENAME,
+    PROJECTION_FILENAME,
+    RULES_FILENAME,
+    RUN_MARKERS,
+    STATE_FILENAME,
+    SUMMARY_FILENAME,
+)
+from vector_trainer.synthesizer.versions import HookVersionManager, open_hook_versions
+
+REPORT_FILENAME = _layout.report_path(GOLDEN_FILENAME).name
+MAX_EXAMPLES_SHOWN = 500
+
+
+@dataclass
+class RunView:
+    """Everything the dashboard shows about one run directory."""
+
+    path: Path
+    state: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    projection: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """Label of the run (its function name, or the directory name)."""
+        return str(self.state.get("function_name") or self.summary.get("function_name") or self.path.name)
+
+    @property
+    def status(self) -> str:
+        """``ok``/``failed`` when finished, ``in progress`` while stages run, ``empty`` otherwise."""
+        if self.summary.get("status"):
+            return str(self.summary["status"])
+        return "in progress" if self.state or self.events else "empty"
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """Training metrics in step order, from the event stream (live) or the summary."""
+        rows = [e["metrics"] for e in self.events if e.get("kind") == "metrics" and isinstance(e.get("metrics"), dict)]
+        if not rows:
+            rows = list(self.summary.get("overview", {}).get("training", {}).get("metrics", []))
+        by_step = {row.get("step"): row for row in rows}
+        return [by_step[k] for k in sorted(by_step, key=lambda s: (s is None, s or 0))]
+
+    @property
+    def training(self) -> dict[str, Any]:
+        """The training stage's record (job id, status, model), without any secret."""
+        training = dict(self.state.get("training") or {})
+        plan = training.get("would_submit")
+        if isinstance(plan, dict) and "api_key" in plan:
+            training["would_submit"] = {k: v for k, v in plan.items() if k != "api_key"}
+        return training
+
+    def hook_manager(self) -> HookVersionManager:
+        """The run's hook version manager."""
+        return open_hook_versions(_layout.run_hook_dir(self.path))
+
+
+def _load_json(view: RunView, name: str, what: str) -> dict[str, Any]:
+    path = view.path / name
+    if not path.exists():
+        view.problems.append(f"no {name}: {what} not written yet")
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        view.problems.append(f"{name} cannot be read ({exc}); {what} unavailable")
+        return {}
+    if not isinstance(data, dict):
+        view.problems.append(f"{name} is not a JSON object; {what} unavailable")
+        return {}
+    return data
+
+
+def _load_events(view: RunView) -> list[dict[str, Any]]:
+    path = view.path / EVENTS_FILENAME
+    if not path.exists():
+        view.problems.append(f"no {EVENTS_FILENAME}: no progress events recorded yet")
+        return []
+    events, bad = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+        else:
+            bad += 1
+    if bad:
+        view.problems.append(f"{EVENTS_FILENAME}: skipped {bad} corrupted line(s)")
+    return events
+
+
+def _load_examples(view: RunView) -> list[dict[str, Any]]:
+    path = view.path / GOLDEN_FILENAME
+    if not path.exists():
+        return []
+    selected = view.report.get("selected", [])
+    rows = []
+    for index, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines()[:MAX_EXAMPLES_SHOWN]):
+        try:
+            messages = {m["role"]: m["content"] for m in json.loads(line)["messages"]}
+        except (json.JSONDecodeError, KeyError, TypeError):
+            view.problems.append(f"{GOLDEN_FILENAME}: line {index + 1} is not a chat example")
+            continue
+        meta = selected[index] if index < len(selected) else {}
+        rows.append(
+            {
+                "strategy": meta.get("strategy", ""),
+                "density": meta.get("density"),
+                "score": meta.get("score"),
+                "user": messages.get("user", ""),
+                "assistant": messages.get("assistant", ""),
+                "uuid": meta.get("uuid", ""),
+            }
+        )
+    return rows
+
+
+def load_run(path: str | os.PathLike[str]) -> RunView:
+    """Read one run directory; missing or damaged files become ``problems``."""
+    view = RunView(Path(path))
+    if not view.path.is_dir():
+        view.problems.append(f"{view.path} is not a directory")
+        return view
+    view.state = _load_json(view, STATE_FILENAME, "stage states")
+    view.summary = _load_json(view, SUMMARY_FILENAME, "the final summary (the run may still be in progress)")
+    view.report = _load_json(view, REPORT_FILENAME, "the selection report")
+    view.projection = _load_json(view, PROJECTION_FILENAME, "the 2-D projection")
+    view.rules = _load_json(view, RULES_FILENAME, "the rule set (no feedback given, or not synthesized yet)")
+    view.cost = _load_json(view, COST_FILENAME, "the cost estimate")
+    view.events = _load_events(view)
+    view.examples = _load_examples(view)
+    if view.report and view.report.get("examples", {}).get("written", 0) == 0:
+        view.problems.append("the run selected zero examples")
+    return view
+
+
+def discover_runs(root: str | os.PathLike[str]) -> list[Path]:
+    """Run directories under ``root`` (``root`` itself included), newest first."""
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    candidates = [base, *sorted(p for p in base.rglob("*") if p.is_dir() and ".hook_versions" not in p.parts)]
+    runs = [p for p in candidates if any((p / marker).exists() for marker in RUN_MARKERS)]
+    return sorted(
+        runs, key=lambda p: max((p / m).stat().st_mtime for m in RUN_MARKERS if (p / m).exists()), reverse=True
+    )

@@ -1,0 +1,128 @@
+"""FR-4.2: the terminal dashboard (rich). Live per-stage progress bars with counts and elapsed
+time, a log pane and a final summary table; plain lines when the output is not a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
+from rich.text import Text
+
+from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
+
+__all__ = ["CLIDashboard", "JsonlEventLog", "MonitorHub", "PipelineMonitor"]
+
+BAR_WIDTH = 24
+STAGE_TITLES = {
+    "extract": "Extracting golden data",
+    "synthesize": "Synthesizing rules",
+    "train": "Fine-tuning",
+}
+
+
+class CLIDashboard(PipelineMonitor):
+    """Renders pipeline events in the terminal.
+
+    Args:
+        console: Where to draw; default stderr-free stdout console. When it is not a terminal
+            (CI, pipes), each event is printed as one plain line instead of live bars.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        super().__init__()
+        self.console = console or Console()
+        self.live = self.console.is_terminal
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True, min_width=28)),
+            BarColumn(bar_width=BAR_WIDTH, table_column=Column(min_width=BAR_WIDTH)),
+            MofNCompleteColumn(table_column=Column(min_width=5)),
+            TimeElapsedColumn(table_column=Column(min_width=7)),
+            TextColumn("{task.fields[detail]}", markup=False, table_column=Column(no_wrap=True, overflow="ellipsis")),
+            console=self.console,
+            disable=not self.live,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._started = False
+
+    def _task(self, stage: str) -> Any:
+        if stage not in self._tasks:
+            title = f"[{len(self._tasks) + 1}/3] {STAGE_TITLES.get(stage, stage)}"
+            self._tasks[stage] = self._progress.add_task(title, total=None, detail="")
+        return self._tasks[stage]
+
+    def on_stage_start(self, stage: str) -> None:
+        if self.live and not self._started:
+            self._progress.start()
+            self._started = True
+        self._task(stage)
+        if not self.live:
+            self.console.print(f"[stage] {stage}: started", markup=False, highlight=False)
+
+    def on_progress(self, stage: str, current: int, total: int) -> None:
+        self._progress.update(self._task(stage), completed=current, total=total)
+        if not self.live:
+            self.console.print(f"[progress] {stage}: {current}/{total}", markup=False, highlight=False)
+
+    def on_stage_complete(self, stage: str, result: dict[str, Any]) -> None:
+        detail = _stage_detail(stage, result)
+        task = self._task(stage)
+        total = self._progress.tasks[task].total or 1
+        self._progress.update(task, completed=total, total=total, detail=detail)
+        if not self.live:
+            self.console.print(f"[stage] {stage}: done {detail}", markup=False, highlight=False)
+
+    def on_log(self, message: str, level: str = "info") -> None:
+        style = {"warning": "yellow", "error": "red"}.get(level, "dim")
+        if self.live:
+            self._progress.console.print(Text(message, style=style))
+        else:
+            self.console.print(f"[{level}] {message}", markup=False, highlight=False)
+
+    def on_error(self, stage: str, error: str) -> None:
+        self._progress.update(self._task(stage), detail="failed")
+        self.console.print(Text.assemble((f"error in {stage}: ", "red"), error))
+
+    def on_metrics(self, stage: str, metrics: dict[str, Any]) -> None:
+        if not self.live:
+            self.console.print(f"[metrics] {stage}: {metrics}", markup=False, highlight=False)
+
+    def close(self) -> None:
+        """Stop the live display."""
+        if self._started:
+            self._progress.stop()
+            self._started = False
+
+    def print_summary(self, summary: dict[str, Any]) -> None:
+        """FR-4.4: the final table (golden data, rules, training)."""
+        self.close()
+        table = Table(title=Text(f"VectorTrainer run: {summary.get('function_name', '')}"))
+        table.add_column("stage")
+        table.add_column("result")
+        for stage, result in summary.get("stages", {}).items():
+            table.add_row(Text(stage), Text(_stage_detail(stage, result)))
+        for error in summary.get("errors", []):
+            table.add_row(Text(error["stage"], style="red"), Text(error["error"], style="red"))
+        table.add_row(Text("run directory"), Text(str(summary.get("run_dir", ""))))
+        self.console.print(table)
+
+
+def _stage_detail(stage: str, result: dict[str, Any]) -> str:
+    if result.get("status") == "skipped":
+        return f"skipped: {result.get('reason', '')}"
+    if stage == "extract":
+        steady, anomaly, total = result.get("steady", 0), result.get("anomaly", 0), result.get("examples", 0)
+        return f"Steady: {steady} | Anomaly: {anomaly} | Total: {total}"
+    if stage == "synthesize":
+        return (
+            f"rules: {result.get('rules', 0)} | conflicts: {result.get('conflicts', 0)} | "
+            f"hook {result.get('hook_version') or '-'}"
+        )
+    if stage == "train":
+        cost = result.get("cost") or {}
+        usd = cost.get("estimated_usd")
+        price = f"${usd:.4f}{'' if cost.get('exact', True) else ' (upper bound)'}" if usd is not None else "n/a"
+        job = result.get("job_id") or ("dry run" if result.get("mode") == "dry_run" else "-")
+        return f"{result.get('mode', '')} | est. cost {price} | job {job} | {result.get('status', '')}"
+    return ", ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, (dict, list)))

@@ -1,0 +1,253 @@
+"""FR-4.3 / FR-7.5: the Streamlit web dashboard (extra ``web``).
+
+Start it with ``vectortrainer dashboard [RUN_DIR]`` (binds 127.0.0.1), or directly:
+
+    streamlit run "$(python -c 'import vector_trainer.dashboard.webapp as m; print(m.__file__)')" -- --runs RUN_DIR
+
+It reads run directories from disk (``runview``), so it follows a run in progress from another
+process, and says what is missing instead of failing on a half-written run. API keys are never
+read or shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from vector_trainer.config import RunConfig
+from vector_trainer.dashboard.runview import RunView, discover_runs, load_run
+from vector_trainer.errors import VectorTrainerError
+
+RUNS_ENV = "VECTORTRAINER_RUNS"
+DEFAULT_RUNS = RunConfig.out
+REFRESH_SECONDS = 5
+#: Fixed colours, so a screenshot test can find each chart by its pixels.
+STRATEGY_COLORS = {"steady": "#1f77b4", "anomaly": "#d62728", "unselected": "#c7c7c7"}
+LOSS_COLOR = "#2ca02c"
+ACCURACY_COLOR = "#9467bd"
+HISTOGRAM_COLOR = "#7f7f7f"
+CHART_HEIGHT = 360
+
+
+def runs_root(argv: list[str] | None = None) -> Path:
+    """The runs directory: ``--runs`` after ``--`` on the streamlit command line, else the
+    ``VECTORTRAINER_RUNS`` environment variable, else ``vectortrainer-run``."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--runs")
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return Path(known.runs or os.environ.get(RUNS_ENV) or DEFAULT_RUNS)
+
+
+def projection_chart(view: RunView) -> alt.Chart | None:
+    points = view.projection.get("points") or []
+    if not points:
+        return None
+    frame = pd.DataFrame(points)
+    domain = [k for k in STRATEGY_COLORS if k in set(frame["label"])]
+    ratio = view.projection.get("explained_variance_ratio", [0, 0])
+    return (
+        alt.Chart(frame, title="Log vectors, 2-D PCA")
+        .mark_circle(size=70, opacity=1.0)
+        .encode(
+            x=alt.X("x:Q", title=f"PC1 ({ratio[0]:.0%})"),
+            y=alt.Y("y:Q", title=f"PC2 ({ratio[1]:.0%})"),
+            color=alt.Color(
+                "label:N",
+                scale=alt.Scale(domain=domain, range=[STRATEGY_COLORS[k] for k in domain]),
+                legend=alt.Legend(title="selection"),
+            ),
+            order=alt.Order("label:N", sort="descending"),
+            tooltip=["uuid:N", "label:N"],
+        )
+        .properties(height=CHART_HEIGHT)
+    )
+
+
+def training_chart(view: RunView) -> alt.Chart | None:
+    rows = [
+        {"step": m["step"], "metric": name, "value": m[key]}
+        for m in view.metrics
+        for name, key in (("train loss", "train_loss"), ("accuracy", "train_accuracy"))
+        if m.get(key) is not None and m.get("step") is not None
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    names = [n for n in ("train loss", "accuracy") if n in set(frame["metric"])]
+    colors = {"train loss": LOSS_COLOR, "accuracy": ACCURACY_COLOR}
+    return (
+        alt.Chart(frame, title="Training curves")
+        .mark_line(point=True, strokeWidth=3)
+        .encode(
+            x=alt.X("step:Q"),
+            y=alt.Y("value:Q"),
+            color=alt.Color("metric:N", scale=alt.Scale(domain=names, range=[colors[n] for n in names])),
+        )
+        .properties(height=CHART_HEIGHT)
+    )
+
+
+def density_chart(view: RunView) -> alt.Chart | None:
+    histogram = view.report.get("graph", {}).get("density", {}).get("histogram")
+    if not histogram:
+        return None
+    edges, counts = histogram["edges"], histogram["counts"]
+    frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "logs": counts})
+    return (
+        alt.Chart(frame, title="Density D(i) distribution")
+        .mark_bar(color=HISTOGRAM_COLOR)
+        .encode(x=alt.X("from:Q", title="density"), x2="to:Q", y=alt.Y("logs:Q"), y2=alt.datum(0))
+        .properties(height=240)
+    )
+
+
+def _chart_or_notice(chart: alt.Chart | None, notice: str | None) -> None:
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    elif notice:
+        st.info(notice)
+
+
+def render_overview(view: RunView) -> None:
+    examples = view.report.get("examples", {})
+    training = view.training
+    cols = st.columns(4)
+    cols[0].metric("status", view.status)
+    cols[1].metric("golden examples", examples.get("written", 0), help="steady + anomaly")
+    cols[2].metric("rules", len(view.rules.get("rules", [])))
+    cols[3].metric("training", training.get("status") or training.get("mode") or "not started")
+    left, right = st.columns(2)
+    with left:
+        _chart_or_notice(projection_chart(view), "No projection yet: the extract stage has not finished.")
+    with right:
+        _chart_or_notice(training_chart(view), "No training metrics yet (a dry run, or no job report yet).")
+    _chart_or_notice(density_chart(view), None)
+    stages = view.state.get("stages", {})
+    if stages:
+        st.dataframe(pd.DataFrame([{"stage": k, **v} for k, v in stages.items()]), hide_index=True)
+
+
+def render_golden(view: RunView) -> None:
+    examples = view.report.get("examples", {})
+    st.caption(
+        f"{examples.get('steady', 0)} steady, {examples.get('anomaly', 0)} anomaly; "
+        f"{len(view.report.get('logs', {}).get('excluded', []))} logs excluded for unusable vectors"
+    )
+    if not view.examples:
+        st.info("No golden examples in this run.")
+        return
+    st.dataframe(pd.DataFrame(view.examples), hide_index=True, key="golden_table")
+
+
+def render_rules(view: RunView) -> None:
+    rules = view.rules.get("rules", [])
+    if rules:
+        st.subheader("Rules")
+        table = [{k: r.get(k) for k in ("kind", "target", "replacement", "support", "sources")} for r in rules]
+        st.dataframe(pd.DataFrame(table), hide_index=True, key="rules_table")
+    else:
+        st.info("No rules in this run.")
+    conflicts = view.rules.get("conflicts", [])
+    if conflicts:
+        st.subheader("Conflicts")
+        st.dataframe(pd.DataFrame(conflicts), hide_index=True, key="conflicts_table")
+    render_hook_versions(view)
+
+
+def render_hook_versions(view: RunView) -> None:
+    st.subheader("Hook versions")
+    manager = view.hook_manager()
+    try:
+        versions = manager.list_versions()
+    except VectorTrainerError as exc:
+        st.error(str(exc))
+        return
+    if not versions:
+        st.info("No hook has been generated in this run.")
+        return
+    st.dataframe(
+        pd.DataFrame([v.to_dict() for v in versions])[["version_id", "created_at", "rule_count", "sha256", "active"]],
+        hide_index=True,
+        key="versions_table",
+    )
+    for problem in manager.verify():
+        st.warning(problem)
+    ids = [v.version_id for v in versions]
+    active = next((v.version_id for v in versions if v.active), ids[-1])
+    with st.expander(f"active hook source ({active})"):
+        st.code(manager.source(active), language="python")
+    if len(ids) > 1:
+        left, right = st.columns(2)
+        old = left.selectbox("diff from", ids, index=0, key="diff_from")
+        new = right.selectbox("diff to", ids, index=len(ids) - 1, key="diff_to")
+        st.code(manager.diff(old, new) or "(identical)", language="diff")
+    st.markdown("**Roll back**")
+    target = st.selectbox("version to activate", ids, index=ids.index(active), key="rollback_version")
+    confirmed = st.checkbox(f"Yes, make {target} the active hook", key="rollback_confirm")
+    if st.button("Roll back", key="rollback_button", disabled=not confirmed or target == active):
+        try:
+            manager.rollback(target)
+        except VectorTrainerError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"{target} is now the active hook ({manager.active_path})")
+
+
+def render_training(view: RunView) -> None:
+    training = view.training
+    if not training:
+        st.info("The training stage has not run yet.")
+    else:
+        st.json(training)
+    if view.cost:
+        cost = view.cost
+        bound = "" if cost.get("exact", True) else " (upper bound: the exact tokenizer was unavailable)"
+        st.metric("estimated cost", f"${cost.get('estimated_usd', 0):.4f}{bound}")
+        st.json(cost)
+    if view.metrics:
+        st.dataframe(pd.DataFrame(view.metrics), hide_index=True, key="metrics_table")
+
+
+def render_run(path: str) -> None:
+    view = load_run(path)
+    st.header(f"{view.name}: {view.status}")
+    tabs = st.tabs(["Overview", "Golden data", "Rules & hook", "Training", "Problems"])
+    with tabs[0]:
+        render_overview(view)
+    with tabs[1]:
+        render_golden(view)
+    with tabs[2]:
+        render_rules(view)
+    with tabs[3]:
+        render_training(view)
+    with tabs[4]:
+        if view.problems:
+            for problem in view.problems:
+                st.warning(problem)
+        else:
+            st.success("Every file of this run is present and readable.")
+
+
+def main() -> None:
+    st.set_page_config(page_title="VectorTrainer", layout="wide")
+    root = runs_root()
+    st.title("VectorTrainer")
+    runs = discover_runs(root)
+    if not runs:
+        st.warning(f"No runs under {root}. Create one with `vectortrainer demo`, or pass a run directory.")
+        return
+    labels = {str(p): str(p.relative_to(root)) if p != root else p.name for p in runs}
+    chosen = st.sidebar.selectbox("Run", list(labels), format_func=labels.__getitem__, key="run")
+    follow = st.sidebar.toggle(f"Follow run (refresh every {REFRESH_SECONDS} s)", value=False, key="follow")
+    renderer: Any = st.fragment(run_every=REFRESH_SECONDS)(render_run) if follow else render_run
+    renderer(chosen)
+
+
+main()

@@ -1,0 +1,347 @@
+"""FR-1: :class:`DensityBasedExtractor`, the extractor's public face.
+
+It reads a function's logs through the injected source, builds the similarity graph
+(:mod:`~vector_trainer.extractor.graph`), selects steady-state and anomaly examples
+(:mod:`~vector_trainer.extractor.selection`) and writes them as ChatML JSONL with a sidecar
+report (:mod:`~vector_trainer.extractor.report`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vector_trainer import _layout
+from vector_trainer._params import check_values
+from vector_trainer._shared import vector_problem
+from vector_trainer.chatml import build_example, check_example, render_input, render_output
+from vector_trainer.config import ExtractorConfig
+from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine, make_engine, normalize_rows
+from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
+from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
+from vector_trainer.extractor.report import ExtractionReport, SelectedExample, build_report
+from vector_trainer.extractor.selection import select_anomalies, select_steady
+from vector_trainer.fileio import atomic_write_json, atomic_write_jsonl
+from vector_trainer.sources.detect import as_dataset_manager
+from vector_trainer.types import ExecutionLog, GoldenCandidate
+
+_D = ExtractorConfig
+#: Where :meth:`DensityBasedExtractor.extract_golden_data` writes when no path is given.
+DEFAULT_GOLDEN_DIR = "golden_data"
+_Picked = tuple[GoldenCandidate, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """The outcome of :meth:`DensityBasedExtractor.extract`."""
+
+    function_name: str
+    candidates: tuple[GoldenCandidate, ...]
+    train_path: Path
+    validation_path: Path | None
+    report_path: Path
+    report: ExtractionReport
+
+    @property
+    def n_examples(self) -> int:
+        """Examples written (train plus validation)."""
+        return self.report.written
+
+
+class DensityBasedExtractor:
+    """Selects golden data from a function's logs (FR-1.1 .. FR-1.6).
+
+    Args:
+        dataset_manager: Any log source: our :class:`~vector_trainer.sources.SQLiteLogStore`, a
+            VectorWave ``VectorWaveDatasetManager`` (0.2.x or 1.x), or an object satisfying
+            :class:`~vector_trainer.types.DatasetManagerProtocol`.
+        epsilon: Neighbourhood radius in cosine distance; neighbours have ``sim >= 1 - epsilon``.
+        top_k: Most picks per strategy.
+        min_cluster_size: Smallest region (node plus uncovered neighbours) counted as steady.
+        dedup_threshold: Similarity at or above which two picks are near-duplicates.
+        anomaly_quantile: Density quantile under which successful logs are anomaly candidates.
+        engine: ``auto``, ``exact``, ``faiss``, or a :class:`~vector_trainer.extractor.engines.NeighborEngine`.
+        ann_threshold: ``auto`` switches to the ANN engine above this many nodes.
+        system_prompt: System message of every exported example (empty: none).
+        validation_fraction: Share of examples written to a validation file (0 disables).
+        strict: Raise on the first bad log instead of excluding and reporting it.
+        page_size: Page size when reading logs from the source.
+
+    Raises:
+        ConfigError: For a value out of its declared range (``extractor.epsilon: must be ...``).
+    """
+
+    def __init__(
+        self,
+        dataset_manager: Any,
+        epsilon: float = _D.epsilon,
+        top_k: int = _D.top_k,
+        *,
+        min_cluster_size: int = _D.min_cluster_size,
+        dedup_threshold: float = _D.dedup_threshold,
+        anomaly_quantile: float = _D.anomaly_quantile,
+        engine: str | NeighborEngine = _D.engine,
+        ann_threshold: int = _D.ann_threshold,
+        system_prompt: str = _D.system_prompt,
+        validation_fraction: float = _D.validation_fraction,
+        strict: bool = _D.strict,
+        page_size: int = _D.page_size,
+    ) -> None:
+        self.settings = ExtractorConfig(
+            epsilon=epsilon,
+            top_k=top_k,
+            min_cluster_size=min_cluster_size,
+            dedup_threshold=dedup_threshold,
+            anomaly_quantile=anomaly_quantile,
+            engine=engine if isinstance(engine, str) else getattr(engine, "name", "custom"),
+            ann_threshold=ann_threshold,
+            system_prompt=system_prompt,
+            validation_fraction=validation_fraction,
+            strict=strict,
+            page_size=page_size,
+        )
+        values = vars(self.settings) if isinstance(engine, str) else {**vars(self.settings), "engine": "auto"}
+        check_values(ExtractorConfig, "extractor", values)
+        self.dataset_manager = as_dataset_manager(dataset_manager)
+        self.engine = engine
+        self._cache: dict[str, GraphAnalysis] = {}
+
+    @classmethod
+    def from_config(cls, dataset_manager: Any, config: ExtractorConfig) -> DensityBasedExtractor:
+        """An extractor with the ``[extractor]`` settings of a configuration."""
+        return cls(dataset_manager, **vars(config))
+
+    def __getattr__(self, name: str) -> Any:
+        # The settings read as attributes (``extractor.epsilon``), as they always have.
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in ExtractorConfig.__dataclass_fields__:
+            return getattr(settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def threshold(self) -> float:
+        """The similarity threshold ``1 - epsilon``."""
+        return 1.0 - self.settings.epsilon
+
+    def refresh(self, function_name: str | None = None) -> None:
+        """Forget cached analyses (all, or one function's) so the next call re-reads the source."""
+        if function_name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(function_name, None)
+
+    def _engine_for(self, n: int) -> NeighborEngine:
+        if isinstance(self.engine, str):
+            return make_engine(self.engine, n, ann_threshold=self.settings.ann_threshold)
+        return self.engine
+
+    def analyze(self, function_name: str) -> GraphAnalysis:
+        """Load the function's logs and compute density and regions (cached per function).
+
+        Raises:
+            EmptyDataError: No logs, no successful logs, or no usable vectors.
+        """
+        cached = self._cache.get(function_name)
+        if cached is not None:
+            return cached
+        s = self.settings
+        loaded = load_logs(self.dataset_manager, function_name, page_size=s.page_size, strict=s.strict)
+        engine = self._engine_for(len(loaded.usable))
+        analysis = analyze_graph(function_name, loaded, engine, self.threshold, s.min_cluster_size)
+        self._cache[function_name] = analysis
+        return analysis
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def select_steady_state(self, function_name: str) -> list[GoldenCandidate]:
+        """Representatives of the dense regions, at most ``top_k`` (FR-1.3).
+
+        Every region of at least ``min_cluster_size`` logs gets its medoid before any region
+        gets a second pick; further picks go to regions in proportion to their size.
+        """
+        return select_steady(self.analyze(function_name), self.settings.top_k, self.settings.dedup_threshold)
+
+    def select_anomalies(self, function_name: str) -> list[GoldenCandidate]:
+        """Low-density SUCCESS logs (new patterns), most novel first, at most ``top_k`` (FR-1.4)."""
+        s = self.settings
+        a = self.analyze(function_name)
+        steady = self.select_steady_state(function_name)
+        return select_anomalies(a, steady, s.top_k, s.dedup_threshold, s.anomaly_quantile)
+
+    # -- export ------------------------------------------------------------------------------
+
+    def to_example(self, log: ExecutionLog) -> dict[str, Any]:
+        """The ChatML example of a log: its real input as the user turn, its decoded output as
+        the assistant turn."""
+        return build_example(self.settings.system_prompt, render_input(log.inputs), render_output(log.output))
+
+    def extract(
+        self,
+        function_name: str,
+        output_path: str | os.PathLike[str],
+        *,
+        register_golden: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> ExtractionResult:
+        """Select golden data and write it as ChatML JSONL with a sidecar report.
+
+        Files (all written atomically): ``output_path`` (training examples), optionally
+        ``<stem>.validation.jsonl``, and ``<stem>.report.json`` with the selection metadata
+        (uuid, strategy, density, score), exclusions and statistics.
+
+        Args:
+            function_name: The function whose logs are selected.
+            output_path: Destination of the training JSONL.
+            register_golden: Also register each selected log as golden data in the source.
+            on_progress: Called with ``(step, total)`` as the selection advances.
+
+        Raises:
+            EmptyDataError: If the function has no usable logs or no example survives.
+        """
+        total_steps = 4
+        report_progress = on_progress or (lambda _step, _total: None)
+        report_progress(0, total_steps)
+        analysis = self.analyze(function_name)
+        report_progress(1, total_steps)
+        candidates = self.select_steady_state(function_name) + self.select_anomalies(function_name)
+        report_progress(2, total_steps)
+        examples, rejected, warnings = self._examples(candidates)
+        if not examples:
+            raise EmptyDataError(
+                f"no valid training example for '{function_name}': {len(candidates)} logs selected, "
+                f"{len(rejected)} rejected by the format checks (see their reasons in the report)"
+            )
+        train, validation = self._split(examples)
+        out = Path(output_path)
+        validation_path = _layout.validation_path(out) if validation else None
+        report_path = _layout.report_path(out)
+        registered = self._register(train + validation) if register_golden else None
+        selected = [SelectedExample(c, "train") for c, _ in train]
+        selected += [SelectedExample(c, "validation") for c, _ in validation]
+        report = build_report(analysis, self._report_parameters(), selected, rejected, warnings, registered)
+        atomic_write_jsonl(out, [ex for _, ex in train])
+        if validation_path is not None:
+            atomic_write_jsonl(validation_path, [ex for _, ex in validation])
+        atomic_write_json(report_path, report.to_json())
+        report_progress(total_steps, total_steps)
+        return ExtractionResult(
+            function_name=function_name,
+            candidates=tuple(c for c, _ in train + validation),
+            train_path=out,
+            validation_path=validation_path,
+            report_path=report_path,
+            report=report,
+        )
+
+    def _examples(self, candidates: Sequence[GoldenCandidate]) -> tuple[list[_Picked], list[dict[str, Any]], Counter]:
+        examples: list[_Picked] = []
+        rejected: list[dict[str, Any]] = []
+        warnings: Counter[str] = Counter()
+        for cand in candidates:
+            assert cand.log is not None
+            example = self.to_example(cand.log)
+            issues = check_example(example)
+            errors = [i.message for i in issues if i.severity == "error"]
+            if errors:
+                rejected.append({"uuid": cand.uuid, "reasons": errors})
+                continue
+            warnings.update(i.message for i in issues)
+            examples.append((cand, example))
+        return examples, rejected, warnings
+
+    def _report_parameters(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "epsilon": s.epsilon,
+            "similarity_threshold": self.threshold,
+            "top_k": s.top_k,
+            "min_cluster_size": s.min_cluster_size,
+            "dedup_threshold": s.dedup_threshold,
+            "anomaly_quantile": s.anomaly_quantile,
+            "system_prompt": s.system_prompt,
+            "validation_fraction": s.validation_fraction,
+        }
+
+    def score_logs(
+        self, function_name: str, logs: Sequence[ExecutionLog], *, limit: int = DEFAULT_ANN_K
+    ) -> list[dict[str, Any]]:
+        """Density of new logs against the stored ones, through the source's ``near_vector``
+        (FR-1.5): nothing but the neighbours is fetched, so it suits large stores and streams.
+
+        Args:
+            function_name: The function whose stored logs are the reference graph.
+            logs: New logs with vectors (a log already in the store is not its own neighbour).
+            limit: Most neighbours retrieved per log (density sums at most this many).
+
+        Returns:
+            One ``{"uuid", "density", "neighbor_count", "nearest_similarity"}`` per log, in order.
+
+        Raises:
+            InputError: If a log has no usable vector.
+        """
+        for log in logs:
+            problem = vector_problem(log.vector)
+            if problem:
+                raise InputError(f"log {log.uuid}: {problem}; only logs with a finite, non-zero vector can be scored")
+        if not logs:
+            return []
+        X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
+        ids = [log.uuid for log in logs]
+        result = ManagerEngine(self.dataset_manager, function_name, limit).density(X, self.threshold, ids)
+        return [
+            {
+                "uuid": uuid,
+                "density": float(result.density[i]),
+                "neighbor_count": int(result.neighbor_count[i]),
+                "nearest_similarity": float(result.nearest_similarity[i]),
+            }
+            for i, uuid in enumerate(ids)
+        ]
+
+    def projection(
+        self, function_name: str, labels: Mapping[str, str], max_points: int = DEFAULT_MAX_POINTS
+    ) -> dict[str, Any]:
+        """2-D PCA of the function's graph for the dashboard (see :func:`pca_projection`)."""
+        analysis = self.analyze(function_name)
+        return pca_projection(analysis.vectors, analysis.uuids, labels, max_points=max_points)
+
+    def extract_golden_data(
+        self, function_name: str, output_path: str | os.PathLike[str] | None = None, **kwargs: Any
+    ) -> Path:
+        """Select and write golden data; returns the training JSONL path (FR-1.6).
+
+        ``output_path`` defaults to ``golden_data/<function_name>.jsonl``.
+        """
+        path = Path(output_path) if output_path is not None else Path(DEFAULT_GOLDEN_DIR) / f"{function_name}.jsonl"
+        return self.extract(function_name, path, **kwargs).train_path
+
+    def _split(self, examples: list[_Picked]) -> tuple[list[_Picked], list[_Picked]]:
+        fraction = self.settings.validation_fraction
+        if fraction <= 0 or len(examples) < 2:
+            return examples, []
+        n_val = max(1, math.floor(len(examples) * fraction))
+        ranked = sorted(examples, key=lambda item: hashlib.sha256(item[0].uuid.encode()).hexdigest())
+        held_out = {c.uuid for c, _ in ranked[:n_val]}
+        return (
+            [item for item in examples if item[0].uuid not in held_out],
+            [item for item in examples if item[0].uuid in held_out],
+        )
+
+    def _register(self, picked: list[_Picked]) -> dict[str, int]:
+        written = skipped = 0
+        for cand, _ in picked:
+            note = f"vectortrainer {cand.strategy.value}: density={cand.density:.4f} score={cand.score:.4f}"
+            if self.dataset_manager.register_as_golden(cand.uuid, note=note, tags=[cand.strategy.value]):
+                written += 1
+            else:
+                skipped += 1
+        return {"written": written, "already_registered": skipped}

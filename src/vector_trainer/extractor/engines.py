@@ -1,0 +1,308 @@
+"""Neighbour search and density over the cosine-similarity graph, behind one interface.
+
+For L2-normalised rows ``X``, node ``i``'s neighbours are ``N(i) = {j != i : X_i . X_j >= t}``
+with ``t = 1 - epsilon``, and its density is ``D(i) = sum_{j in N(i)} X_i . X_j``.
+
+Three engines implement :class:`NeighborEngine`:
+
+* :class:`ExactEngine` -- NumPy BLAS over symmetric tiles: each tile ``X_I X_J^T`` (``J >= I``)
+  is computed once and reduced along both axes, so the work is half of ``X X^T`` and memory is
+  ``O(n*d + block^2)``; the ``n x n`` matrix never exists.
+* :class:`FaissEngine` -- an inverted-file index (faiss ``IndexIVFFlat``, inner product) for
+  large ``n``. Approximations, stated in its ``note``: only ``nprobe`` of ``nlist`` cells are
+  searched, and density sums at most ``k`` neighbours per node (dense nodes are under-counted;
+  their rank among dense nodes may shift). Neighbour *sets* for region building use a range
+  search, which is exact within the probed cells.
+* :class:`ManagerEngine` -- the injected dataset manager's own ``near_vector`` (FR-1.5): scores
+  vectors against the store without pulling every vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from vector_trainer.config import ExtractorConfig
+from vector_trainer.errors import ConfigError, MissingDependencyError
+from vector_trainer.types import DatasetManagerProtocol
+
+#: Similarities are float32; a pair sitting exactly on the threshold must not flip with rounding.
+THRESHOLD_TOLERANCE = 1e-6
+DEFAULT_BLOCK = 2048
+DEFAULT_QUERY_BLOCK = 256
+DEFAULT_ANN_K = 64
+DEFAULT_ANN_NPROBE = 32
+#: faiss k-means wants at least this many training points per cell.
+FAISS_POINTS_PER_CELL = 39
+
+
+@dataclass(frozen=True)
+class DensityResult:
+    """Per-node density, neighbour count and similarity of the nearest other node.
+
+    Attributes:
+        density: ``D(i)``, float64.
+        neighbor_count: ``|N(i)|``.
+        nearest_similarity: ``max_{j != i} sim(i, j)``; ``-1`` for a graph of one node.
+        engine: Name of the engine that computed it.
+        approximate: Whether the figures are approximate.
+        note: How they are approximate, in words.
+    """
+
+    density: np.ndarray
+    neighbor_count: np.ndarray
+    nearest_similarity: np.ndarray
+    engine: str
+    approximate: bool
+    note: str = ""
+
+
+class NeighborEngine(Protocol):
+    """Computes densities and neighbour sets of L2-normalised float32 rows."""
+
+    name: str
+
+    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str]) -> DensityResult:
+        """Density of every row of ``X`` (``ids`` are the rows' log uuids)."""
+        ...
+
+    def neighbors(self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str]) -> list[np.ndarray]:
+        """For each query row index, the indices of its neighbours (itself excluded)."""
+        ...
+
+
+def normalize_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as contiguous float32 (zero rows stay zero)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+
+
+def _effective_threshold(threshold: float) -> np.float32:
+    return np.float32(threshold - THRESHOLD_TOLERANCE)
+
+
+class ExactEngine:
+    """Exact density with blocked, symmetric BLAS products (see module docstring).
+
+    Args:
+        block: Tile edge; memory beyond ``X`` is about ``2 * block^2 * 4`` bytes.
+    """
+
+    name = "exact"
+
+    def __init__(self, block: int = DEFAULT_BLOCK) -> None:
+        if block < 1:
+            raise ConfigError(f"block must be >= 1, got {block}")
+        self.block = block
+
+    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
+        n = X.shape[0]
+        t = _effective_threshold(threshold)
+        density = np.zeros(n, dtype=np.float64)
+        count = np.zeros(n, dtype=np.int64)
+        nearest = np.full(n, -np.inf, dtype=np.float32)
+        b = self.block
+        for i0 in range(0, n, b):
+            i1 = min(n, i0 + b)
+            left = X[i0:i1]
+            for j0 in range(i0, n, b):
+                j1 = min(n, j0 + b)
+                tile = left @ X[j0:j1].T
+                diagonal = i0 == j0
+                if diagonal:
+                    np.fill_diagonal(tile, -np.inf)
+                np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
+                if not diagonal:
+                    np.maximum(nearest[j0:j1], tile.max(axis=0), out=nearest[j0:j1])
+                mask = tile >= t
+                if diagonal:
+                    np.fill_diagonal(tile, 0.0)
+                np.multiply(tile, mask, out=tile)
+                count[i0:i1] += np.count_nonzero(mask, axis=1)
+                density[i0:i1] += tile.sum(axis=1, dtype=np.float64)
+                if not diagonal:
+                    count[j0:j1] += np.count_nonzero(mask, axis=0)
+                    density[j0:j1] += tile.sum(axis=0, dtype=np.float64)
+        nearest[~np.isfinite(nearest)] = -1.0
+        return DensityResult(density, count, nearest, self.name, approximate=False)
+
+    def neighbors(
+        self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str] = ()
+    ) -> list[np.ndarray]:
+        t = _effective_threshold(threshold)
+        out: list[np.ndarray] = []
+        for q0 in range(0, len(queries), DEFAULT_QUERY_BLOCK):
+            chunk = queries[q0 : q0 + DEFAULT_QUERY_BLOCK]
+            sims = X[chunk] @ X.T
+            sims[np.arange(len(chunk)), chunk] = -np.inf
+            out.extend(np.flatnonzero(row >= t) for row in sims)
+        return out
+
+
+class FaissEngine:
+    """Approximate density with a faiss inverted-file index (extra ``ann``).
+
+    Args:
+        k: Neighbours retrieved per node for density (density sums at most ``k`` neighbours).
+        nprobe: Cells searched per query.
+        nlist: Number of cells; default ``4 * sqrt(n)``.
+        train_sample: Rows used to train the coarse quantizer.
+        seed: Seed of the training sample.
+    """
+
+    name = "faiss-ivf"
+
+    def __init__(
+        self,
+        k: int = DEFAULT_ANN_K,
+        nprobe: int = DEFAULT_ANN_NPROBE,
+        nlist: int | None = None,
+        train_sample: int = 100_000,
+        seed: int = 0,
+    ) -> None:
+        try:
+            import faiss
+        except ImportError as exc:
+            raise MissingDependencyError("faiss-cpu", "ann", "The ANN neighbour engine") from exc
+        self._faiss = faiss
+        self.k, self.nprobe, self.nlist = k, nprobe, nlist
+        self.train_sample, self.seed = train_sample, seed
+        self._index_key: tuple[int, int] | None = None
+        self._index = None
+
+    def _index_for(self, X: np.ndarray):
+        key = (id(X), X.shape[0])
+        if self._index is not None and self._index_key == key:
+            return self._index
+        faiss = self._faiss
+        n, d = X.shape
+        nlist = self.nlist or max(1, min(n // FAISS_POINTS_PER_CELL, int(4 * np.sqrt(n))))
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(self.seed)
+        size = min(n, max(self.train_sample, FAISS_POINTS_PER_CELL * nlist))
+        sample = X if size >= n else X[np.sort(rng.choice(n, size, replace=False))]
+        index.train(sample)
+        index.add(X)
+        index.nprobe = min(self.nprobe, nlist)
+        self._index, self._index_key = index, key
+        return index
+
+    def knn(self, X: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar other rows of each query row: ``(similarities, indices)``,
+        best first; missing entries have similarity ``-inf`` and index ``-1``."""
+        index = self._index_for(X)
+        k = min(self.k + 1, X.shape[0])
+        sims, idx = index.search(np.ascontiguousarray(X[queries]), k)
+        valid = (idx >= 0) & (idx != queries[:, None])
+        sims = np.where(valid, sims, -np.inf).astype(np.float32)
+        idx = np.where(valid, idx, -1)
+        order = np.argsort(-sims, axis=1, kind="stable")[:, : self.k]
+        return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
+        n = X.shape[0]
+        index = self._index_for(X)
+        t = _effective_threshold(threshold)
+        density = np.zeros(n, dtype=np.float64)
+        count = np.zeros(n, dtype=np.int64)
+        nearest = np.full(n, -1.0, dtype=np.float32)
+        step = 16_384
+        for q0 in range(0, n, step):
+            q1 = min(n, q0 + step)
+            sims, _idx = self.knn(X, np.arange(q0, q1))
+            nearest[q0:q1] = np.maximum(sims.max(axis=1), -1.0)
+            mask = sims >= t
+            count[q0:q1] = mask.sum(axis=1)
+            density[q0:q1] = np.where(mask, sims, 0.0).sum(axis=1, dtype=np.float64)
+        note = (
+            f"approximate: IVF search of {index.nprobe}/{index.nlist} cells; "
+            f"density sums at most {self.k} neighbours per node"
+        )
+        return DensityResult(density, count, nearest, self.name, approximate=True, note=note)
+
+    def neighbors(
+        self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str] = ()
+    ) -> list[np.ndarray]:
+        index = self._index_for(X)
+        t = float(_effective_threshold(threshold))
+        lims, _dist, labels = index.range_search(np.ascontiguousarray(X[queries]), t)
+        out = []
+        for row, query in enumerate(queries):
+            found = labels[lims[row] : lims[row + 1]]
+            out.append(np.sort(found[found != query]))
+        return out
+
+
+class ManagerEngine:
+    """Density through the dataset manager's ``near_vector`` (FR-1.5), one query per node.
+
+    Use it to score logs against a large store without pulling every vector; ``ids`` must be
+    the uuids of the rows so that a node is not counted as its own neighbour.
+
+    Args:
+        manager: The injected source.
+        function_name: Function whose logs are searched.
+        limit: Most neighbours retrieved per query (density sums at most this many).
+    """
+
+    name = "manager-near-vector"
+
+    def __init__(self, manager: DatasetManagerProtocol, function_name: str, limit: int = DEFAULT_ANN_K) -> None:
+        self.manager, self.function_name, self.limit = manager, function_name, limit
+
+    def _hits(self, vector: np.ndarray, threshold: float) -> list[tuple[str, float]]:
+        hits = self.manager.near_vector(
+            self.function_name,
+            vector.tolist(),
+            limit=self.limit + 1,
+            min_similarity=threshold - THRESHOLD_TOLERANCE,
+        )
+        return [(hit.uuid, hit.similarity) for hit in hits]
+
+    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str]) -> DensityResult:
+        n = X.shape[0]
+        density = np.zeros(n, dtype=np.float64)
+        count = np.zeros(n, dtype=np.int64)
+        nearest = np.full(n, -1.0, dtype=np.float32)
+        for row in range(n):
+            hits = [(u, s) for u, s in self._hits(X[row], threshold) if u != ids[row]][: self.limit]
+            count[row] = len(hits)
+            density[row] = sum(s for _, s in hits)
+            if hits:
+                nearest[row] = max(s for _, s in hits)
+        note = f"through the store's near_vector; density sums at most {self.limit} neighbours per node"
+        return DensityResult(density, count, nearest, self.name, approximate=True, note=note)
+
+    def neighbors(self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str]) -> list[np.ndarray]:
+        position = {uuid: i for i, uuid in enumerate(ids)}
+        out = []
+        for query in queries:
+            found = [position[u] for u, _ in self._hits(X[query], threshold) if u in position and u != ids[query]]
+            out.append(np.asarray(sorted(found), dtype=np.int64))
+        return out
+
+
+def make_engine(name: str, n: int, *, ann_threshold: int = ExtractorConfig.ann_threshold) -> NeighborEngine:
+    """Choose an engine by name; ``auto`` is exact up to ``ann_threshold`` nodes, faiss above
+    it when faiss is installed (otherwise exact, which is slower but still linear in memory).
+
+    Raises:
+        ConfigError: For an unknown engine name.
+    """
+    if name == "exact":
+        return ExactEngine()
+    if name in {"faiss", "ann"}:
+        return FaissEngine()
+    if name == "auto":
+        if n > ann_threshold:
+            try:
+                return FaissEngine()
+            except MissingDependencyError:
+                return ExactEngine()
+        return ExactEngine()
+    raise ConfigError(f"unknown neighbour engine '{name}'; choose auto, exact or faiss")

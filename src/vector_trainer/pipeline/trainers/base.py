@@ -1,0 +1,65 @@
+"""FR-3.1: the vendor-neutral trainer ABC.
+
+A trainer whose ``dry_run`` is true (OpenAI without an API key) is never asked to upload or
+start a job: the pipeline validates, counts, prices and reports what it would submit instead.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from vector_trainer.errors import TrainerError
+from vector_trainer.types import CostEstimate
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class BaseTrainer(ABC):
+    """A fine-tuning backend (FR-3.1). Implementations never log or raise credentials."""
+
+    name: ClassVar[str] = "base"
+    #: Whether the trainer only plans (validates and prices) without submitting anything.
+    dry_run: bool = False
+
+    def check_ready(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Raise :class:`~vector_trainer.errors.ConfigError` if the trainer lacks a setting it needs
+        to train (checked before a pipeline starts, so nothing runs in vain); default: nothing."""
+
+    @abstractmethod
+    def prepare_data(self, jsonl_path: str | os.PathLike[str]) -> str:
+        """Check and upload (or stage) a chat-format JSONL file; returns its file id."""
+
+    @abstractmethod
+    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
+        """Start a job on a prepared file; returns the job id."""
+
+    @abstractmethod
+    def get_status(self, job_id: str) -> dict[str, Any]:
+        """Current state of a job: at least ``id`` and ``status``."""
+
+    @abstractmethod
+    def get_result(self, job_id: str) -> dict[str, Any]:
+        """Final outcome of a job (model id, result files, metrics)."""
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job."""
+        raise TrainerError(f"trainer '{self.name}' cannot cancel jobs")
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        """Training metrics seen so far (``step``, ``train_loss``, ``train_accuracy`` ...)."""
+        return []
+
+    def stream_metrics(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Metrics as an iterator (default: what :meth:`metrics` returns now)."""
+        yield from self.metrics(job_id)
+
+    def estimate(self, jsonl_path: str | os.PathLike[str]) -> CostEstimate | None:
+        """Dollar cost of training on the file, if the backend bills by token."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What the trainer would submit, for reports (no secrets)."""
+        return {"trainer": self.name}

@@ -1,0 +1,364 @@
+"""FR-3.4: local fine-tuning with LoRA (extra ``local``): TRL ``SFTTrainer`` + PEFT on the same
+chat JSONL, for any Hugging Face causal LM on disk. No dollars: the cost is compute time.
+
+A job runs as a detached child process (``python -m vector_trainer.pipeline.trainers.local_lora JOB_DIR``), so it
+behaves like a remote job: ``start_training`` returns at once, the pipeline polls
+``get_status``, an interrupted CLI leaves it running and a re-run resumes polling, ``cancel``
+terminates it. Job directory::
+
+    job.json          the job's specification
+    status.json       queued | running | succeeded | failed | cancelled (+ pid, error, timings)
+    metrics.jsonl     one line per logged step: step, train_loss, train_accuracy, learning_rate, epoch
+    train.log         the child's output
+    adapter/          the LoRA adapter (adapter_config.json, adapter_model.safetensors)
+    loss_curve.csv    step,train_loss
+
+Heavy libraries (torch, transformers, trl, peft, datasets) are imported only in the child.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vector_trainer._params import check_values
+from vector_trainer._shared import utc_now
+from vector_trainer.chatml import check_example
+from vector_trainer.config import LocalLoRATrainerConfig
+from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, TrainerError
+from vector_trainer.fileio import atomic_write_json, iter_jsonl
+from vector_trainer.pipeline.trainers.base import BaseTrainer
+
+_D = LocalLoRATrainerConfig
+REQUIRED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets")
+#: Used when the model's tokenizer has no chat template of its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalLoRATrainer(BaseTrainer):
+    """LoRA fine-tuning on this machine (CPU, or GPU where available).
+
+    Args:
+        model: A Hugging Face causal LM: a local directory (or a hub id already in the cache).
+        jobs_dir: Where job directories are created.
+        n_epochs: Training epochs.
+        learning_rate: Optimiser learning rate.
+        batch_size: Per-device batch size.
+        max_length: Longest tokenized example (longer ones are truncated).
+        lora_r: LoRA rank.
+        lora_alpha: LoRA scaling.
+        lora_dropout: LoRA dropout.
+        target_modules: Modules to adapt (default ``all-linear``).
+        max_steps: Stop after this many optimiser steps (``None``: run the epochs).
+        seed: Training seed.
+    """
+
+    name: ClassVar[str] = "local-lora"
+
+    def __init__(
+        self,
+        model: str | None = _D.model,
+        jobs_dir: str | os.PathLike[str] = _D.jobs_dir,
+        n_epochs: int = _D.n_epochs,
+        learning_rate: float = _D.learning_rate,
+        batch_size: int = _D.batch_size,
+        max_length: int = _D.max_length,
+        lora_r: int = _D.lora_r,
+        lora_alpha: int = _D.lora_alpha,
+        lora_dropout: float = _D.lora_dropout,
+        target_modules: str | list[str] = _D.target_modules,
+        max_steps: int | None = _D.max_steps,
+        seed: int = _D.seed,
+    ) -> None:
+        self.hyperparameters = {
+            "n_epochs": n_epochs,
+            "learning_rate": learning_rate,
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "lora_r": lora_r,
+            "lora_alpha": lora_alpha,
+            "lora_dropout": lora_dropout,
+            "target_modules": target_modules,
+            "max_steps": max_steps,
+            "seed": seed,
+        }
+        check_values(_D, "trainer", {"model": model, "jobs_dir": os.fspath(jobs_dir), **self.hyperparameters})
+        self.model = model
+        self.jobs_dir = Path(jobs_dir)
+
+    def _job_dir(self, job_id: str) -> Path:
+        path = self.jobs_dir / job_id
+        if not (path / "job.json").exists():
+            raise TrainerError(f"no local training job '{job_id}' under {self.jobs_dir}")
+        return path
+
+    def prepare_data(self, jsonl_path: str | os.PathLike[str]) -> str:
+        """Validate the chat file; its file id is its absolute path.
+
+        Raises:
+            InputError: ``file:line`` of the first example that fails the format checks.
+        """
+        path = Path(jsonl_path).resolve()
+        count = 0
+        for line_no, example in iter_jsonl(path):
+            errors = [i.message for i in check_example(example) if i.severity == "error"]
+            if errors:
+                raise InputError(f"{path}:{line_no}: not a valid chat example: {'; '.join(errors)}")
+            count += 1
+        if count == 0:
+            raise InputError(f"{path}: no training examples")
+        return str(path)
+
+    def check_ready(self) -> None:
+        """Raises:
+        ConfigError: Without a base model.
+        """
+        if not self.model:
+            raise ConfigError(
+                "trainer.model: the local-lora trainer needs a base model: a Hugging Face model directory or a "
+                "cached hub id (--model PATH, or model = ... under [trainer])"
+            )
+
+    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
+        self.check_ready()
+        missing = [name for name in REQUIRED_PACKAGES if _find_spec(name) is None]
+        if missing:
+            raise MissingDependencyError(", ".join(missing), "local", "The local LoRA trainer")
+        training_file = Path(file_id)
+        if not training_file.is_file():
+            raise TrainerError(f"training file {training_file} does not exist (prepare_data returns its path)")
+        params = {**self.hyperparameters, **{k: v for k, v in hyperparameters.items() if k != "validation_file"}}
+        digest = hashlib.sha256(f"{file_id}{time.time_ns()}".encode()).hexdigest()[:8]
+        job_id = f"lora-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{digest}"
+        job_dir = self.jobs_dir / job_id
+        job_dir.mkdir(parents=True, exist_ok=False)
+        atomic_write_json(
+            job_dir / "job.json",
+            {
+                "job_id": job_id,
+                "model": self.model,
+                "training_file": str(training_file),
+                "validation_file": hyperparameters.get("validation_file"),
+                "hyperparameters": params,
+                "created_at": utc_now(),
+            },
+        )
+        atomic_write_json(job_dir / "status.json", {"status": "queued", "created_at": utc_now()})
+        with (job_dir / "train.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "vector_trainer.pipeline.trainers.local_lora", str(job_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C on the CLI leaves the job running; re-run resumes
+            )
+        status = _read_json(job_dir / "status.json")
+        status.setdefault("pid", process.pid)
+        atomic_write_json(job_dir / "status.json", {**status, "pid": process.pid})
+        return job_id
+
+    def get_status(self, job_id: str) -> dict[str, Any]:
+        job_dir = self._job_dir(job_id)
+        status = _read_json(job_dir / "status.json")
+        state = status.get("status", "queued")
+        if state in ("queued", "running") and status.get("pid") and not _pid_alive(status["pid"]):
+            time.sleep(0.2)  # the child may be writing its final status right now
+            status = _read_json(job_dir / "status.json")
+            state = status.get("status", state)
+            if state in ("queued", "running"):
+                status = {
+                    **status,
+                    "status": "failed",
+                    "error": f"training process {status['pid']} died; see train.log",
+                }
+                atomic_write_json(job_dir / "status.json", status)
+                state = "failed"
+        return {
+            "id": job_id,
+            "status": state,
+            "model": self.model,
+            "fine_tuned_model": str(job_dir / "adapter") if state == "succeeded" else None,
+            "error": status.get("error"),
+            "compute_seconds": status.get("compute_seconds"),
+            "device": status.get("device"),
+        }
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        path = self._job_dir(job_id) / "metrics.jsonl"
+        if not path.exists():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue  # a line being written right now
+        return rows
+
+    def get_result(self, job_id: str) -> dict[str, Any]:
+        status = self.get_status(job_id)
+        if status["status"] == "failed":
+            raise TrainerError(f"local training job {job_id} failed: {status['error']}")
+        if status["status"] == "cancelled":
+            raise TrainerError(f"local training job {job_id} was cancelled")
+        job_dir = self._job_dir(job_id)
+        return {
+            **status,
+            "adapter_dir": str(job_dir / "adapter"),
+            "loss_curve": str(job_dir / "loss_curve.csv"),
+            "metrics": self.metrics(job_id),
+        }
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        job_dir = self._job_dir(job_id)
+        status = _read_json(job_dir / "status.json")
+        pid = status.get("pid")
+        if status.get("status") in ("queued", "running") and _pid_alive(pid):
+            os.killpg(os.getpgid(pid), signal.SIGTERM)
+        atomic_write_json(job_dir / "status.json", {**status, "status": "cancelled", "finished_at": utc_now()})
+        return {"id": job_id, "status": "cancelled"}
+
+    def describe(self) -> dict[str, Any]:
+        return {"trainer": self.name, "model": self.model, "hyperparameters": self.hyperparameters}
+
+
+def _find_spec(name: str) -> Any:
+    """Where an optional package is installed (``None`` if it is not); patched in tests."""
+    return importlib.util.find_spec(name)
+
+
+# -- the child process ---------------------------------------------------------------------------
+
+
+def run_job(job_dir: Path) -> int:
+    """Train one job (runs in the child process). Returns the process exit code."""
+    spec = _read_json(job_dir / "job.json")
+    started = time.monotonic()
+    status: dict[str, Any] = {**_read_json(job_dir / "status.json"), "status": "running", "pid": os.getpid()}
+    status["started_at"] = utc_now()
+    atomic_write_json(job_dir / "status.json", status)
+    try:
+        device = _train(job_dir, spec)
+    except Exception as exc:
+        status.update(status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utc_now())
+        status["compute_seconds"] = round(time.monotonic() - started, 2)
+        atomic_write_json(job_dir / "status.json", status)
+        return 1
+    status.update(status="succeeded", finished_at=utc_now(), device=device)
+    status["compute_seconds"] = round(time.monotonic() - started, 2)
+    atomic_write_json(job_dir / "status.json", status)
+    return 0
+
+
+def _train(job_dir: Path, spec: dict[str, Any]) -> str:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    hp = spec["hyperparameters"]
+    rows = [{"messages": example["messages"]} for _, example in iter_jsonl(spec["training_file"])]
+    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = CHATML_TEMPLATE
+    model = AutoModelForCausalLM.from_pretrained(spec["model"])
+    metrics_path = job_dir / "metrics.jsonl"
+
+    class MetricsCallback(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
+            if logs and "loss" in logs:
+                row = {
+                    "step": state.global_step,
+                    "train_loss": float(logs["loss"]),
+                    "train_accuracy": logs.get("mean_token_accuracy"),
+                    "learning_rate": logs.get("learning_rate"),
+                    "epoch": logs.get("epoch"),
+                }
+                with metrics_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+
+    use_gpu = torch.cuda.is_available()
+    config = SFTConfig(
+        output_dir=str(job_dir / "checkpoints"),
+        num_train_epochs=hp["n_epochs"],
+        max_steps=hp["max_steps"] or -1,
+        per_device_train_batch_size=hp["batch_size"],
+        learning_rate=hp["learning_rate"],
+        max_length=hp["max_length"],
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=hp["seed"],
+        use_cpu=not use_gpu,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=hp["lora_dropout"],
+        target_modules=hp["target_modules"],
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[MetricsCallback()],
+    )
+    trainer.train()
+    trainer.save_model(str(job_dir / "adapter"))
+    _write_loss_curve(job_dir)
+    return "cuda" if use_gpu else "cpu"
+
+
+def _write_loss_curve(job_dir: Path) -> None:
+    rows = []
+    metrics_path = job_dir / "metrics.jsonl"
+    if metrics_path.exists():
+        rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tmp = job_dir / ".loss_curve.csv.tmp"
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "train_loss"])
+        writer.writerows([row["step"], row["train_loss"]] for row in rows)
+    os.replace(tmp, job_dir / "loss_curve.csv")
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through start_training in a child process
+    sys.exit(run_job(Path(sys.argv[1])))

@@ -1,0 +1,235 @@
+"""FR-3.2: fine-tuning through OpenAI's API or any OpenAI-compatible endpoint (extra ``openai``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vector_trainer._params import check_values
+from vector_trainer.config import OpenAITrainerConfig
+from vector_trainer.errors import MissingDependencyError, TrainerError, redact
+from vector_trainer.pipeline.costguard import ModelPrice, check_budget, estimate_cost
+from vector_trainer.pipeline.trainers.base import BaseTrainer
+from vector_trainer.types import CostEstimate
+
+_D = OpenAITrainerConfig
+
+
+class OpenAITrainer(BaseTrainer):
+    """Fine-tuning through OpenAI's API (or an OpenAI-compatible ``base_url``) (FR-3.2).
+
+    Args:
+        api_key: API key; defaults to ``OPENAI_API_KEY``. Without one (and without ``client``)
+            the trainer is a dry run.
+        model: Base model to fine-tune.
+        max_budget_usd: Refuse to upload when the estimate is above it; ``None`` disables.
+        n_epochs: Epochs; ``None`` lets OpenAI's default rule decide (and the estimate follows it).
+        suffix: Suffix of the fine-tuned model name.
+        base_url: An OpenAI-compatible endpoint.
+        hyperparameters: Further hyperparameters (``batch_size``, ``learning_rate_multiplier``).
+        prices: Price-table overrides for the cost guard.
+        usd_per_million: Explicit training price (for models without a known price).
+        client: An ``openai.OpenAI``-shaped client to use instead of building one.
+        max_retries: SDK retries for 429 and 5xx answers.
+    """
+
+    name: ClassVar[str] = "openai"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        model: str = _D.model,
+        max_budget_usd: float | None = _D.max_budget_usd,
+        n_epochs: int | None = _D.n_epochs,
+        suffix: str | None = _D.suffix,
+        base_url: str | None = _D.base_url,
+        hyperparameters: Mapping[str, Any] | None = None,
+        prices: Mapping[str, ModelPrice] | None = None,
+        usd_per_million: float | None = _D.usd_per_million,
+        client: Any = None,
+        max_retries: int = _D.max_retries,
+    ) -> None:
+        check_values(
+            _D,
+            "trainer",
+            {
+                "model": model,
+                "max_budget_usd": max_budget_usd,
+                "n_epochs": n_epochs,
+                "suffix": suffix,
+                "base_url": base_url,
+                "usd_per_million": usd_per_million,
+                "max_retries": max_retries,
+            },
+        )
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        self.model = model
+        self.max_budget_usd = max_budget_usd
+        self.n_epochs = n_epochs
+        self.suffix = suffix
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.hyperparameters = dict(hyperparameters or {})
+        self.prices = prices
+        self.usd_per_million = usd_per_million
+        self.max_retries = max_retries
+        self._client = client
+        self.dry_run = client is None and self._api_key is None
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "unset"
+        return f"OpenAITrainer(model={self.model!r}, api_key=<{key}>, base_url={self.base_url!r})"
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, created on first use."""
+        if self._client is None:
+            if self._api_key is None:
+                raise TrainerError("no OpenAI API key: set OPENAI_API_KEY or pass api_key= (dry run only)")
+            try:
+                import openai
+            except ImportError as exc:
+                raise MissingDependencyError("openai", "openai", "The OpenAI trainer") from exc
+            self._client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=self.max_retries)
+        return self._client
+
+    def _call(self, action: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except TrainerError:
+            raise
+        except Exception as exc:
+            raise TrainerError(self._explain(action, exc)) from None
+
+    def _explain(self, action: str, exc: Exception) -> str:
+        status = getattr(exc, "status_code", None)
+        body = getattr(exc, "body", None)
+        code = body.get("code") if isinstance(body, dict) else getattr(exc, "code", None)
+        if status == 401:
+            message = "OpenAI rejected the API key (401 Unauthorized); check OPENAI_API_KEY"
+        elif status == 403 and code == "training_not_available":
+            message = (
+                "OpenAI refused fine-tuning for this organisation (403 training_not_available): self-serve "
+                "fine-tuning is being wound down. Use another trainer (e.g. --trainer local-lora)"
+            )
+        elif status is not None:
+            message = f"OpenAI answered {status}{f' ({code})' if code else ''}: {exc}"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        return redact(f"{action} failed: {message}", self._api_key)
+
+    def estimate(self, jsonl_path: str | os.PathLike[str]) -> CostEstimate:
+        return estimate_cost(
+            jsonl_path,
+            self.model,
+            self.n_epochs,
+            prices=self.prices,
+            usd_per_million=self.usd_per_million,
+        )
+
+    def prepare_data(self, jsonl_path: str | os.PathLike[str], *, check_cost: bool = True) -> str:
+        """Check the budget (FR-6.4), then upload the file; nothing is sent when over budget.
+
+        Raises:
+            BudgetExceededError: Estimate above ``max_budget_usd``.
+            TrainerError: Upload refused (message without credentials).
+        """
+        if check_cost:
+            check_budget(self.estimate(jsonl_path), self.max_budget_usd)
+        path = Path(jsonl_path)
+
+        def upload() -> Any:
+            with path.open("rb") as handle:
+                return self.client.files.create(file=handle, purpose="fine-tune")
+
+        return str(self._call("upload", upload).id)
+
+    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
+        validation_file = hyperparameters.pop("validation_file", None)
+        params = {**self.hyperparameters, **hyperparameters}
+        if self.n_epochs is not None:
+            params.setdefault("n_epochs", self.n_epochs)
+        kwargs: dict[str, Any] = {"training_file": file_id, "model": self.model}
+        if params:
+            kwargs["hyperparameters"] = params
+        if self.suffix:
+            kwargs["suffix"] = self.suffix
+        if validation_file:
+            kwargs["validation_file"] = validation_file
+        job = self._call("job creation", lambda: self.client.fine_tuning.jobs.create(**kwargs))
+        return str(job.id)
+
+    def get_status(self, job_id: str) -> dict[str, Any]:
+        job = self._call("status", lambda: self.client.fine_tuning.jobs.retrieve(job_id))
+        error = getattr(job, "error", None)
+        error_message = getattr(error, "message", None) if error is not None else None
+        return {
+            "id": job.id,
+            "status": job.status,
+            "model": getattr(job, "model", self.model),
+            "fine_tuned_model": getattr(job, "fine_tuned_model", None),
+            "trained_tokens": getattr(job, "trained_tokens", None),
+            "result_files": list(getattr(job, "result_files", None) or []),
+            "error": redact(error_message, self._api_key) if error_message else None,
+        }
+
+    def events(self, job_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Job events, oldest first."""
+        page = self._call("events", lambda: self.client.fine_tuning.jobs.list_events(job_id, limit=limit))
+        events = []
+        for event in getattr(page, "data", page):
+            events.append(
+                {
+                    "created_at": getattr(event, "created_at", None),
+                    "level": getattr(event, "level", "info"),
+                    "message": redact(str(getattr(event, "message", "")), self._api_key),
+                    "type": getattr(event, "type", "message"),
+                    "data": dict(getattr(event, "data", None) or {}),
+                }
+            )
+        return sorted(events, key=lambda e: e["created_at"] or 0)
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        rows = []
+        for event in self.events(job_id):
+            data = event["data"]
+            if event["type"] == "metrics" or "train_loss" in data:
+                rows.append(
+                    {
+                        "step": data.get("step"),
+                        "train_loss": data.get("train_loss"),
+                        "train_accuracy": data.get("train_mean_token_accuracy"),
+                        "valid_loss": data.get("valid_loss"),
+                    }
+                )
+        return sorted(rows, key=lambda r: r["step"] or 0)
+
+    def get_result(self, job_id: str) -> dict[str, Any]:
+        """Outcome of a finished job.
+
+        Raises:
+            TrainerError: If the job failed (with OpenAI's error) or was cancelled.
+        """
+        status = self.get_status(job_id)
+        if status["status"] == "failed":
+            raise TrainerError(f"fine-tuning job {job_id} failed: {status['error'] or 'no error given'}")
+        if status["status"] == "cancelled":
+            raise TrainerError(f"fine-tuning job {job_id} was cancelled")
+        return {**status, "metrics": self.metrics(job_id)}
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        job = self._call("cancel", lambda: self.client.fine_tuning.jobs.cancel(job_id))
+        return {"id": job.id, "status": job.status}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "trainer": self.name,
+            "model": self.model,
+            "n_epochs": self.n_epochs,
+            "suffix": self.suffix,
+            "base_url": self.base_url,
+            "hyperparameters": self.hyperparameters,
+            "max_budget_usd": self.max_budget_usd,
+            "api_key": "set" if self._api_key else "unset",
+        }

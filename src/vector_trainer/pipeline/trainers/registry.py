@@ -1,0 +1,74 @@
+"""Trainers by registry key: the built-in ones plus ``vector_trainer.trainers`` entry-point plugins.
+
+Each built-in trainer declares its options in :mod:`vector_trainer.config`
+(``TRAINER_SETTINGS``); :func:`create_trainer` passes a trainer only the options it takes, so an
+OpenAI default never reaches the local trainer and a stray option is an error naming its key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from vector_trainer.config import TRAINER_SETTINGS, TrainerConfig, trainer_config
+from vector_trainer.errors import ConfigError
+from vector_trainer.pipeline.trainers.base import BaseTrainer
+
+ENTRY_POINT_GROUP = "vector_trainer.trainers"
+
+
+TrainerFactory = Callable[..., BaseTrainer]
+
+
+def trainer_registry() -> dict[str, TrainerFactory]:
+    """Registry key -> trainer class: the built-in ones plus entry-point plugins."""
+    from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer  # light: heavy imports live in its jobs
+    from vector_trainer.pipeline.trainers.openai_trainer import OpenAITrainer
+
+    registry: dict[str, TrainerFactory] = {OpenAITrainer.name: OpenAITrainer, LocalLoRATrainer.name: LocalLoRATrainer}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        registry.setdefault(entry.name, entry.load())
+    return registry
+
+
+def create_trainer(name: str, **options: Any) -> BaseTrainer:
+    """Build a trainer by registry key with the options it declares.
+
+    Raises:
+        ConfigError: For an unknown key (the message lists the known ones), an option the
+            trainer does not take, or a bad value (each naming ``trainer.<option>``).
+    """
+    registry = trainer_registry()
+    if name not in registry:
+        raise ConfigError(f"unknown trainer '{name}'; available: {', '.join(sorted(registry))}")
+    factory = registry[name]
+    settings = TRAINER_SETTINGS.get(name)
+    declared = {f.name for f in dataclasses.fields(settings)} if settings else set()
+    trainer_config(
+        name, {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in options.items() if k in declared}
+    )
+    _check_signature(name, factory, {k: v for k, v in options.items() if k not in declared})
+    return factory(**options)
+
+
+def trainer_from_config(config: TrainerConfig, **objects: Any) -> BaseTrainer:
+    """Build the configured trainer; ``objects`` are arguments that are not configuration, such
+    as ``client`` or ``api_key``."""
+    return create_trainer(config.name, **dict(config.options), **objects)
+
+
+def _check_signature(name: str, factory: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    for key in options:
+        if key not in parameters:
+            known = ", ".join(sorted(k for k in parameters if k != "self"))
+            raise ConfigError(f"trainer.{key}: trainer '{name}' takes no option '{key}' (it takes: {known})")

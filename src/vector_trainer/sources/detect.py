@@ -1,0 +1,83 @@
+"""Log sources: wrap whatever manager the user injects into :class:`DatasetManagerProtocol`.
+
+Detection is by duck typing, so vectorwave is never imported here (ADR-001):
+
+* an object that already has ``iter_executions``/``near_vector``/``list_functions`` (our
+  :class:`~vector_trainer.sources.store.SQLiteLogStore`, or a user's own source) is used as it is;
+* VectorWave 0.2.x managers expose weaviate collections ``exec_col``/``golden_col``;
+* VectorWave 1.x managers expose a ``store`` (Weaviate or LanceDB) and ``settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vector_trainer.config import SourceConfig
+from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, VectorTrainerError
+from vector_trainer.sources.vectorwave import VectorWaveLegacyAdapter, VectorWaveStoreAdapter
+from vector_trainer.types import DatasetManagerProtocol
+
+
+def as_dataset_manager(manager: Any) -> DatasetManagerProtocol:
+    """Wrap ``manager`` into the interface the extractor uses (duck typing, no imports).
+
+    Raises:
+        InputError: If the object is none of the supported shapes.
+    """
+    if all(hasattr(manager, name) for name in ("iter_executions", "near_vector", "list_functions")):
+        return manager  # type: ignore[no-any-return]
+    if hasattr(manager, "exec_col"):
+        return VectorWaveLegacyAdapter(manager)
+    if hasattr(manager, "store"):
+        return VectorWaveStoreAdapter(manager)
+    raise InputError(
+        f"{type(manager).__name__} is not a log source: pass a SQLiteLogStore, a VectorWaveDatasetManager "
+        "(0.2.x with exec_col, or 1.x with store), or an object with iter_executions/near_vector/list_functions"
+    )
+
+
+def connect_vectorwave() -> DatasetManagerProtocol:
+    """Build a ``VectorWaveDatasetManager`` from VectorWave's own settings (``VECTORWAVE_MODE``,
+    ``VECTORWAVE_LITE_PATH``, ``WEAVIATE_HOST`` ...) and wrap it.
+
+    This is the only place that imports vectorwave, lazily, for the CLI's ``--source vectorwave``.
+
+    Raises:
+        MissingDependencyError: vectorwave is not installed.
+        VectorTrainerError: The store cannot be reached (the message says which settings to check).
+    """
+    os.environ.setdefault("VECTORWAVE_QUIET", "1")
+    try:
+        from vectorwave import VectorWaveDatasetManager
+    except ImportError as exc:
+        raise MissingDependencyError("vectorwave", "vectorwave", "--source vectorwave") from exc
+    try:
+        manager = VectorWaveDatasetManager()
+    except Exception as exc:
+        mode = os.environ.get("VECTORWAVE_MODE", "pro")
+        where = (
+            f"VECTORWAVE_LITE_PATH={os.environ.get('VECTORWAVE_LITE_PATH', '.vectorwave/lance')}"
+            if mode == "lite"
+            else f"WEAVIATE_HOST={os.environ.get('WEAVIATE_HOST', 'localhost')}, "
+            f"WEAVIATE_PORT={os.environ.get('WEAVIATE_PORT', '8080')}"
+        )
+        raise VectorTrainerError(
+            f"cannot open VectorWave's store (VECTORWAVE_MODE={mode}, {where}): {type(exc).__name__}: {exc}"
+        ) from exc
+    return as_dataset_manager(manager)
+
+
+def open_source(config: SourceConfig) -> DatasetManagerProtocol:
+    """The log source a ``[source]`` configuration names (the embedded store, or VectorWave).
+
+    Raises:
+        ConfigError: For an unknown ``source.kind``.
+    """
+    if config.kind == "sqlite":
+        from vector_trainer.sources.store import SQLiteLogStore
+
+        return SQLiteLogStore(config.store)
+    if config.kind == "vectorwave":
+        return connect_vectorwave()
+    raise ConfigError(f"source.kind: must be one of 'sqlite', 'vectorwave', got {config.kind!r}")

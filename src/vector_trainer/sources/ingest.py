@@ -1,0 +1,233 @@
+"""Import execution records from JSONL or CSV into the embedded store.
+
+Record format (one JSON object per line, or one CSV row with these columns):
+
+===============  ========  ==========================================================
+field            required  meaning
+===============  ========  ==========================================================
+function_name    yes       the function (LLM feature) that produced the log
+input            yes       the user input: a string, or an object of named arguments
+output           SUCCESS   the returned value (any JSON value); ``return_value`` as
+                           VectorWave's JSON text is accepted instead
+status           yes       SUCCESS, ERROR, FAILURE or ANOMALY (case-insensitive)
+uuid             no        stable id; default: derived from the record's content
+vector           no        embedding, a list of finite numbers (CSV: a JSON array)
+timestamp        no        ISO-8601 time of the call
+error_message    no        error text of a failed call
+===============  ========  ==========================================================
+
+An import is all-or-nothing: the first bad record aborts it with ``file:line: what is wrong``
+and nothing of that import is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import uuid as uuid_lib
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
+from vector_trainer.errors import InputError
+from vector_trainer.fileio import iter_jsonl, iter_text_lines
+from vector_trainer.sources.embedders import Embedder
+from vector_trainer.sources.store import ImportSummary, SQLiteLogStore, StoredRecord
+from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
+
+#: Namespace for uuids derived from record content, so re-imports do not duplicate.
+RECORD_UUID_NAMESPACE = uuid_lib.UUID("6f1c63e4-3b0e-4d7e-9a51-7c0d2b8f4a10")
+PROVIDED_VECTOR_SPACE = "provided"
+
+
+def _fail(where: str, message: str) -> InputError:
+    return InputError(f"{where}: {message}")
+
+
+def _parse_vector(raw: Any, where: str) -> np.ndarray | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _fail(where, f"'vector' is not a JSON array ({exc.msg})") from exc
+    if not isinstance(raw, list) or not raw:
+        raise _fail(where, "'vector' must be a non-empty list of numbers")
+    for position, value in enumerate(raw):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(where, f"'vector'[{position}] is {value!r}, not a number")
+        if not math.isfinite(value):
+            raise _fail(where, f"'vector'[{position}] is {value!r}; vectors must be finite (no NaN or inf)")
+    vector = np.asarray(raw, dtype=np.float32)
+    if not np.any(vector):
+        raise _fail(where, "'vector' is all zeros; cosine similarity is undefined for it")
+    return vector
+
+
+def _parse_timestamp(raw: Any, where: str) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise _fail(where, f"'timestamp' must be an ISO-8601 string, got {raw!r}")
+    try:
+        datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _fail(where, f"'timestamp' {raw!r} is not ISO-8601 (e.g. 2026-11-21T05:00:00Z)") from exc
+    return raw
+
+
+def _parse_output(record: Mapping[str, Any], where: str) -> tuple[bool, Any]:
+    if "output" in record:
+        return True, record["output"]
+    if "return_value" in record and record["return_value"] is not None:
+        raw = record["return_value"]
+        if not isinstance(raw, str):
+            return True, raw
+        try:
+            return True, json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _fail(where, f"'return_value' is not JSON text ({exc.msg}); use 'output' for plain text") from exc
+    return False, None
+
+
+def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
+    """Validate one raw record and turn it into an :class:`ExecutionLog` (vector possibly None).
+
+    Args:
+        record: The decoded JSON object or CSV row.
+        where: ``file:line`` used in error messages.
+
+    Raises:
+        InputError: Naming ``where`` and the offending field.
+    """
+    function_name = record.get("function_name")
+    if not isinstance(function_name, str) or not function_name.strip():
+        raise _fail(where, "missing field 'function_name' (a non-empty string)")
+    if "input" not in record or record["input"] is None:
+        raise _fail(where, "missing field 'input' (a string, or an object of named arguments)")
+    raw_input = record["input"]
+    if isinstance(raw_input, str):
+        inputs: dict[str, Any] = {PLAIN_INPUT_KEY: raw_input}
+    elif isinstance(raw_input, dict) and raw_input:
+        inputs = dict(raw_input)
+    else:
+        raise _fail(where, "'input' must be a string or a non-empty object of named arguments")
+    status_raw = record.get("status")
+    if not isinstance(status_raw, str) or not status_raw.strip():
+        raise _fail(where, f"missing field 'status' (one of {', '.join(sorted(KNOWN_STATUSES))})")
+    status = status_raw.strip().upper()
+    if status not in KNOWN_STATUSES:
+        raise _fail(where, f"unknown status {status_raw!r}; use one of {', '.join(sorted(KNOWN_STATUSES))}")
+    has_output, output = _parse_output(record, where)
+    if status == STATUS_SUCCESS and (not has_output or output is None):
+        raise _fail(where, "missing field 'output' (required for SUCCESS records)")
+    error_message = record.get("error_message")
+    if error_message is not None and not isinstance(error_message, str):
+        raise _fail(where, "'error_message' must be a string")
+    raw_uuid = record.get("uuid")
+    if raw_uuid in (None, ""):
+        digest_source = json.dumps(
+            [function_name, inputs, output, status, record.get("timestamp")],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        log_uuid = str(uuid_lib.uuid5(RECORD_UUID_NAMESPACE, digest_source))
+    elif isinstance(raw_uuid, str):
+        log_uuid = raw_uuid.strip()
+    else:
+        raise _fail(where, "'uuid' must be a string")
+    return ExecutionLog(
+        uuid=log_uuid,
+        function_name=function_name.strip(),
+        status=status,
+        inputs=inputs,
+        output=output,
+        error_message=error_message or None,
+        timestamp=_parse_timestamp(record.get("timestamp"), where),
+        vector=_parse_vector(record.get("vector"), where),
+    )
+
+
+def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    name = os.fspath(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    if ".csv" in suffixes:
+        try:
+            reader = csv.DictReader(line for _, line in iter_text_lines(path))
+            for row in reader:
+                cleaned = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+                yield f"{name}:{reader.line_num}", cleaned
+        except csv.Error as exc:
+            raise InputError(f"{name}: malformed CSV ({exc})") from exc
+        return
+    for line_no, obj in iter_jsonl(path):
+        yield f"{name}:{line_no}", obj
+
+
+def read_records(path: str | os.PathLike[str]) -> list[tuple[str, ExecutionLog]]:
+    """Parse and validate every record of a JSONL/CSV file (``.gz`` allowed).
+
+    Returns:
+        ``(file:line, log)`` pairs in file order.
+
+    Raises:
+        InputError: At the first bad record, naming it; also for an empty file or duplicate uuids.
+    """
+    file_path = Path(path)
+    if not file_path.is_file():
+        raise InputError(f"{file_path}: no such file")
+    parsed: list[tuple[str, ExecutionLog]] = []
+    first_seen: dict[str, str] = {}
+    for where, raw in _iter_raw(file_path):
+        log = parse_record(raw, where)
+        if log.uuid in first_seen:
+            raise _fail(where, f"uuid '{log.uuid}' already appears at {first_seen[log.uuid]}")
+        first_seen[log.uuid] = where
+        parsed.append((where, log))
+    if not parsed:
+        raise InputError(f"{file_path}: no records found")
+    return parsed
+
+
+def ingest_file(
+    path: str | os.PathLike[str],
+    store: SQLiteLogStore,
+    embedder: Embedder,
+    *,
+    vector_space: str = PROVIDED_VECTOR_SPACE,
+) -> ImportSummary:
+    """Validate, embed (where vectors are missing) and import a file in one transaction.
+
+    Args:
+        path: JSONL or CSV file, optionally gzip-compressed.
+        store: Destination store.
+        embedder: Embeds the rendered input of records that carry no vector.
+        vector_space: Name recorded for vectors that the file provides itself.
+
+    Raises:
+        InputError: For the first bad record; the store is unchanged.
+    """
+    parsed = read_records(path)
+    missing = [(where, log) for where, log in parsed if log.vector is None]
+    embedded: dict[str, np.ndarray] = {}
+    if missing:
+        vectors = embedder.embed([render_input(log.inputs) for _, log in missing])
+        embedded = {log.uuid: vectors[i] for i, (_, log) in enumerate(missing)}
+    records = []
+    for where, parsed_log in parsed:
+        log, space = parsed_log, vector_space
+        if log.uuid in embedded:
+            vector = embedded[log.uuid]
+            if not np.any(vector):
+                raise _fail(where, "the embedder produced an all-zero vector (input has no words); add a vector")
+            log, space = dataclasses.replace(log, vector=vector), embedder.name
+        records.append(StoredRecord(log=log, space=space, source=where))
+    return store.import_records(records)

@@ -1,0 +1,321 @@
+"""The embedded log store: SQLite (standard library), no server, the default source.
+
+Its ``executions`` table mirrors VectorWave's ``VectorWaveExecutions`` collection (uuid,
+function_name, status, captured input, JSON ``return_value``, error_message, timestamp, vector)
+so that the extractor cannot tell it from a VectorWave manager: both are read through
+:class:`vector_trainer.types.DatasetManagerProtocol`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vector_trainer._shared import utc_now, vector_problem
+from vector_trainer.config import SourceConfig
+from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.types import ExecutionLog, NeighborHit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS executions (
+    uuid TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    return_value TEXT,
+    error_message TEXT,
+    timestamp TEXT,
+    vector BLOB,
+    dim INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_executions_function ON executions(function_name, uuid);
+CREATE TABLE IF NOT EXISTS vector_spaces (
+    function_name TEXT PRIMARY KEY,
+    space TEXT NOT NULL,
+    dim INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS golden (
+    original_uuid TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    note TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What one import wrote."""
+
+    inserted: int
+    updated: int
+    functions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record ready to be written: the log plus the name of its embedding space."""
+
+    log: ExecutionLog
+    space: str
+    source: str = ""
+
+
+def _encode_vector(vector: np.ndarray | None) -> tuple[bytes | None, int | None]:
+    if vector is None:
+        return None, None
+    array = np.ascontiguousarray(vector, dtype="<f4")
+    return array.tobytes(), int(array.shape[0])
+
+
+def _decode_vector(blob: bytes | None) -> np.ndarray | None:
+    if blob is None:
+        return None
+    return np.frombuffer(blob, dtype="<f4").copy()
+
+
+class SQLiteLogStore:
+    """Execution logs in one SQLite file (WAL mode, one transaction per import).
+
+    Args:
+        path: Database file; created with its parent directory if missing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = SourceConfig.store) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> SQLiteLogStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def import_records(self, records: Sequence[StoredRecord]) -> ImportSummary:
+        """Insert or update ``records`` in a single transaction: all of them or none.
+
+        Re-importing a uuid updates that row instead of duplicating it. Every function's vectors
+        must stay in one embedding space (same embedder, same dimension).
+
+        Raises:
+            InputError: When a record's vector space or dimension conflicts with the store or
+                with another record of the import (the message names the record's source).
+        """
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            spaces = self._check_spaces(records)
+            inserted = updated = 0
+            for record in records:
+                log = record.log
+                exists = conn.execute("SELECT 1 FROM executions WHERE uuid = ?", (log.uuid,)).fetchone()
+                blob, dim = _encode_vector(log.vector)
+                conn.execute(
+                    "INSERT OR REPLACE INTO executions (uuid, function_name, status, input, return_value,"
+                    " error_message, timestamp, vector, dim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        log.uuid,
+                        log.function_name,
+                        log.status,
+                        json.dumps(dict(log.inputs), ensure_ascii=False),
+                        None if log.output is None else json.dumps(log.output, ensure_ascii=False),
+                        log.error_message,
+                        log.timestamp,
+                        blob,
+                        dim,
+                    ),
+                )
+                if exists:
+                    updated += 1
+                else:
+                    inserted += 1
+            for function_name, (space, dim) in spaces.items():
+                conn.execute(
+                    "INSERT OR IGNORE INTO vector_spaces (function_name, space, dim) VALUES (?, ?, ?)",
+                    (function_name, space, dim),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        functions = tuple(sorted({r.log.function_name for r in records}))
+        return ImportSummary(inserted=inserted, updated=updated, functions=functions)
+
+    def _check_spaces(self, records: Sequence[StoredRecord]) -> dict[str, tuple[str, int]]:
+        known: dict[str, tuple[str, int]] = {
+            name: (space, dim)
+            for name, space, dim in self._conn.execute("SELECT function_name, space, dim FROM vector_spaces")
+        }
+        seen: dict[str, tuple[str, int, str]] = {}
+        for record in records:
+            if record.log.vector is None:
+                continue
+            name = record.log.function_name
+            current = (record.space, int(record.log.vector.shape[0]))
+            expected = known.get(name) or (seen[name][:2] if name in seen else None)
+            if expected is None:
+                seen[name] = (*current, record.source)
+                continue
+            if current != expected:
+                origin = "the store" if name in known else f"{seen[name][2]}"
+                raise InputError(
+                    f"{record.source}: vector of function '{name}' is {current[1]}-d from '{current[0]}', "
+                    f"but {origin} holds {expected[1]}-d vectors from '{expected[0]}'. "
+                    "Use one embedder per function (re-embed the file, or import it into another store)."
+                )
+        return {name: (space, dim) for name, (space, dim, _source) in seen.items()}
+
+    def vector_space(self, function_name: str) -> tuple[str, int] | None:
+        """The embedding space ``(name, dim)`` of a function's vectors, if any were stored."""
+        row = self._conn.execute(
+            "SELECT space, dim FROM vector_spaces WHERE function_name = ?", (function_name,)
+        ).fetchone()
+        return (row[0], int(row[1])) if row else None
+
+    # -- reading (DatasetManagerProtocol) ----------------------------------------------------
+
+    def list_functions(self) -> list[str]:
+        """Names of the functions with logs, sorted."""
+        rows = self._conn.execute("SELECT DISTINCT function_name FROM executions ORDER BY function_name")
+        return [row[0] for row in rows]
+
+    def count(self, function_name: str | None = None) -> int:
+        """Number of logs, for one function or all."""
+        if function_name is None:
+            return int(self._conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0])
+        return int(
+            self._conn.execute("SELECT COUNT(*) FROM executions WHERE function_name = ?", (function_name,)).fetchone()[
+                0
+            ]
+        )
+
+    def iter_executions(
+        self, function_name: str, *, batch_size: int = SourceConfig.page_size
+    ) -> Iterator[ExecutionLog]:
+        """Every log of ``function_name`` in uuid order, paged with a keyset cursor."""
+        last = ""
+        while True:
+            rows = self._conn.execute(
+                "SELECT uuid, function_name, status, input, return_value, error_message, timestamp, vector"
+                " FROM executions WHERE function_name = ? AND uuid > ? ORDER BY uuid LIMIT ?",
+                (function_name, last, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._row_to_log(row)
+            last = rows[-1][0]
+
+    def get(self, uuid: str) -> ExecutionLog | None:
+        """One log by uuid."""
+        row = self._conn.execute(
+            "SELECT uuid, function_name, status, input, return_value, error_message, timestamp, vector"
+            " FROM executions WHERE uuid = ?",
+            (uuid,),
+        ).fetchone()
+        return self._row_to_log(row) if row else None
+
+    @staticmethod
+    def _row_to_log(row: tuple[Any, ...]) -> ExecutionLog:
+        uuid, function_name, status, input_json, return_value, error_message, timestamp, blob = row
+        return ExecutionLog(
+            uuid=uuid,
+            function_name=function_name,
+            status=status,
+            inputs=json.loads(input_json),
+            output=None if return_value is None else json.loads(return_value),
+            error_message=error_message,
+            timestamp=timestamp,
+            vector=_decode_vector(blob),
+        )
+
+    def near_vector(
+        self,
+        function_name: str,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        min_similarity: float = -1.0,
+    ) -> list[NeighborHit]:
+        """Exact cosine search over the function's stored vectors, best first.
+
+        Raises:
+            EmptyDataError: If the function has no stored vectors.
+            InputError: If ``vector`` has the wrong dimension.
+        """
+        space = self.vector_space(function_name)
+        if space is None:
+            raise EmptyDataError(f"function '{function_name}' has no stored vectors to search")
+        query = np.asarray(vector, dtype=np.float32)
+        if query.shape != (space[1],):
+            raise InputError(f"query vector has shape {query.shape}, the store holds {space[1]}-d vectors")
+        problem = vector_problem(query)
+        if problem:
+            raise InputError(f"query vector is unusable ({problem}); it must be finite and non-zero")
+        query /= np.linalg.norm(query)
+        hits: list[NeighborHit] = []
+        uuids: list[str] = []
+        blobs: list[bytes] = []
+        rows = self._conn.execute(
+            "SELECT uuid, vector FROM executions WHERE function_name = ? AND vector IS NOT NULL ORDER BY uuid",
+            (function_name,),
+        )
+        for uuid, blob in rows:
+            uuids.append(uuid)
+            blobs.append(blob)
+        if not uuids:
+            return hits
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(uuids), space[1])
+        norms = np.linalg.norm(matrix, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sims = (matrix @ query) / norms
+        sims = np.where(np.isfinite(sims), sims, -np.inf)
+        order = np.lexsort((np.arange(len(uuids)), -sims))[:limit]
+        return [NeighborHit(uuids[i], float(sims[i])) for i in order if sims[i] >= min_similarity]
+
+    # -- golden data ------------------------------------------------------------------------
+
+    def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:
+        """Record a log as golden data; ``False`` if it was already registered.
+
+        Raises:
+            InputError: If no log has that uuid.
+        """
+        log = self.get(log_uuid)
+        if log is None:
+            raise InputError(f"no log with uuid '{log_uuid}' in {self.path}")
+        cursor = self._conn.execute(
+            "INSERT OR IGNORE INTO golden (original_uuid, function_name, note, tags, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (log_uuid, log.function_name, note, json.dumps(list(tags or [])), utc_now()),
+        )
+        return cursor.rowcount == 1
+
+    def golden_uuids(self, function_name: str | None = None) -> list[str]:
+        """uuids registered as golden, optionally for one function."""
+        if function_name is None:
+            rows: Iterable[tuple[str]] = self._conn.execute("SELECT original_uuid FROM golden ORDER BY original_uuid")
+        else:
+            rows = self._conn.execute(
+                "SELECT original_uuid FROM golden WHERE function_name = ? ORDER BY original_uuid",
+                (function_name,),
+            )
+        return [row[0] for row in rows]

@@ -1,0 +1,313 @@
+"""Adapters that present VectorWave's ``VectorWaveDatasetManager`` as a log source.
+
+Neither adapter imports vectorwave: both work on the manager object the user's process built
+(ADR-001). Facts they rely on (checked against vectorwave 0.2.9's shape and the 1.0.2 source):
+
+* executions live in ``VectorWaveExecutions``; captured arguments are top-level properties
+  named after the function's parameters, next to VectorWave's own fields and custom tags;
+* ``return_value`` is JSON text; a row's vector is the named vector ``default`` (0.2.x may give
+  ``{"default": [...]}``); in Lite mode a row stored without a vector holds zeros;
+* the function's source is stored in ``VectorWaveFunctions`` (``source_code``), which tells the
+  parameter names, so captured inputs are told apart from custom tags.
+
+Reading pages through every object with cursor iterators (weaviate's cursor API takes no
+filter, and offset paging stops at ``QUERY_MAXIMUM_RESULTS``, 10,000 by default), filtering by
+function on the client: correctness over a silent cap. Similarities from ``near_vector`` are
+computed from the returned vectors, because the backends report different distances (cosine
+distance in Weaviate, squared L2 in LanceDB).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from vector_trainer.config import SourceConfig
+from vector_trainer.types import ExecutionLog, NeighborHit
+
+#: Properties VectorWave writes itself (never captured inputs).
+VECTORWAVE_STANDARD_PROPERTIES = frozenset(
+    {
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "function_name",
+        "function_uuid",
+        "timestamp_utc",
+        "duration_ms",
+        "status",
+        "error_message",
+        "error_code",
+        "return_value",
+        "exec_source",
+        "tags",
+        "semantic_drift",
+    }
+)
+DEFAULT_EXECUTION_COLLECTION = "VectorWaveExecutions"
+DEFAULT_GOLDEN_COLLECTION = "VectorWaveGoldenDataset"
+DEFAULT_FUNCTION_COLLECTION = "VectorWaveFunctions"
+DEFAULT_VECTOR_NAME = "default"
+DEFAULT_FETCH_PAGE = SourceConfig.page_size
+NEAR_VECTOR_OVERFETCH = 4
+
+
+def decode_return_value(raw: Any) -> Any:
+    """VectorWave's JSON-text ``return_value`` decoded (text that is not JSON is kept as is)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def extract_vector(raw: Any) -> np.ndarray | None:
+    """The ``default`` vector of an object, or ``None`` if it has none (or only zeros, which is
+    how VectorWave Lite stores a row without a vector)."""
+    if raw is None:
+        return None
+    if isinstance(raw, Mapping):
+        raw = raw.get(DEFAULT_VECTOR_NAME, next(iter(raw.values()), None) if raw else None)
+        if raw is None:
+            return None
+    vector = np.asarray(raw, dtype=np.float64)
+    if vector.size == 0 or (np.all(np.isfinite(vector)) and not np.any(vector)):
+        return None
+    return vector
+
+
+def parameters_from_source(source_code: str, function_name: str) -> tuple[str, ...] | None:
+    """Parameter names of ``function_name`` defined in ``source_code`` (``self``/``cls`` dropped)."""
+    try:
+        tree = ast.parse(source_code)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function_name:
+            args = node.args
+            names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+            return tuple(n for n in names if n not in ("self", "cls"))
+    return None
+
+
+def _timestamp(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return raw.isoformat()
+    return str(raw)
+
+
+def vectorwave_object_to_log(
+    uuid: Any, properties: Mapping[str, Any], vector: Any, parameters: Sequence[str] | None = None
+) -> ExecutionLog:
+    """Convert one VectorWave execution (any generation) into an :class:`ExecutionLog`.
+
+    Args:
+        uuid: The object's uuid.
+        properties: Its properties.
+        vector: Its vector (list, ``{"default": [...]}`` or ``None``).
+        parameters: The function's parameter names, when known: only those become inputs, in
+            signature order. Otherwise every non-VectorWave property is taken as an input.
+    """
+    if parameters:
+        inputs = {name: properties[name] for name in parameters if name in properties}
+    else:
+        inputs = {k: v for k, v in properties.items() if k not in VECTORWAVE_STANDARD_PROPERTIES}
+    return ExecutionLog(
+        uuid=str(uuid),
+        function_name=str(properties.get("function_name", "")),
+        status=str(properties.get("status", "")).upper(),
+        inputs=inputs,
+        output=decode_return_value(properties.get("return_value")),
+        error_message=properties.get("error_message"),
+        timestamp=_timestamp(properties.get("timestamp_utc")),
+        vector=extract_vector(vector),
+    )
+
+
+def _cosine_hits(
+    candidates: list[tuple[str, Any]], query: Sequence[float], min_similarity: float, limit: int
+) -> list[NeighborHit]:
+    q = np.asarray(query, dtype=np.float64)
+    q_norm = float(np.linalg.norm(q))
+    hits: list[NeighborHit] = []
+    for uuid, raw in candidates:
+        vector = extract_vector(raw)
+        if vector is None or vector.shape != q.shape or q_norm == 0.0:
+            continue
+        similarity = float(vector @ q / (np.linalg.norm(vector) * q_norm))
+        if similarity >= min_similarity:
+            hits.append(NeighborHit(uuid, similarity))
+    hits.sort(key=lambda h: (-h.similarity, h.uuid))
+    return hits[:limit]
+
+
+class VectorWaveLegacyAdapter:
+    """VectorWave 0.2.x (``exec_col``/``golden_col`` weaviate collections) as a log source."""
+
+    def __init__(self, manager: Any, *, page_size: int = DEFAULT_FETCH_PAGE) -> None:
+        self._manager = manager
+        self._col = manager.exec_col
+        self._page_size = page_size
+        self._signatures: dict[str, tuple[str, ...] | None] = {}
+
+    def _iter_all(self) -> Iterator[Any]:
+        if hasattr(self._col, "iterator"):
+            yield from self._col.iterator(include_vector=True)
+            return
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            page = self._col.query.fetch_objects(include_vector=True, limit=self._page_size, offset=offset)
+            objects = list(getattr(page, "objects", page))
+            fresh = [obj for obj in objects if str(obj.uuid) not in seen]
+            yield from fresh
+            seen.update(str(obj.uuid) for obj in fresh)
+            if len(objects) < self._page_size or not fresh:
+                return
+            offset += len(objects)
+
+    def _parameters(self, function_name: str) -> tuple[str, ...] | None:
+        if function_name not in self._signatures:
+            self._signatures[function_name] = None
+            client = getattr(self._manager, "client", None)
+            settings = getattr(self._manager, "settings", None)
+            name = getattr(settings, "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
+            try:
+                functions = client.collections.get(name)
+                for obj in functions.iterator():
+                    if obj.properties.get("function_name") == function_name:
+                        source = obj.properties.get("source_code") or ""
+                        self._signatures[function_name] = parameters_from_source(source, function_name)
+                        break
+            except Exception:  # no client, no collection, or an older schema: infer from properties
+                self._signatures[function_name] = None
+        return self._signatures[function_name]
+
+    def list_functions(self) -> list[str]:
+        return sorted({str(obj.properties.get("function_name", "")) for obj in self._iter_all()} - {""})
+
+    def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
+        parameters = self._parameters(function_name)
+        for obj in self._iter_all():
+            if obj.properties.get("function_name") == function_name:
+                yield vectorwave_object_to_log(obj.uuid, obj.properties, obj.vector, parameters)
+
+    def near_vector(
+        self, function_name: str, vector: Sequence[float], *, limit: int, min_similarity: float
+    ) -> list[NeighborHit]:
+        result = self._col.query.near_vector(
+            near_vector=list(map(float, vector)),
+            limit=limit * NEAR_VECTOR_OVERFETCH,
+            distance=max(0.0, 1.0 - min_similarity),
+            include_vector=True,
+        )
+        candidates = [
+            (str(obj.uuid), obj.vector)
+            for obj in getattr(result, "objects", result)
+            if obj.properties.get("function_name") == function_name
+        ]
+        return _cosine_hits(candidates, vector, min_similarity, limit)
+
+    def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:
+        return bool(self._manager.register_as_golden(log_uuid, note=note, tags=list(tags or [])))
+
+
+class VectorWaveStoreAdapter:
+    """VectorWave 1.x (``store`` over Weaviate or LanceDB) as a log source.
+
+    ``store.iterate`` returns no vectors. Where the backend allows, vectors are read in bulk
+    (a LanceDB table scan with its vector column; a weaviate cursor with ``include_vector``);
+    otherwise each row's vector is fetched with ``fetch_by_id(..., include_vector=True)``.
+    """
+
+    def __init__(self, manager: Any, *, page_size: int = DEFAULT_FETCH_PAGE) -> None:
+        self._manager = manager
+        self._store = manager.store
+        settings = getattr(manager, "settings", None)
+        self._collection = getattr(settings, "EXECUTION_COLLECTION_NAME", DEFAULT_EXECUTION_COLLECTION)
+        self._golden = getattr(settings, "GOLDEN_COLLECTION_NAME", DEFAULT_GOLDEN_COLLECTION)
+        self._functions = getattr(settings, "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
+        self._page_size = page_size
+        self._signatures: dict[str, tuple[str, ...] | None] = {}
+
+    def _rows_with_vectors(self, batch_size: int) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        store = self._store
+        if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
+            table = store._open(self._collection).to_arrow()
+            for batch in table.to_batches(max_chunksize=batch_size):
+                for row in batch.to_pylist():
+                    payload = row.get("payload")
+                    properties = json.loads(payload) if payload else {}
+                    yield str(row["uuid"]), properties, row.get("vector")
+            return
+        client = getattr(store, "_client", None)
+        if client is not None and hasattr(client, "collections"):
+            for obj in client.collections.get(self._collection).iterator(include_vector=True):
+                yield str(obj.uuid), dict(obj.properties), obj.vector
+            return
+        for record in store.iterate(self._collection, batch_size=batch_size):
+            yield str(record.uuid), dict(record.properties), record.vector
+
+    def _vector_of(self, uuid: str, vector: Any) -> Any:
+        if vector is not None:
+            return vector
+        full = self._store.fetch_by_id(self._collection, uuid, include_vector=True)
+        return getattr(full, "vector", None) if full is not None else None
+
+    def _parameters(self, function_name: str) -> tuple[str, ...] | None:
+        if function_name not in self._signatures:
+            self._signatures[function_name] = None
+            try:
+                records = self._store.query(self._functions, filters={"function_name": function_name}, limit=1)
+            except Exception:  # the functions collection is optional: infer from properties
+                records = []
+            for record in records:
+                source = record.properties.get("source_code") or ""
+                self._signatures[function_name] = parameters_from_source(source, function_name)
+        return self._signatures[function_name]
+
+    def list_functions(self) -> list[str]:
+        names = {
+            str(record.properties.get("function_name", ""))
+            for record in self._store.iterate(self._collection, batch_size=self._page_size)
+        }
+        return sorted(names - {""})
+
+    def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
+        parameters = self._parameters(function_name)
+        for uuid, properties, vector in self._rows_with_vectors(batch_size):
+            if properties.get("function_name") != function_name:
+                continue
+            yield vectorwave_object_to_log(uuid, properties, self._vector_of(uuid, vector), parameters)
+
+    def near_vector(
+        self, function_name: str, vector: Sequence[float], *, limit: int, min_similarity: float
+    ) -> list[NeighborHit]:
+        records = self._store.near_vector(
+            self._collection,
+            list(map(float, vector)),
+            filters={"function_name": function_name},
+            limit=limit * NEAR_VECTOR_OVERFETCH,
+            include_vector=True,
+        )
+        candidates = [(str(r.uuid), r.vector) for r in records if r.properties.get("function_name") == function_name]
+        return _cosine_hits(candidates, vector, min_similarity, limit)
+
+    def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:
+        """Register once: a log already in the golden collection is skipped (``False``), since
+        not every backend refuses the duplicate itself."""
+        try:
+            existing = self._store.query(self._golden, filters={"original_uuid": str(log_uuid)}, limit=1)
+        except Exception:
+            existing = []
+        if existing:
+            return False
+        return bool(self._manager.register_as_golden(log_uuid, note=note, tags=list(tags or [])))

@@ -1,0 +1,152 @@
+"""FR-2.2: what changed between a bad and a fixed output.
+
+:class:`FeedbackDiffAnalyzer` measures each correction: Levenshtein distance and ratio, the cosine
+similarity of the two texts' embeddings, and the edits at word/phrase level with their position
+(start, middle, end).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+import Levenshtein
+import numpy as np
+
+from vector_trainer._params import check_values
+from vector_trainer.config import SynthesizerConfig
+from vector_trainer.sources.embedders import Embedder, HashingEmbedder, cosine_similarity
+from vector_trainer.types import FeedbackPair
+
+_TOKEN = re.compile(r"\w+|[^\w\s]|\s+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One word/phrase-level change between a bad and a fixed text.
+
+    Attributes:
+        kind: ``insert``, ``delete`` or ``replace``.
+        before: Text removed (with enough neighbouring context to be specific).
+        after: Text added in its place.
+        position: ``start``, ``middle`` or ``end`` of the text.
+        offset: Character offset of ``before`` in the bad text.
+    """
+
+    kind: str
+    before: str
+    after: str
+    position: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class FeedbackDiff:
+    """How a fixed text differs from the bad one."""
+
+    pair: FeedbackPair
+    distance: int
+    similarity: float
+    semantic_similarity: float
+    edits: tuple[Edit, ...]
+
+
+def tokenize(text: str) -> list[str]:
+    """Words, single punctuation marks and whitespace runs; ``"".join`` restores the text."""
+    return _TOKEN.findall(text)
+
+
+def _is_space(token: str) -> bool:
+    return token.isspace()
+
+
+def _is_word(token: str) -> bool:
+    return bool(token) and (token[0].isalnum() or token[0] == "_")
+
+
+class FeedbackDiffAnalyzer:
+    """Finds what changed between a bad and a fixed output.
+
+    Args:
+        embedder: Embeds texts for the semantic difference; default: the offline hashing
+            embedder (lexical; pass a sentence-transformers or OpenAI embedder for semantics).
+        min_phrase_chars: Edits shorter than this are widened to the neighbouring words so that a
+            rule about "a" -> "an" does not fire on every "a".
+    """
+
+    def __init__(
+        self, embedder: Embedder | None = None, min_phrase_chars: int = SynthesizerConfig.min_phrase_chars
+    ) -> None:
+        check_values(SynthesizerConfig, "synthesizer", {"min_phrase_chars": min_phrase_chars})
+        self.embedder = embedder or HashingEmbedder()
+        self.min_phrase_chars = min_phrase_chars
+
+    def analyze(self, pair: FeedbackPair) -> FeedbackDiff:
+        """Measure one pair."""
+        return self.analyze_many([pair])[0]
+
+    def analyze_many(self, pairs: Sequence[FeedbackPair]) -> list[FeedbackDiff]:
+        """Measure many pairs (embeddings computed in one batch)."""
+        if not pairs:
+            return []
+        texts = [p.bad_output for p in pairs] + [p.fixed_output for p in pairs]
+        vectors = self.embedder.embed(texts)
+        n = len(pairs)
+        return [
+            FeedbackDiff(
+                pair=pair,
+                distance=Levenshtein.distance(pair.bad_output, pair.fixed_output),
+                similarity=Levenshtein.ratio(pair.bad_output, pair.fixed_output),
+                semantic_similarity=cosine_similarity(np.asarray(vectors[i]), np.asarray(vectors[n + i])),
+                edits=tuple(self.edits(pair.bad_output, pair.fixed_output)),
+            )
+            for i, pair in enumerate(pairs)
+        ]
+
+    def edits(self, bad: str, fixed: str) -> list[Edit]:
+        """Word-level edits from ``bad`` to ``fixed``; changes separated only by whitespace are
+        merged into one phrase edit."""
+        a, b = tokenize(bad), tokenize(fixed)
+        ops = [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
+        merged: list[list[int]] = []
+        for index, (tag, i1, i2, j1, j2) in enumerate(ops):
+            if tag == "equal":
+                continue
+            previous = ops[index - 1] if index else None
+            joinable = (
+                merged
+                and previous is not None
+                and previous[0] == "equal"
+                and merged[-1][1] == previous[1]
+                and all(_is_space(t) for t in a[previous[1] : previous[2]])
+            )
+            if joinable:
+                merged[-1][1], merged[-1][3] = i2, j2
+            else:
+                merged.append([i1, i2, j1, j2])
+        return [self._edit(a, b, *window) for window in merged]
+
+    def _edit(self, a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> Edit:
+        at_start = i1 == 0 and j1 == 0
+        at_end = i2 == len(a) and j2 == len(b)
+        position = "start" if at_start else "end" if at_end else "middle"
+        core = "".join(a[i1:i2]).strip() or "".join(b[j1:j2]).strip()
+        is_replace = i1 != i2 and j1 != j2
+        short = len(core) < self.min_phrase_chars
+        if (position == "middle" and (i1 == i2 or short)) or (is_replace and short):
+            # Widen to the nearest word on each side (those tokens are equal in both texts).
+            while i1 > 0 and j1 > 0 and not _is_word(a[i1 - 1]):
+                i1, j1 = i1 - 1, j1 - 1
+            if i1 > 0 and j1 > 0:
+                i1, j1 = i1 - 1, j1 - 1
+            # A unit after a number ("12 hrs") is specific enough: numbers generalise later.
+            if not a[i1].isdigit():
+                while i2 < len(a) and j2 < len(b) and not _is_word(a[i2]):
+                    i2, j2 = i2 + 1, j2 + 1
+                if i2 < len(a) and j2 < len(b):
+                    i2, j2 = i2 + 1, j2 + 1
+        before, after = "".join(a[i1:i2]), "".join(b[j1:j2])
+        kind = "insert" if not before else "delete" if not after else "replace"
+        return Edit(kind, before, after, position, len("".join(a[:i1])))

@@ -1,0 +1,62 @@
+"""FR-2.1: feedback pairs from JSONL files, checked record by record."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vector_trainer.errors import InputError
+from vector_trainer.fileio import iter_jsonl
+from vector_trainer.types import FeedbackPair
+
+#: Longest bad or fixed output accepted, in characters.
+MAX_FEEDBACK_CHARS = 100_000
+
+
+def load_feedback(path: str | os.PathLike[str]) -> list[FeedbackPair]:
+    """Read feedback JSONL: ``bad_output``, ``fixed_output``, optional ``input_prompt``, ``context``.
+
+    Raises:
+        InputError: ``file:line: ...`` for the first malformed line.
+    """
+    pairs: list[FeedbackPair] = []
+    name = os.fspath(path)
+    if not Path(path).is_file():
+        raise InputError(f"{name}: no such file")
+    for line_no, record in iter_jsonl(path):
+        where = f"{name}:{line_no}"
+        for key in ("bad_output", "fixed_output"):
+            if not isinstance(record.get(key), str):
+                raise InputError(f"{where}: missing field '{key}' (a string)")
+            if len(record[key]) > MAX_FEEDBACK_CHARS:
+                raise InputError(
+                    f"{where}: '{key}' has {len(record[key])} characters; the limit is {MAX_FEEDBACK_CHARS}"
+                )
+        prompt = record.get("input_prompt", "")
+        if not isinstance(prompt, str):
+            raise InputError(f"{where}: 'input_prompt' must be a string")
+        context = record.get("context", {})
+        if not isinstance(context, dict):
+            raise InputError(f"{where}: 'context' must be an object")
+        if "function_name" in record:
+            context = {**context, "function_name": record["function_name"]}
+        pairs.append(FeedbackPair(record["bad_output"], record["fixed_output"], prompt, context, sequence=len(pairs)))
+    return pairs
+
+
+def check_pair(pair: FeedbackPair) -> bool:
+    """Whether a pair carries a correction (texts differ and are not both blank).
+
+    Raises:
+        InputError: If a text is not a string or is over :data:`MAX_FEEDBACK_CHARS`.
+    """
+    for name in ("bad_output", "fixed_output"):
+        value = getattr(pair, name)
+        if not isinstance(value, str):
+            raise InputError(f"feedback pair {pair.sequence}: '{name}' must be a string, got {type(value).__name__}")
+        if len(value) > MAX_FEEDBACK_CHARS:
+            raise InputError(
+                f"feedback pair {pair.sequence}: '{name}' has {len(value)} characters; "
+                f"the limit is {MAX_FEEDBACK_CHARS}"
+            )
+    return bool(pair.bad_output.strip() or pair.fixed_output.strip()) and pair.bad_output != pair.fixed_output

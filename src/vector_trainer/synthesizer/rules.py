@@ -1,0 +1,276 @@
+"""FR-2.3: edits become a discrete rule set with support, sources and instructions.
+
+:class:`RuleSetSynthesizer` turns edits into typed rules, merges the same edit seen in several
+pairs (support), generalises numbers, resolves contradictions and prunes harmful rules
+(:mod:`~vector_trainer.synthesizer.conflicts`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vector_trainer._params import check_values
+from vector_trainer.config import SynthesizerConfig
+from vector_trainer.synthesizer.conflicts import Conflict, application_key, prune_harmful, resolve_conflicts
+from vector_trainer.synthesizer.diff import Edit, FeedbackDiff, FeedbackDiffAnalyzer
+from vector_trainer.synthesizer.feedback import check_pair
+from vector_trainer.synthesizer.llm_advisor import AdvisorError, LLMRuleAdvisor
+from vector_trainer.types import FeedbackPair, Rule, RuleKind
+
+_DIGITS = re.compile(r"\d+")
+_D = SynthesizerConfig
+
+
+@dataclass(frozen=True)
+class SkippedEdit:
+    """An edit that did not become a rule, and why."""
+
+    sequence: int
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """The rule set and the evidence behind it."""
+
+    rules: tuple[Rule, ...]
+    inactive: tuple[Rule, ...]
+    conflicts: tuple[Conflict, ...]
+    pruned: tuple[tuple[str, str], ...]
+    skipped: tuple[SkippedEdit, ...]
+    diffs: tuple[FeedbackDiff, ...] = field(repr=False)
+    overruled: tuple[int, ...] = ()
+    instructions: tuple[str, ...] = ()
+    llm: dict[str, Any] | None = None
+
+    def consistent_pairs(self, pairs: Sequence[FeedbackPair]) -> list[FeedbackPair]:
+        """The pairs the rule set must not make worse: all but those overruled (by a conflict, or
+        by a better-supported rule that they contradict)."""
+        overruled = set(self.overruled)
+        return [p for p in pairs if p.sequence not in overruled]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready report of the synthesis."""
+        return {
+            "rules": [r.to_dict() for r in self.rules],
+            "inactive_rules": [r.to_dict() for r in self.inactive],
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "pruned": [{"rule_id": rid, "reason": why} for rid, why in self.pruned],
+            "skipped_edits": [s.__dict__ for s in self.skipped],
+            "overruled_pairs": list(self.overruled),
+            "llm_instructions": list(self.instructions),
+            "llm": self.llm,
+            "pairs": [
+                {
+                    "sequence": d.pair.sequence,
+                    "distance": d.distance,
+                    "similarity": round(d.similarity, 6),
+                    "semantic_similarity": round(d.semantic_similarity, 6),
+                    "edits": [e.__dict__ for e in d.edits],
+                }
+                for d in self.diffs
+            ],
+        }
+
+
+def _rule_id(kind: RuleKind, key: str, replacement: str) -> str:
+    digest = hashlib.sha256(json.dumps([kind.value, key, replacement]).encode("utf-8")).hexdigest()
+    return f"{kind.value}-{digest[:10]}"
+
+
+_INSTRUCTIONS = {
+    RuleKind.REPLACE: "Write {replacement} instead of {target}.",
+    RuleKind.REMOVE: "Do not write {target}.",
+    RuleKind.PREPEND: "Begin the reply with {replacement}.",
+    RuleKind.APPEND: "End the reply with {replacement}.",
+    RuleKind.STRIP_PREFIX: "Do not begin the reply with {target}.",
+    RuleKind.STRIP_SUFFIX: "Do not end the reply with {target}.",
+    RuleKind.REGEX: "Rewrite text like {before} as {after}.",
+}
+
+
+def _instruction(kind: RuleKind, target: str, replacement: str, example: tuple[str, str]) -> str:
+    """The prompt-side, natural-language form of a rule (texts quoted as JSON strings)."""
+
+    def quote(text: str) -> str:
+        return json.dumps(text.strip() if kind is RuleKind.REMOVE else text, ensure_ascii=False)
+
+    return _INSTRUCTIONS[kind].format(
+        target=quote(target), replacement=quote(replacement), before=quote(example[0]), after=quote(example[1])
+    )
+
+
+@dataclass
+class _Draft:
+    kind: RuleKind
+    target: str
+    replacement: str
+    segments: tuple[str, ...] = ()
+    template: tuple[str | int, ...] = ()
+    example: tuple[str, str] = ("", "")
+    sources: set[int] = field(default_factory=set)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind.value, self.target, self.replacement)
+
+
+def _number_generalisation(before: str, after: str) -> tuple[tuple[str, ...], tuple[str | int, ...]] | None:
+    """If both texts hold the same numbers in the same order, abstract them into groups."""
+    numbers = _DIGITS.findall(before)
+    if not numbers or _DIGITS.findall(after) != numbers:
+        return None
+    segments = tuple(_DIGITS.split(before))
+    template: list[str | int] = []
+    for index, part in enumerate(_DIGITS.split(after)):
+        if part:
+            template.append(part)
+        if index < len(numbers):
+            template.append(index + 1)
+    return segments, tuple(template)
+
+
+class RuleSetSynthesizer:
+    """Turns feedback pairs into a discrete, conflict-free rule set (FR-2.3, FR-2.4).
+
+    Contradictions are resolved by the stated policy: the rule with more support wins; on equal
+    support the more recent one (highest pair sequence) wins.
+
+    Args:
+        analyzer: The diff analyzer; default :class:`FeedbackDiffAnalyzer`.
+        min_support: Rules seen in fewer pairs are reported but not active.
+        max_phrase_words: Edits longer than this many words are rewrites, not rules (skipped).
+        llm: Optional :class:`~vector_trainer.synthesizer.llm_advisor.LLMRuleAdvisor`: arbitrates conflicts
+            and proposes prompt-side instructions; on any failure the deterministic path is used
+            and the reason is recorded in ``SynthesisResult.llm``.
+    """
+
+    def __init__(
+        self,
+        analyzer: FeedbackDiffAnalyzer | None = None,
+        min_support: int = _D.min_support,
+        max_phrase_words: int = _D.max_phrase_words,
+        llm: LLMRuleAdvisor | None = None,
+    ) -> None:
+        check_values(_D, "synthesizer", {"min_support": min_support, "max_phrase_words": max_phrase_words})
+        self.analyzer = analyzer or FeedbackDiffAnalyzer()
+        self.min_support = min_support
+        self.max_phrase_words = max_phrase_words
+        self.llm = llm
+
+    def synthesize(self, pairs: Sequence[FeedbackPair]) -> SynthesisResult:
+        """Analyse the pairs and build the rule set.
+
+        Raises:
+            InputError: For a pair that is not text or is over the size limit.
+        """
+        usable = [p for p in pairs if check_pair(p)]
+        diffs = self.analyzer.analyze_many(usable)
+        drafts: dict[tuple[str, str, str], _Draft] = {}
+        skipped: list[SkippedEdit] = []
+        for diff in diffs:
+            for edit in diff.edits:
+                draft = self._draft(edit)
+                if isinstance(draft, str):
+                    skipped.append(SkippedEdit(diff.pair.sequence, edit.before, edit.after, draft))
+                    continue
+                existing = drafts.setdefault(draft.key, draft)
+                existing.sources.add(diff.pair.sequence)
+        rules = [self._finalise(d) for d in drafts.values()]
+        llm_log: dict[str, Any] | None = (
+            {"model": self.llm.model, "arbitrated": 0, "proposed": 0, "fallbacks": []} if self.llm else None
+        )
+        resolved, conflicts = resolve_conflicts(rules, self._arbiter(usable, llm_log))
+        kept = {r.rule_id for r in resolved}
+        overruled = sorted({seq for r in rules if r.rule_id not in kept for seq in r.sources})
+        active = [r for r in resolved if r.support >= self.min_support]
+        inactive = [r for r in resolved if r.support < self.min_support]
+        evidence = [p for p in usable if p.sequence not in set(overruled)]
+        active, pruned, outliers = prune_harmful(active, evidence)
+        overruled = sorted(set(overruled) | outliers)
+        order = sorted(active, key=application_key)
+        instructions: tuple[str, ...] = ()
+        if self.llm is not None and llm_log is not None:
+            try:
+                instructions = tuple(self.llm.propose_instructions(usable, order))
+                llm_log["proposed"] = len(instructions)
+            except AdvisorError as exc:
+                llm_log["fallbacks"].append(f"instructions: {exc}")
+        return SynthesisResult(
+            rules=tuple(order),
+            inactive=tuple(sorted(inactive, key=application_key)),
+            conflicts=tuple(conflicts),
+            pruned=tuple(pruned),
+            skipped=tuple(skipped),
+            diffs=tuple(diffs),
+            overruled=tuple(overruled),
+            instructions=instructions,
+            llm=llm_log,
+        )
+
+    def _arbiter(
+        self, pairs: Sequence[FeedbackPair], llm_log: dict[str, Any] | None
+    ) -> Callable[[str, Rule, Rule], Rule | None] | None:
+        advisor = self.llm
+        if advisor is None or llm_log is None:
+            return None
+
+        def arbitrate(kind: str, first: Rule, second: Rule) -> Rule | None:
+            try:
+                kept = advisor.resolve_conflict(kind, first, second, pairs)
+            except AdvisorError as exc:
+                llm_log["fallbacks"].append(f"conflict {first.rule_id}/{second.rule_id}: {exc}")
+                return None
+            llm_log["arbitrated"] += 1
+            return kept
+
+        return arbitrate
+
+    def _draft(self, edit: Edit) -> _Draft | str:
+        words = max(len(re.findall(r"\w+", edit.before)), len(re.findall(r"\w+", edit.after)))
+        if words > self.max_phrase_words:
+            return f"rewrite of {words} words is too large to generalise (max_phrase_words={self.max_phrase_words})"
+        if edit.position == "start" and edit.kind == "insert":
+            return _Draft(RuleKind.PREPEND, "", edit.after)
+        if edit.position == "end" and edit.kind == "insert":
+            return _Draft(RuleKind.APPEND, "", edit.after)
+        if edit.position == "start" and edit.kind == "delete":
+            return _Draft(RuleKind.STRIP_PREFIX, edit.before, "")
+        if edit.position == "end" and edit.kind == "delete":
+            return _Draft(RuleKind.STRIP_SUFFIX, edit.before, "")
+        if not edit.before.strip():
+            return "only whitespace changed"
+        if edit.kind == "delete":
+            return _Draft(RuleKind.REMOVE, edit.before, "")
+        generalised = _number_generalisation(edit.before, edit.after)
+        if generalised is not None:
+            segments, template = generalised
+            shape = _DIGITS.sub("#", edit.before)
+            target_repr = json.dumps([list(segments), list(template)], ensure_ascii=False)
+            return _Draft(RuleKind.REGEX, shape, target_repr, segments, template, (edit.before, edit.after))
+        return _Draft(RuleKind.REPLACE, edit.before, edit.after)
+
+    @staticmethod
+    def _finalise(draft: _Draft) -> Rule:
+        sources = tuple(sorted(draft.sources))
+        kind, target, replacement = draft.kind, draft.target, draft.replacement
+        return Rule(
+            rule_id=_rule_id(kind, target, replacement),
+            kind=kind,
+            target=target,
+            replacement=replacement,
+            support=len(sources),
+            sources=sources,
+            priority=float(len(sources)),
+            instruction=_instruction(kind, target, replacement, draft.example),
+            last_seen=max(sources),
+            segments=draft.segments,
+            template=draft.template,
+        )

@@ -1,0 +1,271 @@
+"""The pipeline (run directory, resume, failures, monitors), the CLI and the dashboard."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from conftest import ListSource, clustered, make_log
+from vector_trainer.chatml import is_valid_example
+from vector_trainer.cli import build_parser, main
+from vector_trainer.config import load_config
+from vector_trainer.dashboard import CLIDashboard
+from vector_trainer.errors import ConfigError, PipelineError, TrainerError
+from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.pipeline import TrainingPipeline
+from vector_trainer.pipeline.monitor import PipelineMonitor
+from vector_trainer.pipeline.trainers import BaseTrainer
+from vector_trainer.synthesizer import RuleSetSynthesizer
+from vector_trainer.types import FeedbackPair
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RecordingTrainer(BaseTrainer):
+    """An in-memory backend that records every call; ``fail_status_once`` simulates a crash
+    right after the job was created."""
+
+    name = "recording"
+
+    def __init__(self, fail_status_once: bool = False, final: str = "succeeded") -> None:
+        self.calls: list[str] = []
+        self.fail_status_once = fail_status_once
+        self.final = final
+        self.polls = 0
+
+    def prepare_data(self, jsonl_path: Any) -> str:
+        self.calls.append("prepare")
+        return "file-1"
+
+    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
+        self.calls.append("start")
+        return "job-1"
+
+    def get_status(self, job_id: str) -> dict[str, Any]:
+        if self.fail_status_once:
+            self.fail_status_once = False
+            raise TrainerError("connection lost")
+        self.polls += 1
+        return {"id": job_id, "status": "running" if self.polls < 3 else self.final}
+
+    def get_result(self, job_id: str) -> dict[str, Any]:
+        if self.final == "failed":
+            raise TrainerError("job failed: bad data")
+        return {"id": job_id, "fine_tuned_model": "ft:model:1"}
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        return [{"step": s, "train_loss": 1.0 / s} for s in range(1, self.polls + 1)]
+
+
+def _source() -> ListSource:
+    X, _ = clustered([30, 15, 6], dim=12, spread=0.05, seed=3)
+    return ListSource([make_log(i, v) for i, v in enumerate(X)])
+
+
+PAIRS = [FeedbackPair(f"Dear customer, item {i}", f"Hey friend, item {i}", sequence=i) for i in range(3)]
+
+
+def _pipeline(trainer: BaseTrainer, monitor: PipelineMonitor | None = None) -> TrainingPipeline:
+    return TrainingPipeline(
+        DensityBasedExtractor(_source(), top_k=5),
+        RuleSetSynthesizer(),
+        trainer,
+        monitor,
+        sleep=lambda _s: None,
+    )
+
+
+def test_run_writes_every_artifact(tmp_path: Path) -> None:
+    trainer = RecordingTrainer()
+    summary = _pipeline(trainer).run("fn", PAIRS, tmp_path, wait=True)
+    assert summary["status"] == "ok"
+    assert summary["stages"]["train"]["fine_tuned_model"] == "ft:model:1"
+    for name in (
+        "golden.jsonl",
+        "golden.report.json",
+        "rules.json",
+        "state.json",
+        "events.jsonl",
+        "summary.json",
+        "hook/generated_prompt_hook.py",
+        "hook/.hook_versions/manifest.json",
+    ):
+        assert (tmp_path / name).exists(), name
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["stage"] for e in events if e["kind"] == "stage_start"] == [
+        "extract",
+        "synthesize",
+        "train",
+    ]
+    assert [e["metrics"]["step"] for e in events if e["kind"] == "metrics"] == [1, 2, 3]
+    overview = summary["overview"]
+    assert overview["golden"]["examples"] == overview["golden"]["steady"] + overview["golden"]["anomaly"] > 0
+    assert set(overview["golden"]["density"]) == {"min", "median", "max"}
+    assert overview["rules"] == {"count": 1, "conflicts": 0}
+    assert overview["training"]["final_model"] == "ft:model:1" and len(overview["training"]["metrics"]) == 3
+
+
+def test_rerun_after_crash_does_not_upload_or_create_again(tmp_path: Path) -> None:
+    trainer = RecordingTrainer(fail_status_once=True)
+    with pytest.raises(PipelineError, match="stage 'train' failed: connection lost"):
+        _pipeline(trainer).run("fn", PAIRS, tmp_path)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["training"]["job_id"] == "job-1" and state["stages"]["train"]["status"] == "failed"
+    summary = _pipeline(trainer).run("fn", PAIRS, tmp_path, wait=True)
+    assert trainer.calls == ["prepare", "start"]
+    assert summary["stages"]["train"]["job_id"] == "job-1"
+
+
+def test_failed_job_fails_the_stage(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="job failed: bad data"):
+        _pipeline(RecordingTrainer(final="failed")).run("fn", PAIRS, tmp_path, wait=True)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "failed"
+
+
+def test_a_raising_monitor_never_breaks_the_pipeline(tmp_path: Path, caplog) -> None:
+    class Broken(PipelineMonitor):
+        def on_progress(self, stage: str, current: int, total: int) -> None:
+            raise RuntimeError("dashboard crashed")
+
+    summary = _pipeline(RecordingTrainer(), Broken()).run("fn", PAIRS, tmp_path)
+    assert summary["status"] == "ok"
+    assert "dashboard crashed" in caplog.text
+
+
+def test_dry_run_never_submits(tmp_path: Path, monkeypatch) -> None:
+    from vector_trainer.pipeline.trainers import OpenAITrainer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    summary = _pipeline(OpenAITrainer(model="gpt-4o-mini")).run("fn", [], tmp_path)
+    train = summary["stages"]["train"]
+    assert train["mode"] == "dry_run" and "job_id" not in train
+    assert summary["stages"]["synthesize"]["status"] == "skipped"
+    assert json.loads((tmp_path / "cost.json").read_text())["model"] == "gpt-4o-mini-2024-07-18"
+
+
+def test_dashboard_plain_and_live() -> None:
+    plain = io.StringIO()
+    dashboard = CLIDashboard(Console(file=plain, force_terminal=False, width=120))
+    dashboard.on_stage_start("extract")
+    dashboard.on_progress("extract", 2, 4)
+    dashboard.on_stage_complete("extract", {"steady": 3, "anomaly": 1, "examples": 4})
+    dashboard.print_summary(
+        {
+            "function_name": "fn",
+            "stages": {"extract": {"steady": 3, "anomaly": 1, "examples": 4}},
+            "run_dir": "runs/fn",
+        }
+    )
+    text = plain.getvalue()
+    assert "extract: 2/4" in text and "Steady: 3 | Anomaly: 1 | Total: 4" in text and "runs/fn" in text
+    live = io.StringIO()
+    dashboard = CLIDashboard(Console(file=live, force_terminal=True, width=120))
+    dashboard.on_stage_start("extract")
+    dashboard.on_progress("extract", 1, 4)
+    dashboard.print_summary({"function_name": "fn", "stages": {}, "run_dir": "x"})
+    assert "Extracting golden data" in live.getvalue()
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+
+def test_demo_end_to_end(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["demo", "--out", "runs"]) == 0
+    for function in ("persona_chat", "support_faq"):
+        run = tmp_path / "runs" / function
+        lines = (run / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) >= 10 and all(is_valid_example(json.loads(line)) for line in lines)
+        ast.parse((run / "hook" / "generated_prompt_hook.py").read_text(encoding="utf-8"))
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["status"] == "ok" and summary["stages"]["train"]["mode"] == "dry_run"
+        report = json.loads((run / "golden.report.json").read_text())
+        assert report["logs"]["by_status"]["ERROR"] > 0
+        assert report["examples"]["steady"] > 0 and report["examples"]["anomaly"] > 0
+    rules = json.loads((tmp_path / "runs" / "persona_chat" / "rules.json").read_text())
+    assert any(r["kind"] == "strip_prefix" and r["support"] >= 3 for r in rules["rules"])
+    assert main(["hooks", "list", "--dir", "runs/persona_chat/hook"]) == 0
+
+
+def test_every_help_is_clear(capsys) -> None:
+    parser = build_parser()
+    commands = ["run", "demo", "ingest", "functions", "synthesize", "hooks", "cost", "train", "status", "dashboard"]
+    for command in [[], *([c] for c in commands), ["hooks", "rollback"]]:
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args([*command, "--help"])
+        assert info.value.code == 0
+    assert "extract -> synthesize -> train" in capsys.readouterr().out
+
+
+def test_config_unknown_key_named(tmp_path: Path) -> None:
+    path = tmp_path / "vt.toml"
+    path.write_text("[extractor]\nepsillon = 0.2\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'extractor\.epsillon'"):
+        load_config(path)
+    path.write_text("[extractor]\ntop_k = 'many'\n")
+    with pytest.raises(ConfigError, match=r"extractor\.top_k: must be an integer, got 'many'"):
+        load_config(path)
+    path.write_text("[extractr]\n")
+    with pytest.raises(ConfigError, match=r"unknown section '\[extractr\]'"):
+        load_config(path)
+    path.write_text('[extractor]\nepsilon = 0.25\ntop_k = 7\n[trainer]\nmax_budget_usd = 5\n[run]\nfunctions = ["a"]\n')
+    config = load_config(path)
+    assert (config.extractor.epsilon, config.extractor.top_k, config.trainer.options["max_budget_usd"]) == (
+        0.25,
+        7,
+        5,
+    )
+    assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_run_on_empty_store_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--store", str(tmp_path / "empty.db"), "--out", str(tmp_path / "o")]) == 2
+    assert "holds no logs" in capsys.readouterr().err
+
+
+def test_synthesize_and_hooks_cli(tmp_path: Path, capsys) -> None:
+    feedback = tmp_path / "fb.jsonl"
+    feedback.write_text(
+        "".join(json.dumps({"bad_output": p.bad_output, "fixed_output": p.fixed_output}) + "\n" for p in PAIRS)
+    )
+    out = tmp_path / "hook"
+    assert main(["synthesize", "--feedback", str(feedback), "--out", str(out)]) == 0
+    feedback.write_text(json.dumps({"bad_output": "the colour", "fixed_output": "the color"}) + "\n")
+    assert main(["synthesize", "--feedback", str(feedback), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["hooks", "diff", "v0001", "v0002", "--dir", str(out)]) == 0
+    diff = capsys.readouterr().out
+    assert "RULES: tuple[dict[str, Any], ...]" in diff  # printed as data, never parsed as rich markup
+    assert main(["hooks", "rollback", "--dir", str(out)]) == 0
+    assert "Hey friend" in (out / "generated_prompt_hook.py").read_text(encoding="utf-8")
+    assert main(["hooks", "rollback", "v0009", "--dir", str(out)]) == 2
+
+
+def test_cost_cli(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "t.jsonl"
+    example = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    path.write_text(json.dumps(example) + "\n")
+    assert main(["cost", str(path), "--model", "gpt-4o-mini", "--epochs", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_epochs"] == 2
+    assert main(["cost", str(path), "--model", "unknown-model"]) == 1
+    assert main(["cost", str(path), "--model", "gpt-4o", "--budget", "0"]) == 1
+
+
+def test_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["demo", "--out", "runs"]) == 0  # fills .vectortrainer/demo.db
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- python-example -->\s*```python\n(.*?)```", readme, re.S)
+    assert block, "README lost its Python example marker"
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    assert Path(namespace["golden_data_path"]).exists()

@@ -1,0 +1,82 @@
+"""The local LoRA trainer: a real TRL + PEFT training run on CPU on a tiny random model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from conftest import require_modules, write_chat_jsonl
+from vector_trainer.errors import InputError, MissingDependencyError, TrainerError
+from vector_trainer.pipeline import TrainingPipeline
+from vector_trainer.pipeline.trainers import create_trainer
+from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer
+
+NEEDED = ("torch", "transformers", "trl", "peft", "datasets")
+
+
+def chat_file(path: Path, n: int = 8) -> Path:
+    return write_chat_jsonl(
+        path,
+        n,
+        system="You are Mori, the café barista.",
+        user="What do you recommend, take {i}?",
+        assistant="Try the honey oat latte number {i}. ☕",
+    )
+
+
+def test_registry_and_validation(tmp_path: Path) -> None:
+    trainer = create_trainer("local-lora", model=str(tmp_path / "model"), jobs_dir=tmp_path / "jobs")
+    assert isinstance(trainer, LocalLoRATrainer) and not trainer.dry_run and trainer.estimate("x") is None
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:1: not a valid chat example"):
+        trainer.prepare_data(bad)
+    with pytest.raises(TrainerError, match="no local training job 'nope'"):
+        trainer.get_status("nope")
+
+
+def test_missing_stack_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("vector_trainer.pipeline.trainers.local_lora._find_spec", lambda name: None)
+    trainer = LocalLoRATrainer(model="m", jobs_dir=tmp_path / "jobs")
+    with pytest.raises(MissingDependencyError, match=r"vector-trainer\[local\]"):
+        trainer.start_training(str(chat_file(tmp_path / "t.jsonl")))
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_real_lora_step_on_cpu(tmp_path: Path) -> None:
+    require_modules(NEEDED, "pip install torch==2.13.0 'vector-trainer[local]'")
+    from tiny_model import make_tiny_model
+
+    data = chat_file(tmp_path / "golden.jsonl")
+    texts = [m["content"] for line in data.read_text().splitlines() for m in json.loads(line)["messages"]]
+    model_dir = make_tiny_model(tmp_path / "tiny-llama", texts)
+    trainer = LocalLoRATrainer(
+        model=str(model_dir),
+        jobs_dir=tmp_path / "jobs",
+        max_steps=4,
+        batch_size=2,
+        max_length=128,
+        lora_r=4,
+        lora_alpha=8,
+    )
+    pipeline = TrainingPipeline(None, None, trainer, poll_interval_s=0.5)
+    summary = pipeline.train(data, tmp_path / "run", wait=True)
+    train = summary["stages"]["train"]
+    assert train["status"] == "succeeded", json.dumps(summary, indent=1)
+    adapter = Path(train["fine_tuned_model"])
+    assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
+    losses = [m["train_loss"] for m in summary["overview"]["training"]["metrics"]]
+    assert len(losses) == 4 and all(math.isfinite(x) and x > 0 for x in losses)
+    with open(train["artifacts"]["loss_curve"], newline="") as handle:
+        assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2, 3, 4]
+    status = trainer.get_status(train["job_id"])
+    assert status["device"] == "cpu" and status["compute_seconds"] > 0
+    # Re-running the same directory resumes the finished job instead of training again.
+    again = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(data, tmp_path / "run", wait=True)
+    assert again["stages"]["train"]["job_id"] == train["job_id"]
+    assert len(list((tmp_path / "jobs").iterdir())) == 1

@@ -1,0 +1,124 @@
+"""VectorWave 0.2.x and 1.x adapters against fakes with the real shapes (see conftest)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import FakeLegacyManager, FakeStoreManager, FakeVectorStore, clustered, vectorwave_object
+from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.sources import as_dataset_manager
+from vector_trainer.sources.vectorwave import (
+    VectorWaveLegacyAdapter,
+    VectorWaveStoreAdapter,
+    parameters_from_source,
+)
+
+SOURCE = """@vectorize(capture_return_value=True, capture_inputs=True)
+def answer(question: str, product: str = "VectorCloud") -> str:
+    return question
+"""
+
+
+def _store_manager(n: int, *, zero_every: int = 0) -> FakeStoreManager:
+    store = FakeVectorStore()
+    manager = FakeStoreManager(store)
+    X, _ = clustered([n], dim=8, spread=0.3, seed=4)
+    store.insert("VectorWaveFunctions", {"function_name": "answer", "source_code": SOURCE})
+    for i, vector in enumerate(X):
+        missing = zero_every and i % zero_every == 0
+        props = {
+            "function_name": "answer" if i % 10 else "other",
+            "status": "SUCCESS",
+            "trace_id": f"t{i}",
+            "return_value": f'"answer {i}"',
+            "question": f"question {i}",
+            "product": "VectorDesk",
+            "team": "support",  # a custom tag, not an input
+        }
+        store.insert(
+            "VectorWaveExecutions",
+            props,
+            uuid=f"00000000-0000-0000-0000-{i:012d}",
+            vector=[0.0] * 8 if missing else vector.tolist(),
+        )
+    return manager
+
+
+def test_detection() -> None:
+    assert isinstance(as_dataset_manager(FakeLegacyManager([])), VectorWaveLegacyAdapter)
+    assert isinstance(as_dataset_manager(_store_manager(3)), VectorWaveStoreAdapter)
+
+
+def test_store_adapter_pages_past_1000_and_recovers_inputs() -> None:
+    adapter = as_dataset_manager(_store_manager(1_200))
+    logs = list(adapter.iter_executions("answer", batch_size=100))
+    assert len(logs) == 1_080  # every 10th row belongs to another function
+    first = logs[0]
+    assert first.inputs == {"question": first.inputs["question"], "product": "VectorDesk"}  # no 'team' tag
+    assert list(first.inputs) == ["question", "product"]  # signature order
+    assert first.output.startswith("answer ")  # JSON text decoded
+    assert adapter.list_functions() == ["answer", "other"]
+
+
+def test_zero_vectors_count_as_missing_with_the_hint(tmp_path) -> None:
+    manager = _store_manager(60, zero_every=3)
+    result = DensityBasedExtractor(manager, top_k=3).extract("answer", tmp_path / "g.jsonl")
+    reasons = {e.reason for e in result.report.excluded}
+    assert reasons == {"missing_vector"}
+    assert len(result.report.excluded) == sum(1 for i in range(60) if i % 10 and i % 3 == 0)
+
+
+def test_near_vector_uses_cosine_not_backend_distance() -> None:
+    adapter = as_dataset_manager(_store_manager(50))
+    log = next(adapter.iter_executions("answer"))
+    hits = adapter.near_vector("answer", (log.vector * 3.0).tolist(), limit=5, min_similarity=0.5)
+    assert hits[0].uuid == log.uuid and hits[0].similarity == pytest.approx(1.0, abs=1e-6)
+    assert all(0.5 <= h.similarity <= 1.0 + 1e-9 for h in hits)
+
+
+def test_register_golden_skips_already_registered(tmp_path) -> None:
+    manager = _store_manager(40)
+    extractor = DensityBasedExtractor(manager, top_k=3)
+    first = extractor.extract("answer", tmp_path / "g.jsonl", register_golden=True).report.golden_registration
+    second = extractor.extract("answer", tmp_path / "g.jsonl", register_golden=True).report.golden_registration
+    assert first["written"] > 0 and second == {"written": 0, "already_registered": first["written"]}
+    assert len(manager.store.tables["VectorWaveGoldenDataset"]) == first["written"]
+
+
+def test_legacy_adapter_near_vector_and_inference() -> None:
+    X, _ = clustered([20], dim=6, spread=0.2, seed=1)
+    manager = FakeLegacyManager([vectorwave_object(i, v) for i, v in enumerate(X)])
+    adapter = as_dataset_manager(manager)
+    log = next(adapter.iter_executions("fn"))
+    assert log.inputs == {"question": log.inputs["question"]}  # standard properties dropped
+    hits = adapter.near_vector("fn", log.vector.tolist(), limit=3, min_similarity=0.0)
+    assert hits[0].uuid == log.uuid and len(hits) == 3
+
+
+def test_parameters_from_source() -> None:
+    assert parameters_from_source(SOURCE, "answer") == ("question", "product")
+    assert parameters_from_source("class A:\n    def run(self, x, *, y): ...", "run") == ("x", "y")
+    assert parameters_from_source("not python (", "answer") is None
+    assert parameters_from_source(SOURCE, "missing") is None
+
+
+def test_manager_engine_over_a_vectorwave_store() -> None:
+    from vector_trainer.extractor.engines import ExactEngine, ManagerEngine, normalize_rows
+
+    adapter = as_dataset_manager(_store_manager(80))
+    logs = list(adapter.iter_executions("answer"))
+    X = normalize_rows(np.stack([log.vector for log in logs]))
+    ids = [log.uuid for log in logs]
+    via = ManagerEngine(adapter, "answer", limit=100).density(X, 0.7, ids)
+    np.testing.assert_allclose(via.density, ExactEngine().density(X, 0.7).density, rtol=1e-4, atol=1e-4)
+
+
+def test_missing_vectorwave_is_a_clear_error(monkeypatch, tmp_path, capsys) -> None:
+    from vector_trainer.cli import main
+
+    monkeypatch.setitem(sys.modules, "vectorwave", None)  # import fails as if not installed
+    assert main(["run", "--source", "vectorwave", "--out", str(tmp_path)]) == 1
+    assert "pip install 'vector-trainer[vectorwave]'" in capsys.readouterr().err

@@ -1,0 +1,134 @@
+"""The layout's rules, checked on the source: layers point one way, no cycles, small modules,
+light imports. The layers, bottom to top, are in ADR-014."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vector_trainer"
+MAX_MODULE_LINES = 400
+HEAVY = ("vectorwave", "openai", "streamlit", "torch", "faiss", "transformers", "sentence_transformers", "sklearn")
+#: Layer of each top-level part of the package; a module may import only from its own part or lower layers.
+LAYERS = {
+    "types": 0,
+    "errors": 0,
+    "_params": 0,
+    "_shared": 0,
+    "_layout": 0,
+    "fileio": 0,
+    "chatml": 0,
+    "config": 0,
+    "sources": 1,
+    "extractor": 2,
+    "synthesizer": 2,
+    "pipeline": 3,
+    "dashboard": 4,
+    "cli": 5,
+}
+STAGES = ("sources", "extractor", "synthesizer", "pipeline", "dashboard", "cli")
+
+
+def _module_name(path: Path) -> str:
+    parts = ["vector_trainer", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every ``vector_trainer`` module a file imports, at module level or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("vector_trainer"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vector_trainer"):
+            modules = _modules()
+            for alias in node.names:
+                if node.module == "vector_trainer" and alias.name == "__version__":
+                    continue  # a constant of the facade, which itself imports no stage
+                full = f"{node.module}.{alias.name}"
+                found.add(full if full in modules else node.module)
+    return found
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    unknown = {m for m in _modules() if m != "vector_trainer" and _part(m) not in LAYERS}
+    assert not unknown, f"add these to LAYERS (and ADR-014): {sorted(unknown)}"
+
+
+def test_imports_point_down_and_stages_do_not_import_each_other() -> None:
+    violations = []
+    for module, path in _modules().items():
+        if module == "vector_trainer":
+            continue
+        source = _part(module)
+        for target in _imports(path):
+            if target == "vector_trainer":
+                violations.append(f"{module} imports the package facade")
+                continue
+            dest = _part(target)
+            upward = LAYERS[dest] > LAYERS[source]
+            sideways = dest != source and LAYERS[dest] == LAYERS[source] and dest in STAGES
+            if upward or sideways:
+                violations.append(f"{module} -> {target}")
+    assert not violations, violations
+
+
+def test_no_import_cycles() -> None:
+    modules = _modules()
+    graph = {m: {t for t in _imports(p) if t in modules and t != m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                pytest.fail(f"import cycle: {' -> '.join([*trail[trail.index(nxt) :], nxt])}")
+            if nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [module])
+
+
+def test_modules_stay_small() -> None:
+    big = {
+        m: n for m, p in _modules().items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not big, f"split these modules (over {MAX_MODULE_LINES} lines): {big}"
+
+
+def _loaded_after(statement: str) -> list[str]:
+    code = f"{statement}; import sys; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def test_every_public_module_imports_without_heavy_packages() -> None:
+    # The web app is a Streamlit script (it needs streamlit by design); __main__ runs the CLI.
+    skipped = {"vector_trainer.dashboard.webapp", "vector_trainer.cli.__main__"}
+    public = [m for m in _modules() if m not in skipped]
+    loaded = _loaded_after("; ".join(f"import {m}" for m in public))
+    heavy = sorted({m.split(".")[0] for m in loaded} & set(HEAVY))
+    assert heavy == [], f"importing every module loaded {heavy}"
+
+
+def test_config_loads_no_stage() -> None:
+    loaded = _loaded_after("import vector_trainer.config")
+    stages = sorted(m for m in loaded if m.startswith("vector_trainer.") and _part(m) in STAGES)
+    assert stages == [], stages
+    assert not {"Levenshtein", "filelock"} & {m.split(".")[0] for m in loaded}

@@ -1,0 +1,125 @@
+"""The configuration mirrors the constructors, declares each default and limit once, and
+reports a bad value by its key (from TOML, the CLI and Python alike)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+import pytest
+
+from vector_trainer.cli import main
+from vector_trainer.config import (
+    TRAINER_SETTINGS,
+    ExtractorConfig,
+    PipelineConfig,
+    SynthesizerConfig,
+    config_from_dict,
+    load_config,
+)
+from vector_trainer.errors import ConfigError
+from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.pipeline import TrainingPipeline
+from vector_trainer.pipeline.trainers import LocalLoRATrainer, OpenAITrainer, create_trainer
+from vector_trainer.synthesizer import FeedbackDiffAnalyzer, HookScriptGenerator, RuleSetSynthesizer
+
+#: Constructor arguments that are objects, not settings (injected, never read from TOML).
+OBJECTS = {"self", "dataset_manager", "analyzer", "llm", "embedder", "python", "extractor", "synthesizer", "trainer"}
+OBJECTS |= {"monitor", "hook_generator", "sleep", "api_key", "hyperparameters", "prices", "client"}
+
+
+def _arguments(*constructors: type) -> dict[str, inspect.Parameter]:
+    return {
+        name: p
+        for cls in constructors
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name not in OBJECTS
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "constructors"),
+    [
+        (ExtractorConfig, (DensityBasedExtractor,)),
+        (SynthesizerConfig, (RuleSetSynthesizer, FeedbackDiffAnalyzer, HookScriptGenerator)),
+        (PipelineConfig, (TrainingPipeline,)),
+        (TRAINER_SETTINGS["openai"], (OpenAITrainer,)),
+        (TRAINER_SETTINGS["local-lora"], (LocalLoRATrainer,)),
+    ],
+)
+def test_config_mirrors_every_constructor_argument_and_default(settings: type, constructors: tuple[type, ...]) -> None:
+    arguments = _arguments(*constructors)
+    fields = {f.name: f for f in dataclasses.fields(settings)}
+    assert set(fields) == set(arguments)
+    for name, field in fields.items():
+        assert arguments[name].default == field.default, f"{settings.__name__}.{name} default is restated"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[extractor]\nepsilon = 1.5\n", r"extractor\.epsilon: must be in \(0, 1\], got 1\.5"),
+        ("[extractor]\ntop_k = 0\n", r"extractor\.top_k: must be >= 1, got 0"),
+        ("[extractor]\nengine = 'gpu'\n", r"extractor\.engine: must be one of 'auto', 'exact', 'faiss', got 'gpu'"),
+        ("[extractor]\npage_size = 0\n", r"extractor\.page_size: must be >= 1, got 0"),
+        ("[synthesizer]\nmin_support = 0\n", r"synthesizer\.min_support: must be >= 1, got 0"),
+        ("[trainer]\nmax_budget_usd = nan\n", r"trainer\.max_budget_usd: must be >= 0, got nan"),
+        ("[trainer]\nmax_budget_usd = -1\n", r"trainer\.max_budget_usd: must be >= 0, got -1"),
+        ("[trainer]\nname = 'local-lora'\nsuffix = 'x'\n", r"trainer\.suffix: trainer 'local-lora' takes no option"),
+        ("[trainer]\nname = 'local-lora'\nlora_r = 0\n", r"trainer\.lora_r: must be >= 1, got 0"),
+        ("[pipeline]\npoll_interval_s = -1\n", r"pipeline\.poll_interval_s: must be >= 0"),
+    ],
+)
+def test_bad_values_name_their_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "vt.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_constructors_check_the_same_constraints() -> None:
+    with pytest.raises(ConfigError, match=r"extractor\.epsilon: must be in \(0, 1\], got 1\.5"):
+        DensityBasedExtractor(
+            object.__new__(type("S", (), {"iter_executions": 0, "near_vector": 0, "list_functions": 0})), epsilon=1.5
+        )
+    with pytest.raises(ConfigError, match=r"trainer\.lora_alpha: must be >= 1"):
+        LocalLoRATrainer(model="m", lora_alpha=0)
+    with pytest.raises(ConfigError, match=r"trainer\.max_budget_usd: must be >= 0, got nan"):
+        OpenAITrainer(max_budget_usd=float("nan"))
+
+
+def test_each_trainer_gets_only_its_own_options(tmp_path: Path) -> None:
+    config = config_from_dict({"trainer": {"name": "local-lora", "model": "m", "lora_r": 4}})
+    trainer = create_trainer(config.trainer.name, **config.trainer.options)
+    assert isinstance(trainer, LocalLoRATrainer) and trainer.model == "m"
+    assert trainer.hyperparameters["lora_r"] == 4
+    assert isinstance(create_trainer("local-lora"), LocalLoRATrainer)  # status and cancel need no model
+
+
+def test_local_lora_train_without_model_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    """Regression: 'train FILE --trainer local-lora' passed OpenAI's default model to the local trainer."""
+    data = tmp_path / "t.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n')
+    code = main(["train", str(data), "--trainer", "local-lora", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "trainer.model: the local-lora trainer needs a base model" in err
+    assert "gpt-4o-mini" not in err and "Traceback" not in err
+
+
+def test_local_lora_status_needs_no_model(tmp_path: Path, capsys) -> None:
+    """Regression: 'status JOB --trainer local-lora' always failed with a TypeError about 'model'."""
+    code = main(["status", "lora-nope", "--trainer", "local-lora", "--jobs-dir", str(tmp_path)])
+    assert code == 1
+    assert "no local training job 'lora-nope'" in capsys.readouterr().err
+
+
+def test_openai_option_on_local_lora_is_a_named_error(tmp_path: Path, capsys) -> None:
+    """Regression: '[trainer] suffix = "x"' with name = "local-lora" ended in a raw TypeError."""
+    path = tmp_path / "vt.toml"
+    path.write_text('[trainer]\nname = "local-lora"\nsuffix = "x"\n', encoding="utf-8")
+    code = main(["demo", "--config", str(path), "--out", str(tmp_path / "runs"), "--store", str(tmp_path / "d.db")])
+    err = capsys.readouterr().err
+    assert code == 2 and "trainer.suffix: trainer 'local-lora' takes no option 'suffix'" in err
+    assert "TypeError" not in err
