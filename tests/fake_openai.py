@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,9 @@ class Script:
     polls_before_done: int = 2  # retrieves that answer "running" before the outcome
     hold_running: bool = False  # keep jobs running until released
     chat_reply: Callable[[dict[str, Any]], str] | None = None
+    # (method, path) -> seconds to hold the answer after the action is done: the client's call
+    # is "in flight" while the server has already acted, which is where a kill hurts most.
+    stall: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +66,9 @@ def make_handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             return
 
         def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            self._pending.append((status, body, headers))
+
+        def _write(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
@@ -79,8 +86,16 @@ def make_handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length) if length else b""
 
         def _handle(self, method: str) -> None:
-            path = self.path.split("?")[0]
-            body = self._body()
+            self._pending: list[tuple[int, dict[str, Any], dict[str, str] | None]] = []
+            path, _, query = self.path.partition("?")
+            self._locked(method, path, query, self._body())
+            hold = state.script.stall.get((method, path), 0.0)
+            if hold:
+                time.sleep(hold)  # outside the lock: other clients are served meanwhile
+            for answer in self._pending:
+                self._write(*answer)
+
+        def _locked(self, method: str, path: str, query: str, body: bytes) -> None:
             with state.lock:
                 state.requests.append((method, path))
                 if self.headers.get("authorization") != f"Bearer {VALID_KEY}":
@@ -103,17 +118,30 @@ def make_handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                             {"retry-after-ms": "10"},
                         )
                         return None
-                return self._route(method, path, body)
+                return self._route(method, path, body, query)
 
-        def _route(self, method: str, path: str, body: bytes) -> None:
+        def _route(self, method: str, path: str, body: bytes, query: str = "") -> None:
             now = int(time.time())
+            params = dict(urllib.parse.parse_qsl(query))
+            if method == "GET" and path == "/v1/files":
+                files = [f for f in state.files.values() if params.get("purpose") in (None, f["purpose"])]
+                return self._send(200, {"object": "list", "data": files, "has_more": False})
+            if method == "GET" and path == "/v1/fine_tuning/jobs":
+                wanted = {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
+                jobs = [
+                    _job_view(j)
+                    for j in state.jobs.values()
+                    if all((j.get("metadata") or {}).get(k) == v for k, v in wanted.items())
+                ]
+                return self._send(200, {"object": "list", "data": jobs[::-1], "has_more": False})
             if method == "POST" and path == "/v1/files":
                 file_id = f"file-{next(state.ids)}"
-                match = re.search(rb'filename="([^"]+)"', body)
+                match = re.search(rb'filename="([^"]+)"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n', body)
+                content = body[match.end() : body.index(b"\r\n--", match.end())] if match else body
                 record = {
                     "id": file_id,
                     "object": "file",
-                    "bytes": len(body),
+                    "bytes": len(content),
                     "created_at": now,
                     "filename": match.group(1).decode() if match else "upload.jsonl",
                     "purpose": "fine-tune",
@@ -150,6 +178,7 @@ def make_handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     "error": None,
                     "seed": 0,
                     "suffix": request.get("suffix"),
+                    "metadata": request.get("metadata"),
                 }
                 state.polls[job_id] = 0
                 return self._send(200, _job_view(state.jobs[job_id]))

@@ -14,7 +14,9 @@ A run directory (one per function and run)::
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 GOLDEN_FILENAME = "golden.jsonl"
@@ -28,6 +30,11 @@ HOOK_DIRNAME = "hook"
 HOOK_FILENAME = "generated_prompt_hook.py"
 VERSION_DIRNAME = ".hook_versions"
 MANIFEST_FILENAME = "manifest.json"
+LOCK_FILENAME = ".lock"
+#: Longest readable part of a function's directory name.
+MAX_SLUG_CHARS = 60
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_HASH_CHARS = 8
 #: Files whose presence makes a directory a run directory (for the dashboard's discovery).
 RUN_MARKERS = (STATE_FILENAME, SUMMARY_FILENAME, EVENTS_FILENAME)
 
@@ -53,3 +60,15 @@ def hook_paths(hook_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
 def run_hook_dir(run_dir: str | os.PathLike[str]) -> Path:
     """The hook directory of a run directory."""
     return Path(run_dir) / HOOK_DIRNAME
+
+
+def function_dirname(function_name: str) -> str:
+    """A safe, unique directory name for a function: a readable slug plus a short hash.
+
+    Any name (``../../victim``, an absolute path, 300 characters, NUL, ANSI escapes) becomes one
+    path component of ``[A-Za-z0-9._-]`` that never starts with a dot; two names never share a
+    directory. The real name is kept in the run's files (``state.json``, ``summary.json``).
+    """
+    slug = _UNSAFE.sub("-", function_name).replace("..", "-").strip(".-")[:MAX_SLUG_CHARS].strip(".-") or "function"
+    digest = hashlib.sha256(function_name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+    return f"{slug}-{digest}"

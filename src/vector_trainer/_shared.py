@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from importlib import import_module
@@ -12,11 +13,18 @@ from typing import Any
 import numpy as np
 
 _DIGEST_CHUNK = 1 << 20
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def utc_now() -> str:
     """The current UTC time as ISO-8601 with seconds (``2026-11-21T10:42:00+00:00``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal: control characters (ANSI escapes, NUL, bidi overrides)
+    become ``?``, so a hostile log or function name cannot move the cursor or hide text."""
+    return _CONTROL.sub("?", text)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -108,6 +108,7 @@ class OpenAITrainerConfig:
     base_url: str | None = param(None, NonEmpty(), doc="an OpenAI-compatible endpoint")
     usd_per_million: float | None = param(None, Interval(0, None, "neither"), doc="price of unpriced models")
     max_retries: int = param(3, Interval(0, 10), doc="SDK retries on 429 and 5xx")
+    timeout_s: float = param(120.0, Interval(1, 3600), doc="seconds to wait for one API answer")
 
 
 @dataclass(frozen=True)

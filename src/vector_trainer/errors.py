@@ -4,16 +4,33 @@ and carries a message that names the offending record or key and says how to fix
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{6,}")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
+_AUTH_HEADER = re.compile(r"(?i)\b(authorization|api[-_]?key|x-api-key)(['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+")
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with every given secret and anything shaped like an OpenAI key masked."""
+    """``text`` with every given secret masked, and anything shaped like a credential: OpenAI-style
+    keys (``sk-...``), ``user:password@`` in URLs, and ``Authorization``/``api_key`` values."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
     return _SECRET_PATTERN.sub(r"\1***", text)
+
+
+def redact_value(value: Any, *secrets: str | None) -> Any:
+    """A copy of a JSON-like value with :func:`redact` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {key: redact_value(item, *secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(item, *secrets) for item in value]
+    return value
 
 
 class VectorTrainerError(Exception):

@@ -6,12 +6,17 @@ import contextlib
 import gzip
 import json
 import os
-import tempfile
+import secrets
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from vector_trainer.errors import InputError
+
+TMP_SUFFIX = ".tmp"
+#: A temporary file older than this is left over from a killed writer and may be removed.
+STALE_TMP_AGE_S = 3600.0
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -29,7 +34,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name = target.parent / f".{target.name}.{secrets.token_hex(6)}{TMP_SUFFIX}"
+    # O_EXCL on a fresh random name; mode 0o666 less the umask, like any file the user creates.
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -41,6 +48,42 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             os.unlink(tmp_name)
         raise
     return target
+
+
+def contained_path(root: str | os.PathLike[str], relative: str | os.PathLike[str]) -> Path:
+    """``root / relative``, refused unless it stays inside ``root`` without following a symlink.
+
+    Every file the pipeline writes into a run directory goes through this check, so a planted
+    symlink (``events.jsonl -> ~/.bashrc``) or a ``..`` in a name cannot move a write elsewhere.
+
+    Raises:
+        InputError: If the path leaves ``root`` or a component of it (or the file) is a symlink.
+    """
+    base = Path(root)
+    target = base / relative
+    current = base
+    for part in Path(relative).parts:
+        current = current / part
+        if current.is_symlink():
+            raise InputError(f"{current} is a symbolic link; refusing to write through it (remove it and re-run)")
+    resolved_base = base.resolve()
+    if not target.resolve().is_relative_to(resolved_base) or ".." in Path(relative).parts:
+        raise InputError(f"{target} is outside the run directory {base}; refusing to write there")
+    return target
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line to a file, refusing to follow a symlink at ``path`` (``O_NOFOLLOW``)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if Path(path).is_symlink():
+            raise InputError(f"{path} is a symbolic link; refusing to write through it (remove it and re-run)") from exc
+        raise
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -95,3 +138,18 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         if not isinstance(value, dict):
             raise InputError(f"{name}:{line_no}: expected a JSON object, got {type(value).__name__}")
         yield line_no, value
+
+
+def remove_stale_temp_files(directory: str | os.PathLike[str], *, older_than_s: float = STALE_TMP_AGE_S) -> int:
+    """Delete ``.*.tmp`` files that a killed writer left in ``directory``; returns how many.
+
+    Only files older than ``older_than_s`` go, so a write in progress in another process is safe.
+    """
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for candidate in Path(directory).glob(f".*{TMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if not candidate.is_symlink() and candidate.is_file() and candidate.stat().st_mtime < cutoff:
+                candidate.unlink()
+                removed += 1
+    return removed

@@ -200,6 +200,7 @@ class CostEstimate:
             could not be loaded; the figure is then a guaranteed upper bound.
         encoding: The tokenizer used (``o200k_base``, ``cl100k_base`` or ``utf8-bytes``).
         note: Human-readable remarks (fallbacks, price source).
+        over_context: Examples longer than the model's training context (billed truncated).
     """
 
     model: str
@@ -212,6 +213,7 @@ class CostEstimate:
     exact: bool
     encoding: str
     note: str = ""
+    over_context: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the estimate."""
@@ -226,6 +228,7 @@ class CostEstimate:
             "exact": self.exact,
             "encoding": self.encoding,
             "note": self.note,
+            "over_context": self.over_context,
         }
 
 

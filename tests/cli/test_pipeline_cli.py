@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from conftest import ListSource, clustered, make_log
+from vector_trainer._layout import function_dirname
 from vector_trainer.chatml import is_valid_example
 from vector_trainer.cli import build_parser, main
 from vector_trainer.config import load_config
@@ -181,7 +182,7 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["demo", "--out", "runs"]) == 0
     for function in ("persona_chat", "support_faq"):
-        run = tmp_path / "runs" / function
+        run = tmp_path / "runs" / function_dirname(function)
         lines = (run / "golden.jsonl").read_text(encoding="utf-8").splitlines()
         assert len(lines) >= 10 and all(is_valid_example(json.loads(line)) for line in lines)
         ast.parse((run / "hook" / "generated_prompt_hook.py").read_text(encoding="utf-8"))
@@ -190,7 +191,7 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch) -> None:
         report = json.loads((run / "golden.report.json").read_text())
         assert report["logs"]["by_status"]["ERROR"] > 0
         assert report["examples"]["steady"] > 0 and report["examples"]["anomaly"] > 0
-    rules = json.loads((tmp_path / "runs" / "persona_chat" / "rules.json").read_text())
+    rules = json.loads((tmp_path / "runs" / function_dirname("persona_chat") / "rules.json").read_text())
     assert any(r["kind"] == "strip_prefix" and r["support"] >= 3 for r in rules["rules"])
     assert main(["hooks", "list", "--dir", "runs/persona_chat/hook"]) == 0
 

@@ -20,6 +20,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from fake_openai import VALID_KEY, FakeOpenAIServer
+from vector_trainer._layout import function_dirname
 from vector_trainer.cli import main
 from vector_trainer.dashboard.webapp import LOSS_COLOR, STRATEGY_COLORS
 from vector_trainer.extractor import DensityBasedExtractor
@@ -29,6 +30,7 @@ from vector_trainer.sources.store import SQLiteLogStore
 from vector_trainer.synthesizer import HookScriptGenerator, RuleSetSynthesizer, load_feedback
 from vector_trainer.synthesizer.versions import HookVersionManager
 
+PERSONA_DIR = function_dirname("persona_chat")
 APP = str(Path(importlib.util.find_spec("vector_trainer.dashboard").submodule_search_locations[0]) / "webapp.py")
 SECRET = "sk-dashboard-SECRET-never-shown-123456"
 
@@ -48,7 +50,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Path(importlib.util.find_spec("vector_trainer").origin).parent / "demo" / "demo_feedback.jsonl"
     )
     persona = [p for p in feedback if p.context.get("function_name") == "persona_chat"]
-    hook_path = base / "runs" / "demo" / "persona_chat" / "hook" / "generated_prompt_hook.py"
+    hook_path = base / "runs" / "demo" / PERSONA_DIR / "hook" / "generated_prompt_hook.py"
     rules = RuleSetSynthesizer().synthesize(persona[:3]).rules
     HookScriptGenerator().generate(rules, hook_path)  # a second version, v0002, now active
     with FakeOpenAIServer() as server, SQLiteLogStore(base / ".vectortrainer" / "demo.db") as store:
@@ -109,8 +111,8 @@ def test_overview_projection_density_and_training_curves(runs: Path, monkeypatch
 
 
 def test_golden_rules_and_training_views(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = app(runs, monkeypatch, runs / "demo" / "persona_chat")
-    report = json.loads((runs / "demo" / "persona_chat" / "golden.report.json").read_text())
+    at = app(runs, monkeypatch, runs / "demo" / PERSONA_DIR)
+    report = json.loads((runs / "demo" / PERSONA_DIR / "golden.report.json").read_text())
     golden = next(d for d in at.dataframe if {"strategy", "user", "assistant"} <= set(d.value.columns))
     assert len(golden.value) == report["examples"]["written"]
     assert any("strip_prefix" in str(d.value) for d in at.dataframe)  # the rules table
@@ -121,7 +123,7 @@ def test_golden_rules_and_training_views(runs: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_rollback_through_the_ui(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = runs / "demo" / "persona_chat"
+    run = runs / "demo" / PERSONA_DIR
     manager = HookVersionManager(run / "hook" / ".hook_versions", run / "hook" / "generated_prompt_hook.py")
     assert manager.active().version_id == "v0002"
     at = app(runs, monkeypatch, run)

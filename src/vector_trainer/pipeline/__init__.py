@@ -10,8 +10,8 @@ from vector_trainer._shared import lazy_exports
 
 _EXPORTS = {
     "TrainingPipeline": "vector_trainer.pipeline.orchestrator",
-    "TrainingInput": "vector_trainer.pipeline.orchestrator",
-    "read_run_state": "vector_trainer.pipeline.orchestrator",
+    "TrainingInput": "vector_trainer.pipeline.rundir",
+    "read_run_state": "vector_trainer.pipeline.rundir",
     "PipelineMonitor": "vector_trainer.pipeline.monitor",
     "JsonlEventLog": "vector_trainer.pipeline.monitor",
     "estimate_cost": "vector_trainer.pipeline.costguard",

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vector_trainer.chatml import MIN_TRAINING_EXAMPLES, check_example
-from vector_trainer.errors import BudgetExceededError, InputError, UnknownModelError
+from vector_trainer.errors import BudgetExceededError, ConfigError, InputError, UnknownModelError
 from vector_trainer.fileio import iter_jsonl
 from vector_trainer.types import CostEstimate
 
@@ -37,6 +37,11 @@ MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 100, 25_000
 BYTE_FALLBACK_ENCODING = "utf8-bytes"
 #: Offline tokenizer packages register encodings as ``<name>_offline`` (tiktoken checks their hash).
 OFFLINE_SUFFIX = "_offline"
+#: Top-level example keys whose definitions are billed with the example.
+BILLED_DEFINITIONS = ("tools", "functions")
+#: Longest training example these models take (OpenAI truncates longer ones and bills the rest).
+TRAINING_CONTEXT_TOKENS = 65_536
+MAX_LINES_IN_NOTE = 10
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,11 @@ class ModelPrice:
 #: Training prices, USD per 1M tokens. Override per call with ``prices=`` or ``usd_per_million=``.
 MODEL_TRAINING_PRICES: Mapping[str, ModelPrice] = MappingProxyType(
     {
-        "gpt-4.1-2025-04-14": ModelPrice(25.00, "o200k_base"),
-        "gpt-4.1-mini-2025-04-14": ModelPrice(5.00, "o200k_base"),
-        "gpt-4.1-nano-2025-04-14": ModelPrice(1.50, "o200k_base"),
-        "gpt-4o-2024-08-06": ModelPrice(25.00, "o200k_base"),
-        "gpt-4o-mini-2024-07-18": ModelPrice(3.00, "o200k_base"),
+        "gpt-4.1-2025-04-14": ModelPrice(25.00, "o200k_base", TRAINING_CONTEXT_TOKENS),
+        "gpt-4.1-mini-2025-04-14": ModelPrice(5.00, "o200k_base", TRAINING_CONTEXT_TOKENS),
+        "gpt-4.1-nano-2025-04-14": ModelPrice(1.50, "o200k_base", TRAINING_CONTEXT_TOKENS),
+        "gpt-4o-2024-08-06": ModelPrice(25.00, "o200k_base", TRAINING_CONTEXT_TOKENS),
+        "gpt-4o-mini-2024-07-18": ModelPrice(3.00, "o200k_base", TRAINING_CONTEXT_TOKENS),
     }
 )
 #: Short names resolve to the dated snapshot OpenAI fine-tunes.
@@ -106,14 +111,20 @@ def resolve_price(
     table = {**MODEL_TRAINING_PRICES, **(prices or {})}
     name = MODEL_ALIASES.get(model, model)
     if usd_per_million is not None:
-        if usd_per_million < 0 or not math.isfinite(usd_per_million):
-            raise InputError(f"usd_per_million must be a finite non-negative number, got {usd_per_million}")
+        if isinstance(usd_per_million, bool) or usd_per_million <= 0 or not math.isfinite(usd_per_million):
+            raise ConfigError(f"trainer.usd_per_million: must be a finite number > 0, got {usd_per_million}")
         base = table.get(name)
+        if base is not None and usd_per_million < base.usd_per_million:
+            raise ConfigError(
+                f"trainer.usd_per_million: {usd_per_million} USD/1M is below the known price of '{name}' "
+                f"({base.usd_per_million} USD/1M, {base.source}); a given price may only raise a known one, "
+                "so the guard never under-estimates. Drop the price to use the table's."
+            )
         return name, ModelPrice(
             usd_per_million,
             base.encoding if base else encoding_for_model(name),
             base.context_limit if base else None,
-            source="given by the user",
+            source="given by the user" + (", above the table's price" if base is not None else ""),
             as_of="",
         )
     if name in table:
@@ -164,8 +175,12 @@ def load_token_counter(encoding_name: str) -> tuple[Callable[[str], int], str, b
 
 
 def count_example_tokens(example: Mapping[str, Any], count: Callable[[str], int]) -> int:
-    """Tokens of one chat example as OpenAI's cookbook counts them."""
+    """Tokens of one chat example as OpenAI's cookbook counts them, plus its tool and function
+    definitions (billed as part of the example), counted as their JSON text."""
     total = TOKENS_REPLY_PRIMING
+    for key in BILLED_DEFINITIONS:
+        if example.get(key):
+            total += count(json.dumps(example[key], ensure_ascii=False))
     for message in example["messages"]:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
@@ -208,14 +223,16 @@ def estimate_cost(
         count, encoding, exact, note = load_token_counter(price.encoding)
     per_epoch = 0
     n_examples = 0
+    over_context: list[int] = []
     file_name = os.fspath(jsonl_path)
     for line_no, example in iter_jsonl(jsonl_path):
         errors = [i.message for i in check_example(example) if i.severity == "error"]
         if errors:
             raise InputError(f"{file_name}:{line_no}: not a valid chat example: {'; '.join(errors)}")
         tokens = count_example_tokens(example, count)
-        if price.context_limit is not None:
-            tokens = min(tokens, price.context_limit)
+        if price.context_limit is not None and tokens > price.context_limit:
+            over_context.append(line_no)
+            tokens = price.context_limit
         per_epoch += tokens
         n_examples += 1
     if n_examples == 0:
@@ -227,6 +244,12 @@ def estimate_cost(
     notes = [note] if note else []
     if n_epochs is None:
         notes.append(f"{epochs} epochs by OpenAI's default rule for {n_examples} examples")
+    if over_context:
+        shown = ", ".join(str(n) for n in over_context[:MAX_LINES_IN_NOTE])
+        notes.append(
+            f"{len(over_context)} examples (lines {shown}) are longer than {name}'s training context of "
+            f"{price.context_limit:,} tokens and will be truncated; shorten or drop them"
+        )
     if n_examples < MIN_TRAINING_EXAMPLES:
         notes.append(f"OpenAI requires at least {MIN_TRAINING_EXAMPLES} examples; this file has {n_examples}")
     notes.append(
@@ -243,7 +266,21 @@ def estimate_cost(
         exact=exact,
         encoding=encoding,
         note="; ".join(notes),
+        over_context=len(over_context),
     )
+
+
+def check_budget_value(max_budget_usd: float | None, key: str = "trainer.max_budget_usd") -> None:
+    """Refuse a budget that is not a finite number >= 0 (``nan`` would let anything through).
+
+    Raises:
+        ConfigError: Naming ``key``.
+    """
+    if max_budget_usd is None:
+        return
+    bad = isinstance(max_budget_usd, bool) or not isinstance(max_budget_usd, (int, float))
+    if bad or not math.isfinite(max_budget_usd) or max_budget_usd < 0:
+        raise ConfigError(f"{key}: must be a finite number >= 0 (USD), got {max_budget_usd!r}")
 
 
 def check_budget(estimate: CostEstimate, max_budget_usd: float | None) -> None:
@@ -254,6 +291,7 @@ def check_budget(estimate: CostEstimate, max_budget_usd: float | None) -> None:
     """
     if max_budget_usd is None:
         return
+    check_budget_value(max_budget_usd)
     if estimate.estimated_usd > max_budget_usd:
         bound = "" if estimate.exact else " (an upper bound: the exact tokenizer was unavailable)"
         raise BudgetExceededError(

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from vector_trainer import _layout
+from vector_trainer.errors import redact_value
+from vector_trainer.fileio import append_line
 
 LOGGER = logging.getLogger("vector_trainer")
 EVENTS_FILENAME = _layout.EVENTS_FILENAME
@@ -102,10 +104,9 @@ class JsonlEventLog(PipelineMonitor):
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
         super().record(kind, payload)
-        line = json.dumps(self.events[-1], ensure_ascii=False, default=str) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
+        line = json.dumps(redact_value(self.events[-1]), ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            append_line(self.path, line)
 
 
 _HOOKS = {

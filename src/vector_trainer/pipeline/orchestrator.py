@@ -8,111 +8,35 @@ uploaded or paid for twice; the existing job is polled instead.
 
 from __future__ import annotations
 
-import json
+import inspect
 import os
+import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vector_trainer import _layout
 from vector_trainer._layout import (
     COST_FILENAME,
-    EVENTS_FILENAME,
     GOLDEN_FILENAME,
     PROJECTION_FILENAME,
     RULES_FILENAME,
-    STATE_FILENAME,
-    SUMMARY_FILENAME,
 )
 from vector_trainer._shared import sha256_file, utc_now
 from vector_trainer.config import PipelineConfig, RunConfig
-from vector_trainer.errors import ConfigError, PipelineError, VectorTrainerError
+from vector_trainer.errors import ConfigError
 from vector_trainer.extractor.core import DensityBasedExtractor
 from vector_trainer.fileio import atomic_write_json
 from vector_trainer.pipeline.costguard import check_budget
-from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
+from vector_trainer.pipeline.monitor import PipelineMonitor
+from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES, BaseTrainer
 from vector_trainer.synthesizer.hook import HookScriptGenerator
 from vector_trainer.synthesizer.rules import RuleSetSynthesizer
 from vector_trainer.types import FeedbackPair, SelectionStrategy
 
 _D = PipelineConfig
-
-
-def read_run_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``state.json`` of a run directory (empty when the run has none yet).
-
-    Raises:
-        PipelineError: If the file exists but cannot be read.
-    """
-    path = Path(run_dir) / STATE_FILENAME
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PipelineError("resume", f"{path} cannot be read ({exc}); move it away to start afresh") from exc
-    return data if isinstance(data, dict) else {}
-
-
-@dataclass(frozen=True)
-class TrainingInput:
-    """What the training stage trains on."""
-
-    train_path: Path
-    validation_path: Path | None
-    n_examples: int
-
-
-class _Run:
-    """Bookkeeping of one run directory: events, persisted state, the summary."""
-
-    def __init__(self, run_dir: Path, label: str, monitor: PipelineMonitor | None) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.dir = run_dir
-        self.events = JsonlEventLog(run_dir / EVENTS_FILENAME)
-        self.hub = MonitorHub([self.events, monitor])
-        self.state = read_run_state(run_dir)
-        self.state.update({"function_name": label, "updated_at": utc_now()})
-        self.state.setdefault("stages", {})
-        self.summary: dict[str, Any] = {
-            "function_name": label,
-            "run_dir": str(run_dir),
-            "started_at": utc_now(),
-            "stages": {},
-            "errors": [],
-        }
-
-    def persist(self) -> None:
-        self.state["updated_at"] = utc_now()
-        atomic_write_json(self.dir / STATE_FILENAME, self.state)
-
-    def stage(self, name: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        self.hub.stage_start(name)
-        try:
-            result = body()
-        except Exception as exc:  # a stage failure, or an unexpected bug, ends the run cleanly, named
-            message = str(exc) if isinstance(exc, VectorTrainerError) else f"{type(exc).__name__}: {exc}"
-            self.hub.error(name, message)
-            self.state["stages"][name] = {"status": "failed", "error": message, "finished_at": utc_now()}
-            self.persist()
-            self.summary["errors"].append({"stage": name, "error": message})
-            self.finish("failed")
-            raise PipelineError(name, message) from exc
-        self.state["stages"][name] = {"status": result.get("status", "done"), "finished_at": utc_now()}
-        self.persist()
-        self.summary["stages"][name] = result
-        self.hub.stage_complete(name, result)
-        return result
-
-    def finish(self, status: str = "ok") -> dict[str, Any]:
-        self.summary["finished_at"] = utc_now()
-        self.summary["status"] = status
-        self.summary["overview"] = {k: v for k, v in self.events.summary().items() if k not in ("stages", "errors")}
-        atomic_write_json(self.dir / SUMMARY_FILENAME, self.summary)
-        return self.summary
 
 
 class TrainingPipeline:
@@ -168,7 +92,7 @@ class TrainingPipeline:
         if self.extractor is None or self.synthesizer is None:
             raise ConfigError("TrainingPipeline.run needs an extractor and a synthesizer; use train() for a file")
         self.trainer.check_ready()
-        run = _Run(Path(output_dir), function_name, self.monitor)
+        run = RunDirectory(Path(output_dir), function_name, self.monitor)
         inputs: dict[str, TrainingInput] = {}
         run.stage("extract", lambda: self._extract(function_name, run, inputs))
         run.stage("synthesize", lambda: self._synthesize(feedback_pairs, run))
@@ -192,24 +116,24 @@ class TrainingPipeline:
         path = Path(jsonl_path)
         n_examples = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
         inputs = TrainingInput(path, Path(validation_path) if validation_path else None, n_examples)
-        run = _Run(Path(output_dir), path.stem, self.monitor)
+        run = RunDirectory(Path(output_dir), path.stem, self.monitor)
         run.stage("train", lambda: self._train(inputs, run, wait))
         return run.finish()
 
     # -- stages -----------------------------------------------------------------------------
 
-    def _extract(self, function_name: str, run: _Run, out: dict[str, TrainingInput]) -> dict[str, Any]:
+    def _extract(self, function_name: str, run: RunDirectory, out: dict[str, TrainingInput]) -> dict[str, Any]:
         assert self.extractor is not None
         hub = run.hub
         result = self.extractor.extract(
             function_name,
-            run.dir / GOLDEN_FILENAME,
+            run.path(GOLDEN_FILENAME),
             register_golden=self.register_golden,
             on_progress=lambda current, total: hub.progress("extract", current, total),
         )
         out["train"] = TrainingInput(result.train_path, result.validation_path, result.n_examples)
         labels = {c.uuid: c.strategy.value for c in result.candidates}
-        atomic_write_json(run.dir / PROJECTION_FILENAME, self.extractor.projection(function_name, labels))
+        atomic_write_json(run.path(PROJECTION_FILENAME), self.extractor.projection(function_name, labels))
         report = result.report
         for warning in report.warnings:
             hub.log(warning, "warning")
@@ -231,24 +155,25 @@ class TrainingPipeline:
             "golden_registration": dict(report.golden_registration) if report.golden_registration else None,
         }
 
-    def _synthesize(self, pairs: Sequence[FeedbackPair], run: _Run) -> dict[str, Any]:
+    def _synthesize(self, pairs: Sequence[FeedbackPair], run: RunDirectory) -> dict[str, Any]:
         assert self.synthesizer is not None
         if not pairs:
             return {"status": "skipped", "reason": "no feedback pairs given"}
         hub = run.hub
         hub.progress("synthesize", 0, 2)
         synthesis = self.synthesizer.synthesize(pairs)
-        atomic_write_json(run.dir / RULES_FILENAME, synthesis.to_dict())
         hub.progress("synthesize", 1, 2)
         for conflict in synthesis.conflicts:
             hub.log(f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}")
         hook = self.hook_generator.generate(
             synthesis.rules,
-            _layout.run_hook_dir(run.dir) / _layout.HOOK_FILENAME,
+            run.path(os.path.join(_layout.HOOK_DIRNAME, _layout.HOOK_FILENAME)),
             feedback_pairs=synthesis.consistent_pairs(pairs),
             metadata={"rules": len(synthesis.rules), "feedback_pairs": len(pairs)},
             extra_instructions=synthesis.instructions,
         )
+        # Written only once the hook is active, so rules.json always describes the active hook.
+        atomic_write_json(run.path(RULES_FILENAME), synthesis.to_dict())
         hub.progress("synthesize", 2, 2)
         return {
             "rules": len(synthesis.rules),
@@ -256,18 +181,18 @@ class TrainingPipeline:
             "conflicts": len(synthesis.conflicts),
             "pruned": len(synthesis.pruned),
             "llm": synthesis.llm,
-            "rules_path": str(run.dir / RULES_FILENAME),
+            "rules_path": str(run.path(RULES_FILENAME)),
             "hook_path": str(hook.path),
             "hook_version": hook.version.version_id if hook.version else None,
             "self_test": hook.self_test.to_dict(),
         }
 
-    def _train(self, inputs: TrainingInput, run: _Run, wait: bool) -> dict[str, Any]:
+    def _train(self, inputs: TrainingInput, run: RunDirectory, wait: bool) -> dict[str, Any]:
         trainer, hub = self.trainer, run.hub
         estimate = trainer.estimate(inputs.train_path)
         cost = estimate.to_dict() if estimate else None
         if estimate is not None:
-            atomic_write_json(run.dir / COST_FILENAME, cost)
+            atomic_write_json(run.path(COST_FILENAME), cost)
             if not estimate.exact:
                 hub.log(estimate.note.split(";")[0], "warning")
             check_budget(estimate, getattr(trainer, "max_budget_usd", None))
@@ -301,7 +226,7 @@ class TrainingPipeline:
             trainer.get_result(job_id)  # raises TrainerError with the job's error
         return result
 
-    def _ensure_job(self, inputs: TrainingInput, run: _Run) -> str:
+    def _ensure_job(self, inputs: TrainingInput, run: RunDirectory) -> str:
         trainer, hub, state = self.trainer, run.hub, run.state
         digest = sha256_file(inputs.train_path)
         training = state.get("training") or {}
@@ -313,24 +238,44 @@ class TrainingPipeline:
         if training.get("job_id"):
             hub.log(f"resuming: job {training['job_id']} already exists for this training file; not uploading again")
             return str(training["job_id"])
-        if not training.get("file_id"):
-            training["file_id"] = trainer.prepare_data(inputs.train_path)
+        # A token written before any paid call lets a re-run after a kill find what that call made.
+        if not training.get("client_token"):
+            training["client_token"] = secrets.token_hex(8)
             run.persist()
-        else:
-            hub.log(f"resuming: file {training['file_id']} already uploaded")
-        if inputs.validation_path and not training.get("validation_file_id"):
-            training["validation_file_id"] = trainer.prepare_data(inputs.validation_path)
-            run.persist()
+        token = str(training["client_token"])
+        training["file_id"] = self._ensure_upload(training, "file_id", inputs.train_path, token, run)
+        if inputs.validation_path:
+            training["validation_file_id"] = self._ensure_upload(
+                training, "validation_file_id", inputs.validation_path, f"{token}-validation", run
+            )
         hyper: dict[str, Any] = {}
         if training.get("validation_file_id"):
             hyper["validation_file"] = training["validation_file_id"]
-        training["job_id"] = trainer.start_training(training["file_id"], **hyper)
+        found = trainer.find_job(token)
+        if found:
+            hub.log(f"resuming: job {found} was created by an interrupted run; not creating another")
+            training["job_id"] = found
+        else:
+            training["job_id"] = _with_token(trainer.start_training, token, training["file_id"], **hyper)
+            hub.log(f"started fine-tuning job {training['job_id']}")
         training["created_at"] = utc_now()
         run.persist()
-        hub.log(f"started fine-tuning job {training['job_id']}")
         return str(training["job_id"])
 
-    def _wait(self, job_id: str, run: _Run) -> dict[str, Any]:
+    def _ensure_upload(self, training: dict[str, Any], key: str, path: Path, token: str, run: RunDirectory) -> str:
+        if training.get(key):
+            run.hub.log(f"resuming: file {training[key]} already uploaded")
+            return str(training[key])
+        found = self.trainer.find_upload(path, token)
+        if found:
+            run.hub.log(f"resuming: file {found} was uploaded by an interrupted run; not uploading again")
+            training[key] = found
+        else:
+            training[key] = _with_token(self.trainer.prepare_data, token, path)
+        run.persist()
+        return str(training[key])
+
+    def _wait(self, job_id: str, run: RunDirectory) -> dict[str, Any]:
         seen_steps: set[Any] = set()
         while True:
             status = self.trainer.get_status(job_id)
@@ -344,3 +289,11 @@ class TrainingPipeline:
                 return status
             run.hub.log(f"job {job_id}: {status['status']}")
             self._sleep(self.poll_interval_s)
+
+
+def _with_token(method: Callable[..., str], token: str, *args: Any, **kwargs: Any) -> str:
+    """Call a trainer method with ``client_token`` when it takes one (trainers written before
+    tokens existed keep working, without the resume-after-kill lookup)."""
+    if "client_token" in inspect.signature(method).parameters:
+        kwargs["client_token"] = token
+    return method(*args, **kwargs)

@@ -21,10 +21,12 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vector_trainer.errors import ConfigError, MissingDependencyError
+from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError, redact
 
 DEFAULT_HASHING_DIM = 384
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+#: Seconds to wait for one embeddings answer.
+EMBEDDING_TIMEOUT_S = 60.0
 _TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -123,7 +125,8 @@ class OpenAIEmbedder:
             raise MissingDependencyError("openai", "openai", "OpenAI embeddings") from exc
         self.model = model
         self.batch_size = batch_size
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url)
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=EMBEDDING_TIMEOUT_S)
 
     @property
     def name(self) -> str:
@@ -133,7 +136,14 @@ class OpenAIEmbedder:
         rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            response = self._client.embeddings.create(model=self.model, input=batch)
+            try:
+                response = self._client.embeddings.create(model=self.model, input=batch)
+            except Exception as exc:  # the SDK's errors may echo the key or a credentialed URL
+                message = redact(f"{type(exc).__name__}: {exc}", self._api_key)
+                raise VectorTrainerError(
+                    f"embedding texts {start + 1}..{start + len(batch)} with {self.model} failed: {message}. "
+                    "Check OPENAI_API_KEY and OPENAI_BASE_URL, or use --embedder hashing|local"
+                ) from None
             rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         return np.asarray(rows, dtype=np.float32)
 

@@ -29,12 +29,24 @@ class BaseTrainer(ABC):
         to train (checked before a pipeline starts, so nothing runs in vain); default: nothing."""
 
     @abstractmethod
-    def prepare_data(self, jsonl_path: str | os.PathLike[str]) -> str:
-        """Check and upload (or stage) a chat-format JSONL file; returns its file id."""
+    def prepare_data(self, jsonl_path: str | os.PathLike[str], *, client_token: str | None = None) -> str:
+        """Check and upload (or stage) a chat-format JSONL file; returns its file id.
+
+        ``client_token`` (when given) tags the upload so that :meth:`find_upload` can find it
+        after an interrupted run."""
 
     @abstractmethod
-    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
-        """Start a job on a prepared file; returns the job id."""
+    def start_training(self, file_id: str, *, client_token: str | None = None, **hyperparameters: Any) -> str:
+        """Start a job on a prepared file; returns the job id. ``client_token`` tags the job so
+        that :meth:`find_job` can find it after an interrupted run."""
+
+    def find_upload(self, jsonl_path: str | os.PathLike[str], client_token: str) -> str | None:
+        """The id of a file already uploaded with this token, if the backend can tell."""
+        return None
+
+    def find_job(self, client_token: str) -> str | None:
+        """The id of a job already created with this token, if the backend can tell."""
+        return None
 
     @abstractmethod
     def get_status(self, job_id: str) -> dict[str, Any]:

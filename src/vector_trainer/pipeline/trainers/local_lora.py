@@ -124,7 +124,7 @@ class LocalLoRATrainer(BaseTrainer):
             raise TrainerError(f"no local training job '{job_id}' under {self.jobs_dir}")
         return path
 
-    def prepare_data(self, jsonl_path: str | os.PathLike[str]) -> str:
+    def prepare_data(self, jsonl_path: str | os.PathLike[str], *, client_token: str | None = None) -> str:
         """Validate the chat file; its file id is its absolute path.
 
         Raises:
@@ -151,7 +151,13 @@ class LocalLoRATrainer(BaseTrainer):
                 "cached hub id (--model PATH, or model = ... under [trainer])"
             )
 
-    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
+    def find_job(self, client_token: str) -> str | None:
+        """The job started with this token, if its process was launched."""
+        job_id = f"lora-{client_token}"
+        status = _read_json(self.jobs_dir / job_id / "status.json")
+        return job_id if status.get("pid") else None
+
+    def start_training(self, file_id: str, *, client_token: str | None = None, **hyperparameters: Any) -> str:
         self.check_ready()
         missing = [name for name in REQUIRED_PACKAGES if _find_spec(name) is None]
         if missing:
@@ -160,10 +166,13 @@ class LocalLoRATrainer(BaseTrainer):
         if not training_file.is_file():
             raise TrainerError(f"training file {training_file} does not exist (prepare_data returns its path)")
         params = {**self.hyperparameters, **{k: v for k, v in hyperparameters.items() if k != "validation_file"}}
-        digest = hashlib.sha256(f"{file_id}{time.time_ns()}".encode()).hexdigest()[:8]
-        job_id = f"lora-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{digest}"
+        if client_token:
+            job_id = f"lora-{client_token}"  # a re-run after a kill reuses the directory (find_job)
+        else:
+            digest = hashlib.sha256(f"{file_id}{time.time_ns()}".encode()).hexdigest()[:8]
+            job_id = f"lora-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{digest}"
         job_dir = self.jobs_dir / job_id
-        job_dir.mkdir(parents=True, exist_ok=False)
+        job_dir.mkdir(parents=True, exist_ok=client_token is not None)
         atomic_write_json(
             job_dir / "job.json",
             {

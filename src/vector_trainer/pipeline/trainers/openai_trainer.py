@@ -15,6 +15,12 @@ from vector_trainer.pipeline.trainers.base import BaseTrainer
 from vector_trainer.types import CostEstimate
 
 _D = OpenAITrainerConfig
+#: The job metadata key under which the client token is sent (and searched for on resume).
+TOKEN_METADATA_KEY = "vectortrainer_token"
+
+
+def _upload_name(path: Path, client_token: str | None) -> str:
+    return f"vectortrainer-{client_token}-{path.name}" if client_token else path.name
 
 
 class OpenAITrainer(BaseTrainer):
@@ -50,6 +56,7 @@ class OpenAITrainer(BaseTrainer):
         usd_per_million: float | None = _D.usd_per_million,
         client: Any = None,
         max_retries: int = _D.max_retries,
+        timeout_s: float = _D.timeout_s,
     ) -> None:
         check_values(
             _D,
@@ -62,6 +69,7 @@ class OpenAITrainer(BaseTrainer):
                 "base_url": base_url,
                 "usd_per_million": usd_per_million,
                 "max_retries": max_retries,
+                "timeout_s": timeout_s,
             },
         )
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
@@ -74,12 +82,14 @@ class OpenAITrainer(BaseTrainer):
         self.prices = prices
         self.usd_per_million = usd_per_million
         self.max_retries = max_retries
+        self.timeout_s = timeout_s
         self._client = client
         self.dry_run = client is None and self._api_key is None
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "unset"
-        return f"OpenAITrainer(model={self.model!r}, api_key=<{key}>, base_url={self.base_url!r})"
+        base_url = redact(self.base_url) if self.base_url else None
+        return f"OpenAITrainer(model={self.model!r}, api_key=<{key}>, base_url={base_url!r})"
 
     @property
     def client(self) -> Any:
@@ -91,7 +101,9 @@ class OpenAITrainer(BaseTrainer):
                 import openai
             except ImportError as exc:
                 raise MissingDependencyError("openai", "openai", "The OpenAI trainer") from exc
-            self._client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=self.max_retries)
+            self._client = openai.OpenAI(
+                api_key=self._api_key, base_url=self.base_url, max_retries=self.max_retries, timeout=self.timeout_s
+            )
         return self._client
 
     def _call(self, action: str, fn: Callable[[], Any]) -> Any:
@@ -106,7 +118,10 @@ class OpenAITrainer(BaseTrainer):
         status = getattr(exc, "status_code", None)
         body = getattr(exc, "body", None)
         code = body.get("code") if isinstance(body, dict) else getattr(exc, "code", None)
-        if status == 401:
+        if type(exc).__name__ in ("APITimeoutError", "TimeoutException", "ReadTimeout"):
+            where = self.base_url or "api.openai.com"
+            message = f"no answer from {where} within {self.timeout_s:g}s while waiting for the {action}"
+        elif status == 401:
             message = "OpenAI rejected the API key (401 Unauthorized); check OPENAI_API_KEY"
         elif status == 403 and code == "training_not_available":
             message = (
@@ -120,16 +135,22 @@ class OpenAITrainer(BaseTrainer):
         return redact(f"{action} failed: {message}", self._api_key)
 
     def estimate(self, jsonl_path: str | os.PathLike[str]) -> CostEstimate:
+        epochs = self._hyperparameters().get("n_epochs")
         return estimate_cost(
             jsonl_path,
             self.model,
-            self.n_epochs,
+            epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
             prices=self.prices,
             usd_per_million=self.usd_per_million,
         )
 
-    def prepare_data(self, jsonl_path: str | os.PathLike[str], *, check_cost: bool = True) -> str:
+    def prepare_data(
+        self, jsonl_path: str | os.PathLike[str], *, check_cost: bool = True, client_token: str | None = None
+    ) -> str:
         """Check the budget (FR-6.4), then upload the file; nothing is sent when over budget.
+
+        With ``client_token`` the upload is named ``vectortrainer-<token>-<file name>`` so that
+        :meth:`find_upload` can recognise it after an interrupted run.
 
         Raises:
             BudgetExceededError: Estimate above ``max_budget_usd``.
@@ -141,15 +162,41 @@ class OpenAITrainer(BaseTrainer):
 
         def upload() -> Any:
             with path.open("rb") as handle:
-                return self.client.files.create(file=handle, purpose="fine-tune")
+                return self.client.files.create(file=(_upload_name(path, client_token), handle), purpose="fine-tune")
 
         return str(self._call("upload", upload).id)
 
-    def start_training(self, file_id: str, **hyperparameters: Any) -> str:
-        validation_file = hyperparameters.pop("validation_file", None)
-        params = {**self.hyperparameters, **hyperparameters}
+    def find_upload(self, jsonl_path: str | os.PathLike[str], client_token: str) -> str | None:
+        """The file an interrupted run uploaded: same name (carrying the token) and size."""
+        path = Path(jsonl_path)
+        name, size = _upload_name(path, client_token), path.stat().st_size
+        page = self._call("file lookup", lambda: self.client.files.list(purpose="fine-tune"))
+        for item in getattr(page, "data", page):
+            if getattr(item, "filename", None) == name and getattr(item, "bytes", None) == size:
+                return str(item.id)
+        return None
+
+    def find_job(self, client_token: str) -> str | None:
+        """The job an interrupted run created, found by its ``vectortrainer_token`` metadata."""
+        page = self._call(
+            "job lookup",
+            lambda: self.client.fine_tuning.jobs.list(metadata={TOKEN_METADATA_KEY: client_token}, limit=10),
+        )
+        for job in getattr(page, "data", page):
+            if (getattr(job, "metadata", None) or {}).get(TOKEN_METADATA_KEY) == client_token:
+                return str(job.id)
+        return None
+
+    def _hyperparameters(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Exactly the hyperparameters a job is created with (the estimate uses the same)."""
+        params = {**self.hyperparameters, **(extra or {})}
         if self.n_epochs is not None:
             params.setdefault("n_epochs", self.n_epochs)
+        return params
+
+    def start_training(self, file_id: str, *, client_token: str | None = None, **hyperparameters: Any) -> str:
+        validation_file = hyperparameters.pop("validation_file", None)
+        params = self._hyperparameters(hyperparameters)
         kwargs: dict[str, Any] = {"training_file": file_id, "model": self.model}
         if params:
             kwargs["hyperparameters"] = params
@@ -157,6 +204,8 @@ class OpenAITrainer(BaseTrainer):
             kwargs["suffix"] = self.suffix
         if validation_file:
             kwargs["validation_file"] = validation_file
+        if client_token:
+            kwargs["metadata"] = {TOKEN_METADATA_KEY: client_token}
         job = self._call("job creation", lambda: self.client.fine_tuning.jobs.create(**kwargs))
         return str(job.id)
 
@@ -228,8 +277,8 @@ class OpenAITrainer(BaseTrainer):
             "model": self.model,
             "n_epochs": self.n_epochs,
             "suffix": self.suffix,
-            "base_url": self.base_url,
-            "hyperparameters": self.hyperparameters,
+            "base_url": redact(self.base_url) if self.base_url else None,
+            "hyperparameters": self._hyperparameters(),
             "max_budget_usd": self.max_budget_usd,
             "api_key": "set" if self._api_key else "unset",
         }
