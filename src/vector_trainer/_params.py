@@ -101,8 +101,10 @@ def _type_accepts(annotation: Any, value: Any) -> bool:
     if annotation is type(None):
         return value is None
     if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
         args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        return isinstance(value, (list, tuple)) and all(_type_accepts(args[0], v) for v in value) if args else True
+        return not args or all(_type_accepts(args[0], v) for v in value)
     if annotation is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if annotation is int:

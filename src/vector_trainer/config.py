@@ -228,12 +228,10 @@ def config_from_dict(data: Mapping[str, Any], where: str = "<config>") -> Config
             if name == "trainer":
                 options = {k: v for k, v in values.items() if k != "name"}
                 built[name] = trainer_config(values.get("name", DEFAULT_TRAINER), options)
-            elif name == "run" and "functions" in values:
-                functions = values["functions"]
+            else:
+                functions = values.get("functions", []) if name == "run" else []
                 if not isinstance(functions, list) or not all(isinstance(f, str) and f for f in functions):
                     raise ConfigError(f"run.functions: must be a list of function names, got {functions!r}")
-                built[name] = build_settings(_SECTIONS[name], name, values)
-            else:
                 built[name] = build_settings(_SECTIONS[name], name, values)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
