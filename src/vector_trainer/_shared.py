@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 _DIGEST_CHUNK = 1 << 20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -37,21 +38,43 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def vector_problem(vector: Any) -> str | None:
-    """Why ``vector`` cannot be a graph node (``missing_vector``, ``malformed_vector``,
-    ``non_finite_vector``, ``zero_vector``), or ``None`` when it is a usable embedding."""
+    """Why ``vector`` cannot be a graph node, or ``None`` when it is a usable embedding.
+
+    Vectors are compared in float32, so the rule is about their float32 form: ``missing_vector``,
+    ``malformed_vector`` (not a non-empty 1-d list of numbers), ``non_finite_vector`` (NaN, inf,
+    or values whose float32 form or norm
+    overflows, such as ``1e39``), ``zero_vector`` (all zeros, or so small
+    that its float32 norm is 0, so it has no direction).
+    """
     if vector is None:
         return "missing_vector"
     try:
-        array = np.asarray(vector, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return "malformed_vector"
-    if array.ndim != 1 or array.size == 0:
-        return "malformed_vector"
-    if not np.all(np.isfinite(array)):
+        wide = np.asarray(vector, dtype=np.float64)
+    except OverflowError:
         return "non_finite_vector"
-    if not np.any(array):
+    except (TypeError, ValueError):
+        return "malformed_vector"
+    if wide.ndim != 1 or wide.size == 0:
+        return "malformed_vector"
+    if not np.all(np.isfinite(wide)) or np.any(np.abs(wide) > _FLOAT32_MAX):
+        return "non_finite_vector"
+    narrow = wide.astype(np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        norm = float(np.linalg.norm(narrow))
+    if not np.isfinite(norm):
+        return "non_finite_vector"
+    if norm == 0.0:
         return "zero_vector"
     return None
+
+
+#: What :func:`vector_problem` reasons mean, for messages that tell the user the fix.
+VECTOR_PROBLEM_HELP = {
+    "missing_vector": "it has no vector",
+    "malformed_vector": "it is not a non-empty list of numbers",
+    "non_finite_vector": "it holds NaN, inf or a value beyond float32's range (|x| > 3.4e38); rescale it",
+    "zero_vector": "it is all zeros or too small to normalise in float32; cosine similarity is undefined for it",
+}
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:

@@ -22,10 +22,28 @@ PLAIN_INPUT_KEY = "input"
 
 
 def render_value(value: Any) -> str:
-    """A captured value as text: strings as they are, anything else as compact JSON."""
+    """A captured value as text: strings as they are, anything else as compact JSON.
+
+    Raises:
+        ValueError: If the value holds NaN or an infinity, which JSON cannot carry (rendering
+            them as ``NaN`` would teach a model to answer with text no parser accepts).
+    """
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+def text_problem(inputs: Mapping[str, Any], output: Any) -> str | None:
+    """``"non_json_number"`` when a log's input or output cannot be rendered (it holds NaN or an
+    infinity), else ``None``. Strings, the usual case, cost nothing to check."""
+    for value in (*inputs.values(), output):
+        if isinstance(value, str) or value is None:
+            continue
+        try:
+            render_value(value)
+        except ValueError:
+            return "non_json_number"
+    return None
 
 
 def render_input(inputs: Mapping[str, Any]) -> str:

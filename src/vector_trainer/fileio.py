@@ -6,8 +6,10 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import secrets
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from vector_trainer.errors import InputError
 TMP_SUFFIX = ".tmp"
 #: A temporary file older than this is left over from a killed writer and may be removed.
 STALE_TMP_AGE_S = 3600.0
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a lone surrogate can enter a strictly decoded line.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -107,34 +111,76 @@ def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     as strict UTF-8 so that an encoding error names its own line.
 
     Raises:
-        InputError: ``file:line: not valid UTF-8``.
+        InputError: ``file:line: not valid UTF-8``, or ``file: not a readable gzip file`` for a
+            truncated or fake ``.gz``.
     """
     name = os.fspath(path)
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                yield line_no, raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{name}:{line_no}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8"
-                ) from exc
+    is_gzip = Path(path).suffix == ".gz"
+    opener = gzip.open if is_gzip else open
+    line_no = 0
+    try:
+        with opener(path, "rb") as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                try:
+                    yield line_no, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(
+                        f"{name}:{line_no}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8"
+                    ) from exc
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        if not is_gzip:
+            raise
+        where = f"after line {line_no}" if line_no else "at its start"
+        raise InputError(
+            f"{name}: not a readable gzip file {where} ({exc}); "
+            "the file is truncated or not gzip-compressed: re-download it, or drop the .gz suffix"
+        ) from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (RFC 8259); write null or a finite number")
+
+
+def loads_strict(text: str) -> Any:
+    """Decode one JSON document as RFC 8259 says: no ``NaN``/``Infinity``, no lone UTF-16
+    surrogates, and nesting or integer sizes that would exhaust Python become errors.
+
+    Raises:
+        ValueError: With a short reason (the caller adds the file and line).
+    """
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise ValueError("invalid JSON (nested too deeply to decode)") from exc
+    except ValueError as exc:  # parse_constant, or an integer beyond sys.get_int_max_str_digits()
+        if "integer string conversion" in str(exc):
+            raise ValueError("invalid JSON (an integer with thousands of digits); write it as a string") from exc
+        raise ValueError(f"invalid JSON ({exc})") from exc
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("invalid JSON (a lone UTF-16 surrogate escape such as \\ud800 is not text)") from exc
+    return value
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSONL file.
 
     Raises:
-        InputError: ``file:line: ...`` for invalid UTF-8, invalid JSON or a non-object line.
+        InputError: ``file:line: ...`` for invalid UTF-8, invalid JSON (see :func:`loads_strict`)
+            or a non-object line.
     """
     name = os.fspath(path)
     for line_no, line in iter_text_lines(path):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+            value = loads_strict(line)
+        except ValueError as exc:
+            raise InputError(f"{name}:{line_no}: {exc}") from exc
         if not isinstance(value, dict):
             raise InputError(f"{name}:{line_no}: expected a JSON object, got {type(value).__name__}")
         yield line_no, value

@@ -220,6 +220,16 @@ class TestExport:
         example = DensityBasedExtractor(ListSource([log])).to_example(log)
         assert example["messages"][1]["content"] == "question: Hi?\nproduct: VectorDesk"
 
+    def test_nan_output_is_rejected_not_exported_as_text(self, tmp_path) -> None:
+        rng = np.random.default_rng(3)
+        logs = [make_log(i, rng.normal(size=8), output={"score": float("nan")} if i == 0 else None) for i in range(12)]
+        with pytest.raises(InputError, match=r"000000-log: its input or output holds NaN"):
+            DensityBasedExtractor(ListSource(logs)).to_example(logs[0])
+        DensityBasedExtractor(ListSource(logs), top_k=12).extract("fn", tmp_path / "g.jsonl")
+        assert "NaN" not in (tmp_path / "g.jsonl").read_text()
+        report = json.loads((tmp_path / "g.report.json").read_text())
+        assert report["logs"]["excluded"] == [{"uuid": "000000-log", "reason": "non_json_number"}]
+
     def test_output_is_deterministic(self, tmp_path) -> None:
         paths = []
         for run in range(2):

@@ -138,7 +138,7 @@ def render_golden(view: RunView) -> None:
     examples = view.report.get("examples", {})
     st.caption(
         f"{examples.get('steady', 0)} steady, {examples.get('anomaly', 0)} anomaly; "
-        f"{len(view.report.get('logs', {}).get('excluded', []))} logs excluded for unusable vectors"
+        f"{len(view.report.get('logs', {}).get('excluded', []))} logs excluded (unusable vector or NaN)"
     )
     if not view.examples:
         st.info("No golden examples in this run.")

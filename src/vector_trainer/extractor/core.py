@@ -181,8 +181,18 @@ class DensityBasedExtractor:
 
     def to_example(self, log: ExecutionLog) -> dict[str, Any]:
         """The ChatML example of a log: its real input as the user turn, its decoded output as
-        the assistant turn."""
-        return build_example(self.settings.system_prompt, render_input(log.inputs), render_output(log.output))
+        the assistant turn.
+
+        Raises:
+            InputError: If the log's input or output holds NaN or an infinity.
+        """
+        try:
+            user, assistant = render_input(log.inputs), render_output(log.output)
+        except ValueError as exc:
+            raise InputError(
+                f"log {log.uuid}: its input or output holds NaN or Infinity, which a training file cannot carry"
+            ) from exc
+        return build_example(self.settings.system_prompt, user, assistant)
 
     def extract(
         self,

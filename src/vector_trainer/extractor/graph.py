@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vector_trainer._shared import vector_problem
+from vector_trainer.chatml import text_problem
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.extractor.engines import DensityResult, NeighborEngine, normalize_rows
 from vector_trainer.types import STATUS_SUCCESS, DatasetManagerProtocol, ExecutionLog
@@ -66,11 +67,12 @@ class GraphAnalysis:
 def load_logs(
     manager: DatasetManagerProtocol, function_name: str, *, page_size: int, strict: bool = False
 ) -> LoadedLogs:
-    """Read a function's logs and keep the SUCCESS ones with a usable vector of the common dimension.
+    """Read a function's logs and keep the SUCCESS ones with a usable vector of the common dimension
+    and an input and output that JSON can carry (no NaN or infinity).
 
     Raises:
         EmptyDataError: No logs, no successful logs, or no usable vectors (saying which and why).
-        InputError: With ``strict``, for the first logs with unusable vectors.
+        InputError: With ``strict``, for the first logs that cannot be graph nodes.
     """
     logs = list(manager.iter_executions(function_name, batch_size=page_size))
     statuses: Counter[str] = Counter(log.status for log in logs)
@@ -99,7 +101,7 @@ def _validate_vectors(logs: list[ExecutionLog], strict: bool) -> tuple[list[Exec
     excluded: list[ExcludedLog] = []
     candidates: list[ExecutionLog] = []
     for log in logs:
-        reason = vector_problem(log.vector)
+        reason = vector_problem(log.vector) or text_problem(log.inputs, log.output)
         if reason:
             excluded.append(ExcludedLog(log.uuid, reason))
         else:
@@ -116,7 +118,7 @@ def _validate_vectors(logs: list[ExecutionLog], strict: bool) -> tuple[list[Exec
                 excluded.append(ExcludedLog(log.uuid, f"dimension_mismatch: {dim}-d, expected {expected}-d"))
     if excluded and strict:
         shown = "; ".join(f"{e.uuid} ({e.reason})" for e in excluded[:MAX_UUIDS_IN_MESSAGE])
-        raise InputError(f"{len(excluded)} logs have unusable vectors: {shown}")
+        raise InputError(f"{len(excluded)} logs cannot be graph nodes: {shown}")
     usable.sort(key=lambda log: log.uuid)
     excluded.sort(key=lambda e: e.uuid)
     return usable, excluded

@@ -139,7 +139,7 @@ class TrainingPipeline:
             hub.log(warning, "warning")
         excluded = len(report.excluded)
         if excluded:
-            hub.log(f"{excluded} logs excluded for unusable vectors (uuids in {result.report_path.name})", "warning")
+            hub.log(f"{excluded} logs excluded: unusable vector or NaN (uuids in {result.report_path.name})", "warning")
         return {
             "examples": report.written,
             "steady": report.count(strategy=SelectionStrategy.STEADY),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -35,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from vector_trainer._shared import VECTOR_PROBLEM_HELP, vector_problem
 from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import iter_jsonl, iter_text_lines
+from vector_trainer.fileio import iter_jsonl, iter_text_lines, loads_strict
 from vector_trainer.sources.embedders import Embedder
 from vector_trainer.sources.store import ImportSummary, SQLiteLogStore, StoredRecord
 from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
@@ -45,6 +47,10 @@ from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
 #: Namespace for uuids derived from record content, so re-imports do not duplicate.
 RECORD_UUID_NAMESPACE = uuid_lib.UUID("6f1c63e4-3b0e-4d7e-9a51-7c0d2b8f4a10")
 PROVIDED_VECTOR_SPACE = "provided"
+#: Longest accepted uuid; real ids (UUIDs, hashes, database keys) are far shorter.
+MAX_UUID_CHARS = 256
+#: Records embedded and written per step of a streaming import.
+EMBED_BATCH_SIZE = 512
 
 
 def _fail(where: str, message: str) -> InputError:
@@ -56,20 +62,20 @@ def _parse_vector(raw: Any, where: str) -> np.ndarray | None:
         return None
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise _fail(where, f"'vector' is not a JSON array ({exc.msg})") from exc
+            raw = loads_strict(raw)
+        except ValueError as exc:
+            raise _fail(where, f"'vector' is not a JSON array: {exc}") from exc
     if not isinstance(raw, list) or not raw:
         raise _fail(where, "'vector' must be a non-empty list of numbers")
     for position, value in enumerate(raw):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(where, f"'vector'[{position}] is {value!r}, not a number")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise _fail(where, f"'vector'[{position}] is {value!r}; vectors must be finite (no NaN or inf)")
-    vector = np.asarray(raw, dtype=np.float32)
-    if not np.any(vector):
-        raise _fail(where, "'vector' is all zeros; cosine similarity is undefined for it")
-    return vector
+    problem = vector_problem(raw)
+    if problem is not None:
+        raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP[problem]}")
+    return np.asarray(raw, dtype=np.float32)
 
 
 def _parse_timestamp(raw: Any, where: str) -> str | None:
@@ -92,9 +98,9 @@ def _parse_output(record: Mapping[str, Any], where: str) -> tuple[bool, Any]:
         if not isinstance(raw, str):
             return True, raw
         try:
-            return True, json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise _fail(where, f"'return_value' is not JSON text ({exc.msg}); use 'output' for plain text") from exc
+            return True, loads_strict(raw)
+        except ValueError as exc:
+            raise _fail(where, f"'return_value' is not JSON text: {exc}; use 'output' for plain text") from exc
     return False, None
 
 
@@ -142,6 +148,10 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
         log_uuid = str(uuid_lib.uuid5(RECORD_UUID_NAMESPACE, digest_source))
     elif isinstance(raw_uuid, str):
         log_uuid = raw_uuid.strip()
+        if not log_uuid:
+            raise _fail(where, "'uuid' is blank; give a real id, or leave the field out to derive one")
+        if len(log_uuid) > MAX_UUID_CHARS:
+            raise _fail(where, f"'uuid' is {len(log_uuid)} characters; at most {MAX_UUID_CHARS} are allowed")
     else:
         raise _fail(where, "'uuid' must be a string")
     return ExecutionLog(
@@ -172,29 +182,50 @@ def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
         yield f"{name}:{line_no}", obj
 
 
-def read_records(path: str | os.PathLike[str]) -> list[tuple[str, ExecutionLog]]:
-    """Parse and validate every record of a JSONL/CSV file (``.gz`` allowed).
+def iter_records(path: str | os.PathLike[str]) -> Iterator[tuple[str, ExecutionLog]]:
+    """Parse and validate the records of a JSONL/CSV file (``.gz`` allowed) one at a time.
 
-    Returns:
+    Yields:
         ``(file:line, log)`` pairs in file order.
 
     Raises:
-        InputError: At the first bad record, naming it; also for an empty file or duplicate uuids.
+        InputError: At the first bad record, naming it; also for a missing or empty file and
+            for a uuid that appears twice.
     """
     file_path = Path(path)
     if not file_path.is_file():
         raise InputError(f"{file_path}: no such file")
-    parsed: list[tuple[str, ExecutionLog]] = []
     first_seen: dict[str, str] = {}
     for where, raw in _iter_raw(file_path):
         log = parse_record(raw, where)
         if log.uuid in first_seen:
             raise _fail(where, f"uuid '{log.uuid}' already appears at {first_seen[log.uuid]}")
         first_seen[log.uuid] = where
-        parsed.append((where, log))
-    if not parsed:
+        yield where, log
+    if not first_seen:
         raise InputError(f"{file_path}: no records found")
-    return parsed
+
+
+def read_records(path: str | os.PathLike[str]) -> list[tuple[str, ExecutionLog]]:
+    """Every record of a file, validated (see :func:`iter_records`), as a list."""
+    return list(iter_records(path))
+
+
+def _stored_batches(
+    records: Iterator[tuple[str, ExecutionLog]], embedder: Embedder, vector_space: str
+) -> Iterator[StoredRecord]:
+    while batch := list(itertools.islice(records, EMBED_BATCH_SIZE)):
+        missing = [(where, log) for where, log in batch if log.vector is None]
+        vectors = embedder.embed([render_input(log.inputs) for _, log in missing]) if missing else []
+        embedded = {log.uuid: vectors[i] for i, (_, log) in enumerate(missing)}
+        for where, log in batch:
+            if log.uuid not in embedded:
+                yield StoredRecord(log=log, space=vector_space, source=where)
+                continue
+            vector = np.asarray(embedded[log.uuid], dtype=np.float32)
+            if vector_problem(vector) is not None:
+                raise _fail(where, "the embedder produced an unusable vector (input has no words?); add a vector")
+            yield StoredRecord(log=dataclasses.replace(log, vector=vector), space=embedder.name, source=where)
 
 
 def ingest_file(
@@ -206,6 +237,9 @@ def ingest_file(
 ) -> ImportSummary:
     """Validate, embed (where vectors are missing) and import a file in one transaction.
 
+    The file is streamed in batches of :data:`EMBED_BATCH_SIZE`, so memory does not grow with
+    its length; the import is still all-or-nothing.
+
     Args:
         path: JSONL or CSV file, optionally gzip-compressed.
         store: Destination store.
@@ -215,19 +249,5 @@ def ingest_file(
     Raises:
         InputError: For the first bad record; the store is unchanged.
     """
-    parsed = read_records(path)
-    missing = [(where, log) for where, log in parsed if log.vector is None]
-    embedded: dict[str, np.ndarray] = {}
-    if missing:
-        vectors = embedder.embed([render_input(log.inputs) for _, log in missing])
-        embedded = {log.uuid: vectors[i] for i, (_, log) in enumerate(missing)}
-    records = []
-    for where, parsed_log in parsed:
-        log, space = parsed_log, vector_space
-        if log.uuid in embedded:
-            vector = embedded[log.uuid]
-            if not np.any(vector):
-                raise _fail(where, "the embedder produced an all-zero vector (input has no words); add a vector")
-            log, space = dataclasses.replace(log, vector=vector), embedder.name
-        records.append(StoredRecord(log=log, space=space, source=where))
-    return store.import_records(records)
+    records = iter_records(path)
+    return store.import_records(_stored_batches(records, embedder, vector_space))

@@ -23,6 +23,9 @@ from vector_trainer.config import SourceConfig
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.types import ExecutionLog, NeighborHit
 
+#: How long a write waits for another process's import to finish before giving up.
+BUSY_TIMEOUT_S = 120.0
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS executions (
     uuid TEXT PRIMARY KEY,
@@ -82,17 +85,49 @@ def _decode_vector(blob: bytes | None) -> np.ndarray | None:
     return np.frombuffer(blob, dtype="<f4").copy()
 
 
+class _SpaceCheck:
+    """Keeps every function's vectors in one embedding space across one import."""
+
+    def __init__(self, stored: dict[str, tuple[str, int]]) -> None:
+        self._stored = stored
+        self._seen: dict[str, tuple[str, int, str]] = {}
+
+    def check(self, record: StoredRecord) -> None:
+        if record.log.vector is None:
+            return
+        name = record.log.function_name
+        current = (record.space, int(record.log.vector.shape[0]))
+        expected = self._stored.get(name) or (self._seen[name][:2] if name in self._seen else None)
+        if expected is None:
+            self._seen[name] = (*current, record.source)
+            return
+        if current != expected:
+            origin = "the store" if name in self._stored else self._seen[name][2]
+            raise InputError(
+                f"{record.source}: vector of function '{name}' is {current[1]}-d from '{current[0]}', "
+                f"but {origin} holds {expected[1]}-d vectors from '{expected[0]}'. "
+                "Use one embedder per function (re-embed the file, or import it into another store)."
+            )
+
+    def new_spaces(self) -> dict[str, tuple[str, int]]:
+        return {name: (space, dim) for name, (space, dim, _source) in self._seen.items()}
+
+
 class SQLiteLogStore:
     """Execution logs in one SQLite file (WAL mode, one transaction per import).
 
     Args:
         path: Database file; created with its parent directory if missing.
+        busy_timeout_s: How long a write waits while another process imports into the same file.
     """
 
-    def __init__(self, path: str | os.PathLike[str] = SourceConfig.store) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] = SourceConfig.store, *, busy_timeout_s: float = BUSY_TIMEOUT_S
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
@@ -109,23 +144,29 @@ class SQLiteLogStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def import_records(self, records: Sequence[StoredRecord]) -> ImportSummary:
+    def import_records(self, records: Iterable[StoredRecord]) -> ImportSummary:
         """Insert or update ``records`` in a single transaction: all of them or none.
 
-        Re-importing a uuid updates that row instead of duplicating it. Every function's vectors
-        must stay in one embedding space (same embedder, same dimension).
+        ``records`` may be a lazy iterable (an ingest streams a file through it, so memory stays
+        flat); an exception raised while iterating rolls the whole import back. Re-importing a
+        uuid updates that row instead of duplicating it. Every function's vectors must stay in
+        one embedding space (same embedder, same dimension).
 
         Raises:
             InputError: When a record's vector space or dimension conflicts with the store or
-                with another record of the import (the message names the record's source).
+                with another record of the import (the message names the record's source), or
+                when another process holds the store for longer than the busy timeout.
         """
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin_write()
         try:
-            spaces = self._check_spaces(records)
+            spaces = _SpaceCheck(self._stored_spaces())
             inserted = updated = 0
+            functions: set[str] = set()
             for record in records:
                 log = record.log
+                spaces.check(record)
+                functions.add(log.function_name)
                 exists = conn.execute("SELECT 1 FROM executions WHERE uuid = ?", (log.uuid,)).fetchone()
                 blob, dim = _encode_vector(log.vector)
                 conn.execute(
@@ -147,7 +188,7 @@ class SQLiteLogStore:
                     updated += 1
                 else:
                     inserted += 1
-            for function_name, (space, dim) in spaces.items():
+            for function_name, (space, dim) in spaces.new_spaces().items():
                 conn.execute(
                     "INSERT OR IGNORE INTO vector_spaces (function_name, space, dim) VALUES (?, ?, ?)",
                     (function_name, space, dim),
@@ -156,32 +197,22 @@ class SQLiteLogStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        functions = tuple(sorted({r.log.function_name for r in records}))
-        return ImportSummary(inserted=inserted, updated=updated, functions=functions)
+        return ImportSummary(inserted=inserted, updated=updated, functions=tuple(sorted(functions)))
 
-    def _check_spaces(self, records: Sequence[StoredRecord]) -> dict[str, tuple[str, int]]:
-        known: dict[str, tuple[str, int]] = {
-            name: (space, dim)
-            for name, space, dim in self._conn.execute("SELECT function_name, space, dim FROM vector_spaces")
-        }
-        seen: dict[str, tuple[str, int, str]] = {}
-        for record in records:
-            if record.log.vector is None:
-                continue
-            name = record.log.function_name
-            current = (record.space, int(record.log.vector.shape[0]))
-            expected = known.get(name) or (seen[name][:2] if name in seen else None)
-            if expected is None:
-                seen[name] = (*current, record.source)
-                continue
-            if current != expected:
-                origin = "the store" if name in known else f"{seen[name][2]}"
-                raise InputError(
-                    f"{record.source}: vector of function '{name}' is {current[1]}-d from '{current[0]}', "
-                    f"but {origin} holds {expected[1]}-d vectors from '{expected[0]}'. "
-                    "Use one embedder per function (re-embed the file, or import it into another store)."
-                )
-        return {name: (space, dim) for name, (space, dim, _source) in seen.items()}
+    def _begin_write(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise InputError(
+                f"{self.path} is busy: another process has been writing to it for over "
+                f"{self.busy_timeout_s:g} s (an import in progress?); retry when it has finished"
+            ) from exc
+
+    def _stored_spaces(self) -> dict[str, tuple[str, int]]:
+        rows = self._conn.execute("SELECT function_name, space, dim FROM vector_spaces")
+        return {name: (space, dim) for name, space, dim in rows}
 
     def vector_space(self, function_name: str) -> tuple[str, int] | None:
         """The embedding space ``(name, dim)`` of a function's vectors, if any were stored."""
