@@ -70,13 +70,16 @@ def make_handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def _write(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out during a scripted stall: what a real server sees too
 
         def _error(self, status: int, message: str, code: str | None, kind: str) -> None:
             self._send(status, {"error": {"message": message, "type": kind, "code": code, "param": None}})

@@ -111,15 +111,19 @@ def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     as strict UTF-8 so that an encoding error names its own line.
 
     Raises:
-        InputError: ``file:line: not valid UTF-8``, or ``file: not a readable gzip file`` for a
-            truncated or fake ``.gz``.
+        InputError: ``file:line: not valid UTF-8``, ``file: not a readable gzip file`` for a
+            truncated or fake ``.gz``, or ``file: cannot be read`` (missing, a directory, no permission).
     """
     name = os.fspath(path)
     is_gzip = Path(path).suffix == ".gz"
     opener = gzip.open if is_gzip else open
     line_no = 0
     try:
-        with opener(path, "rb") as handle:
+        handle = opener(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the path") from exc
+    try:
+        with handle:
             for line_no, raw in enumerate(handle, start=1):
                 try:
                     yield line_no, raw.decode("utf-8")

@@ -143,3 +143,23 @@ def test_ingest_streams_in_batches_and_stays_all_or_nothing(tmp_path: Path) -> N
         assert embedder.batch_sizes == [EMBED_BATCH_SIZE, EMBED_BATCH_SIZE]
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         assert ingest_file(path, store, embedder).inserted == total
+
+
+@pytest.mark.parametrize("target", ["missing.jsonl", "a-directory"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["cost", "{path}", "--model", "gpt-4o-mini-2024-07-18"],
+        ["train", "{path}", "--out", "{tmp}/run"],
+        ["ingest", "{path}", "--store", "{tmp}/logs.db"],
+        ["synthesize", "--feedback", "{path}", "--out", "{tmp}/hook"],
+    ],
+)
+def test_every_command_names_an_unreadable_input(tmp_path: Path, capsys, target: str, command: list[str]) -> None:
+    path = tmp_path / target
+    if target == "a-directory":
+        path.mkdir()
+    argv = [part.format(path=path, tmp=tmp_path) for part in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err

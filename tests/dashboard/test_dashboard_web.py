@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from fake_openai import VALID_KEY, FakeOpenAIServer
 from vector_trainer._layout import function_dirname
 from vector_trainer.cli import main
+from vector_trainer.dashboard.runview import DASHBOARD_TOKEN_ENV, DASHBOARD_TOKEN_PARAM, write_actions_allowed
 from vector_trainer.dashboard.webapp import LOSS_COLOR, STRATEGY_COLORS
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.pipeline import TrainingPipeline
@@ -33,6 +34,7 @@ from vector_trainer.synthesizer.versions import HookVersionManager
 PERSONA_DIR = function_dirname("persona_chat")
 APP = str(Path(importlib.util.find_spec("vector_trainer.dashboard").submodule_search_locations[0]) / "webapp.py")
 SECRET = "sk-dashboard-SECRET-never-shown-123456"
+SESSION_TOKEN = "session-token-for-the-tests"
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +68,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "runs"
 
 
-def app(runs_root: Path, monkeypatch: pytest.MonkeyPatch, run: Path | None = None) -> AppTest:
+def app(
+    runs_root: Path, monkeypatch: pytest.MonkeyPatch, run: Path | None = None, *, token: str | None = None
+) -> AppTest:
     monkeypatch.setenv("VECTORTRAINER_RUNS", str(runs_root))
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    monkeypatch.setenv(DASHBOARD_TOKEN_ENV, SESSION_TOKEN)
+    at = AppTest.from_file(APP, default_timeout=60)
+    if token is not None:
+        at.query_params[DASHBOARD_TOKEN_PARAM] = token
+    at.run()
     if run is not None:
         at.selectbox(key="run").select(str(run)).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -111,7 +119,7 @@ def test_overview_projection_density_and_training_curves(runs: Path, monkeypatch
 
 
 def test_golden_rules_and_training_views(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = app(runs, monkeypatch, runs / "demo" / PERSONA_DIR)
+    at = app(runs, monkeypatch, runs / "demo" / PERSONA_DIR, token=SESSION_TOKEN)
     report = json.loads((runs / "demo" / PERSONA_DIR / "golden.report.json").read_text())
     golden = next(d for d in at.dataframe if {"strategy", "user", "assistant"} <= set(d.value.columns))
     assert len(golden.value) == report["examples"]["written"]
@@ -126,7 +134,11 @@ def test_rollback_through_the_ui(runs: Path, monkeypatch: pytest.MonkeyPatch) ->
     run = runs / "demo" / PERSONA_DIR
     manager = HookVersionManager(run / "hook" / ".hook_versions", run / "hook" / "generated_prompt_hook.py")
     assert manager.active().version_id == "v0002"
-    at = app(runs, monkeypatch, run)
+    for presented in (None, "guessed-" + SESSION_TOKEN):  # a websocket client without the printed link
+        at = app(runs, monkeypatch, run, token=presented)
+        assert not [b for b in at.button if b.key == "rollback_button"]
+        assert any(i.value.startswith("Read-only session") for i in at.info)
+    at = app(runs, monkeypatch, run, token=SESSION_TOKEN)
     assert at.button(key="rollback_button").disabled  # nothing chosen, nothing confirmed
     at.selectbox(key="rollback_version").select("v0001").run()
     assert at.button(key="rollback_button").disabled  # still needs the confirmation
@@ -153,6 +165,42 @@ def test_damaged_and_empty_runs_are_explained(tmp_path: Path, monkeypatch: pytes
     assert "golden.report.json cannot be read" in problems
     assert "no summary.json" in problems
     assert any("No projection yet" in i.value for i in at.info)
+
+
+def test_misshapen_files_cost_a_section_not_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "runs" / "odd"
+    run.mkdir(parents=True)
+    (run / "state.json").write_text('{"function_name": "odd", "stages": ["extract", "train"], "training": 3}')
+    (run / "cost.json").write_text('{"estimated_usd": "lots"}')
+    (run / "rules.json").write_text('{"rules": ["not a rule"]}')  # a shape runview does not foresee
+    at = app(tmp_path / "runs", monkeypatch)
+    assert not at.exception
+    assert at.header[0].value == "odd: in progress"
+    problems = " | ".join(w.value for w in at.warning)
+    assert "state.json: 'stages' is not an object; ignored" in problems
+    assert "state.json: 'training' is not an object" in problems
+    assert "cost.json: 'estimated_usd' is not a number" in problems
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Rules & hook cannot be shown: a file of this run is damaged") for e in errors)
+    assert at.tabs[3].children  # the Training tab still rendered
+
+
+def test_write_actions_need_the_configured_token() -> None:
+    assert not write_actions_allowed("anything", {})  # no token configured: read-only
+    assert not write_actions_allowed(None, {DASHBOARD_TOKEN_ENV: "t0ken"})
+    assert not write_actions_allowed("", {DASHBOARD_TOKEN_ENV: ""})
+    assert not write_actions_allowed("t0ken!", {DASHBOARD_TOKEN_ENV: "t0ken"})
+    assert write_actions_allowed("t0ken", {DASHBOARD_TOKEN_ENV: "t0ken"})
+
+
+def test_cli_execs_streamlit_with_the_token_in_its_environment(tmp_path, mocker, capsys) -> None:
+    execve = mocker.patch("os.execve")
+    main(["dashboard", str(tmp_path), "--port", "8599"])
+    program, argv, env = execve.call_args.args
+    assert program == sys.executable and argv[1:4] == ["-m", "streamlit", "run"]
+    token = env[DASHBOARD_TOKEN_ENV]
+    assert len(token) >= 32 and token not in " ".join(argv)  # /proc/PID/cmdline is world-readable
+    assert f"http://127.0.0.1:8599/?{DASHBOARD_TOKEN_PARAM}={token}" in capsys.readouterr().out
 
 
 def _free_port() -> int:
@@ -243,5 +291,7 @@ def test_dashboard_in_headless_chromium(runs: Path, tmp_path: Path) -> None:
         assert _count_near(image, _rgb(STRATEGY_COLORS["anomaly"])) > 20, "projection (anomaly points) not rendered"
         assert _count_near(image, _rgb(LOSS_COLOR)) > 50, "training loss curve not rendered"
     finally:
-        server.terminate()
+        server.terminate()  # SIGTERM to the PID the CLI started: that PID is Streamlit itself
         server.wait(timeout=30)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "Streamlit kept serving after its PID was stopped"

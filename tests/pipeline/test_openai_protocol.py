@@ -212,4 +212,14 @@ def test_unreachable_llm_falls_back() -> None:
     unreachable = LLMRuleAdvisor(api_key=VALID_KEY, base_url="http://127.0.0.1:9/v1", timeout_s=2)
     result = RuleSetSynthesizer(llm=unreachable).synthesize(CONFLICT)
     assert [r.replacement for r in result.rules] == ["color"]
-    assert all("LLM request failed" in f for f in result.llm["fallbacks"])
+    assert all("LLM request to http://127.0.0.1:9/v1 (model" in f and "failed" in f for f in result.llm["fallbacks"])
+
+
+def test_silent_llm_server_times_out_and_says_what_it_waited_for(server) -> None:
+    server.script.stall[("POST", "/v1/chat/completions")] = 5.0
+    silent = LLMRuleAdvisor(model="local-model", api_key=VALID_KEY, base_url=server.base_url, timeout_s=0.5)
+    started = time.monotonic()
+    result = RuleSetSynthesizer(llm=silent).synthesize(CONFLICT)
+    assert time.monotonic() - started < 4.5  # max_retries=1: two attempts of 0.5 s, not a 5 s hang
+    assert [r.replacement for r in result.rules] == ["color"]
+    assert all("timeout 0.5 s" in f and "Timeout" in f for f in result.llm["fallbacks"])

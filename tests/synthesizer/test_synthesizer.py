@@ -278,7 +278,7 @@ class TestVersions:
             manager.add("A = 2\n", rule_count=0)
         assert manager.manifest_path.read_text() == "{ not json"
         manager.manifest_path.write_text('{"schema": 1, "versions": "nope"}')
-        with pytest.raises(ManifestCorruptedError, match="expected structure"):
+        with pytest.raises(ManifestCorruptedError, match="not a schema-1 manifest"):
             manager.list_versions()
 
     def test_kill_during_writes_leaves_old_or_new(self, tmp_path: Path) -> None:

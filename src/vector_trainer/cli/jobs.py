@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,9 @@ from rich.text import Text
 from vector_trainer.cli.commands import EXIT_INTERRUPTED, EXIT_OK, base_config, trainer_flags
 from vector_trainer.config import DEFAULT_TRAIN_ROOT, Config, with_overrides
 from vector_trainer.errors import InputError, VectorTrainerError
+
+#: Random bytes in the dashboard's session token (printed base64url, about 32 characters).
+DASHBOARD_TOKEN_BYTES = 24
 
 
 def _trainer_config(args: argparse.Namespace) -> Config:
@@ -102,10 +106,16 @@ def cmd_cancel(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
-    """``vectortrainer dashboard [RUN_DIR]``: the Streamlit app on localhost."""
-    import importlib.util
-    import subprocess
+    """``vectortrainer dashboard [RUN_DIR]``: the Streamlit app on localhost.
 
+    The process replaces itself with Streamlit (``exec``), so stopping it by its PID, Ctrl-C or
+    a service manager stops the server too: nothing is left serving. A fresh token in the
+    server's environment unlocks rollback for the printed URL only.
+    """
+    import importlib.util
+    import secrets
+
+    from vector_trainer.dashboard.runview import DASHBOARD_TOKEN_ENV, DASHBOARD_TOKEN_PARAM
     from vector_trainer.errors import MissingDependencyError
 
     if importlib.util.find_spec("streamlit") is None:
@@ -115,13 +125,15 @@ def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.enableXsrfProtection", "true",
         "--", "--runs", str(Path(args.run_dir).resolve()),
     ]  # fmt: skip
-    console.print(f"dashboard on http://{args.host}:{args.port} (Ctrl-C to stop)")
-    try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return EXIT_OK
+    token = secrets.token_urlsafe(DASHBOARD_TOKEN_BYTES)
+    console.print(f"dashboard on http://{args.host}:{args.port}/?{DASHBOARD_TOKEN_PARAM}={token} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, {**os.environ, DASHBOARD_TOKEN_ENV: token})
+    return EXIT_OK  # not reached: execve replaced this process
 
 
 def cmd_cost(args: argparse.Namespace, console: Console) -> int:

@@ -5,8 +5,10 @@ never raised. No Streamlit here, so it is tested like any other module.
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,22 @@ from vector_trainer.synthesizer.versions import HookVersionManager, open_hook_ve
 
 REPORT_FILENAME = _layout.report_path(GOLDEN_FILENAME).name
 MAX_EXAMPLES_SHOWN = 500
+#: Environment variable holding the session token that unlocks the dashboard's write actions.
+DASHBOARD_TOKEN_ENV = "VECTORTRAINER_DASHBOARD_TOKEN"
+#: Query parameter of the dashboard URL that carries the token.
+DASHBOARD_TOKEN_PARAM = "token"
+
+
+def write_actions_allowed(presented: str | None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a browser session may change anything (roll back a hook).
+
+    ``vectortrainer dashboard`` puts a fresh random token in the server's environment (never on
+    its command line, which other local users can read) and prints the URL that carries it, as
+    Jupyter does. Any other local process can reach the Streamlit websocket, but without the
+    token it can only read; with no token configured, the dashboard is read-only.
+    """
+    expected = (os.environ if environ is None else environ).get(DASHBOARD_TOKEN_ENV, "")
+    return bool(expected) and presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 @dataclass
@@ -78,6 +96,37 @@ class RunView:
         return open_hook_versions(_layout.run_hook_dir(self.path))
 
 
+#: The type each top-level key the dashboards read must have; a key of another type (a damaged
+#: or hand-edited file) is dropped with a problem instead of breaking the page.
+EXPECTED_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    STATE_FILENAME: {"function_name": str, "stages": dict, "training": dict},
+    SUMMARY_FILENAME: {"function_name": str, "status": str, "stages": dict, "overview": dict},
+    REPORT_FILENAME: {"examples": dict, "logs": dict, "graph": dict, "selected": list},
+    PROJECTION_FILENAME: {"points": list, "explained_variance_ratio": list},
+    RULES_FILENAME: {"rules": list, "conflicts": list},
+    COST_FILENAME: {"estimated_usd": (int, float), "exact": bool},
+}
+_JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false"}
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    return "a number" if isinstance(expected, tuple) else _JSON_TYPE_NAMES.get(expected, expected.__name__)
+
+
+def _drop_misshapen(view: RunView, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    for key, expected in EXPECTED_SHAPES.get(name, {}).items():
+        value = data.get(key)
+        if value is None:
+            continue
+        wrong = not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
+        if not wrong and expected is dict and key == "stages":
+            wrong = not all(isinstance(stage, dict) for stage in value.values())
+        if wrong:
+            view.problems.append(f"{name}: '{key}' is not {_type_name(expected)}; ignored (the file is damaged)")
+            data.pop(key)
+    return data
+
+
 def _load_json(view: RunView, name: str, what: str) -> dict[str, Any]:
     path = view.path / name
     if not path.exists():
@@ -91,7 +140,7 @@ def _load_json(view: RunView, name: str, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         view.problems.append(f"{name} is not a JSON object; {what} unavailable")
         return {}
-    return data
+    return _drop_misshapen(view, name, data)
 
 
 def _load_events(view: RunView) -> list[dict[str, Any]]:

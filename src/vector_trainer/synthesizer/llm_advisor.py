@@ -112,7 +112,9 @@ class LLMRuleAdvisor:
             )
             content = response.choices[0].message.content or ""
         except Exception as exc:
-            raise AdvisorError(redact(f"LLM request failed: {type(exc).__name__}: {exc}", self._api_key)) from None
+            waited = f"{self.base_url or 'the OpenAI API'} (model {self.model}, timeout {self.timeout_s:g} s)"
+            message = f"LLM request to {waited} failed: {type(exc).__name__}: {exc}"
+            raise AdvisorError(redact(message, self._api_key)) from None
         try:
             answer = json.loads(content)
         except json.JSONDecodeError as exc:

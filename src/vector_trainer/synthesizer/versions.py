@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +52,48 @@ class HookVersion:
     def to_dict(self) -> dict[str, Any]:
         """Manifest entry."""
         return dict(self.__dict__)
+
+
+_VERSION_ID = re.compile(r"v[0-9]{1,9}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _entry_problem(entry: Any, index: int) -> str | None:
+    where = f"versions[{index}]"
+    if not isinstance(entry, dict):
+        return f"{where} is not an object"
+    version_id = entry.get("version_id")
+    if not isinstance(version_id, str) or not _VERSION_ID.fullmatch(version_id):
+        return f"{where}.version_id is {version_id!r}, expected 'v' and a number such as 'v0001'"
+    if entry.get("file") != f"{version_id}.py":
+        return f"{where}.file is {entry.get('file')!r}, expected '{version_id}.py' (a file beside the manifest)"
+    if not isinstance(entry.get("sha256"), str) or not _SHA256.fullmatch(entry["sha256"]):
+        return f"{where}.sha256 is not a hex SHA-256 digest"
+    rule_count = entry.get("rule_count", 0)
+    if isinstance(rule_count, bool) or not isinstance(rule_count, int) or rule_count < 0:
+        return f"{where}.rule_count is {rule_count!r}, expected a whole number >= 0"
+    if not isinstance(entry.get("created_at", ""), str):
+        return f"{where}.created_at is not a string"
+    return None
+
+
+def _manifest_problem(data: Any) -> str | None:
+    """What makes a decoded manifest unusable (naming the key), or ``None``."""
+    if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
+        return f"not a schema-{MANIFEST_SCHEMA} manifest (an object with 'schema' and a 'versions' list)"
+    if not isinstance(data.get("versions"), list):
+        return f"not a schema-{MANIFEST_SCHEMA} manifest (an object with 'schema' and a 'versions' list)"
+    for index, entry in enumerate(data["versions"]):
+        problem = _entry_problem(entry, index)
+        if problem is not None:
+            return problem
+    ids = [entry["version_id"] for entry in data["versions"]]
+    if len(set(ids)) != len(ids):
+        return "a version_id appears twice in 'versions'"
+    active = data.get("active")
+    if active is not None and active not in ids:
+        return f"'active' is {active!r}, which is not one of the versions"
+    return None
 
 
 def _sha256(text: str) -> str:
@@ -84,14 +127,9 @@ class HookVersionManager:
             data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ManifestCorruptedError(f"{self.manifest_path} is not valid JSON ({exc}); {fix}") from exc
-        valid = (
-            isinstance(data, dict)
-            and data.get("schema") == MANIFEST_SCHEMA
-            and isinstance(data.get("versions"), list)
-            and all(isinstance(v, dict) and {"version_id", "sha256", "file"} <= set(v) for v in data["versions"])
-        )
-        if not valid:
-            raise ManifestCorruptedError(f"{self.manifest_path} does not have the expected structure; {fix}")
+        problem = _manifest_problem(data)
+        if problem is not None:
+            raise ManifestCorruptedError(f"{self.manifest_path}: {problem}; {fix}")
         return data
 
     def list_versions(self) -> list[HookVersion]:
@@ -101,7 +139,7 @@ class HookVersionManager:
             HookVersion(
                 version_id=v["version_id"],
                 created_at=v.get("created_at", ""),
-                rule_count=int(v.get("rule_count", 0)),
+                rule_count=v.get("rule_count", 0),
                 sha256=v["sha256"],
                 file=v["file"],
                 active=v["version_id"] == data.get("active"),
@@ -121,11 +159,15 @@ class HookVersionManager:
             ManifestCorruptedError: If the stored file does not match its recorded hash.
         """
         version = self._find(self.list_versions(), version_id)
-        text = (self.version_dir / version.file).read_text(encoding="utf-8")
-        if _sha256(text) != version.sha256:
+        path = self.version_dir / version.file
+        if path.is_symlink() or not path.is_file():
             raise ManifestCorruptedError(
-                f"{self.version_dir / version.file} does not match the hash recorded in {self.manifest_path}"
+                f"{path} (hook version {version_id}) is missing or not a regular file; "
+                f"pick another version with 'hooks list', or restore the file from a backup"
             )
+        text = path.read_text(encoding="utf-8")
+        if _sha256(text) != version.sha256:
+            raise ManifestCorruptedError(f"{path} does not match the hash recorded in {self.manifest_path}")
         return text
 
     @staticmethod
