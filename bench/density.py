@@ -1,26 +1,38 @@
-"""Density engine benchmark (issue 3).
+"""Density engine benchmark (issues 3 and 11).
 
 1. Exact engine at n=50,000, d=384: time against the bare blocked NumPy product X @ X.T of the
    same sizes, measured in the same run, and peak memory of the density pass (a dense n x n
    float32 matrix would be 10 GB).
-2. ANN engine (faiss IVF) at n=1,000,000, d=384: wall time for index build plus density, and
+2. Whole selection at n=100,000, d=384 (real MiniLM vectors of ../shared/data, each repeated
+   with small noise): the time of the density computation alone beside the time of the whole
+   extraction (epsilon="auto" calibration, density with neighbour lists, steady picks,
+   anomalies, dedup, ChatML export), and the extraction's peak memory.
+3. ANN engine (faiss IVF) at n=1,000,000, d=384: wall time for index build plus density, and
    neighbour-set recall against exact neighbours on a sample of queries.
 
-    python bench/density.py                  # both parts (the ANN part takes minutes)
-    python bench/density.py --ann-n 0        # exact part only
-    python bench/density.py --n 20000 --ann-n 200000   # smaller run
+    python bench/density.py                  # all parts (the ANN part takes minutes)
+    python bench/density.py --ann-n 0        # exact parts only
+    python bench/density.py --n 20000 --selection-n 20000 --ann-n 200000   # smaller run
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
-from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, FaissEngine
+from _memory import MemorySource, as_logs
+from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, FaissEngine, normalize_rows
+from vector_trainer.extractor.knn import choose_epsilon
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SELECTION_NOISE = 0.02
 
 THRESHOLD = 0.7  # epsilon = 0.3
 GIB = 1024**3
@@ -74,6 +86,52 @@ def exact_part(n: int, d: int, block: int) -> dict:
     }
 
 
+def real_vectors(n: int) -> tuple[np.ndarray, str]:
+    """``n`` MiniLM vectors: the real Banking77 and hotel queries, then noisy copies of them."""
+    try:
+        base = np.vstack(
+            [
+                np.load(SHARED_DATA / "banking77" / "banking77_minilm_f16.npy"),
+                np.load(SHARED_DATA / "nluplusplus_hotels" / "hotels_minilm_f16.npy"),
+            ]
+        ).astype(np.float32)
+    except OSError:
+        return clustered_sphere(n, 384, n_clusters=max(10, n // 500), seed=3), "synthetic (shared data not found)"
+    rng = np.random.default_rng(3)
+    copies = [
+        base + SELECTION_NOISE * r * rng.standard_normal(base.shape, dtype=np.float32)
+        for r in range(-(-n // len(base)))
+    ]
+    return normalize_rows(np.vstack(copies)[:n]), f"{len(base)} real MiniLM vectors and noisy copies"
+
+
+def selection_part(n: int) -> dict:
+    X, origin = real_vectors(n)
+    threshold = choose_epsilon(X, "auto").threshold
+    start = time.perf_counter()
+    ExactEngine(knn=0).density(X, threshold)
+    density_s = time.perf_counter() - start
+    logs = as_logs(X)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        result = DensityBasedExtractor(MemorySource(logs), engine="exact").extract("fn", Path(out) / "golden.jsonl")
+        whole_s = time.perf_counter() - start
+        tracemalloc.start()  # a second, untimed run: tracing slows Python-level allocation
+        DensityBasedExtractor(MemorySource(logs), engine="exact").extract("fn", Path(out) / "again.jsonl")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return {
+        "n": n,
+        "vectors": origin,
+        "density_alone_s": round(density_s, 1),
+        "whole_selection_s": round(whole_s, 1),
+        "ratio": round(whole_s / density_s, 2),
+        "examples_written": result.n_examples,
+        "selection_peak_MiB": round(peak / 2**20),
+        "X_MiB": round(X.nbytes / 2**20),
+    }
+
+
 def ann_part(n: int, d: int, sample: int) -> dict:
     X = clustered_sphere(n, d, n_clusters=max(10, n // 500), seed=1)
     engine = FaissEngine()
@@ -119,11 +177,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--d", type=int, default=384)
     parser.add_argument("--block", type=int, default=DEFAULT_BLOCK)
+    parser.add_argument("--selection-n", type=int, default=100_000)
     parser.add_argument("--ann-n", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=1_000)
     args = parser.parse_args()
     report = {"exact": exact_part(args.n, args.d, args.block)}
     print(json.dumps(report, indent=2), flush=True)
+    if args.selection_n:
+        report["selection"] = selection_part(args.selection_n)
+        print(json.dumps(report["selection"], indent=2), flush=True)
     if args.ann_n:
         report["ann"] = ann_part(args.ann_n, args.d, args.sample)
         print(json.dumps(report["ann"], indent=2), flush=True)

@@ -74,7 +74,7 @@ class ArraySource:
 def run(seed: int, top_k: int) -> dict[str, float]:
     X, labels = make_data(seed)
     index = {f"{i:07d}": i for i in range(len(X))}
-    extractor = DensityBasedExtractor(ArraySource(X), epsilon=0.3, top_k=top_k)
+    extractor = DensityBasedExtractor(ArraySource(X), top_k=top_k)
     ours = np.asarray([index[c.uuid] for c in extractor.select_steady_state("bench")])
     rng = np.random.default_rng(seed + 100)
     random_cov = np.mean([coverage(rng.choice(len(X), top_k, replace=False), labels) for _ in range(50)])

@@ -99,7 +99,7 @@ def select() -> dict:
     """VectorTrainer on the recorded logs: the app injects its own manager."""
     from vector_trainer.extractor import DensityBasedExtractor
 
-    extractor = DensityBasedExtractor(VectorWaveDatasetManager(), epsilon=0.3, top_k=5)
+    extractor = DensityBasedExtractor(VectorWaveDatasetManager(), top_k=5)
     result = extractor.extract("answer", WORKDIR / "golden.jsonl", register_golden=True)
     return result.report.to_json()
 

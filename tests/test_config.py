@@ -59,7 +59,7 @@ def test_config_mirrors_every_constructor_argument_and_default(settings: type, c
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("[extractor]\nepsilon = 1.5\n", r"extractor\.epsilon: must be in \(0, 1\], got 1\.5"),
+        ("[extractor]\nepsilon = 1.5\n", r"extractor\.epsilon: must be in \(0, 1\] or 'auto', got 1\.5"),
         ("[extractor]\ntop_k = 0\n", r"extractor\.top_k: must be >= 1, got 0"),
         ("[extractor]\nengine = 'gpu'\n", r"extractor\.engine: must be one of 'auto', 'exact', 'faiss', got 'gpu'"),
         ("[extractor]\npage_size = 0\n", r"extractor\.page_size: must be >= 1, got 0"),
@@ -79,7 +79,7 @@ def test_bad_values_name_their_key(tmp_path: Path, toml: str, message: str) -> N
 
 
 def test_constructors_check_the_same_constraints() -> None:
-    with pytest.raises(ConfigError, match=r"extractor\.epsilon: must be in \(0, 1\], got 1\.5"):
+    with pytest.raises(ConfigError, match=r"extractor\.epsilon: must be in \(0, 1\] or 'auto', got 1\.5"):
         DensityBasedExtractor(
             object.__new__(type("S", (), {"iter_executions": 0, "near_vector": 0, "list_functions": 0})), epsilon=1.5
         )
@@ -123,3 +123,17 @@ def test_openai_option_on_local_lora_is_a_named_error(tmp_path: Path, capsys) ->
     err = capsys.readouterr().err
     assert code == 2 and "trainer.suffix: trainer 'local-lora' takes no option 'suffix'" in err
     assert "TypeError" not in err
+
+
+@pytest.mark.parametrize(("toml", "expected"), [("epsilon = 'auto'", "auto"), ("epsilon = 0.25", 0.25), ("", "auto")])
+def test_epsilon_is_auto_by_default_and_a_number_still_works(tmp_path: Path, toml: str, expected) -> None:
+    path = tmp_path / "vt.toml"
+    path.write_text(f"[extractor]\n{toml}\n", encoding="utf-8")
+    assert load_config(path).extractor.epsilon == expected
+
+
+def test_epsilon_word_other_than_auto_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "vt.toml"
+    path.write_text("[extractor]\nepsilon = 'wide'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"extractor\.epsilon: must be in \(0, 1\] or 'auto', got 'wide'"):
+        load_config(path)

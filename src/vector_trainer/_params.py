@@ -60,7 +60,9 @@ class OneOf:
         return any(value == option and type(value) is type(option) for option in self.options)
 
     def describe(self) -> str:
-        """``one of 'a', 'b'``."""
+        """``one of 'a', 'b'`` (or just ``'a'`` for a single option)."""
+        if len(self.options) == 1:
+            return repr(self.options[0])
         return "one of " + ", ".join(repr(o) for o in self.options)
 
 

@@ -3,7 +3,7 @@
 Each section is a frozen dataclass whose fields mirror a constructor's arguments; the
 constructors take their defaults from here and check their arguments with the same declared
 constraints (:mod:`vector_trainer._params`), so a bad value reads the same from TOML, the CLI
-or Python: ``extractor.epsilon: must be in (0, 1], got 1.5``. This module imports no stage.
+or Python: ``extractor.epsilon: must be in (0, 1] or 'auto', got 1.5``. This module imports no stage.
 
 .. code-block:: toml
 
@@ -11,7 +11,7 @@ or Python: ``extractor.epsilon: must be in (0, 1], got 1.5``. This module import
     store = ".vectortrainer/logs.db"
 
     [extractor]          # DensityBasedExtractor(...)
-    epsilon = 0.3
+    epsilon = "auto"     # or a number in (0, 1]
     top_k = 50
 
     [synthesizer]        # FeedbackDiffAnalyzer, RuleSetSynthesizer and HookScriptGenerator
@@ -74,9 +74,11 @@ class SourceConfig:
 class ExtractorConfig:
     """Arguments of :class:`~vector_trainer.extractor.DensityBasedExtractor`."""
 
-    epsilon: float = param(0.3, Interval(0, 1, "right"), doc="neighbours have sim >= 1 - epsilon")
+    epsilon: float | str = param(
+        "auto", Interval(0, 1, "right"), OneOf(("auto",)), doc="neighbours have sim >= 1 - epsilon; auto calibrates it"
+    )
     top_k: int = param(50, Interval(1, None), doc="most picks per strategy")
-    min_cluster_size: int = param(3, Interval(2, None), doc="smallest dense region")
+    min_cluster_size: int = param(3, Interval(2, None), doc="a steady pick has this many logs within epsilon")
     dedup_threshold: float = param(0.98, Interval(0, 1, "right"), doc="similarity of near-duplicates")
     anomaly_quantile: float = param(0.25, Interval(0, 1), doc="density quantile of anomaly candidates")
     engine: str = param("auto", OneOf(("auto", "exact", "faiss")), doc="neighbour engine")

@@ -19,8 +19,8 @@ from conftest import (
 from vector_trainer.chatml import is_valid_example
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError
 from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.extractor import knn as knn_module
 from vector_trainer.extractor.engines import ExactEngine, FaissEngine, ManagerEngine, normalize_rows
-from vector_trainer.extractor.selection import allocate
 from vector_trainer.types import SelectionStrategy
 
 
@@ -64,13 +64,34 @@ class TestDensityMath:
         np.testing.assert_array_equal(result.neighbor_count, mask.sum(1))
         np.testing.assert_allclose(result.nearest_similarity, S.max(1), atol=1e-5)
 
-    def test_neighbors_match_density(self) -> None:
-        X, _ = clustered([30, 20], dim=8, spread=0.2, seed=1)
-        engine = ExactEngine(block=16)
-        result = engine.density(X, 0.8)
-        sets = engine.neighbors(X, np.arange(len(X)), 0.8)
-        assert [len(s) for s in sets] == result.neighbor_count.tolist()
-        assert all(i not in s for i, s in enumerate(sets))
+    @pytest.mark.parametrize(("n", "block", "k"), [(300, 16, 8), (1000, 97, 64), (50, 7, 64), (3, 2, 64), (1, 1, 64)])
+    def test_neighbour_lists_are_exact(self, n: int, block: int, k: int) -> None:
+        X = normalize_rows(np.random.default_rng(n).normal(size=(n, 6)))
+        result = ExactEngine(block=block, knn=k).density(X, threshold=0.5)
+        S = X.astype(np.float64) @ X.T.astype(np.float64)
+        np.fill_diagonal(S, -np.inf)
+        width = min(k, max(n - 1, 1))
+        expected = -np.sort(-S, axis=1)[:, :width]
+        got = result.knn_similarity
+        assert got.shape == (n, width)
+        np.testing.assert_allclose(
+            np.where(np.isfinite(got), got, -9), np.where(np.isfinite(expected), expected, -9), atol=1e-5
+        )
+        found = result.knn_index >= 0
+        np.testing.assert_allclose(
+            np.take_along_axis(S, np.maximum(result.knn_index, 0), 1)[found], got[found], atol=1e-5
+        )
+        assert all(i not in row for i, row in enumerate(result.knn_index))
+
+    def test_rows_the_sampled_floor_misses_are_recomputed(self, monkeypatch) -> None:
+        """A floor set too high (miss rate forced to 50%) still gives exact lists."""
+        monkeypatch.setattr(knn_module, "FLOOR_MISS_RATE", 0.5)
+        X, _ = clustered([200, 150, 60], dim=8, spread=0.2, seed=4)
+        Xn = normalize_rows(X)
+        result = ExactEngine(block=40, knn=32).density(Xn, threshold=0.7)
+        S = Xn @ Xn.T
+        np.fill_diagonal(S, -np.inf)
+        np.testing.assert_allclose(result.knn_similarity, -np.sort(-S, axis=1)[:, :32], atol=1e-5)
 
     def test_faiss_engine_recall_on_clusters(self) -> None:
         pytest.importorskip("faiss")
@@ -79,15 +100,14 @@ class TestDensityMath:
         approx = FaissEngine(k=400, nprobe=8).density(X, 0.7)
         assert approx.approximate and "approximate" in approx.note
         np.testing.assert_allclose(approx.density, exact.density, rtol=1e-3, atol=1e-3)
-        sets_exact = ExactEngine().neighbors(X, np.arange(0, len(X), 37), 0.7)
-        sets_ann = FaissEngine(nprobe=8).neighbors(X, np.arange(0, len(X), 37), 0.7)
-        hits = sum(len(np.intersect1d(a, b)) for a, b in zip(sets_exact, sets_ann, strict=True))
-        assert hits / sum(len(a) for a in sets_exact) >= 0.95
+        lists = FaissEngine(nprobe=8).density(X, 0.7)
+        hits = sum(len(np.intersect1d(a, b)) for a, b in zip(exact.knn_index, lists.knn_index, strict=True))
+        assert hits / exact.knn_index.size >= 0.95
 
     def test_score_new_logs_through_the_store(self, store) -> None:
         X, _ = clustered([20, 10], dim=8, spread=0.1, seed=6)
         fill_store(store, [make_log(i, v) for i, v in enumerate(X)])
-        extractor = DensityBasedExtractor(store)
+        extractor = DensityBasedExtractor(store, epsilon=0.3)
         fresh = [make_log(100, X[0] + 0.01), make_log(101, -X[0])]
         near, far = extractor.score_logs("fn", fresh)
         exact = ExactEngine().density(normalize_rows(np.vstack([X, fresh[0].vector])), 0.7)
@@ -118,6 +138,16 @@ class TestSteadyState:
             first_four = {label_of[p.uuid] for p in picks[:4]}
             assert first_four == {0, 1, 2, 3}, top_k
             assert len(picks) == top_k
+
+    def test_diffuse_large_regions_do_not_crowd_out_small_ones(self) -> None:
+        """A pick represents every log as well as it really does, not only the logs that list it
+        among their nearest: so a large, spread-out region gets no second pick while a small
+        one has none (the sparse-only objective gave 3 of 5 here)."""
+        X, labels = clustered([400, 200, 60, 15, 6], dim=32, spread=0.08, seed=12)
+        logs = [make_log(i, v) for i, v in enumerate(X)]
+        picks = DensityBasedExtractor(ListSource(logs), top_k=5).select_steady_state("fn")
+        label_of = {log.uuid: labels[i] for i, log in enumerate(logs)}
+        assert {label_of[p.uuid] for p in picks} == {0, 1, 2, 3, 4}
 
     def test_top_k_by_density_would_miss_clusters(self) -> None:
         X, labels = clustered([60, 25, 10, 4], dim=16, spread=0.05, seed=7)
@@ -173,10 +203,30 @@ class TestAnomalies:
         assert scores == sorted(scores, reverse=True)
         assert all(p.strategy is SelectionStrategy.ANOMALY for p in forward)
 
-    def test_no_anomaly_inside_a_dense_region(self) -> None:
+    def test_anomalies_are_low_density_and_a_planted_novel_log_ranks_first(self) -> None:
         X, _ = clustered([40, 40], dim=8, spread=0.05, seed=2)
-        ex = DensityBasedExtractor(ListSource([make_log(i, v) for i, v in enumerate(X)]), top_k=10)
-        assert ex.select_anomalies("fn") == []
+        logs = [make_log(i, v) for i, v in enumerate(X)]
+        novel = make_log(999, np.random.default_rng(5).normal(size=8))
+        ex = DensityBasedExtractor(ListSource([*logs, novel]), top_k=20, anomaly_quantile=0.25)
+        picks = ex.select_anomalies("fn")
+        assert picks[0].uuid == novel.uuid
+        cutoff = np.quantile(ex.analyze("fn").result.density, 0.25)
+        assert all(p.density <= cutoff for p in picks)
+
+    def test_a_near_twin_does_not_hide_a_new_pattern(self) -> None:
+        """A new pattern seen twice (near-duplicates) still outranks every log of a dense region,
+        including dense-region logs that have a near twin of their own."""
+        X, _ = clustered([150, 100], dim=16, spread=0.08, seed=3)
+        rng = np.random.default_rng(8)
+        lone, pair = rng.normal(size=16), rng.normal(size=16)
+        twins = [pair, pair + 0.002 * rng.normal(size=16), X[0] + 0.002 * rng.normal(size=16)]
+        logs = [make_log(i, v) for i, v in enumerate([*X, lone, *twins])]
+        picks = DensityBasedExtractor(ListSource(logs), top_k=5).select_anomalies("fn")
+        ranked = [p.uuid for p in picks]
+        assert ranked[0] in {logs[251].uuid, logs[252].uuid, logs[250].uuid}
+        assert logs[250].uuid in ranked[:2] and {logs[251].uuid, logs[252].uuid} & set(ranked[:2])
+        assert not {logs[251].uuid, logs[252].uuid} <= set(ranked)  # near-duplicates appear once
+        assert logs[253].uuid not in ranked  # the dense-region twin is no anomaly
 
 
 class TestExport:
@@ -322,10 +372,3 @@ class TestSourcesAndBadInput:
     def test_not_a_source(self) -> None:
         with pytest.raises(InputError, match="not a log source"):
             DensityBasedExtractor(object())
-
-
-def test_allocation_gives_one_each_then_proportional() -> None:
-    assert allocate(3, [50, 10, 5, 2]) == [1, 1, 1, 0]
-    quotas = allocate(10, [50, 10, 5, 2])
-    assert sum(quotas) == 10 and all(q >= 1 for q in quotas) and quotas[0] == max(quotas)
-    assert allocate(100, [3, 2]) == [3, 2]

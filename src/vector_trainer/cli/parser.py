@@ -59,6 +59,16 @@ def _add_trainer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jobs-dir", help="local-lora: where job directories are created")
 
 
+def _epsilon(text: str) -> float | str:
+    """``auto`` or a number (its range is checked with the rest of the configuration)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] or 'auto', got {text!r}") from None
+
+
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config file (sections mirror the constructor arguments)")
     p.add_argument("--source", choices=["sqlite", "vectorwave"], help=f"log source {_default(SourceConfig, 'kind')}")
@@ -67,7 +77,9 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feedback", help="feedback JSONL (bad_output, fixed_output, ...) for the hook")
     p.add_argument("--out", help=f"run directory root {_default(RunConfig, 'out')}")
     p.add_argument(
-        "--epsilon", type=float, help=f"neighbours have sim >= 1 - epsilon {_default(ExtractorConfig, 'epsilon')}"
+        "--epsilon",
+        type=_epsilon,
+        help=f"neighbours have sim >= 1 - epsilon, or 'auto' {_default(ExtractorConfig, 'epsilon')}",
     )
     p.add_argument("--top-k", type=int, help=f"most picks per strategy {_default(ExtractorConfig, 'top_k')}")
     p.add_argument("--engine", choices=["auto", "exact", "faiss"], help=f"{_default(ExtractorConfig, 'engine')}")

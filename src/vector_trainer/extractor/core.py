@@ -65,8 +65,10 @@ class DensityBasedExtractor:
             VectorWave ``VectorWaveDatasetManager`` (0.2.x or 1.x), or an object satisfying
             :class:`~vector_trainer.types.DatasetManagerProtocol`.
         epsilon: Neighbourhood radius in cosine distance; neighbours have ``sim >= 1 - epsilon``.
+            ``"auto"`` (the default) calibrates it per function so that the median log has 10
+            neighbours (:func:`~vector_trainer.extractor.knn.choose_epsilon`).
         top_k: Most picks per strategy.
-        min_cluster_size: Smallest region (node plus uncovered neighbours) counted as steady.
+        min_cluster_size: A steady pick has at least this many logs within ``epsilon`` (itself included).
         dedup_threshold: Similarity at or above which two picks are near-duplicates.
         anomaly_quantile: Density quantile under which successful logs are anomaly candidates.
         engine: ``auto``, ``exact``, ``faiss``, or a :class:`~vector_trainer.extractor.engines.NeighborEngine`.
@@ -83,7 +85,7 @@ class DensityBasedExtractor:
     def __init__(
         self,
         dataset_manager: Any,
-        epsilon: float = _D.epsilon,
+        epsilon: float | str = _D.epsilon,
         top_k: int = _D.top_k,
         *,
         min_cluster_size: int = _D.min_cluster_size,
@@ -127,10 +129,12 @@ class DensityBasedExtractor:
             return getattr(settings, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @property
-    def threshold(self) -> float:
-        """The similarity threshold ``1 - epsilon``."""
-        return 1.0 - self.settings.epsilon
+    def threshold_for(self, function_name: str) -> float:
+        """The similarity threshold ``1 - epsilon`` used for a function's graph (with
+        ``epsilon="auto"`` it comes from the function's analysis, computed once and cached)."""
+        if self.settings.epsilon == "auto":
+            return self.analyze(function_name).threshold
+        return 1.0 - float(self.settings.epsilon)
 
     def refresh(self, function_name: str | None = None) -> None:
         """Forget cached analyses (all, or one function's) so the next call re-reads the source."""
@@ -156,25 +160,34 @@ class DensityBasedExtractor:
         s = self.settings
         loaded = load_logs(self.dataset_manager, function_name, page_size=s.page_size, strict=s.strict)
         engine = self._engine_for(len(loaded.usable))
-        analysis = analyze_graph(function_name, loaded, engine, self.threshold, s.min_cluster_size)
+        analysis = analyze_graph(function_name, loaded, engine, s.epsilon)
         self._cache[function_name] = analysis
         return analysis
 
     # -- selection ---------------------------------------------------------------------------
 
     def select_steady_state(self, function_name: str) -> list[GoldenCandidate]:
-        """Representatives of the dense regions, at most ``top_k`` (FR-1.3).
-
-        Every region of at least ``min_cluster_size`` logs gets its medoid before any region
-        gets a second pick; further picks go to regions in proportion to their size.
+        """Representatives of the dense regions, at most ``top_k`` (FR-1.3), chosen by greedy
+        facility location on the neighbour graph (:mod:`~vector_trainer.extractor.selection`):
+        each pick represents the logs least represented so far, so every dense region gets a
+        pick before a well-covered one gets a second.
         """
-        return select_steady(self.analyze(function_name), self.settings.top_k, self.settings.dedup_threshold)
+        s = self.settings
+        return select_steady(self.analyze(function_name), s.top_k, s.dedup_threshold, s.min_cluster_size)
 
-    def select_anomalies(self, function_name: str) -> list[GoldenCandidate]:
-        """Low-density SUCCESS logs (new patterns), most novel first, at most ``top_k`` (FR-1.4)."""
+    def select_anomalies(
+        self, function_name: str, steady: Sequence[GoldenCandidate] | None = None
+    ) -> list[GoldenCandidate]:
+        """Low-density SUCCESS logs (new patterns), most novel first, at most ``top_k`` (FR-1.4).
+
+        Args:
+            function_name: The function whose logs are selected.
+            steady: Its steady picks, if already made (no anomaly repeats one); selected if omitted.
+        """
         s = self.settings
         a = self.analyze(function_name)
-        steady = self.select_steady_state(function_name)
+        if steady is None:
+            steady = self.select_steady_state(function_name)
         return select_anomalies(a, steady, s.top_k, s.dedup_threshold, s.anomaly_quantile)
 
     # -- export ------------------------------------------------------------------------------
@@ -222,7 +235,8 @@ class DensityBasedExtractor:
         report_progress(0, total_steps)
         analysis = self.analyze(function_name)
         report_progress(1, total_steps)
-        candidates = self.select_steady_state(function_name) + self.select_anomalies(function_name)
+        steady = self.select_steady_state(function_name)
+        candidates = steady + self.select_anomalies(function_name, steady)
         report_progress(2, total_steps)
         examples, rejected, warnings = self._examples(candidates)
         if not examples:
@@ -237,7 +251,7 @@ class DensityBasedExtractor:
         registered = self._register(train + validation) if register_golden else None
         selected = [SelectedExample(c, "train") for c, _ in train]
         selected += [SelectedExample(c, "validation") for c, _ in validation]
-        report = build_report(analysis, self._report_parameters(), selected, rejected, warnings, registered)
+        report = build_report(analysis, self._report_parameters(analysis), selected, rejected, warnings, registered)
         atomic_write_jsonl(out, [ex for _, ex in train])
         if validation_path is not None:
             atomic_write_jsonl(validation_path, [ex for _, ex in validation])
@@ -268,11 +282,13 @@ class DensityBasedExtractor:
             examples.append((cand, example))
         return examples, rejected, warnings
 
-    def _report_parameters(self) -> dict[str, Any]:
+    def _report_parameters(self, analysis: GraphAnalysis) -> dict[str, Any]:
         s = self.settings
         return {
-            "epsilon": s.epsilon,
-            "similarity_threshold": self.threshold,
+            "epsilon": analysis.epsilon.epsilon,
+            "epsilon_requested": analysis.epsilon.requested,
+            "epsilon_rule": analysis.epsilon.rule,
+            "similarity_threshold": round(analysis.threshold, 6),
             "top_k": s.top_k,
             "min_cluster_size": s.min_cluster_size,
             "dedup_threshold": s.dedup_threshold,
@@ -306,7 +322,8 @@ class DensityBasedExtractor:
             return []
         X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
         ids = [log.uuid for log in logs]
-        result = ManagerEngine(self.dataset_manager, function_name, limit).density(X, self.threshold, ids)
+        threshold = self.threshold_for(function_name)
+        result = ManagerEngine(self.dataset_manager, function_name, limit).density(X, threshold, ids)
         return [
             {
                 "uuid": uuid,

@@ -7,26 +7,27 @@ Three engines implement :class:`NeighborEngine`:
 
 * :class:`ExactEngine` -- NumPy BLAS over symmetric tiles: each tile ``X_I X_J^T`` (``J >= I``)
   is computed once and reduced along both axes, so the work is half of ``X X^T`` and memory is
-  ``O(n*d + block^2)``; the ``n x n`` matrix never exists.
+  ``O(n*d + block^2 + n*k)``; the ``n x n`` matrix never exists. The same pass keeps each
+  node's ``k`` most similar other nodes, exactly (:mod:`.knn`).
 * :class:`FaissEngine` -- an inverted-file index (faiss ``IndexIVFFlat``, inner product) for
   large ``n``. Approximations, stated in its ``note``: only ``nprobe`` of ``nlist`` cells are
   searched, and density sums at most ``k`` neighbours per node (dense nodes are under-counted;
-  their rank among dense nodes may shift). Neighbour *sets* for region building use a range
-  search, which is exact within the probed cells.
+  their rank among dense nodes may shift). Its neighbour lists are the search's ``k`` results.
 * :class:`ManagerEngine` -- the injected dataset manager's own ``near_vector`` (FR-1.5): scores
-  vectors against the store without pulling every vector.
+  vectors against the store without pulling every vector (no neighbour lists).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import ConfigError, MissingDependencyError
+from vector_trainer.extractor.knn import DEFAULT_KNN, RunningTopK
 from vector_trainer.types import DatasetManagerProtocol
 
 #: Similarities are float32; a pair sitting exactly on the threshold must not flip with rounding.
@@ -50,6 +51,9 @@ class DensityResult:
         engine: Name of the engine that computed it.
         approximate: Whether the figures are approximate.
         note: How they are approximate, in words.
+        knn_similarity: Each node's most similar other nodes' similarities (``n x k``, best
+            first, ``-inf`` padding), when the engine collects them.
+        knn_index: Their node indices (``-1`` padding).
     """
 
     density: np.ndarray
@@ -58,19 +62,18 @@ class DensityResult:
     engine: str
     approximate: bool
     note: str = ""
+    knn_similarity: np.ndarray | None = field(default=None, repr=False)
+    knn_index: np.ndarray | None = field(default=None, repr=False)
 
 
 class NeighborEngine(Protocol):
-    """Computes densities and neighbour sets of L2-normalised float32 rows."""
+    """Computes densities (and neighbour lists) of L2-normalised float32 rows."""
 
     name: str
 
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str]) -> DensityResult:
-        """Density of every row of ``X`` (``ids`` are the rows' log uuids)."""
-        ...
-
-    def neighbors(self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str]) -> list[np.ndarray]:
-        """For each query row index, the indices of its neighbours (itself excluded)."""
+        """Density of every row of ``X`` (``ids`` are the rows' log uuids); an engine may also
+        return each row's most similar other rows (``knn_similarity``/``knn_index``)."""
         ...
 
 
@@ -85,62 +88,98 @@ def _effective_threshold(threshold: float) -> np.float32:
     return np.float32(threshold - THRESHOLD_TOLERANCE)
 
 
+def _accumulate(
+    tile: np.ndarray, t: np.float32, density: np.ndarray, count: np.ndarray, i0: int, j0: int | None
+) -> None:
+    """Add a tile's edges (similarity >= t) to the densities of its rows and, for an
+    off-diagonal tile (``j0`` given), of its columns. The tile is overwritten."""
+    mask = tile >= t
+    np.multiply(tile, mask, out=tile)
+    rows = slice(i0, i0 + tile.shape[0])
+    count[rows] += np.count_nonzero(mask, axis=1)
+    density[rows] += tile.sum(axis=1, dtype=np.float64)
+    if j0 is not None:
+        cols = slice(j0, j0 + tile.shape[1])
+        count[cols] += np.count_nonzero(mask, axis=0)
+        density[cols] += tile.sum(axis=0, dtype=np.float64)
+
+
 class ExactEngine:
-    """Exact density with blocked, symmetric BLAS products (see module docstring).
+    """Exact density with blocked, symmetric BLAS products (see module docstring), and each
+    node's ``knn`` most similar other nodes collected in the same pass (:mod:`.knn`).
 
     Args:
-        block: Tile edge; memory beyond ``X`` is about ``2 * block^2 * 4`` bytes.
+        block: Tile edge; memory beyond ``X`` is about ``2 * block^2 * 4`` bytes plus the lists.
+        knn: Width of the neighbour lists; 0 computes density alone (no lists).
+        seed: Seed of the row order (the lists are exact whatever it is).
     """
 
     name = "exact"
 
-    def __init__(self, block: int = DEFAULT_BLOCK) -> None:
+    def __init__(self, block: int = DEFAULT_BLOCK, knn: int = DEFAULT_KNN, seed: int = 0) -> None:
         if block < 1:
             raise ConfigError(f"block must be >= 1, got {block}")
-        self.block = block
+        self.block, self.knn, self.seed = block, knn, seed
 
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
         n = X.shape[0]
+        order = np.random.default_rng(self.seed).permutation(n)  # diagonal tiles become random samples
+        Xp = X[order]
         t = _effective_threshold(threshold)
         density = np.zeros(n, dtype=np.float64)
         count = np.zeros(n, dtype=np.int64)
+        top = RunningTopK(n, min(self.knn, max(n - 1, 1))) if self.knn else None
         nearest = np.full(n, -np.inf, dtype=np.float32)
         b = self.block
-        for i0 in range(0, n, b):
+        starts = range(0, n, b)
+        for i0 in starts:  # diagonal tiles first: they seed every row's list and floor
             i1 = min(n, i0 + b)
-            left = X[i0:i1]
-            for j0 in range(i0, n, b):
-                j1 = min(n, j0 + b)
-                tile = left @ X[j0:j1].T
-                diagonal = i0 == j0
-                if diagonal:
-                    np.fill_diagonal(tile, -np.inf)
+            tile = Xp[i0:i1] @ Xp[i0:i1].T
+            np.fill_diagonal(tile, -np.inf)
+            if top is not None:
+                top.seed(i0, tile, i0, sample_fraction=(i1 - i0 - 1) / max(n - 1, 1))
+            else:
                 np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
-                if not diagonal:
+            np.fill_diagonal(tile, 0.0)
+            _accumulate(tile, t, density, count, i0, None)
+        for i0 in starts:
+            i1 = min(n, i0 + b)
+            for j0 in range(i0 + b, n, b):
+                j1 = min(n, j0 + b)
+                tile = Xp[i0:i1] @ Xp[j0:j1].T
+                if top is not None:
+                    top.offer(i0, j0, tile)
+                else:
+                    np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
                     np.maximum(nearest[j0:j1], tile.max(axis=0), out=nearest[j0:j1])
-                mask = tile >= t
-                if diagonal:
-                    np.fill_diagonal(tile, 0.0)
-                np.multiply(tile, mask, out=tile)
-                count[i0:i1] += np.count_nonzero(mask, axis=1)
-                density[i0:i1] += tile.sum(axis=1, dtype=np.float64)
-                if not diagonal:
-                    count[j0:j1] += np.count_nonzero(mask, axis=0)
-                    density[j0:j1] += tile.sum(axis=0, dtype=np.float64)
-        nearest[~np.isfinite(nearest)] = -1.0
-        return DensityResult(density, count, nearest, self.name, approximate=False)
+                _accumulate(tile, t, density, count, i0, j0)
+        back = np.empty_like(order)
+        back[order] = np.arange(n)
+        if top is None:
+            nearest[~np.isfinite(nearest)] = -1.0
+            return DensityResult(density[back], count[back], nearest[back], self.name, approximate=False)
+        self._recompute(Xp, top, top.incomplete_rows())
+        sims, index = top.result()
+        nearest = np.where(np.isfinite(sims[:, 0]), sims[:, 0], -1.0).astype(np.float32)
+        return DensityResult(
+            density[back],
+            count[back],
+            nearest[back],
+            self.name,
+            approximate=False,
+            knn_similarity=sims[back],
+            knn_index=np.where(index[back] >= 0, order[np.maximum(index[back], 0)], -1),
+        )
 
-    def neighbors(
-        self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str] = ()
-    ) -> list[np.ndarray]:
-        t = _effective_threshold(threshold)
-        out: list[np.ndarray] = []
-        for q0 in range(0, len(queries), DEFAULT_QUERY_BLOCK):
-            chunk = queries[q0 : q0 + DEFAULT_QUERY_BLOCK]
+    @staticmethod
+    def _recompute(X: np.ndarray, top: RunningTopK, rows: np.ndarray) -> None:
+        """Exact lists for ``rows`` (the few the floor filter may have shortened)."""
+        for r0 in range(0, rows.size, DEFAULT_QUERY_BLOCK):
+            chunk = rows[r0 : r0 + DEFAULT_QUERY_BLOCK]
             sims = X[chunk] @ X.T
-            sims[np.arange(len(chunk)), chunk] = -np.inf
-            out.extend(np.flatnonzero(row >= t) for row in sims)
-        return out
+            sims[np.arange(chunk.size), chunk] = -np.inf
+            for offset, row in enumerate(chunk):
+                top.seed(int(row), sims[offset : offset + 1], 0)
 
 
 class FaissEngine:
@@ -211,10 +250,14 @@ class FaissEngine:
         density = np.zeros(n, dtype=np.float64)
         count = np.zeros(n, dtype=np.int64)
         nearest = np.full(n, -1.0, dtype=np.float32)
+        width = min(self.k, max(n - 1, 1))
+        knn_sims = np.full((n, width), -np.inf, dtype=np.float32)
+        knn_index = np.full((n, width), -1, dtype=np.int64)
         step = 16_384
         for q0 in range(0, n, step):
             q1 = min(n, q0 + step)
-            sims, _idx = self.knn(X, np.arange(q0, q1))
+            sims, idx = self.knn(X, np.arange(q0, q1))
+            knn_sims[q0:q1], knn_index[q0:q1] = sims[:, :width], idx[:, :width]
             nearest[q0:q1] = np.maximum(sims.max(axis=1), -1.0)
             mask = sims >= t
             count[q0:q1] = mask.sum(axis=1)
@@ -223,19 +266,16 @@ class FaissEngine:
             f"approximate: IVF search of {index.nprobe}/{index.nlist} cells; "
             f"density sums at most {self.k} neighbours per node"
         )
-        return DensityResult(density, count, nearest, self.name, approximate=True, note=note)
-
-    def neighbors(
-        self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str] = ()
-    ) -> list[np.ndarray]:
-        index = self._index_for(X)
-        t = float(_effective_threshold(threshold))
-        lims, _dist, labels = index.range_search(np.ascontiguousarray(X[queries]), t)
-        out = []
-        for row, query in enumerate(queries):
-            found = labels[lims[row] : lims[row + 1]]
-            out.append(np.sort(found[found != query]))
-        return out
+        return DensityResult(
+            density,
+            count,
+            nearest,
+            self.name,
+            approximate=True,
+            note=note,
+            knn_similarity=knn_sims,
+            knn_index=knn_index,
+        )
 
 
 class ManagerEngine:
@@ -277,14 +317,6 @@ class ManagerEngine:
                 nearest[row] = max(s for _, s in hits)
         note = f"through the store's near_vector; density sums at most {self.limit} neighbours per node"
         return DensityResult(density, count, nearest, self.name, approximate=True, note=note)
-
-    def neighbors(self, X: np.ndarray, queries: np.ndarray, threshold: float, ids: Sequence[str]) -> list[np.ndarray]:
-        position = {uuid: i for i, uuid in enumerate(ids)}
-        out = []
-        for query in queries:
-            found = [position[u] for u, _ in self._hits(X[query], threshold) if u in position and u != ids[query]]
-            out.append(np.asarray(sorted(found), dtype=np.int64))
-        return out
 
 
 def make_engine(name: str, n: int, *, ann_threshold: int = ExtractorConfig.ann_threshold) -> NeighborEngine:

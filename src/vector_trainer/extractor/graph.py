@@ -1,28 +1,26 @@
-"""FR-1.1, FR-1.2: a function's logs as a weighted graph, its densities and its dense regions.
+"""FR-1.1, FR-1.2: a function's logs as a weighted graph and its densities.
 
 The graph's nodes are a function's SUCCESS logs with a usable vector; the edge weight is cosine
 similarity; ``N(i) = {j != i : sim(i, j) >= 1 - epsilon}`` and ``D(i) = sum_{j in N(i)} sim(i, j)``.
-Regions come from a greedy cover in decreasing density: the densest uncovered node and its
-uncovered neighbours form a region when they number at least ``min_cluster_size``; each region
-is ordered medoid first (the member with the largest summed similarity to the others).
+``epsilon`` is given, or calibrated from the data (``"auto"``, :func:`.knn.choose_epsilon`). The
+same pass keeps each node's most similar other nodes (its row of the graph's heaviest edges),
+which both selection strategies read.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vector_trainer._shared import vector_problem
 from vector_trainer.chatml import text_problem
 from vector_trainer.errors import EmptyDataError, InputError
-from vector_trainer.extractor.engines import DensityResult, NeighborEngine, normalize_rows
+from vector_trainer.extractor.engines import DensityResult, ExactEngine, NeighborEngine, normalize_rows
+from vector_trainer.extractor.knn import DEFAULT_KNN, EpsilonChoice, choose_epsilon
 from vector_trainer.types import STATUS_SUCCESS, DatasetManagerProtocol, ExecutionLog
 
-#: Nodes whose neighbour sets are fetched per call while building regions.
-NEIGHBOR_BATCH = 64
 MAX_UUIDS_IN_MESSAGE = 10
 
 
@@ -52,11 +50,21 @@ class GraphAnalysis:
     logs: tuple[ExecutionLog, ...]
     vectors: np.ndarray = field(repr=False)
     result: DensityResult = field(repr=False)
-    regions: tuple[np.ndarray, ...] = field(repr=False)
     excluded: tuple[ExcludedLog, ...]
     status_counts: dict[str, int]
     total_logs: int
-    threshold: float = 0.7
+    epsilon: EpsilonChoice
+
+    @property
+    def threshold(self) -> float:
+        """The similarity threshold ``1 - epsilon`` of the graph's edges."""
+        return self.epsilon.threshold
+
+    @property
+    def neighbour_lists(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's most similar other nodes: ``(similarities, indices)``, ``n x k``, best first."""
+        assert self.result.knn_similarity is not None and self.result.knn_index is not None
+        return self.result.knn_similarity, self.result.knn_index
 
     @property
     def uuids(self) -> list[str]:
@@ -97,11 +105,31 @@ def load_logs(
     return LoadedLogs(tuple(usable), tuple(excluded), dict(sorted(statuses.items())), len(logs))
 
 
+def _vector_reasons(logs: list[ExecutionLog]) -> list[str | None]:
+    """:func:`vector_problem` of every log, checked in bulk for float32 arrays (the usual case)."""
+    reasons: list[str | None] = [None] * len(logs)
+    by_dim: dict[int, list[int]] = {}
+    for i, log in enumerate(logs):
+        vector = log.vector
+        if isinstance(vector, np.ndarray) and vector.ndim == 1 and vector.dtype == np.float32 and vector.size:
+            by_dim.setdefault(vector.size, []).append(i)
+        else:
+            reasons[i] = vector_problem(vector)
+    for rows in by_dim.values():
+        matrix = np.stack([logs[i].vector for i in rows])
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            norms = np.linalg.norm(matrix, axis=1)
+        usable = np.isfinite(matrix).all(axis=1) & np.isfinite(norms) & (norms > 0)
+        for j in np.flatnonzero(~usable):
+            reasons[rows[j]] = vector_problem(logs[rows[j]].vector)
+    return reasons
+
+
 def _validate_vectors(logs: list[ExecutionLog], strict: bool) -> tuple[list[ExecutionLog], list[ExcludedLog]]:
     excluded: list[ExcludedLog] = []
     candidates: list[ExecutionLog] = []
-    for log in logs:
-        reason = vector_problem(log.vector) or text_problem(log.inputs, log.output)
+    for log, vector_reason in zip(logs, _vector_reasons(logs), strict=True):
+        reason = vector_reason or text_problem(log.inputs, log.output)
         if reason:
             excluded.append(ExcludedLog(log.uuid, reason))
         else:
@@ -128,61 +156,24 @@ def analyze_graph(
     function_name: str,
     loaded: LoadedLogs,
     engine: NeighborEngine,
-    threshold: float,
-    min_cluster_size: int,
+    epsilon: float | str,
 ) -> GraphAnalysis:
-    """Densities and dense regions of the loaded logs."""
+    """Densities and neighbour lists of the loaded logs, with ``epsilon`` given or ``"auto"``."""
     logs = loaded.usable
     X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
     ids = [log.uuid for log in logs]
-    result = engine.density(X, threshold, ids)
-    regions = greedy_cover(X, result, ids, engine, threshold, min_cluster_size)
+    choice = choose_epsilon(X, epsilon)
+    result = engine.density(X, choice.threshold, ids)
+    if result.knn_similarity is None:  # an engine that keeps no lists: one exact pass for them
+        lists = ExactEngine(knn=DEFAULT_KNN).density(X, choice.threshold, ids)
+        result = replace(result, knn_similarity=lists.knn_similarity, knn_index=lists.knn_index)
     return GraphAnalysis(
         function_name=function_name,
         logs=logs,
         vectors=X,
         result=result,
-        regions=tuple(regions),
         excluded=loaded.excluded,
         status_counts=loaded.status_counts,
         total_logs=loaded.total,
-        threshold=threshold,
+        epsilon=choice,
     )
-
-
-def greedy_cover(
-    X: np.ndarray,
-    result: DensityResult,
-    ids: Sequence[str],
-    engine: NeighborEngine,
-    threshold: float,
-    min_cluster_size: int,
-) -> list[np.ndarray]:
-    """Greedy cover in decreasing density; returns regions as index arrays, medoid first."""
-    n = X.shape[0]
-    order = np.lexsort((np.asarray(ids), -result.density))
-    eligible = order[result.neighbor_count[order] + 1 >= min_cluster_size]
-    covered = np.zeros(n, dtype=bool)
-    regions: list[np.ndarray] = []
-    for start in range(0, len(eligible), NEIGHBOR_BATCH):
-        batch = np.asarray([i for i in eligible[start : start + NEIGHBOR_BATCH] if not covered[i]], dtype=np.int64)
-        if batch.size == 0:
-            continue
-        for node, neighbours in zip(batch, engine.neighbors(X, batch, threshold, ids), strict=True):
-            if covered[node]:
-                continue
-            members = np.concatenate(([node], neighbours[~covered[neighbours]])).astype(np.int64)
-            if members.size < min_cluster_size:
-                continue
-            covered[members] = True
-            regions.append(medoid_first(X, members, ids))
-    return regions
-
-
-def medoid_first(X: np.ndarray, members: np.ndarray, ids: Sequence[str]) -> np.ndarray:
-    """``members`` reordered so the medoid (max summed similarity to the region) comes first."""
-    block = X[members]
-    affinity = block @ block.sum(axis=0)
-    member_ids = np.asarray([ids[int(i)] for i in members])
-    best = int(np.lexsort((member_ids, -affinity))[0])
-    return np.concatenate(([members[best]], np.delete(members, best)))

@@ -150,6 +150,7 @@ def build_report(
 ) -> ExtractionReport:
     """Assemble the report of one extraction."""
     res = a.result
+    steady_sizes = [e.candidate.region_size for e in selected if e.candidate.strategy is SelectionStrategy.STEADY]
     report_warnings = [f"{count} examples: {message}" for message, count in sorted(warnings.items())]
     if len(selected) < MIN_TRAINING_EXAMPLES:
         report_warnings.append(
@@ -165,8 +166,8 @@ def build_report(
         logs_by_status=MappingProxyType(dict(a.status_counts)),
         excluded=a.excluded,
         in_graph=len(a.logs),
-        regions=len(a.regions),
-        region_sizes=tuple(sorted((int(r.size) for r in a.regions), reverse=True)),
+        regions=len(steady_sizes),
+        region_sizes=tuple(sorted(steady_sizes, reverse=True)),
         isolated_nodes=int(np.count_nonzero(res.neighbor_count == 0)),
         density=DensityStats.of(res.density),
         selected=tuple(selected),

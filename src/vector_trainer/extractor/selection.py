@@ -1,53 +1,154 @@
 """FR-1.3, FR-1.4: steady-state representatives and anomalies chosen from a graph analysis.
 
-* **Steady state**: every dense region is represented by its medoid before any region gets a
-  second pick; extra picks go to larger regions, in proportion to size.
-* **Anomalies**: SUCCESS logs outside every dense region whose density is at most the
-  ``anomaly_quantile`` of densities, ranked by novelty ``(1 - nearest_similarity) / (1 + density)``.
-* Both lists skip identical (input, output) pairs and near-duplicates (``dedup_threshold``);
-  every tie is broken by uuid, so the same input gives the same output.
+* **Steady state: facility location on the neighbour graph.** Picks ``S`` maximise
+  ``F(S) = sum_i max_{j in S} w(i, j)``, how well every log is represented by its most similar
+  pick, with ``w(i, i) = 1`` and ``w(i, j) = max(0, sim(i, j))`` for ``j`` among the
+  :data:`FACILITY_NEIGHBOURS` most similar logs of ``i`` (0 otherwise). ``F`` is monotone
+  submodular, so the greedy choice (lazy evaluation, Minoux 1978) is within ``1 - 1/e`` of the
+  best. Its first pick is the log with the largest neighbour-list density; each later pick is
+  the log whose neighbourhood is least represented so far, so every dense region gets a pick
+  before a well-covered one gets a second. Only logs with at least ``min_cluster_size - 1``
+  graph neighbours (``sim >= 1 - epsilon``) may be picked: a steady pick sits in a dense region.
+* **Anomalies: low neighbour-list density.** ``novelty(i) = 1 - mean_{j in kNN(i)} sim(i, j)``
+  over the ``k = min(64, sqrt(n))`` most similar logs, among logs whose graph density ``D(i)``
+  is at most the ``anomaly_quantile`` of densities (FR-1.4: low density, SUCCESS). One close
+  twin moves a mean over ``k`` neighbours by ``1/k``, so a near-duplicate cannot hide a new pattern
+  the way it hides it from a nearest-neighbour score.
+* Both lists skip identical (input, output) pairs and near-duplicates of earlier picks
+  (``dedup_threshold``); ties are broken by uuid, so the same input gives the same output.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from vector_trainer.chatml import render_input, render_output
 from vector_trainer.extractor.graph import GraphAnalysis
+from vector_trainer.extractor.knn import DEFAULT_KNN
 from vector_trainer.types import GoldenCandidate, SelectionStrategy
 
+#: Neighbours of a log that a steady pick can represent it through (the graph's heaviest edges).
+FACILITY_NEIGHBOURS = 32
+#: Most neighbours averaged by the novelty score.
+NOVELTY_NEIGHBOURS = DEFAULT_KNN
+#: Gains closer than this are ties (broken by uuid order).
+_GAIN_TOLERANCE = 1e-9
 
-def select_steady(a: GraphAnalysis, top_k: int, dedup_threshold: float) -> list[GoldenCandidate]:
-    """Representatives of the dense regions, at most ``top_k``, output in rounds."""
-    res, ids = a.result, a.uuids
-    regions = sorted(a.regions, key=lambda r: (-r.size, -float(res.density[r[0]]), ids[int(r[0])]))
-    quotas = allocate(top_k, [r.size for r in regions])
+
+def select_steady(a: GraphAnalysis, top_k: int, dedup_threshold: float, min_cluster_size: int) -> list[GoldenCandidate]:
+    """At most ``top_k`` representatives, in the order the greedy facility location picks them."""
+    sims, index = a.neighbour_lists
+    weights = np.where(index[:, :FACILITY_NEIGHBOURS] >= 0, np.maximum(sims[:, :FACILITY_NEIGHBOURS], 0.0), 0.0)
+    eligible = a.result.neighbor_count + 1 >= min_cluster_size
     picker = DedupPicker(a, dedup_threshold)
-    queues = [_region_queue(a, region) for region in regions]
-    per_region: list[list[int]] = [[] for _ in regions]
-    for chosen, quota, queue in zip(per_region, quotas, queues, strict=True):
-        while len(chosen) < quota and queue:
-            node = queue.pop(0)
-            if picker.accept(node):
-                chosen.append(node)
-    # Slots a region could not fill (its members were duplicates) go to the other regions.
-    while sum(map(len, per_region)) < top_k and any(queues):
-        for chosen, queue in zip(per_region, queues, strict=True):
-            while queue and sum(map(len, per_region)) < top_k:
-                node = queue.pop(0)
-                if picker.accept(node):
-                    chosen.append(node)
-                    break
-    rounds = max(map(len, per_region), default=0)
+
+    def similarity_to(node: int) -> np.ndarray:
+        return np.maximum(a.vectors @ a.vectors[node], 0.0)
+
+    picks, gains = greedy_facility_location(
+        weights, index[:, :FACILITY_NEIGHBOURS], eligible, top_k, picker.accept, similarity_to
+    )
+    sizes = represented_counts(weights, index[:, :FACILITY_NEIGHBOURS], picks)
     return [
-        _candidate(a, chosen[r], SelectionStrategy.STEADY, float(res.density[chosen[r]]), int(region.size))
-        for r in range(rounds)
-        for region, chosen in zip(regions, per_region, strict=True)
-        if r < len(chosen)
+        _candidate(a, node, SelectionStrategy.STEADY, gain, size)
+        for node, gain, size in zip(picks, gains, sizes, strict=True)
     ]
+
+
+def greedy_facility_location(
+    weights: np.ndarray,
+    index: np.ndarray,
+    eligible: np.ndarray,
+    budget: int,
+    accept: Callable[[int], bool],
+    similarity_to: Callable[[int], np.ndarray] | None = None,
+) -> tuple[list[int], list[float]]:
+    """Lazy greedy maximisation of ``sum_i max_{j in S} w(i, j)`` over sparse rows.
+
+    Args:
+        weights: ``w(i, index[i, c])`` for each client ``i`` (``n x k``, ``>= 0``).
+        index: The facilities of each row (``-1`` for none).
+        eligible: Which nodes may be picked.
+        budget: Most picks.
+        accept: Called on the best candidate; a refused node is never offered again.
+        similarity_to: Every client's weight to a pick, when it can be computed (one product
+            per pick). A pick then represents every client as well as it really does, not only
+            the clients that list it, so a large diffuse region is not mistaken for an
+            unrepresented one; gains are still read from the sparse rows.
+
+    Returns:
+        The picks in order, and the gain of each when it was picked.
+    """
+    n = weights.shape[0]
+    valid = index >= 0
+    clients = np.repeat(np.arange(n), index.shape[1])[valid.ravel()]
+    facilities = index.ravel()[valid.ravel()]
+    served = weights.ravel()[valid.ravel()]
+    order = np.argsort(facilities, kind="stable")
+    clients, served, facilities = clients[order], served[order], facilities[order]
+    bounds = np.searchsorted(facilities, np.arange(n + 1))
+    cover = np.zeros(n, dtype=np.float64)
+
+    def gain(node: int) -> float:
+        mine = slice(bounds[node], bounds[node + 1])
+        return float(np.maximum(served[mine] - cover[clients[mine]], 0.0).sum() + max(1.0 - cover[node], 0.0))
+
+    initial = 1.0 + np.bincount(facilities, weights=served, minlength=n)
+    heap = [(-float(initial[node]), int(node)) for node in np.flatnonzero(eligible)]
+    heapq.heapify(heap)
+    picks: list[int] = []
+    gains: list[float] = []
+    while heap and len(picks) < budget:
+        _, node = heapq.heappop(heap)
+        current = gain(node)
+        if heap and current < -heap[0][0] - _GAIN_TOLERANCE:  # stale bound: re-queue with the true gain
+            heapq.heappush(heap, (-current, node))
+            continue
+        if current <= _GAIN_TOLERANCE or not accept(node):
+            continue
+        picks.append(node)
+        gains.append(current)
+        if similarity_to is not None:
+            np.maximum(cover, similarity_to(node), out=cover)
+        else:
+            mine = slice(bounds[node], bounds[node + 1])
+            np.maximum.at(cover, clients[mine], served[mine])
+        cover[node] = 1.0
+    return picks, gains
+
+
+def represented_counts(weights: np.ndarray, index: np.ndarray, picks: Sequence[int]) -> list[int]:
+    """How many logs each pick represents best (itself included): the size of its region."""
+    if not picks:
+        return []
+    slot = np.full(weights.shape[0], -1, dtype=np.int64)
+    slot[np.asarray(picks)] = np.arange(len(picks))
+    through = np.where(index >= 0, slot[np.maximum(index, 0)], -1)
+    score = np.where(through >= 0, weights, -1.0)
+    best = np.argmax(score, axis=1)
+    owner = np.where(score[np.arange(len(score)), best] > 0, through[np.arange(len(score)), best], -1)
+    owner[np.asarray(picks)] = np.arange(len(picks))
+    return np.bincount(owner[owner >= 0], minlength=len(picks)).tolist()
+
+
+def novelty_neighbours(n: int) -> int:
+    """Neighbours the novelty score averages over ``n`` logs: ``sqrt(n)``, the classic rate for
+    k-nearest-neighbour density estimates (``k`` grows, ``k / n`` shrinks), at most
+    :data:`NOVELTY_NEIGHBOURS`; so a small store is not scored against most of itself."""
+    return max(1, min(NOVELTY_NEIGHBOURS, math.isqrt(n)))
+
+
+def novelty_scores(a: GraphAnalysis) -> np.ndarray:
+    """``1 - mean similarity to the k most similar logs`` for every node (:func:`novelty_neighbours`)."""
+    sims, _index = a.neighbour_lists
+    near = sims[:, : novelty_neighbours(len(sims))]
+    finite = np.isfinite(near)
+    counts = np.maximum(finite.sum(axis=1), 1)
+    return 1.0 - np.where(finite, near, 0.0).sum(axis=1, dtype=np.float64) / counts
 
 
 def select_anomalies(
@@ -57,28 +158,25 @@ def select_anomalies(
     dedup_threshold: float,
     anomaly_quantile: float,
 ) -> list[GoldenCandidate]:
-    """Low-density SUCCESS logs outside every region, most novel first, at most ``top_k``."""
-    res = a.result
+    """Low-density SUCCESS logs, most novel first, at most ``top_k`` (none of them a steady pick)."""
+    density = a.result.density
     index_of = {uuid: i for i, uuid in enumerate(a.uuids)}
-    steady_uuids = {c.uuid for c in steady}
-    cutoff = float(np.quantile(res.density, anomaly_quantile))
-    in_region = np.zeros(len(a.logs), dtype=bool)
-    for region in a.regions:
-        in_region[region] = True
-    novelty = (1.0 - np.clip(res.nearest_similarity, 0.0, 1.0)) / (1.0 + res.density)
+    steady_nodes = {index_of[c.uuid] for c in steady}
+    cutoff = float(np.quantile(density, anomaly_quantile))
+    novelty = novelty_scores(a)
     order = np.lexsort((np.asarray(a.uuids), -novelty))
     picker = DedupPicker(a, dedup_threshold)
-    for c in steady:
-        picker.accept(index_of[c.uuid])
+    for node in steady_nodes:
+        picker.accept(node)
     picks: list[GoldenCandidate] = []
     for raw_node in order:
         if len(picks) >= top_k:
             break
         node = int(raw_node)
-        if in_region[node] or res.density[node] > cutoff or a.logs[node].uuid in steady_uuids:
+        if density[node] > cutoff or node in steady_nodes:
             continue
         if picker.accept(node):
-            picks.append(_candidate(a, node, SelectionStrategy.ANOMALY, float(novelty[node]), 0))
+            picks.append(_candidate(a, node, SelectionStrategy.ANOMALY, float(novelty[node]), 1))
     return picks
 
 
@@ -96,13 +194,6 @@ def _candidate(
         region_size=region_size,
         log=a.logs[node],
     )
-
-
-def _region_queue(a: GraphAnalysis, region: np.ndarray) -> list[int]:
-    rest = region[1:]
-    ids = np.asarray([a.logs[int(i)].uuid for i in rest])
-    order = np.lexsort((ids, -a.result.density[rest])) if rest.size else np.array([], dtype=np.int64)
-    return [int(region[0]), *(int(rest[i]) for i in order)]
 
 
 class DedupPicker:

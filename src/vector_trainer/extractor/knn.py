@@ -1,0 +1,230 @@
+"""Each node's ``k`` most similar other nodes, collected during the density pass itself.
+
+The exact density pass visits every unordered pair once, in symmetric tiles ``X_I X_J^T``
+(``J > I``), after the diagonal tiles ``X_I X_I^T``, with the rows in a seeded random order.
+:class:`RunningTopK` rides along:
+
+1. A diagonal tile is a random sample of a row's columns (fraction ``p``). It seeds the row's
+   list with that sample's exact top ``k`` and sets the row's *floor* to the sample's ``r``-th
+   best similarity, with ``r`` the smallest rank such that more than ``r - 1`` of the row's true
+   top ``k`` fall in the sample with probability at most :data:`FLOOR_MISS_RATE` (a binomial
+   tail). The floor is then, with that confidence, below the row's final ``k``-th similarity.
+2. An off-diagonal tile offers only the entries at or above the floor of their row (and,
+   transposed, of their column); they are buffered as ``(row, column, similarity)`` triples and
+   merged into the lists when the buffer is full, which can raise the floors further.
+3. A row whose final ``k``-th similarity is below its first floor may have lost an entry to the
+   filter; :meth:`RunningTopK.incomplete_rows` names those rows (about ``FLOOR_MISS_RATE * n``),
+   and the engine recomputes them exactly. The lists are therefore exact.
+
+Memory is ``O(n * k)`` and no pair is multiplied twice: the lists cost a filter over each tile,
+and a row keeps only a few hundred candidates over the whole pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Width of the neighbour lists kept per node (the anomaly score and facility location read them).
+DEFAULT_KNN = 64
+#: Buffered candidates (in units of ``n * k``) before they are merged into the lists.
+BUFFER_FACTOR = 2
+#: Probability, per row, that the sampled floor is above the row's true ``k``-th similarity
+#: (the row is then recomputed exactly, so this trades filter strength for rework).
+FLOOR_MISS_RATE = 1e-3
+
+
+def floor_rank(k: int, sample_fraction: float, miss_rate: float | None = None) -> int:
+    """Smallest rank ``r`` in ``1..k`` with ``P(Binomial(k - 1, p) >= r) <= miss_rate``: the
+    ``r``-th best similarity of a ``p``-sample of a row is then below the row's ``k``-th best
+    with probability at least ``1 - miss_rate``."""
+    p = min(max(sample_fraction, 0.0), 1.0)
+    miss_rate = FLOOR_MISS_RATE if miss_rate is None else miss_rate
+    trials = k - 1
+    tail = 1.0
+    for r in range(1, k + 1):
+        tail -= math.comb(trials, r - 1) * p ** (r - 1) * (1.0 - p) ** (trials - r + 1)
+        if tail <= miss_rate:
+            return r
+    return k
+
+
+#: Sort key spacing per row: similarities lie in [-1, 1], so ``1 - s`` lies in [0, 2] < 4.
+_ROW_STRIDE = 4.0
+
+
+class RunningTopK:
+    """The ``k`` largest similarities (and their columns) of every row, fed tile by tile.
+
+    Args:
+        n: Number of rows (nodes).
+        k: List width; rows with fewer than ``k`` other nodes keep ``-inf``/``-1`` padding.
+    """
+
+    def __init__(self, n: int, k: int) -> None:
+        self.n, self.k = n, k
+        self.similarity = np.full((n, k), -np.inf, dtype=np.float32)
+        self.index = np.full((n, k), -1, dtype=np.int64)
+        self.floor = np.full(n, -np.inf, dtype=np.float32)
+        self.first_floor = np.full(n, -np.inf, dtype=np.float32)
+        self._rows: list[np.ndarray] = []
+        self._cols: list[np.ndarray] = []
+        self._sims: list[np.ndarray] = []
+        self._pending = 0
+        self._limit = max(BUFFER_FACTOR * n * k, 1)
+
+    def seed(self, row0: int, tile: np.ndarray, col0: int, sample_fraction: float | None = None) -> None:
+        """Exact top ``k`` of rows ``row0..`` from ``tile`` (self-similarities already ``-inf``).
+
+        With ``sample_fraction`` (the share of each row's columns the tile holds, in random
+        order), the rows' floors are set from it (module docstring); without, the rows are
+        final and nothing further is offered to them.
+        """
+        width = tile.shape[1]
+        take = min(self.k, width)
+        if take < width:
+            part = np.argpartition(-tile, take - 1, axis=1)[:, :take]
+        else:
+            part = np.broadcast_to(np.arange(width), tile.shape).copy()
+        sims = np.take_along_axis(tile, part, axis=1)
+        order = np.argsort(-sims, axis=1, kind="stable")
+        rows = slice(row0, row0 + tile.shape[0])
+        self.similarity[rows, :take] = np.take_along_axis(sims, order, axis=1)
+        self.index[rows, :take] = np.take_along_axis(part, order, axis=1) + col0
+        if sample_fraction is None:
+            self.floor[rows], self.first_floor[rows] = np.inf, -np.inf
+            return
+        rank = min(floor_rank(self.k, sample_fraction), take)
+        self.floor[rows] = self.first_floor[rows] = self.similarity[rows, rank - 1]
+
+    def incomplete_rows(self) -> np.ndarray:
+        """Rows whose list may miss an entry the floor filtered out (recompute them exactly)."""
+        self.merge()
+        return np.flatnonzero(self.similarity[:, self.k - 1] < self.first_floor)
+
+    def offer(self, row0: int, col0: int, tile: np.ndarray) -> None:
+        """Offer an off-diagonal tile to its rows and, transposed, to its columns."""
+        width = tile.shape[1]
+        flat = tile.ravel()
+        hits = np.flatnonzero(tile >= self.floor[row0 : row0 + tile.shape[0], None])  # 5x faster than nonzero
+        self._push(hits // width + row0, hits % width + col0, flat[hits])
+        hits = np.flatnonzero(tile >= self.floor[None, col0 : col0 + width])
+        self._push(hits % width + col0, hits // width + row0, flat[hits])
+
+    def _push(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
+        if rows.size:  # int32 halves the buffer; node counts stay far below 2**31
+            self._rows.append(rows.astype(np.int32))
+            self._cols.append(cols.astype(np.int32))
+            self._sims.append(sims)
+            self._pending += rows.size
+        if self._pending > self._limit:
+            self.merge()
+
+    def merge(self) -> None:
+        """Fold the buffered candidates into the lists and raise the floors."""
+        if not self._pending:
+            return
+        rows, cols, sims = (np.concatenate(parts) for parts in (self._rows, self._cols, self._sims))
+        self._rows, self._cols, self._sims, self._pending = [], [], [], 0
+        k = self.k
+        # The buffer's own top k per row: sort by (row, descending similarity), keep ranks < k.
+        order = np.argsort(rows * _ROW_STRIDE + (1.0 - sims.astype(np.float64)))
+        rows, cols, sims = rows[order], cols[order], sims[order]
+        touched, starts = np.unique(rows, return_index=True)
+        rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.append(starts, rows.size)))
+        keep = rank < k
+        slot = np.searchsorted(touched, rows[keep])
+        fresh_sims = np.full((touched.size, k), -np.inf, dtype=np.float32)
+        fresh_cols = np.full((touched.size, k), -1, dtype=np.int64)
+        fresh_sims[slot, rank[keep]] = sims[keep]
+        fresh_cols[slot, rank[keep]] = cols[keep]
+        # Two sorted lists of width k per row: the best k of their union.
+        both_sims = np.concatenate((self.similarity[touched], fresh_sims), axis=1)
+        both_cols = np.concatenate((self.index[touched], fresh_cols), axis=1)
+        best = np.argsort(-both_sims, axis=1, kind="stable")[:, :k]
+        self.similarity[touched] = np.take_along_axis(both_sims, best, axis=1)
+        self.index[touched] = np.take_along_axis(both_cols, best, axis=1)
+        self.floor[touched] = np.maximum(self.first_floor[touched], self.similarity[touched, k - 1])
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(similarity, index)``, each ``n x k``, best first; padding is ``-inf``/``-1``."""
+        self.merge()
+        self.index[~np.isfinite(self.similarity)] = -1
+        return self.similarity, self.index
+
+
+#: ``epsilon="auto"``: the neighbourhood radius at which the median log has this many neighbours.
+AUTO_NEIGHBOURS = 10
+#: Logs sampled (seeded) to calibrate ``epsilon="auto"``; each is compared with every log.
+AUTO_SAMPLE = 1024
+#: Bounds of a calibrated epsilon (a store of exact duplicates would otherwise give 0).
+AUTO_EPSILON_RANGE = (1e-3, 1.0)
+_SAMPLE_BLOCK = 256
+
+
+@dataclass(frozen=True)
+class EpsilonChoice:
+    """The neighbourhood radius an analysis used, and how it was chosen.
+
+    Attributes:
+        epsilon: Neighbours have cosine similarity ``>= 1 - epsilon``.
+        requested: What the caller asked for: ``"auto"`` or the number itself.
+        rule: How the value was obtained, in words (for the selection report).
+    """
+
+    epsilon: float
+    requested: float | str
+    rule: str
+
+    @property
+    def threshold(self) -> float:
+        """The similarity threshold ``1 - epsilon``."""
+        return 1.0 - self.epsilon
+
+
+def choose_epsilon(
+    X: np.ndarray,
+    requested: float | str,
+    *,
+    neighbours: int = AUTO_NEIGHBOURS,
+    sample: int = AUTO_SAMPLE,
+    seed: int = 0,
+) -> EpsilonChoice:
+    """A given epsilon as is, or ``"auto"``: calibrated from the data's own similarity scale.
+
+    The auto rule is the k-distance heuristic of DBSCAN (Ester et al. 1996) made automatic:
+    ``epsilon = 1 - median_i s_k(i)``, where ``s_k(i)`` is the similarity of log ``i`` to its
+    ``k``-th nearest other log (``k = neighbours``), over a seeded sample of logs compared with
+    every log. The typical log then has ``k`` neighbours whatever the embedding model, where a
+    fixed epsilon gives a connected blob on one model and isolated points on another.
+
+    Args:
+        X: L2-normalised rows.
+        requested: ``"auto"`` or a number in (0, 1].
+        neighbours: ``k`` of the rule.
+        sample: Logs sampled for the median.
+        seed: Seed of the sample.
+    """
+    if requested != "auto":
+        return EpsilonChoice(float(requested), requested, "given")
+    n = X.shape[0]
+    k = min(neighbours, n - 1)
+    if k < 1:
+        return EpsilonChoice(AUTO_EPSILON_RANGE[1], "auto", "auto: a single log; every radius is the same")
+    rows = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
+    kth = np.empty(rows.size, dtype=np.float32)
+    for r0 in range(0, rows.size, _SAMPLE_BLOCK):
+        chunk = rows[r0 : r0 + _SAMPLE_BLOCK]
+        sims = X[chunk] @ X.T
+        sims[np.arange(chunk.size), chunk] = -np.inf
+        kth[r0 : r0 + chunk.size] = np.partition(sims, n - k, axis=1)[:, n - k]
+    median = float(np.median(kth))
+    low, high = AUTO_EPSILON_RANGE
+    epsilon = float(min(max(1.0 - median, low), high))
+    rule = (
+        f"auto: 1 - median similarity of a log to its {k}th nearest neighbour "
+        f"({median:.4f}, over {rows.size} sampled logs), so the typical log has {k} neighbours"
+    )
+    return EpsilonChoice(round(epsilon, 6), "auto", rule)
