@@ -193,7 +193,8 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch) -> None:
         assert report["examples"]["steady"] > 0 and report["examples"]["anomaly"] > 0
     rules = json.loads((tmp_path / "runs" / function_dirname("persona_chat") / "rules.json").read_text())
     assert any(r["kind"] == "strip_prefix" and r["support"] >= 3 for r in rules["rules"])
-    assert main(["hooks", "list", "--dir", "runs/persona_chat/hook"]) == 0
+    assert main(["hooks", "list", "--dir", f"runs/{function_dirname('persona_chat')}/hook"]) == 0
+    assert main(["hooks", "list", "--dir", "runs/persona_chat/hook"]) == 2  # the pre-slug path: named, not empty
 
 
 def test_every_help_is_clear(capsys) -> None:

@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vector_trainer._layout import function_dirname
+from vector_trainer._layout import HOOK_FILENAME, function_dirname
 from vector_trainer._shared import printable
 from vector_trainer.cli.parser import TRAINER_FLAGS
 from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
-from vector_trainer.errors import EmptyDataError, VectorTrainerError
+from vector_trainer.errors import EmptyDataError, InputError, VectorTrainerError
 from vector_trainer.types import FeedbackPair
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -154,7 +154,7 @@ def cmd_functions(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer synthesize``: feedback -> rules.json and a new hook version."""
-    from vector_trainer._layout import HOOK_FILENAME, RULES_FILENAME
+    from vector_trainer._layout import RULES_FILENAME
     from vector_trainer.fileio import atomic_write_json
     from vector_trainer.pipeline.factory import build_synthesizer
     from vector_trainer.synthesizer.feedback import load_feedback
@@ -188,7 +188,11 @@ def cmd_hooks(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer hooks list|rollback|diff``."""
     from vector_trainer.synthesizer.versions import open_hook_versions
 
+    if not Path(args.dir).is_dir():
+        raise InputError(f"{args.dir} is not a directory; --dir takes the folder holding {HOOK_FILENAME}")
     manager = open_hook_versions(args.dir)
+    if not manager.version_dir.is_dir():
+        raise InputError(f"{args.dir} holds no hook versions ({manager.version_dir} is missing); run synthesize first")
     if args.hooks_command == "list":
         table = Table("version", "created", "rules", "sha256", "active")
         for version in manager.list_versions():

@@ -63,7 +63,7 @@ def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]
     name = args.trainer
     if target.is_dir():
         training = read_run_state(target).get("training")
-        if not training:
+        if not isinstance(training, dict) or not training:
             raise InputError(f"{target} holds no training state (no state.json with a training stage)")
         if training.get("mode") == "dry_run" or not training.get("job_id"):
             return "", None, training

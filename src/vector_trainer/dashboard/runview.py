@@ -6,7 +6,6 @@ never raised. No Streamlit here, so it is tested like any other module.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from vector_trainer._layout import (
     STATE_FILENAME,
     SUMMARY_FILENAME,
 )
+from vector_trainer.fileio import loads_strict
 from vector_trainer.synthesizer.versions import HookVersionManager, open_hook_versions
 
 REPORT_FILENAME = _layout.report_path(GOLDEN_FILENAME).name
@@ -32,6 +32,10 @@ MAX_EXAMPLES_SHOWN = 500
 DASHBOARD_TOKEN_ENV = "VECTORTRAINER_DASHBOARD_TOKEN"
 #: Query parameter of the dashboard URL that carries the token.
 DASHBOARD_TOKEN_PARAM = "token"
+
+
+def _is_step(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def write_actions_allowed(presented: str | None, environ: Mapping[str, str] | None = None) -> bool:
@@ -78,8 +82,11 @@ class RunView:
         """Training metrics in step order, from the event stream (live) or the summary."""
         rows = [e["metrics"] for e in self.events if e.get("kind") == "metrics" and isinstance(e.get("metrics"), dict)]
         if not rows:
-            rows = list(self.summary.get("overview", {}).get("training", {}).get("metrics", []))
-        by_step = {row.get("step"): row for row in rows}
+            overview = self.summary.get("overview")
+            training = overview.get("training") if isinstance(overview, dict) else None
+            stored = training.get("metrics") if isinstance(training, dict) else None
+            rows = [row for row in stored if isinstance(row, dict)] if isinstance(stored, list) else []
+        by_step = {row.get("step"): row for row in rows if _is_step(row.get("step"))}
         return [by_step[k] for k in sorted(by_step, key=lambda s: (s is None, s or 0))]
 
     @property
@@ -133,8 +140,8 @@ def _load_json(view: RunView, name: str, what: str) -> dict[str, Any]:
         view.problems.append(f"no {name}: {what} not written yet")
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = loads_strict(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError covers bad UTF-8 and every JSON failure
         view.problems.append(f"{name} cannot be read ({exc}); {what} unavailable")
         return {}
     if not isinstance(data, dict):
@@ -143,18 +150,26 @@ def _load_json(view: RunView, name: str, what: str) -> dict[str, Any]:
     return _drop_misshapen(view, name, data)
 
 
+def _read_lines(view: RunView, path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        view.problems.append(f"{path.name} cannot be read ({exc.strerror or exc})")
+        return []
+
+
 def _load_events(view: RunView) -> list[dict[str, Any]]:
     path = view.path / EVENTS_FILENAME
     if not path.exists():
         view.problems.append(f"no {EVENTS_FILENAME}: no progress events recorded yet")
         return []
     events, bad = [], 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in _read_lines(view, path):
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
+            event = loads_strict(line)
+        except ValueError:
             bad += 1
             continue
         if isinstance(event, dict):
@@ -172,13 +187,13 @@ def _load_examples(view: RunView) -> list[dict[str, Any]]:
         return []
     selected = view.report.get("selected", [])
     rows = []
-    for index, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines()[:MAX_EXAMPLES_SHOWN]):
+    for index, line in enumerate(_read_lines(view, path)[:MAX_EXAMPLES_SHOWN]):
         try:
-            messages = {m["role"]: m["content"] for m in json.loads(line)["messages"]}
-        except (json.JSONDecodeError, KeyError, TypeError):
+            messages = {m["role"]: m["content"] for m in loads_strict(line)["messages"]}
+        except (ValueError, KeyError, TypeError):
             view.problems.append(f"{GOLDEN_FILENAME}: line {index + 1} is not a chat example")
             continue
-        meta = selected[index] if index < len(selected) else {}
+        meta = selected[index] if index < len(selected) and isinstance(selected[index], dict) else {}
         rows.append(
             {
                 "strategy": meta.get("strategy", ""),

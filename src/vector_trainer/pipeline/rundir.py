@@ -6,7 +6,6 @@ keeps a second process off it for the whole run.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from filelock import FileLock, Timeout
 from vector_trainer._layout import EVENTS_FILENAME, LOCK_FILENAME, STATE_FILENAME, SUMMARY_FILENAME
 from vector_trainer._shared import utc_now
 from vector_trainer.errors import InputError, PipelineError, VectorTrainerError, redact_value
-from vector_trainer.fileio import atomic_write_json, contained_path, remove_stale_temp_files
+from vector_trainer.fileio import atomic_write_json, contained_path, loads_strict, remove_stale_temp_files
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
 
 
@@ -26,15 +25,15 @@ def read_run_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``state.json`` of a run directory (empty when the run has none yet).
 
     Raises:
-        PipelineError: If the file exists but cannot be read.
+        InputError: If the file exists but cannot be read (named, with the fix).
     """
     path = Path(run_dir) / STATE_FILENAME
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_strict(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise PipelineError("resume", f"{path} cannot be read ({exc}); move it away to start afresh") from exc
+        raise InputError(f"{path} cannot be read ({exc}); move it away to start afresh") from exc
     return data if isinstance(data, dict) else {}
 
 
@@ -56,6 +55,8 @@ class RunDirectory:
     """
 
     def __init__(self, run_dir: Path, label: str, monitor: PipelineMonitor | None) -> None:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise InputError(f"{run_dir} is a file, not a run directory; choose another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         if run_dir.is_symlink():
             raise InputError(f"{run_dir} is a symbolic link; refusing to write through it")

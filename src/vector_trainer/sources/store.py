@@ -126,11 +126,19 @@ class SQLiteLogStore:
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        if self.path.is_dir():
+            raise InputError(f"{self.path} is a directory; give the path of a store file (e.g. {SourceConfig.store})")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise InputError(
+                f"{self.path} is not a VectorTrainer store ({exc}); point --store at a new path or an existing store"
+            ) from exc
 
     def close(self) -> None:
         """Close the connection."""

@@ -4,6 +4,13 @@ Load this module in the application and call :func:`intercept_prompt` on the use
 before the model, and :func:`intercept_output` on the model's output after it. The rules below
 are plain data (literals); every pattern is built from them with ``re.escape`` at import time,
 so no text that came from feedback is ever executed or used as a raw regular expression.
+
+Rewrites are applied in one pass over the model's own text: where two rules match overlapping
+text the first in application order wins, and no rule ever sees text another rule inserted.
+A target whose case carries no meaning (no capital after its first letter) matches in any
+case, and the replacement takes the matched text's initial capital. If the result would be
+longer than twice the input plus the longest literal a rule inserts, the output is returned
+unchanged: no set of rules can make a hook amplify its input.
 """
 
 from __future__ import annotations
@@ -40,12 +47,18 @@ def _bounded(body: str, first: str, last: str) -> str:
     return prefix + body + suffix
 
 
+def _case_free(target: str) -> bool:
+    """Whether a target's case carries no meaning: no capital letter after its first character."""
+    return not any(char.isupper() for char in target[1:])
+
+
 def compile_rule(rule: dict[str, Any]) -> tuple[int, str, Any, Any]:
     """Turn one rule's data into ``(phase, kind, matcher, replacement)``."""
     kind = rule["kind"]
     if kind in ("replace", "remove"):
         target = rule["target"]
-        pattern = re.compile(_bounded(re.escape(target), target[:1], target[-1:]))
+        flags = re.IGNORECASE if _case_free(target) else 0
+        pattern = re.compile(_bounded(re.escape(target), target[:1], target[-1:]), flags)
         return (
             _PHASES[kind],
             kind,
@@ -72,25 +85,73 @@ def _expand(template: tuple[Any, ...], match: re.Match[str]) -> str:
     return "".join(part if isinstance(part, str) else match.group(part) for part in template)
 
 
-def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str:
-    """Apply compiled rules to ``text``; text that no rule matches comes back unchanged."""
+def _with_case_of(matched: str, replacement: str) -> str:
+    """``replacement`` with the initial capital of ``matched`` (for case-free matches)."""
+    if matched[:1].isupper() and replacement[:1].islower():
+        return replacement[:1].upper() + replacement[1:]
+    if matched[:1].islower() and replacement[:1].isupper() and replacement[1:2].islower():
+        return replacement[:1].lower() + replacement[1:]
+    return replacement
+
+
+def _rewrites(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str:
+    """Every rewrite rule's matches in ``text`` itself, the first rule winning overlaps, spliced once."""
+    taken: list[tuple[int, int, str]] = []
+    covered = bytearray(len(text))
     for _phase, kind, matcher, replacement in compiled:
-        if kind in ("replace", "remove"):
-            text = matcher.sub(lambda _m, new=replacement: new, text)
-        elif kind == "regex":
-            text = matcher.sub(lambda m, template=replacement: _expand(template, m), text)
-        elif kind == "strip_prefix":
-            if text.startswith(matcher):
-                text = text[len(matcher) :]
-        elif kind == "strip_suffix":
-            if text.endswith(matcher):
-                text = text[: len(text) - len(matcher)]
-        elif kind == "prepend":
-            if not text.startswith(replacement):
-                text = replacement + text
+        if kind not in ("replace", "remove", "regex"):
+            continue
+        for match in matcher.finditer(text):
+            start, end = match.span()
+            if start == end or any(covered[start:end]):
+                continue
+            covered[start:end] = b"\x01" * (end - start)
+            if kind == "regex":
+                new = _expand(replacement, match)
+            elif matcher.flags & re.IGNORECASE:
+                new = _with_case_of(match.group(0), replacement)
+            else:
+                new = replacement
+            taken.append((start, end, new))
+    if not taken:
+        return text
+    pieces, position = [], 0
+    for start, end, new in sorted(taken):
+        pieces.append(text[position:start])
+        pieces.append(new)
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str:
+    """Apply compiled rules to ``text`` once; text that no rule matches comes back unchanged."""
+    original = text
+    for _phase, kind, matcher, _replacement in compiled:
+        if kind == "strip_prefix" and text.startswith(matcher):
+            text = text[len(matcher) :]
+        elif kind == "strip_suffix" and text.endswith(matcher):
+            text = text[: len(text) - len(matcher)]
+    text = _rewrites(compiled, text)
+    for _phase, kind, _matcher, replacement in compiled:
+        if kind == "prepend" and not text.startswith(replacement):
+            text = replacement + text
         elif kind == "append" and not text.endswith(replacement):
             text = text + replacement
+    if len(text) > output_bound(original, compiled):
+        return original
     return text
+
+
+def output_bound(text: str, compiled: tuple[tuple[int, str, Any, Any], ...]) -> int:
+    """The longest output allowed for ``text``: twice its length plus the longest literal a rule inserts."""
+    longest = 0
+    for _phase, kind, _matcher, replacement in compiled:
+        if isinstance(replacement, str):
+            longest = max(longest, len(replacement))
+        elif kind == "regex":
+            longest = max(longest, sum(len(part) for part in replacement if isinstance(part, str)))
+    return 2 * len(text) + longest
 
 
 _COMPILED = compile_rules(RULES)

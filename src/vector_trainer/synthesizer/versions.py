@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -30,8 +29,9 @@ from typing import Any
 from filelock import FileLock
 
 from vector_trainer import _layout
+from vector_trainer._shared import sha256_file
 from vector_trainer.errors import InputError, ManifestCorruptedError
-from vector_trainer.fileio import atomic_write_json, atomic_write_text
+from vector_trainer.fileio import atomic_write_json, atomic_write_text, loads_strict
 
 MANIFEST_NAME = _layout.MANIFEST_FILENAME
 MANIFEST_SCHEMA = 1
@@ -54,7 +54,7 @@ class HookVersion:
         return dict(self.__dict__)
 
 
-_VERSION_ID = re.compile(r"v[0-9]{1,9}")
+_VERSION_ID = re.compile(r"v[0-9]{1,18}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -117,6 +117,11 @@ class HookVersionManager:
     # -- manifest ---------------------------------------------------------------------------
 
     def _read(self) -> dict[str, Any]:
+        for path in (self.version_dir, self.manifest_path):
+            if path.is_symlink():
+                raise ManifestCorruptedError(
+                    f"{path} is a symbolic link; hook versions are only read from real files (replace the link)"
+                )
         if not self.manifest_path.exists():
             return {"schema": MANIFEST_SCHEMA, "active": None, "versions": []}
         fix = (
@@ -124,8 +129,10 @@ class HookVersionManager:
             "and deleting the manifest starts a new history"
         )
         try:
-            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = loads_strict(self.manifest_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ManifestCorruptedError(f"{self.manifest_path} cannot be read ({exc.strerror or exc}); {fix}") from exc
+        except ValueError as exc:  # bad UTF-8, or any JSON failure (depth, size, syntax)
             raise ManifestCorruptedError(f"{self.manifest_path} is not valid JSON ({exc}); {fix}") from exc
         problem = _manifest_problem(data)
         if problem is not None:
@@ -165,7 +172,12 @@ class HookVersionManager:
                 f"{path} (hook version {version_id}) is missing or not a regular file; "
                 f"pick another version with 'hooks list', or restore the file from a backup"
             )
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestCorruptedError(
+                f"{path} (hook version {version_id}) cannot be read as UTF-8 text ({exc})"
+            ) from exc
         if _sha256(text) != version.sha256:
             raise ManifestCorruptedError(f"{path} does not match the hash recorded in {self.manifest_path}")
         return text
@@ -257,13 +269,13 @@ class HookVersionManager:
             path = self.version_dir / version.file
             if not path.exists():
                 problems.append(f"{path} is missing")
-            elif _sha256(path.read_text(encoding="utf-8")) != version.sha256:
+            elif sha256_file(path) != version.sha256:
                 problems.append(f"{path} was modified after it was stored")
         active = next((v for v in versions if v.active), None)
         if active is not None:
             if not self.active_path.exists():
                 problems.append(f"active hook {self.active_path} is missing (run: hooks rollback {active.version_id})")
-            elif _sha256(self.active_path.read_text(encoding="utf-8")) != active.sha256:
+            elif sha256_file(self.active_path) != active.sha256:
                 problems.append(
                     f"{self.active_path} does not match active version {active.version_id} "
                     f"(edited by hand, or a write was interrupted; run: hooks rollback {active.version_id})"
