@@ -316,3 +316,11 @@ class FakeStoreManager:
             vector=rec.vector,
         )
         return True  # like LanceDB, the fake does not refuse a duplicate itself
+
+
+def load_hook(path: Path) -> Any:
+    """Import a generated hook file as a module (each path under its own name)."""
+    spec = importlib.util.spec_from_file_location(f"hook_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

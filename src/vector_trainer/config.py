@@ -94,6 +94,9 @@ class SynthesizerConfig:
     """Arguments of the diff analyzer, the rule synthesizer and the hook generator."""
 
     min_support: int = param(1, Interval(1, None), doc="pairs needed before a rule is active")
+    general_support: int = param(
+        2, Interval(1, None), doc="distinct pairs before a correction applies beyond the sentence it was seen in"
+    )
     max_phrase_words: int = param(12, Interval(1, None), doc="longer edits are rewrites, not rules")
     min_phrase_chars: int = param(4, Interval(1, None), doc="shorter edits are widened to whole words")
     inject_instructions: bool = param(True, doc="intercept_prompt appends the rules as instructions")

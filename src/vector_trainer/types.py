@@ -142,6 +142,8 @@ class Rule:
         last_seen: Highest source sequence, used to break ties by recency.
         segments: For REGEX, the literal text around each number (``len(numbers) + 1`` parts).
         template: For REGEX, the replacement as literal strings and 1-based number references.
+        scope: ``general`` (seen in enough distinct pairs to apply anywhere) or ``sentence``
+            (a one-off correction, applied only to the sentence it was seen in).
     """
 
     rule_id: str
@@ -155,6 +157,7 @@ class Rule:
     last_seen: int = 0
     segments: tuple[str, ...] = ()
     template: tuple[str | int, ...] = ()
+    scope: str = "general"
 
     def to_hook_data(self) -> dict[str, Any]:
         """The literal data the generated hook needs to apply the rule."""
@@ -181,6 +184,7 @@ class Rule:
             "priority": self.priority,
             "instruction": self.instruction,
             "last_seen": self.last_seen,
+            "scope": self.scope,
         }
 
 

@@ -172,7 +172,7 @@ def advisor(server) -> LLMRuleAdvisor:
 def test_llm_instructions_enter_the_hook_as_data(server, tmp_path: Path) -> None:
     hostile = 'Greet warmly."""\nimport os; os.system("x")'
     server.script.chat_reply = lambda request: json.dumps({"instructions": ["Address the user as friend.", hostile]})
-    result = RuleSetSynthesizer(llm=advisor(server)).synthesize(PAIRS)
+    result = RuleSetSynthesizer(llm=advisor(server), general_support=1).synthesize(PAIRS)
     assert result.instructions == ("Address the user as friend.", " ".join(hostile.split()))
     assert result.llm["proposed"] == 2 and result.llm["fallbacks"] == []
     hook = HookScriptGenerator().generate(result.rules, tmp_path / "h.py", extra_instructions=result.instructions)
@@ -187,8 +187,8 @@ def test_llm_instructions_enter_the_hook_as_data(server, tmp_path: Path) -> None
 )
 def test_invalid_llm_answers_fall_back(server, reply: str) -> None:
     server.script.chat_reply = lambda request: reply
-    with_llm = RuleSetSynthesizer(llm=advisor(server)).synthesize(CONFLICT)
-    without = RuleSetSynthesizer().synthesize(CONFLICT)
+    with_llm = RuleSetSynthesizer(llm=advisor(server), general_support=1).synthesize(CONFLICT)
+    without = RuleSetSynthesizer(general_support=1).synthesize(CONFLICT)
     assert [r.rule_id for r in with_llm.rules] == [r.rule_id for r in without.rules]
     assert with_llm.instructions == () and len(with_llm.llm["fallbacks"]) == 2
 
@@ -202,7 +202,7 @@ def test_llm_arbitrates_conflicts_when_valid(server) -> None:
         return json.dumps({"instructions": ["Use American spelling."]})
 
     server.script.chat_reply = reply
-    result = RuleSetSynthesizer(llm=advisor(server)).synthesize(CONFLICT)
+    result = RuleSetSynthesizer(llm=advisor(server), general_support=1).synthesize(CONFLICT)
     (rule,) = result.rules
     assert (rule.target, rule.replacement, rule.support) == ("color", "colour", 1)
     assert result.conflicts[0].reason == "chosen by the LLM advisor" and result.llm["arbitrated"] == 1
@@ -210,7 +210,7 @@ def test_llm_arbitrates_conflicts_when_valid(server) -> None:
 
 def test_unreachable_llm_falls_back() -> None:
     unreachable = LLMRuleAdvisor(api_key=VALID_KEY, base_url="http://127.0.0.1:9/v1", timeout_s=2)
-    result = RuleSetSynthesizer(llm=unreachable).synthesize(CONFLICT)
+    result = RuleSetSynthesizer(llm=unreachable, general_support=1).synthesize(CONFLICT)
     assert [r.replacement for r in result.rules] == ["color"]
     assert all("LLM request to http://127.0.0.1:9/v1 (model" in f and "failed" in f for f in result.llm["fallbacks"])
 
@@ -219,7 +219,7 @@ def test_silent_llm_server_times_out_and_says_what_it_waited_for(server) -> None
     server.script.stall[("POST", "/v1/chat/completions")] = 5.0
     silent = LLMRuleAdvisor(model="local-model", api_key=VALID_KEY, base_url=server.base_url, timeout_s=0.5)
     started = time.monotonic()
-    result = RuleSetSynthesizer(llm=silent).synthesize(CONFLICT)
+    result = RuleSetSynthesizer(llm=silent, general_support=1).synthesize(CONFLICT)
     assert time.monotonic() - started < 4.5  # max_retries=1: two attempts of 0.5 s, not a 5 s hang
     assert [r.replacement for r in result.rules] == ["color"]
     assert all("timeout 0.5 s" in f and "Timeout" in f for f in result.llm["fallbacks"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import json
 import os
 import signal
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import load_hook
 from vector_trainer.errors import HookValidationError, InputError, ManifestCorruptedError
 from vector_trainer.synthesizer import (
     FeedbackDiffAnalyzer,
@@ -33,13 +33,6 @@ from vector_trainer.types import FeedbackPair, RuleKind
 
 def pair(bad: str, fixed: str, seq: int = 0) -> FeedbackPair:
     return FeedbackPair(bad, fixed, sequence=seq)
-
-
-def load_hook(path: Path):
-    spec = importlib.util.spec_from_file_location(f"hook_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class TestAnalyzer:
@@ -103,7 +96,7 @@ class TestRules:
             pair("a colour b", "a color b", 1),
             pair("x color y", "x colour y", 2),
         ]
-        result = RuleSetSynthesizer().synthesize(pairs)
+        result = RuleSetSynthesizer(general_support=1).synthesize(pairs)  # every edit general: the conflict policy
         assert [c.kind for c in result.conflicts] == ["inverse"]
         assert "support 2 > 1" in result.conflicts[0].reason
         (rule,) = result.rules
@@ -111,21 +104,21 @@ class TestRules:
 
     def test_same_target_tie_broken_by_recency(self) -> None:
         pairs = [pair("x teh y", "x the y", 0), pair("x teh y", "x tech y", 1)]
-        result = RuleSetSynthesizer().synthesize(pairs)
+        result = RuleSetSynthesizer(general_support=1).synthesize(pairs)  # every edit general: the conflict policy
         assert [c.kind for c in result.conflicts] == ["same_target"]
         assert "more recent" in result.conflicts[0].reason
         assert [r.replacement for r in result.rules] == ["x tech y"]
 
     def test_append_and_remove_contradict(self) -> None:
         pairs = [pair("hi", "hi ☕", 0), pair("yo ☕", "yo", 1), pair("ok", "ok ☕", 2)]
-        result = RuleSetSynthesizer().synthesize(pairs)
+        result = RuleSetSynthesizer(general_support=1).synthesize(pairs)  # every edit general: the conflict policy
         assert [c.kind for c in result.conflicts] == ["add_remove"]
         assert [r.kind for r in result.rules] == [RuleKind.APPEND]
 
     def test_rule_that_hurts_another_pair_is_pruned(self) -> None:
         pairs = [pair("color red", "colour red", 0), pair("color and color", "color and color!", 1)]
-        result = RuleSetSynthesizer().synthesize(pairs)
-        assert result.pruned
+        result = RuleSetSynthesizer(general_support=1).synthesize(pairs)  # every edit general: the conflict policy
+        assert result.pruned or result.damage  # pruned by the vote, or demoted by the damage check
         for p in pairs:
             assert Levenshtein.distance(
                 apply_rules(result.rules, p.bad_output), p.fixed_output
@@ -134,7 +127,7 @@ class TestRules:
     def test_noise_pair_does_not_veto_a_well_supported_rule(self) -> None:
         pairs = [pair(f"ships in {n} hrs", f"ships in {n} hours", i) for i, n in enumerate([1, 2, 3, 4])]
         pairs.append(pair("ships in 5 hrs now", "now 5 hrs in ships", 4))  # an idiosyncratic rewrite
-        result = RuleSetSynthesizer().synthesize(pairs)
+        result = RuleSetSynthesizer(general_support=1).synthesize(pairs)  # every edit general: the conflict policy
         assert any(r.kind is RuleKind.REGEX and r.support == 4 for r in result.rules)
         assert 4 in result.overruled
         assert [p.sequence for p in result.consistent_pairs(pairs)] == [0, 1, 2, 3]
@@ -184,7 +177,8 @@ class TestHook:
         generator = HookScriptGenerator()
         good = generator.generate([], tmp_path / "generated_prompt_hook.py")
         broken = generator.render([]).replace(
-            "return apply_compiled(_COMPILED, model_output)", "raise RuntimeError('x')"
+            "return apply_compiled(select_rules(_INDEX, model_output), model_output, _LONGEST)",
+            "raise RuntimeError('x')",
         )
         monkeypatch.setattr(generator, "render", lambda *args, **kwargs: broken)
         monkeypatch.setattr("vector_trainer.synthesizer.hook.validate_hook_source", lambda source: None)

@@ -152,6 +152,24 @@ def cmd_functions(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _known_good(args: argparse.Namespace) -> list[str]:
+    """``--known-good FILE``, plus the function's SUCCESS outputs in the store (with ``--function``)."""
+    from vector_trainer.chatml import render_value
+    from vector_trainer.sources.store import SQLiteLogStore
+    from vector_trainer.synthesizer.feedback import load_known_good
+
+    texts = load_known_good(args.known_good) if args.known_good else []
+    store = Path(args.store or SourceConfig.store)
+    if args.function and store.is_file():
+        with SQLiteLogStore(store) as logs:
+            texts += [
+                render_value(log.output)
+                for log in logs.iter_executions(args.function)
+                if log.status == "SUCCESS" and log.output is not None
+            ]
+    return texts
+
+
 def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer synthesize``: feedback -> rules.json and a new hook version."""
     from vector_trainer._layout import RULES_FILENAME
@@ -162,12 +180,16 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
 
     config = with_overrides(base_config(args), "synthesizer", min_support=args.min_support)
     pairs = load_feedback(args.feedback)
-    result = build_synthesizer(config).synthesize(pairs)
+    if args.function:
+        pairs = [p for p in pairs if p.context.get("function_name") == args.function]
+        if not pairs:
+            raise InputError(f"{args.feedback}: no pair has function_name '{args.function}'")
+    result = build_synthesizer(config).synthesize(pairs, known_good=_known_good(args))
     out = Path(args.out)
-    atomic_write_json(out / RULES_FILENAME, result.to_dict())
     hook = HookScriptGenerator(inject_instructions=config.synthesizer.inject_instructions).generate(
         result.rules, out / HOOK_FILENAME, feedback_pairs=result.consistent_pairs(pairs)
     )
+    atomic_write_json(out / RULES_FILENAME, result.to_dict())  # after activation: describes the active hook
     table = Table("kind", "target", "replacement", "support")
     for rule in result.rules:
         table.add_row(rule.kind.value, repr(rule.target), repr(rule.replacement), str(rule.support))
@@ -177,9 +199,12 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
             f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}"
         )
     version = hook.version.version_id if hook.version else "unversioned"
+    scoped = sum(rule.scope == "sentence" for rule in result.rules)
     console.print(
-        f"{len(result.rules)} rules from {len(pairs)} pairs -> {hook.path} ({version}); "
-        f"self-test fixed {hook.self_test.fixed_exactly}/{hook.self_test.pairs} pairs exactly"
+        f"{len(result.rules)} rules from {len(pairs)} pairs ({scoped} scoped to the sentence they were seen in; "
+        f"{len(result.damage)} demoted or dropped for changing some of {result.known_good} known-good texts) "
+        f"-> {hook.path} ({version}); self-test fixed {hook.self_test.fixed_exactly}/{hook.self_test.pairs} "
+        "pairs exactly"
     )
     return EXIT_OK
 

@@ -138,6 +138,13 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
         type=int,
         help=f"pairs needed before a rule is active {_default(SynthesizerConfig, 'min_support')}",
     )
+    synth.add_argument("--function", help="learn only from this function's pairs (their function_name)")
+    synth.add_argument(
+        "--known-good", help="text nobody complained about (one per line, or JSONL) for the damage check"
+    )
+    synth.add_argument(
+        "--store", help=f"with --function, its SUCCESS outputs are known-good {_default(SourceConfig, 'store')}"
+    )
     synth.set_defaults(handler=handlers["synthesize"])
 
     _add_tool_commands(sub, handlers)

@@ -24,6 +24,7 @@ from vector_trainer._layout import (
     RULES_FILENAME,
 )
 from vector_trainer._shared import sha256_file, utc_now
+from vector_trainer.chatml import render_value
 from vector_trainer.config import PipelineConfig, RunConfig
 from vector_trainer.errors import ConfigError
 from vector_trainer.extractor.core import DensityBasedExtractor
@@ -95,7 +96,7 @@ class TrainingPipeline:
         run = RunDirectory(Path(output_dir), function_name, self.monitor)
         inputs: dict[str, TrainingInput] = {}
         run.stage("extract", lambda: self._extract(function_name, run, inputs))
-        run.stage("synthesize", lambda: self._synthesize(feedback_pairs, run))
+        run.stage("synthesize", lambda: self._synthesize(function_name, feedback_pairs, run))
         run.stage("train", lambda: self._train(inputs["train"], run, wait))
         return run.finish()
 
@@ -155,13 +156,18 @@ class TrainingPipeline:
             "golden_registration": dict(report.golden_registration) if report.golden_registration else None,
         }
 
-    def _synthesize(self, pairs: Sequence[FeedbackPair], run: RunDirectory) -> dict[str, Any]:
+    def _known_good(self, function_name: str) -> list[str]:
+        """The function's SUCCESS outputs: text nobody complained about (the damage check's reference)."""
+        assert self.extractor is not None
+        return [render_value(log.output) for log in self.extractor.analyze(function_name).logs]
+
+    def _synthesize(self, function_name: str, pairs: Sequence[FeedbackPair], run: RunDirectory) -> dict[str, Any]:
         assert self.synthesizer is not None
         if not pairs:
             return {"status": "skipped", "reason": "no feedback pairs given"}
         hub = run.hub
         hub.progress("synthesize", 0, 2)
-        synthesis = self.synthesizer.synthesize(pairs)
+        synthesis = self.synthesizer.synthesize(pairs, known_good=self._known_good(function_name))
         hub.progress("synthesize", 1, 2)
         for conflict in synthesis.conflicts:
             hub.log(f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}")
@@ -180,6 +186,8 @@ class TrainingPipeline:
             "inactive_rules": len(synthesis.inactive),
             "conflicts": len(synthesis.conflicts),
             "pruned": len(synthesis.pruned),
+            "damage_checked_against": synthesis.known_good,
+            "demoted_or_dropped": len(synthesis.damage),
             "llm": synthesis.llm,
             "rules_path": str(run.path(RULES_FILENAME)),
             "hook_path": str(hook.path),

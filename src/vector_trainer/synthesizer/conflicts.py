@@ -8,6 +8,7 @@ support outweighs the pairs it hurts, in which case those pairs are reported as 
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -50,15 +51,16 @@ def _wins(a: Rule, b: Rule) -> tuple[Rule, Rule, str]:
     )
 
 
-def _conflict_groups(rules: Sequence[Rule]) -> Iterable[tuple[str, Rule, Rule]]:
-    rewrites = [r for r in rules if r.kind in (RuleKind.REPLACE, RuleKind.REMOVE, RuleKind.REGEX)]
+def _same_target_groups(rules: Sequence[Rule]) -> Iterable[list[Rule]]:
+    """Rewrites of one phrase to different texts (each group is settled as a tournament)."""
     by_target: dict[tuple[bool, str], list[Rule]] = defaultdict(list)
-    for rule in rewrites:
-        by_target[(rule.kind is RuleKind.REGEX, rule.target)].append(rule)
-    for group in by_target.values():
-        for i, first in enumerate(group):
-            for second in group[i + 1 :]:
-                yield "same_target", first, second
+    for rule in rules:
+        if rule.kind in (RuleKind.REPLACE, RuleKind.REMOVE, RuleKind.REGEX):
+            by_target[(rule.kind is RuleKind.REGEX, rule.target)].append(rule)
+    return (group for group in by_target.values() if len(group) > 1)
+
+
+def _conflict_groups(rules: Sequence[Rule]) -> Iterable[tuple[str, Rule, Rule]]:
     replaces = {(r.target, r.replacement): r for r in rules if r.kind is RuleKind.REPLACE}
     for (target, replacement), rule in sorted(replaces.items()):
         inverse = replaces.get((replacement, target))
@@ -85,9 +87,8 @@ def resolve_conflicts(
     valid one, else support, then recency."""
     alive = {r.rule_id: r for r in rules}
     conflicts: list[Conflict] = []
-    for kind, first, second in list(_conflict_groups(sorted(rules, key=lambda r: r.rule_id))):
-        if first.rule_id not in alive or second.rule_id not in alive:
-            continue
+
+    def settle(kind: str, first: Rule, second: Rule) -> Rule:
         chosen = arbiter(kind, first, second) if arbiter else None
         if chosen is not None:
             kept, dropped = chosen, second if chosen is first else first
@@ -96,6 +97,16 @@ def resolve_conflicts(
             kept, dropped, reason = _wins(first, second)
         del alive[dropped.rule_id]
         conflicts.append(Conflict(kind, kept.rule_id, dropped.rule_id, reason))
+        return kept
+
+    ordered = sorted(rules, key=lambda r: r.rule_id)
+    for group in _same_target_groups(ordered):  # linear: each rule meets the current winner once
+        winner = group[0]
+        for challenger in group[1:]:
+            winner = settle("same_target", winner, challenger)
+    for kind, first, second in list(_conflict_groups([r for r in ordered if r.rule_id in alive])):
+        if first.rule_id in alive and second.rule_id in alive:
+            settle(kind, first, second)
     return [r for r in rules if r.rule_id in alive], conflicts
 
 
@@ -109,10 +120,62 @@ def apply_rules(rules: Sequence[Rule], text: str) -> str:
     return hook_template.apply_compiled(compile_rules(rules), text)
 
 
-def moves_away(compiled: tuple[tuple[int, str, Any, Any], ...], pair: FeedbackPair) -> int:
-    """How much further (in edits) compiled rules move a pair's bad output from its fixed output."""
-    baseline = Levenshtein.distance(pair.bad_output, pair.fixed_output)
-    return Levenshtein.distance(hook_template.apply_compiled(compiled, pair.bad_output), pair.fixed_output) - baseline
+class RuleApplier:
+    """Applies a shrinking set of rules to many texts, trying on each text only the rules that
+    could match it: every rule is keyed by the longest word of its target (rules without one,
+    such as prepend and append, are tried everywhere), so work grows with the rules that match,
+    not with all rules times all texts."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        ordered = sorted(rules, key=application_key)
+        self.rules = {r.rule_id: r for r in ordered}
+        self.alive = set(self.rules)
+        self._position = {r.rule_id: i for i, r in enumerate(ordered)}
+        self._compiled = {r.rule_id: hook_template.compile_rule(r.to_hook_data()) for r in ordered}
+        self._longest = hook_template.longest_literal(tuple(self._compiled.values()))
+        keys = hook_template.rule_keys(tuple(r.to_hook_data() for r in ordered))
+        self._key = {r.rule_id: key for r, key in zip(ordered, keys, strict=True)}
+        self._by_word: dict[str, list[str]] = defaultdict(list)
+        self._everywhere: list[str] = []
+        for rule in ordered:
+            key = self._key[rule.rule_id]
+            (self._by_word[key] if key else self._everywhere).append(rule.rule_id)
+
+    def candidates(self, text: str) -> list[str]:
+        """Live rules that could change ``text``, in application order."""
+        found = set(self._everywhere)
+        for word in set(hook_template.WORD.findall(text.lower())):
+            found.update(self._by_word.get(word, ()))
+        return sorted((rid for rid in found if rid in self.alive), key=self._position.__getitem__)
+
+    def texts_for(self, rule_id: str, index: dict[str, list[int]], count: int) -> Iterable[int]:
+        """Indices of the texts (of a word index) that rule could change."""
+        key = self._key[rule_id]
+        return index.get(key, ()) if key else range(count)
+
+    def apply(self, text: str, only: str | None = None) -> str:
+        """``text`` after the live rules (or after the single rule ``only``)."""
+        ids = [only] if only is not None else self.candidates(text)
+        compiled = sorted((self._compiled[rid] for rid in ids), key=lambda entry: entry[0])
+        return hook_template.apply_compiled(tuple(compiled), text, self._longest)
+
+
+def _effects(
+    applier: RuleApplier,
+    rule_id: str,
+    pairs: Sequence[FeedbackPair],
+    pair_index: dict[str, list[int]],
+    baseline: list[int],
+) -> tuple[list[int], list[int]]:
+    """The pairs a rule changes on its own, and among them those it moves further from their fix."""
+    changes, hurts = [], []
+    for j in applier.texts_for(rule_id, pair_index, len(pairs)):
+        out = applier.apply(pairs[j].bad_output, rule_id)
+        if out != pairs[j].bad_output:
+            changes.append(j)
+            if Levenshtein.distance(out, pairs[j].fixed_output) > baseline[j]:
+                hurts.append(j)
+    return changes, hurts
 
 
 def prune_harmful(
@@ -122,46 +185,65 @@ def prune_harmful(
 
     The weakest rule that hurts the pair is put to a vote, like a conflict: its support against
     the number of pairs it hurts on its own. If it has more support, the pair is the outlier and
-    is *overruled* (reported, and not used to self-test the hook); otherwise the rule is pruned.
+    is *overruled* (reported, and not used to self-test the hook); otherwise the rule is pruned
+    and the pairs it could touch are checked again. Pairs and rules are indexed by word, so the
+    work is near-linear in pairs plus rules.
 
     Returns:
         The surviving rules, ``(rule_id, reason)`` of pruned rules, and the overruled pair
         sequences.
     """
-    active = sorted(rules, key=application_key)
+    applier = RuleApplier(rules)
+    pair_index: dict[str, list[int]] = defaultdict(list)
+    for i, pair in enumerate(pairs):
+        for word in set(hook_template.WORD.findall(pair.bad_output.lower())):
+            pair_index[word].append(i)
+    baseline = [Levenshtein.distance(p.bad_output, p.fixed_output) for p in pairs]
+
+    def harm(i: int, only: str | None = None) -> int:
+        return Levenshtein.distance(applier.apply(pairs[i].bad_output, only), pairs[i].fixed_output) - baseline[i]
+
     pruned: list[tuple[str, str]] = []
     overruled: set[int] = set()
-    while active:
-        compiled = compile_rules(active)
-        worse = next((p for p in pairs if p.sequence not in overruled and moves_away(compiled, p) > 0), None)
-        if worse is None:
-            break
-        singles = {r.rule_id: compile_rules([r]) for r in active}
-        harm = {r.rule_id: moves_away(singles[r.rule_id], worse) for r in active}
-        culprits = [r for r in active if harm[r.rule_id] > 0] or [
-            r for r in active if apply_rules([r], worse.bad_output) != worse.bad_output
+    effects: dict[str, tuple[list[int], list[int]]] = {}
+    queue = list(range(len(pairs)))
+    heapq.heapify(queue)
+    while queue:
+        i = heapq.heappop(queue)
+        if pairs[i].sequence in overruled or harm(i) <= 0:
+            continue
+        worse = pairs[i]
+        single = {rid: harm(i, rid) for rid in applier.candidates(worse.bad_output)}
+        culprits = [rid for rid, h in single.items() if h > 0] or [
+            rid for rid in single if applier.apply(worse.bad_output, rid) != worse.bad_output
         ]
         if not culprits:
             overruled.add(worse.sequence)
             continue
-        victim = min(culprits, key=lambda r: (r.support, -harm[r.rule_id], r.last_seen, r.rule_id))
-        votes_against = sum(
-            1 for p in pairs if p.sequence not in overruled and moves_away(singles[victim.rule_id], p) > 0
+        victim = min(
+            (applier.rules[rid] for rid in culprits),
+            key=lambda r: (r.support, -single[r.rule_id], r.last_seen, r.rule_id),
         )
+        if victim.rule_id not in effects:  # what a rule does to a pair alone does not depend on the others
+            effects[victim.rule_id] = _effects(applier, victim.rule_id, pairs, pair_index, baseline)
+        changes, hurts = effects[victim.rule_id]
+        votes_against = sum(1 for j in hurts if pairs[j].sequence not in overruled)
         if victim.support > votes_against:
             overruled.add(worse.sequence)
-        else:
-            active.remove(victim)
-            pruned.append(
-                (
-                    victim.rule_id,
-                    f"made feedback pair {worse.sequence} worse (support {victim.support}, "
-                    f"hurts {votes_against} pairs)",
-                )
+            continue
+        applier.alive.discard(victim.rule_id)
+        pruned.append(
+            (
+                victim.rule_id,
+                f"made feedback pair {worse.sequence} worse (support {victim.support}, hurts {votes_against} pairs)",
             )
-    return active, pruned, overruled
+        )
+        for j in {i, *changes}:  # only the pairs the pruned rule changed can come out differently
+            heapq.heappush(queue, j)
+    return [r for r in rules if r.rule_id in applier.alive], pruned, overruled
 
 
-def application_key(rule: Rule) -> tuple[float, int, str]:
-    """The order in which rules are applied: higher priority, then longer target, then id."""
-    return (-rule.priority, -len(rule.target), rule.rule_id)
+def application_key(rule: Rule) -> tuple[int, float, int, str]:
+    """The order in which rules claim text: sentence-scoped rewrites first (their replacement is
+    the whole corrected sentence), then higher priority, then longer target, then id."""
+    return (0 if rule.scope == "sentence" else 1, -rule.priority, -len(rule.target), rule.rule_id)

@@ -126,9 +126,20 @@ class FeedbackDiffAnalyzer:
                 merged[-1][1], merged[-1][3] = i2, j2
             else:
                 merged.append([i1, i2, j1, j2])
-        return [self._edit(a, b, *window) for window in merged]
+        widened: list[tuple[int, int, int, int]] = []
+        for window in (self._widen(a, b, *window) for window in merged):
+            if widened and window[0] < widened[-1][1]:  # widening made two edits share a word: one edit
+                widened[-1] = (
+                    widened[-1][0],
+                    max(widened[-1][1], window[1]),
+                    widened[-1][2],
+                    max(widened[-1][3], window[3]),
+                )
+            else:
+                widened.append(window)
+        return [self._edit(a, b, *window) for window in widened]
 
-    def _edit(self, a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> Edit:
+    def _widen(self, a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> tuple[int, int, int, int]:
         at_start = i1 == 0 and j1 == 0
         at_end = i2 == len(a) and j2 == len(b)
         position = "start" if at_start else "end" if at_end else "middle"
@@ -147,6 +158,61 @@ class FeedbackDiffAnalyzer:
                     i2, j2 = i2 + 1, j2 + 1
                 if i2 < len(a) and j2 < len(b):
                     i2, j2 = i2 + 1, j2 + 1
+        return i1, i2, j1, j2
+
+    @staticmethod
+    def _edit(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> Edit:
+        at_start = i1 == 0 and j1 == 0
+        at_end = i2 == len(a) and j2 == len(b)
+        position = "start" if at_start else "end" if at_end else "middle"
         before, after = "".join(a[i1:i2]), "".join(b[j1:j2])
         kind = "insert" if not before else "delete" if not after else "replace"
         return Edit(kind, before, after, position, len("".join(a[:i1])))
+
+
+#: A sentence: from a non-space character to its terminator(s) or the end of the line.
+_SENTENCE = re.compile(r"\S[^.!?\n]*(?:[.!?]+|$)", re.MULTILINE)
+#: A scoped correction's context is widened with neighbouring sentences to at least this many words.
+SCOPE_MIN_WORDS = 4
+
+
+def _word_count(text: str) -> int:
+    return len(re.findall(r"\w+", text))
+
+
+def sentence_rewrites(bad: str, fixed: str) -> list[tuple[str, str]]:
+    """The sentences of ``bad`` that changed, each with what it became in ``fixed``.
+
+    Sentences are aligned as units; an inserted or deleted sentence travels with an unchanged
+    neighbour, and a context shorter than :data:`SCOPE_MIN_WORDS` words takes in its neighbours,
+    so each rewrite is specific to the text it was seen in.
+    """
+    a_spans = [m.span() for m in _SENTENCE.finditer(bad)]
+    b_spans = [m.span() for m in _SENTENCE.finditer(fixed)]
+    if not a_spans or not b_spans:
+        return [(bad.strip(), fixed.strip())] if bad.strip() != fixed.strip() else []
+    a_text = [bad[s:e] for s, e in a_spans]
+    b_text = [fixed[s:e] for s, e in b_spans]
+    rewrites: list[tuple[str, str]] = []
+    for tag, *window in SequenceMatcher(None, a_text, b_text, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        i1, i2, j1, j2 = _widen(bad, a_spans, len(b_spans), *window)
+        if i1 == i2 or j1 == j2:
+            return [(bad.strip(), fixed.strip())]
+        rewrites.append((bad[a_spans[i1][0] : a_spans[i2 - 1][1]], fixed[b_spans[j1][0] : b_spans[j2 - 1][1]]))
+    return rewrites
+
+
+def _widen(
+    bad: str, a_spans: list[tuple[int, int]], b_count: int, i1: int, i2: int, j1: int, j2: int
+) -> tuple[int, int, int, int]:
+    """Grow a changed sentence window with unchanged neighbours until it is specific enough."""
+    while i1 == i2 or j1 == j2 or _word_count(bad[a_spans[i1][0] : a_spans[i2 - 1][1]]) < SCOPE_MIN_WORDS:
+        if i1 > 0 and j1 > 0:
+            i1, j1 = i1 - 1, j1 - 1
+        elif i2 < len(a_spans) and j2 < b_count:
+            i2, j2 = i2 + 1, j2 + 1
+        else:
+            break
+    return i1, i2, j1, j2

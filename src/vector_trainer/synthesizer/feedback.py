@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import iter_jsonl
+from vector_trainer.fileio import iter_jsonl, iter_text_lines, loads_strict
 from vector_trainer.types import FeedbackPair
 
 #: Longest bad or fixed output accepted, in characters.
@@ -60,3 +60,37 @@ def check_pair(pair: FeedbackPair) -> bool:
                 f"the limit is {MAX_FEEDBACK_CHARS}"
             )
     return bool(pair.bad_output.strip() or pair.fixed_output.strip()) and pair.bad_output != pair.fixed_output
+
+
+#: Fields read, in order, from each line of a JSONL known-good file.
+KNOWN_GOOD_FIELDS = ("output", "fixed_output", "text")
+
+
+def load_known_good(path: str | os.PathLike[str]) -> list[str]:
+    """Known-good text for the damage check: a ``.jsonl`` file (each line a JSON string, or an
+    object with ``output``, ``fixed_output`` or ``text``) or a plain text file (one per line).
+
+    Raises:
+        InputError: ``file:line: ...`` for a JSONL line with none of those fields.
+    """
+    name = os.fspath(path)
+    if not Path(path).is_file():
+        raise InputError(f"{name}: no such file (known-good text: one output per line, or JSONL)")
+    if not name.endswith((".jsonl", ".jsonl.gz")):
+        return [line.rstrip("\r\n") for _, line in iter_text_lines(path) if line.strip()]
+    texts: list[str] = []
+    for line_no, line in iter_text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = loads_strict(line)
+        except ValueError as exc:
+            raise InputError(f"{name}:{line_no}: {exc}") from exc
+        if isinstance(value, dict):
+            value = next((value[k] for k in KNOWN_GOOD_FIELDS if isinstance(value.get(k), str)), None)
+        if not isinstance(value, str):
+            raise InputError(
+                f"{name}:{line_no}: expected a string or an object with one of {', '.join(KNOWN_GOOD_FIELDS)}"
+            )
+        texts.append(value)
+    return texts

@@ -67,16 +67,20 @@ import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("vectortrainer_hook_under_test", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-pairs = json.load(sys.stdin)
+payload = json.load(sys.stdin)
 outputs = []
-for bad, _fixed, prompt in pairs:
+for bad, _fixed, prompt in payload["pairs"]:
     out = module.intercept_output(bad, {})
     shaped = module.intercept_prompt(prompt, {})
     if not isinstance(out, str) or not isinstance(shaped, str):
         raise TypeError("hook returned a non-string")
     outputs.append(out)
-json.dump(outputs, sys.stdout)
+lengths = [len(module.intercept_output(text, {})) for text in payload["stress"]]
+json.dump({"outputs": outputs, "stress_lengths": lengths}, sys.stdout)
 """
+#: Characters of each long, repetitive input the self-test feeds the hook, and how many it feeds.
+STRESS_CHARS = 8_192
+STRESS_TEXTS = 64
 
 
 def _template_source() -> str:
@@ -110,6 +114,18 @@ def validate_hook_source(source: str) -> None:
                 raise HookValidationError(f"{node.target.id} is not a pure literal") from exc
     if _strip_literals(tree) != _strip_literals(ast.parse(_template_source())):
         raise HookValidationError("generated hook contains code beyond its template")
+
+
+def _literals(rule: Rule) -> list[str]:
+    return [rule.target, rule.replacement, *rule.segments, *(t for t in rule.template if isinstance(t, str))]
+
+
+def stress_inputs(rules: Sequence[Rule], pairs: Sequence[FeedbackPair]) -> list[str]:
+    """Long, repetitive texts that feed every rule its own patterns over and over (a chain of
+    rules whose outputs match each other's targets would blow these up)."""
+    seeds = sorted({text for rule in rules for text in _literals(rule) if text.strip()}, key=lambda t: (-len(t), t))
+    seeds = seeds[: STRESS_TEXTS // 2] + [p.bad_output for p in pairs if p.bad_output.strip()][: STRESS_TEXTS // 2]
+    return [((seed + " ") * (STRESS_CHARS // (len(seed) + 1) + 1))[:STRESS_CHARS] for seed in seeds]
 
 
 class HookScriptGenerator:
@@ -154,17 +170,22 @@ class HookScriptGenerator:
             lines[start:end] = [text]
         return "".join(lines)
 
-    def self_test(self, source: str, pairs: Sequence[FeedbackPair]) -> SelfTestReport:
-        """Import the hook in a fresh isolated interpreter and run it on every pair.
+    def self_test(self, source: str, pairs: Sequence[FeedbackPair], rules: Sequence[Rule] = ()) -> SelfTestReport:
+        """Import the hook in a fresh isolated interpreter and run it on every pair, and on long,
+        repetitive inputs built from the rules' own texts (:func:`stress_inputs`).
 
         Raises:
-            HookValidationError: If the import fails, a call raises or returns a non-string, or
-                the hook moves any pair's bad output further from its fixed output.
+            HookValidationError: If the import fails, a call raises or returns a non-string, the
+                hook moves any pair's bad output further from its fixed output, or any output is
+                longer than ``2 x input + the longest literal a rule inserts``.
         """
         with tempfile.TemporaryDirectory(prefix="vectortrainer-hook-") as tmp:
             hook_path = Path(tmp) / _layout.HOOK_FILENAME
             hook_path.write_text(source, encoding="utf-8")
-            payload = json.dumps([[p.bad_output, p.fixed_output, p.input_prompt] for p in pairs])
+            stress = stress_inputs(rules, pairs)
+            payload = json.dumps(
+                {"pairs": [[p.bad_output, p.fixed_output, p.input_prompt] for p in pairs], "stress": stress}
+            )
             try:
                 proc = subprocess.run(
                     [self.python, "-I", "-c", _SELF_TEST_SCRIPT, str(hook_path)],
@@ -181,7 +202,15 @@ class HookScriptGenerator:
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
             raise HookValidationError(f"hook failed its isolated import/self-test: {tail[0]}")
-        outputs = json.loads(proc.stdout)
+        answer = json.loads(proc.stdout)
+        outputs = answer["outputs"]
+        longest = max((len(text) for rule in rules for text in _literals(rule)), default=0)
+        for text, length in zip(stress, answer["stress_lengths"], strict=True):
+            if length > 2 * len(text) + longest:
+                raise HookValidationError(
+                    f"hook turns a {len(text)}-character input into {length} characters "
+                    f"(bound: 2 x input + {longest}); refusing it"
+                )
         exact = improved = unchanged = 0
         for pair, out in zip(pairs, outputs, strict=True):
             before = Levenshtein.distance(pair.bad_output, pair.fixed_output)
@@ -219,7 +248,7 @@ class HookScriptGenerator:
         usable = [p for p in feedback_pairs if isinstance(p.bad_output, str) and isinstance(p.fixed_output, str)]
         source = self.render(rules, metadata, extra_instructions)
         validate_hook_source(source)
-        report = self.self_test(source, usable)
+        report = self.self_test(source, usable, rules)
         target = Path(output_path)
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
         version: HookVersion | None = None

@@ -34,6 +34,7 @@ _PHASES = {
     "append": 2,
 }
 _NUMBER = r"(\d+)"
+WORD = re.compile(r"\w+")
 
 
 def _is_word_char(char: str) -> bool:
@@ -75,7 +76,7 @@ def compile_rule(rule: dict[str, Any]) -> tuple[int, str, Any, Any]:
 
 
 def compile_rules(rules: tuple[dict[str, Any], ...]) -> tuple[tuple[int, str, Any, Any], ...]:
-    """Compile rules in application order: strip, then rewrite, then prepend/append."""
+    """Compile rules, keeping their order within each phase (strip, rewrite, prepend/append)."""
     compiled = [compile_rule(rule) for rule in rules]
     order = sorted(range(len(compiled)), key=lambda i: (compiled[i][0], i))
     return tuple(compiled[i] for i in order)
@@ -124,8 +125,11 @@ def _rewrites(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str
     return "".join(pieces)
 
 
-def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str:
-    """Apply compiled rules to ``text`` once; text that no rule matches comes back unchanged."""
+def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str, longest: int | None = None) -> str:
+    """Apply compiled rules to ``text`` once; text that no rule matches comes back unchanged.
+
+    ``longest`` is :func:`longest_literal` of ``compiled``, when the caller has it already.
+    """
     original = text
     for _phase, kind, matcher, _replacement in compiled:
         if kind == "strip_prefix" and text.startswith(matcher):
@@ -138,23 +142,71 @@ def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -
             text = replacement + text
         elif kind == "append" and not text.endswith(replacement):
             text = text + replacement
-    if len(text) > output_bound(original, compiled):
+    if len(text) > 2 * len(original) + (longest_literal(compiled) if longest is None else longest):
         return original
     return text
 
 
-def output_bound(text: str, compiled: tuple[tuple[int, str, Any, Any], ...]) -> int:
-    """The longest output allowed for ``text``: twice its length plus the longest literal a rule inserts."""
+def longest_literal(compiled: tuple[tuple[int, str, Any, Any], ...]) -> int:
+    """The longest literal any rule inserts: outputs may exceed twice the input by this much."""
     longest = 0
     for _phase, kind, _matcher, replacement in compiled:
         if isinstance(replacement, str):
             longest = max(longest, len(replacement))
         elif kind == "regex":
             longest = max(longest, sum(len(part) for part in replacement if isinstance(part, str)))
-    return 2 * len(text) + longest
+    return longest
 
 
-_COMPILED = compile_rules(RULES)
+def required_words(rule: dict[str, Any]) -> set[str]:
+    """Words (lower case) every match of a rule contains; none for prepend and append. Numbers
+    count for literal rules but not for number patterns, whose digits vary."""
+    kind = rule["kind"]
+    if kind in ("prepend", "append"):
+        return set()
+    if kind == "regex":
+        return {word for word in WORD.findall(" ".join(rule["segments"]).lower()) if not word.isdigit()}
+    return set(WORD.findall(rule["target"].lower()))
+
+
+def rule_keys(rules: tuple[dict[str, Any], ...]) -> list[str]:
+    """Each rule's rarest required word (``""`` if it has none): a text without it cannot match."""
+    words = [required_words(rule) for rule in rules]
+    frequency: dict[str, int] = {}
+    for found in words:
+        for word in found:
+            frequency[word] = frequency.get(word, 0) + 1
+    return [min(found, key=lambda w: (frequency[w], -len(w), w)) if found else "" for found in words]
+
+
+def index_rules(rules: tuple[dict[str, Any], ...]) -> tuple[Any, dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Compiled rules plus a word index into them, so a text is only tried against rules whose
+    rarest word it contains (a hook with thousands of rules stays fast)."""
+    compiled = [compile_rule(rule) for rule in rules]
+    order = sorted(range(len(compiled)), key=lambda i: (compiled[i][0], i))
+    keys = rule_keys(rules)
+    by_word: dict[str, list[int]] = {}
+    everywhere: list[int] = []
+    for position, i in enumerate(order):
+        if keys[i]:
+            by_word.setdefault(keys[i], []).append(position)
+        else:
+            everywhere.append(position)
+    indexed = {word: tuple(positions) for word, positions in by_word.items()}
+    return tuple(compiled[i] for i in order), indexed, tuple(everywhere)
+
+
+def select_rules(index: tuple[Any, dict[str, tuple[int, ...]], tuple[int, ...]], text: str) -> tuple[Any, ...]:
+    """The compiled rules that could change ``text``, in application order."""
+    compiled, by_word, everywhere = index
+    positions = set(everywhere)
+    for word in set(WORD.findall(text.lower())):
+        positions.update(by_word.get(word, ()))
+    return tuple(compiled[p] for p in sorted(positions))
+
+
+_INDEX = index_rules(RULES)
+_LONGEST = longest_literal(_INDEX[0])
 
 
 def intercept_prompt(user_input: str, context: dict[str, Any] | None = None) -> str:
@@ -169,4 +221,4 @@ def intercept_output(model_output: str, context: dict[str, Any] | None = None) -
     """Return the model's output with the learned corrections applied."""
     if not isinstance(model_output, str):
         return model_output
-    return apply_compiled(_COMPILED, model_output)
+    return apply_compiled(select_rules(_INDEX, model_output), model_output, _LONGEST)

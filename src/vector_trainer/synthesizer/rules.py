@@ -11,18 +11,32 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vector_trainer._params import check_values
 from vector_trainer.config import SynthesizerConfig
-from vector_trainer.synthesizer.conflicts import Conflict, application_key, prune_harmful, resolve_conflicts
-from vector_trainer.synthesizer.diff import Edit, FeedbackDiff, FeedbackDiffAnalyzer
+from vector_trainer.synthesizer.conflicts import (
+    Conflict,
+    application_key,
+    apply_rules,
+    prune_harmful,
+    resolve_conflicts,
+)
+from vector_trainer.synthesizer.damage import Damage, KnownGoodIndex, damaging, sample_known_good
+from vector_trainer.synthesizer.diff import Edit, FeedbackDiff, FeedbackDiffAnalyzer, sentence_rewrites
 from vector_trainer.synthesizer.feedback import check_pair
 from vector_trainer.synthesizer.llm_advisor import AdvisorError, LLMRuleAdvisor
 from vector_trainer.types import FeedbackPair, Rule, RuleKind
 
 _DIGITS = re.compile(r"\d+")
+#: Text that reads like an instruction to the model is never turned into one (prompt injection).
+INSTRUCTION_LIKE = re.compile(
+    r"\b(?:ignore|disregard|forget|override|pretend|jailbreak)\b|system\s+prompt|you\s+are\s+now|\bact\s+as\b"
+    r"|developer\s+mode|\binstructions?\b|\bprompt\b",
+    re.IGNORECASE,
+)
+WHITESPACE_ONLY = "only whitespace changed"
 _D = SynthesizerConfig
 
 
@@ -49,6 +63,9 @@ class SynthesisResult:
     overruled: tuple[int, ...] = ()
     instructions: tuple[str, ...] = ()
     llm: dict[str, Any] | None = None
+    damage: tuple[Damage, ...] = ()
+    withheld: tuple[tuple[str, str], ...] = ()
+    known_good: int = 0
 
     def consistent_pairs(self, pairs: Sequence[FeedbackPair]) -> list[FeedbackPair]:
         """The pairs the rule set must not make worse: all but those overruled (by a conflict, or
@@ -67,6 +84,8 @@ class SynthesisResult:
             "overruled_pairs": list(self.overruled),
             "llm_instructions": list(self.instructions),
             "llm": self.llm,
+            "damage_check": {"known_good_texts": self.known_good, "rules": [d.to_dict() for d in self.damage]},
+            "withheld_instructions": [{"rule_id": rid, "reason": why} for rid, why in self.withheld],
             "pairs": [
                 {
                     "sequence": d.pair.sequence,
@@ -146,6 +165,8 @@ class RuleSetSynthesizer:
     Args:
         analyzer: The diff analyzer; default :class:`FeedbackDiffAnalyzer`.
         min_support: Rules seen in fewer pairs are reported but not active.
+        general_support: Distinct pairs a correction needs before it applies anywhere; below it,
+            each pair's correction is scoped to the sentences it was seen in.
         max_phrase_words: Edits longer than this many words are rewrites, not rules (skipped).
         llm: Optional :class:`~vector_trainer.synthesizer.llm_advisor.LLMRuleAdvisor`: arbitrates conflicts
             and proposes prompt-side instructions; on any failure the deterministic path is used
@@ -158,51 +179,59 @@ class RuleSetSynthesizer:
         min_support: int = _D.min_support,
         max_phrase_words: int = _D.max_phrase_words,
         llm: LLMRuleAdvisor | None = None,
+        general_support: int = _D.general_support,
     ) -> None:
-        check_values(_D, "synthesizer", {"min_support": min_support, "max_phrase_words": max_phrase_words})
+        check_values(
+            _D,
+            "synthesizer",
+            {"min_support": min_support, "max_phrase_words": max_phrase_words, "general_support": general_support},
+        )
         self.analyzer = analyzer or FeedbackDiffAnalyzer()
         self.min_support = min_support
+        self.general_support = general_support
         self.max_phrase_words = max_phrase_words
         self.llm = llm
 
-    def synthesize(self, pairs: Sequence[FeedbackPair]) -> SynthesisResult:
+    def synthesize(self, pairs: Sequence[FeedbackPair], known_good: Sequence[str] = ()) -> SynthesisResult:
         """Analyse the pairs and build the rule set.
+
+        Args:
+            pairs: The feedback pairs.
+            known_good: Text nobody complained about (the function's own SUCCESS outputs); with
+                the pairs' fixed outputs it is the damage check's reference (:mod:`.damage`).
 
         Raises:
             InputError: For a pair that is not text or is over the size limit.
         """
         usable = [p for p in pairs if check_pair(p)]
+        by_sequence = {p.sequence: p for p in usable}
         diffs = self.analyzer.analyze_many(usable)
-        drafts: dict[tuple[str, str, str], _Draft] = {}
-        skipped: list[SkippedEdit] = []
-        for diff in diffs:
-            for edit in diff.edits:
-                draft = self._draft(edit)
-                if isinstance(draft, str):
-                    skipped.append(SkippedEdit(diff.pair.sequence, edit.before, edit.after, draft))
-                    continue
-                existing = drafts.setdefault(draft.key, draft)
-                existing.sources.add(diff.pair.sequence)
-        rules = [self._finalise(d) for d in drafts.values()]
+        drafts, skipped = self._drafts(diffs)
+        narrow = {seq for d in drafts.values() if len(d.sources) < self.general_support for seq in d.sources}
+        narrow |= {s.sequence for s in skipped if s.reason != WHITESPACE_ONLY}
+        general = [self._finalise(d) for d in drafts.values() if len(d.sources) >= self.general_support]
+        strips = [r for r in general if r.kind in (RuleKind.STRIP_PREFIX, RuleKind.STRIP_SUFFIX)]
+        rules = general + self._scoped(by_sequence, narrow, strips)
         llm_log: dict[str, Any] | None = (
             {"model": self.llm.model, "arbitrated": 0, "proposed": 0, "fallbacks": []} if self.llm else None
         )
         resolved, conflicts = resolve_conflicts(rules, self._arbiter(usable, llm_log))
         kept = {r.rule_id for r in resolved}
-        overruled = sorted({seq for r in rules if r.rule_id not in kept for seq in r.sources})
+        overruled = {seq for r in rules if r.rule_id not in kept for seq in r.sources}
         active = [r for r in resolved if r.support >= self.min_support]
         inactive = [r for r in resolved if r.support < self.min_support]
-        evidence = [p for p in usable if p.sequence not in set(overruled)]
-        active, pruned, outliers = prune_harmful(active, evidence)
-        overruled = sorted(set(overruled) | outliers)
+        active, pruned, outliers = prune_harmful(active, [p for p in usable if p.sequence not in overruled])
+        overruled |= outliers
+        good = [*known_good, *(p.fixed_output for p in usable if p.sequence not in overruled)]
+        index = KnownGoodIndex(sample_known_good(good))
+        active, damage = self._damage_check(active, by_sequence, narrow | overruled, index, strips)
+        if damage:  # demotion added sentence rules: settle the pairs they touch too
+            active, repruned, outliers = prune_harmful(active, [p for p in usable if p.sequence not in overruled])
+            pruned += repruned
+            overruled |= outliers
+        overruled = sorted(overruled)
         order = sorted(active, key=application_key)
-        instructions: tuple[str, ...] = ()
-        if self.llm is not None and llm_log is not None:
-            try:
-                instructions = tuple(self.llm.propose_instructions(usable, order))
-                llm_log["proposed"] = len(instructions)
-            except AdvisorError as exc:
-                llm_log["fallbacks"].append(f"instructions: {exc}")
+        instructions, withheld = self._instructions(usable, order, llm_log)
         return SynthesisResult(
             rules=tuple(order),
             inactive=tuple(sorted(inactive, key=application_key)),
@@ -213,7 +242,77 @@ class RuleSetSynthesizer:
             overruled=tuple(overruled),
             instructions=instructions,
             llm=llm_log,
+            damage=tuple(damage),
+            withheld=tuple(withheld),
+            known_good=len(index.texts),
         )
+
+    def _damage_check(
+        self,
+        rules: list[Rule],
+        pairs: dict[int, FeedbackPair],
+        narrow: set[int],
+        index: KnownGoodIndex,
+        strips: Sequence[Rule],
+    ) -> tuple[list[Rule], list[Damage]]:
+        """Demote general rules that change known-good text to the sentences they were seen in,
+        and drop scoped rules that still do."""
+        harm = damaging([r for r in rules if r.scope == "general"], index)
+        damage = [Damage(rid, "demoted", *found) for rid, found in harm.items()]
+        demoted = {seq for r in rules if r.rule_id in harm for seq in r.sources} - narrow
+        candidates = [r for r in rules if r.rule_id not in harm] + self._scoped(pairs, demoted, strips)
+        dropped = damaging([r for r in candidates if r.scope == "sentence"], index)
+        damage += [Damage(rid, "dropped", *found) for rid, found in dropped.items()]
+        return [r for r in candidates if r.rule_id not in dropped], damage
+
+    def _drafts(self, diffs: Sequence[FeedbackDiff]) -> tuple[dict[tuple[str, str, str], _Draft], list[SkippedEdit]]:
+        drafts: dict[tuple[str, str, str], _Draft] = {}
+        skipped: list[SkippedEdit] = []
+        for diff in diffs:
+            for edit in diff.edits:
+                draft = self._draft(edit)
+                if isinstance(draft, str):
+                    skipped.append(SkippedEdit(diff.pair.sequence, edit.before, edit.after, draft))
+                    continue
+                drafts.setdefault(draft.key, draft).sources.add(diff.pair.sequence)
+        return drafts, skipped
+
+    def _scoped(self, pairs: dict[int, FeedbackPair], sequences: set[int], strips: Sequence[Rule]) -> list[Rule]:
+        """Each pair's corrections as rewrites of the whole sentences they were seen in (after the
+        general strip rules, which the hook applies first)."""
+        drafts: dict[tuple[str, str, str], _Draft] = {}
+        for seq in sorted(sequences):
+            pair = pairs[seq]
+            bad = apply_rules(strips, pair.bad_output)  # the hook strips before it rewrites
+            for before, after in sentence_rewrites(bad, pair.fixed_output):
+                if before.strip():
+                    drafts.setdefault(("replace", before, after), _Draft(RuleKind.REPLACE, before, after)).sources.add(
+                        seq
+                    )
+        return [self._finalise(d, scope="sentence") for d in drafts.values()]
+
+    def _instructions(
+        self, pairs: Sequence[FeedbackPair], rules: Sequence[Rule], llm_log: dict[str, Any] | None
+    ) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+        """LLM-proposed instructions (if any), and the rules whose instruction was withheld."""
+        withheld = [
+            (r.rule_id, "its text reads like an instruction to the model") for r in rules if _instruction_like(r)
+        ]
+        if self.llm is None or llm_log is None:
+            return (), withheld
+        try:
+            proposed = self.llm.propose_instructions(pairs, rules)
+        except AdvisorError as exc:
+            llm_log["fallbacks"].append(f"instructions: {exc}")
+            return (), withheld
+        safe = tuple(text for text in proposed if not INSTRUCTION_LIKE.search(text))
+        withheld += [
+            ("llm", f"withheld an LLM instruction that reads like a command: {t[:80]!r}")
+            for t in proposed
+            if t not in safe
+        ]
+        llm_log["proposed"] = len(safe)
+        return safe, withheld
 
     def _arbiter(
         self, pairs: Sequence[FeedbackPair], llm_log: dict[str, Any] | None
@@ -246,7 +345,7 @@ class RuleSetSynthesizer:
         if edit.position == "end" and edit.kind == "delete":
             return _Draft(RuleKind.STRIP_SUFFIX, edit.before, "")
         if not edit.before.strip():
-            return "only whitespace changed"
+            return WHITESPACE_ONLY
         if edit.kind == "delete":
             return _Draft(RuleKind.REMOVE, edit.before, "")
         generalised = _number_generalisation(edit.before, edit.after)
@@ -258,19 +357,29 @@ class RuleSetSynthesizer:
         return _Draft(RuleKind.REPLACE, edit.before, edit.after)
 
     @staticmethod
-    def _finalise(draft: _Draft) -> Rule:
+    def _finalise(draft: _Draft, scope: str = "general") -> Rule:
         sources = tuple(sorted(draft.sources))
         kind, target, replacement = draft.kind, draft.target, draft.replacement
-        return Rule(
-            rule_id=_rule_id(kind, target, replacement),
+        rule = Rule(
+            rule_id=_rule_id(kind, target, replacement) + ("-s" if scope == "sentence" else ""),
             kind=kind,
             target=target,
             replacement=replacement,
             support=len(sources),
             sources=sources,
             priority=float(len(sources)),
-            instruction=_instruction(kind, target, replacement, draft.example),
+            instruction="",
             last_seen=max(sources),
             segments=draft.segments,
             template=draft.template,
+            scope=scope,
         )
+        if scope != "general" or _instruction_like(rule):
+            return rule
+        return replace(rule, instruction=_instruction(kind, target, replacement, draft.example))
+
+
+def _instruction_like(rule: Rule) -> bool:
+    """Whether a rule's texts read like a command to the model (never made into an instruction)."""
+    texts = (rule.target, rule.replacement, *rule.segments, *(t for t in rule.template if isinstance(t, str)))
+    return any(INSTRUCTION_LIKE.search(text) for text in texts)
