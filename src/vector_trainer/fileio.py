@@ -170,6 +170,22 @@ def loads_strict(text: str) -> Any:
     return value
 
 
+def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each non-blank line of a JSONL file, any JSON value.
+
+    Raises:
+        InputError: ``file:line: ...`` for invalid UTF-8 or invalid JSON (see :func:`loads_strict`).
+    """
+    name = os.fspath(path)
+    for line_no, line in iter_text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield line_no, loads_strict(line)
+        except ValueError as exc:
+            raise InputError(f"{name}:{line_no}: {exc}") from exc
+
+
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSONL file.
 
@@ -178,13 +194,7 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             or a non-object line.
     """
     name = os.fspath(path)
-    for line_no, line in iter_text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            value = loads_strict(line)
-        except ValueError as exc:
-            raise InputError(f"{name}:{line_no}: {exc}") from exc
+    for line_no, value in iter_json_lines(path):
         if not isinstance(value, dict):
             raise InputError(f"{name}:{line_no}: expected a JSON object, got {type(value).__name__}")
         yield line_no, value

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import iter_jsonl, iter_text_lines, loads_strict
+from vector_trainer.fileio import iter_json_lines, iter_jsonl, iter_text_lines
 from vector_trainer.types import FeedbackPair
 
 #: Longest bad or fixed output accepted, in characters.
@@ -79,15 +79,12 @@ def load_known_good(path: str | os.PathLike[str]) -> list[str]:
     if not name.endswith((".jsonl", ".jsonl.gz")):
         return [line.rstrip("\r\n") for _, line in iter_text_lines(path) if line.strip()]
     texts: list[str] = []
-    for line_no, line in iter_text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            value = loads_strict(line)
-        except ValueError as exc:
-            raise InputError(f"{name}:{line_no}: {exc}") from exc
-        if isinstance(value, dict):
-            value = next((value[k] for k in KNOWN_GOOD_FIELDS if isinstance(value.get(k), str)), None)
+    for line_no, raw in iter_json_lines(path):
+        value = (
+            next((raw[k] for k in KNOWN_GOOD_FIELDS if isinstance(raw.get(k), str)), None)
+            if isinstance(raw, dict)
+            else raw
+        )
         if not isinstance(value, str):
             raise InputError(
                 f"{name}:{line_no}: expected a string or an object with one of {', '.join(KNOWN_GOOD_FIELDS)}"
