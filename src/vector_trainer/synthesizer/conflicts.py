@@ -144,8 +144,8 @@ class RuleApplier:
     def candidates(self, text: str) -> list[str]:
         """Live rules that could change ``text``, in application order."""
         found = set(self._everywhere)
-        for word in set(hook_template.WORD.findall(text.lower())):
-            found.update(self._by_word.get(word, ()))
+        for key in hook_template.text_keys(text):
+            found.update(self._by_word.get(key, ()))
         return sorted((rid for rid in found if rid in self.alive), key=self._position.__getitem__)
 
     def texts_for(self, rule_id: str, index: dict[str, list[int]], count: int) -> Iterable[int]:
@@ -179,7 +179,7 @@ def _effects(
 
 
 def prune_harmful(
-    rules: list[Rule], pairs: Sequence[FeedbackPair]
+    rules: list[Rule], pairs: Sequence[FeedbackPair], focus: Iterable[str] | None = None
 ) -> tuple[list[Rule], list[tuple[str, str]], set[int]]:
     """Settle every pair that the rule set moves further from its fixed output.
 
@@ -189,6 +189,12 @@ def prune_harmful(
     and the pairs it could touch are checked again. Pairs and rules are indexed by word, so the
     work is near-linear in pairs plus rules.
 
+    Args:
+        rules: The rule set.
+        pairs: The pairs it must not make worse.
+        focus: Rule ids that are new since the pairs were last settled; only the pairs they could
+            touch are checked (all pairs when omitted).
+
     Returns:
         The surviving rules, ``(rule_id, reason)`` of pruned rules, and the overruled pair
         sequences.
@@ -196,8 +202,8 @@ def prune_harmful(
     applier = RuleApplier(rules)
     pair_index: dict[str, list[int]] = defaultdict(list)
     for i, pair in enumerate(pairs):
-        for word in set(hook_template.WORD.findall(pair.bad_output.lower())):
-            pair_index[word].append(i)
+        for key in hook_template.text_keys(pair.bad_output):
+            pair_index[key].append(i)
     baseline = [Levenshtein.distance(p.bad_output, p.fixed_output) for p in pairs]
 
     def harm(i: int, only: str | None = None) -> int:
@@ -206,7 +212,12 @@ def prune_harmful(
     pruned: list[tuple[str, str]] = []
     overruled: set[int] = set()
     effects: dict[str, tuple[list[int], list[int]]] = {}
-    queue = list(range(len(pairs)))
+    if focus is None:
+        queue = list(range(len(pairs)))
+    else:
+        queue = sorted(
+            {j for rid in focus if rid in applier.rules for j in applier.texts_for(rid, pair_index, len(pairs))}
+        )
     heapq.heapify(queue)
     while queue:
         i = heapq.heappop(queue)

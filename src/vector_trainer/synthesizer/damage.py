@@ -56,15 +56,14 @@ class KnownGoodIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = list(texts)
-        self._lower = [t.lower() for t in self.texts]
         postings: dict[str, list[int]] = defaultdict(list)
-        for i, text in enumerate(self._lower):
-            for word in set(hook_template.WORD.findall(text)):
-                postings[word].append(i)
+        for i, text in enumerate(self.texts):
+            for key in hook_template.text_keys(text):
+                postings[key].append(i)
         self._postings = dict(postings)
 
     def candidates(self, rule: Rule) -> Sequence[int]:
-        """Indices of the texts that contain every word of the rule's target (all texts if it has none)."""
+        """Indices of the texts that hold every key (word or word pair) of the rule (all if it has none)."""
         words = hook_template.required_words(rule.to_hook_data())
         if not words:
             return range(len(self.texts))

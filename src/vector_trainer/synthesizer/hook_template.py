@@ -158,15 +158,35 @@ def longest_literal(compiled: tuple[tuple[int, str, Any, Any], ...]) -> int:
     return longest
 
 
+def _keys_of(words: list[str]) -> set[str]:
+    """Adjacent word pairs (``"a b"``) of a run of words, or the word itself if it stands alone."""
+    if len(words) == 1:
+        return {words[0]}
+    return {words[i] + " " + words[i + 1] for i in range(len(words) - 1)}
+
+
+def text_keys(text: str) -> set[str]:
+    """Every word and adjacent word pair of a text (lower case): what a rule's key is looked up in."""
+    words = WORD.findall(text.lower())
+    return set(words) | {words[i] + " " + words[i + 1] for i in range(len(words) - 1)}
+
+
 def required_words(rule: dict[str, Any]) -> set[str]:
-    """Words (lower case) every match of a rule contains; none for prepend and append. Numbers
-    count for literal rules but not for number patterns, whose digits vary."""
+    """Keys (lower-case words, or adjacent word pairs where the target has them) that every match
+    of a rule contains; none for prepend and append. A number pattern's keys never span a number,
+    whose digits vary."""
     kind = rule["kind"]
     if kind in ("prepend", "append"):
         return set()
     if kind == "regex":
-        return {word for word in WORD.findall(" ".join(rule["segments"]).lower()) if not word.isdigit()}
-    return set(WORD.findall(rule["target"].lower()))
+        keys: set[str] = set()
+        for segment in rule["segments"]:
+            words = [word for word in WORD.findall(segment.lower()) if not word.isdigit()]
+            if words:
+                keys |= _keys_of(words)
+        return keys
+    words = WORD.findall(rule["target"].lower())
+    return _keys_of(words) if words else set()
 
 
 def rule_keys(rules: tuple[dict[str, Any], ...]) -> list[str]:
@@ -200,8 +220,8 @@ def select_rules(index: tuple[Any, dict[str, tuple[int, ...]], tuple[int, ...]],
     """The compiled rules that could change ``text``, in application order."""
     compiled, by_word, everywhere = index
     positions = set(everywhere)
-    for word in set(WORD.findall(text.lower())):
-        positions.update(by_word.get(word, ()))
+    for key in text_keys(text):
+        positions.update(by_word.get(key, ()))
     return tuple(compiled[p] for p in sorted(positions))
 
 

@@ -224,9 +224,12 @@ class RuleSetSynthesizer:
         overruled |= outliers
         good = [*known_good, *(p.fixed_output for p in usable if p.sequence not in overruled)]
         index = KnownGoodIndex(sample_known_good(good))
+        settled = {r.rule_id for r in active}
         active, damage = self._damage_check(active, by_sequence, narrow | overruled, index, strips)
         if damage:  # demotion added sentence rules: settle the pairs they touch too
-            active, repruned, outliers = prune_harmful(active, [p for p in usable if p.sequence not in overruled])
+            added = [r.rule_id for r in active if r.rule_id not in settled]
+            consistent = [p for p in usable if p.sequence not in overruled]
+            active, repruned, outliers = prune_harmful(active, consistent, focus=added)
             pruned += repruned
             overruled |= outliers
         overruled = sorted(overruled)
