@@ -137,3 +137,13 @@ def test_epsilon_word_other_than_auto_is_refused(tmp_path: Path) -> None:
     path.write_text("[extractor]\nepsilon = 'wide'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"extractor\.epsilon: must be in \(0, 1\] or 'auto', got 'wide'"):
         load_config(path)
+
+
+def test_every_synthesizer_setting_reaches_the_synthesizer(tmp_path: Path) -> None:
+    from vector_trainer.pipeline.factory import build_synthesizer
+
+    path = tmp_path / "vt.toml"
+    path.write_text("[synthesizer]\nmin_support = 2\nmax_phrase_words = 7\ngeneral_support = 3\nmin_phrase_chars = 5\n")
+    synthesizer = build_synthesizer(load_config(path))
+    assert (synthesizer.min_support, synthesizer.max_phrase_words, synthesizer.general_support) == (2, 7, 3)
+    assert synthesizer.analyzer.min_phrase_chars == 5

@@ -25,7 +25,9 @@ def build_synthesizer(config: Config) -> RuleSetSynthesizer:
     """The rule synthesizer (with its diff analyzer) of the ``[synthesizer]`` section."""
     s = config.synthesizer
     analyzer = FeedbackDiffAnalyzer(min_phrase_chars=s.min_phrase_chars)
-    return RuleSetSynthesizer(analyzer, min_support=s.min_support, max_phrase_words=s.max_phrase_words)
+    return RuleSetSynthesizer(
+        analyzer, min_support=s.min_support, max_phrase_words=s.max_phrase_words, general_support=s.general_support
+    )
 
 
 def build_pipeline(
