@@ -168,6 +168,8 @@ class Rule:
         else:
             data["target"] = self.target
             data["replacement"] = self.replacement
+        if self.scope != "general":
+            data["scope"] = self.scope
         return data
 
     def to_dict(self) -> dict[str, Any]:

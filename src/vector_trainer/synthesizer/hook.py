@@ -204,12 +204,12 @@ class HookScriptGenerator:
             raise HookValidationError(f"hook failed its isolated import/self-test: {tail[0]}")
         answer = json.loads(proc.stdout)
         outputs = answer["outputs"]
-        longest = max((len(text) for rule in rules for text in _literals(rule)), default=0)
+        longest = hook_template.longest_literal(hook_template.compile_rules(tuple(r.to_hook_data() for r in rules)))
         for text, length in zip(stress, answer["stress_lengths"], strict=True):
             if length > 2 * len(text) + longest:
                 raise HookValidationError(
                     f"hook turns a {len(text)}-character input into {length} characters "
-                    f"(bound: 2 x input + {longest}); refusing it"
+                    f"(bound: 2 x input + {longest}, the literals its rules may add); refusing it"
                 )
         exact = improved = unchanged = 0
         for pair, out in zip(pairs, outputs, strict=True):

@@ -34,6 +34,11 @@ _PHASES = {
     "append": 2,
 }
 _NUMBER = r"(\d+)"
+#: A sentence-scoped rule matches whole sentences only: at the start of the text or of a line,
+#: or after a sentence's end; and up to its own end (or, with no final stop, the line's end).
+_SENTENCE_START = r"(?:(?<=\A)|(?<=\n)|(?<=[.!?])|(?<=[.!?]\s)|(?<=\n\s))"
+_AFTER_SENTENCE = r"(?=\s|\Z)"
+_LINE_END = r"(?=[ \t]*(?:\n|\Z))"
 WORD = re.compile(r"\w+")
 
 
@@ -59,7 +64,11 @@ def compile_rule(rule: dict[str, Any]) -> tuple[int, str, Any, Any]:
     if kind in ("replace", "remove"):
         target = rule["target"]
         flags = re.IGNORECASE if _case_free(target) else 0
-        pattern = re.compile(_bounded(re.escape(target), target[:1], target[-1:]), flags)
+        if rule.get("scope") == "sentence":
+            body = _SENTENCE_START + re.escape(target) + (_AFTER_SENTENCE if target[-1:] in ".!?" else _LINE_END)
+        else:
+            body = _bounded(re.escape(target), target[:1], target[-1:])
+        pattern = re.compile(body, flags)
         return (
             _PHASES[kind],
             kind,
@@ -148,14 +157,17 @@ def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str, l
 
 
 def longest_literal(compiled: tuple[tuple[int, str, Any, Any], ...]) -> int:
-    """The longest literal any rule inserts: outputs may exceed twice the input by this much."""
-    longest = 0
+    """What rules may add beyond twice the input: every prepended and appended literal, plus the
+    longest literal a rewrite inserts."""
+    boundary = rewrite = 0
     for _phase, kind, _matcher, replacement in compiled:
-        if isinstance(replacement, str):
-            longest = max(longest, len(replacement))
+        if kind in ("prepend", "append"):
+            boundary += len(replacement)
+        elif isinstance(replacement, str):
+            rewrite = max(rewrite, len(replacement))
         elif kind == "regex":
-            longest = max(longest, sum(len(part) for part in replacement if isinstance(part, str)))
-    return longest
+            rewrite = max(rewrite, sum(len(part) for part in replacement if isinstance(part, str)))
+    return boundary + rewrite
 
 
 def _keys_of(words: list[str]) -> set[str]:

@@ -33,7 +33,7 @@ _DIGITS = re.compile(r"\d+")
 #: Text that reads like an instruction to the model is never turned into one (prompt injection).
 INSTRUCTION_LIKE = re.compile(
     r"\b(?:ignore|disregard|forget|override|pretend|jailbreak)\b|system\s+prompt|you\s+are\s+now|\bact\s+as\b"
-    r"|developer\s+mode|\binstructions?\b|\bprompt\b",
+    r"|developer\s+mode|\binstructions?\b|\bprompt\b|\b(?:system|assistant|developer|user)\s*:",
     re.IGNORECASE,
 )
 WHITESPACE_ONLY = "only whitespace changed"
@@ -204,6 +204,8 @@ class RuleSetSynthesizer:
             InputError: For a pair that is not text or is over the size limit.
         """
         usable = [p for p in pairs if check_pair(p)]
+        # A pair whose output needed no fix says that output is right: rules must not make it worse.
+        unchanged = [p for p in pairs if p not in usable and p.bad_output.strip() and p.bad_output == p.fixed_output]
         by_sequence = {p.sequence: p for p in usable}
         diffs = self.analyzer.analyze_many(usable)
         drafts, skipped = self._drafts(diffs)
@@ -220,7 +222,8 @@ class RuleSetSynthesizer:
         overruled = {seq for r in rules if r.rule_id not in kept for seq in r.sources}
         active = [r for r in resolved if r.support >= self.min_support]
         inactive = [r for r in resolved if r.support < self.min_support]
-        active, pruned, outliers = prune_harmful(active, [p for p in usable if p.sequence not in overruled])
+        evidence = [*usable, *unchanged]
+        active, pruned, outliers = prune_harmful(active, [p for p in evidence if p.sequence not in overruled])
         overruled |= outliers
         good = [*known_good, *(p.fixed_output for p in usable if p.sequence not in overruled)]
         index = KnownGoodIndex(sample_known_good(good))
@@ -228,7 +231,7 @@ class RuleSetSynthesizer:
         active, damage = self._damage_check(active, by_sequence, narrow | overruled, index, strips)
         if damage:  # demotion added sentence rules: settle the pairs they touch too
             added = [r.rule_id for r in active if r.rule_id not in settled]
-            consistent = [p for p in usable if p.sequence not in overruled]
+            consistent = [p for p in evidence if p.sequence not in overruled]
             active, repruned, outliers = prune_harmful(active, consistent, focus=added)
             pruned += repruned
             overruled |= outliers
