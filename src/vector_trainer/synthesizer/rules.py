@@ -205,7 +205,11 @@ class RuleSetSynthesizer:
         """
         usable = [p for p in pairs if check_pair(p)]
         # A pair whose output needed no fix says that output is right: rules must not make it worse.
-        unchanged = [p for p in pairs if p not in usable and p.bad_output.strip() and p.bad_output == p.fixed_output]
+        unchanged = [
+            p
+            for p in pairs
+            if isinstance(p.bad_output, str) and p.bad_output.strip() and p.bad_output == p.fixed_output
+        ]
         by_sequence = {p.sequence: p for p in usable}
         diffs = self.analyzer.analyze_many(usable)
         drafts, skipped = self._drafts(diffs)
