@@ -9,8 +9,9 @@ Rewrites are applied in one pass over the model's own text: where two rules matc
 text the first in application order wins, and no rule ever sees text another rule inserted.
 A target whose case carries no meaning (no capital after its first letter) matches in any
 case, and the replacement takes the matched text's initial capital. If the result would be
-longer than twice the input plus the longest literal a rule inserts, the output is returned
-unchanged: no set of rules can make a hook amplify its input.
+longer than twice the input plus what the rules insert (every prepended and appended literal,
+and the longest rewrite), the output is returned unchanged: no set of rules can make a hook
+amplify its input.
 """
 
 from __future__ import annotations
