@@ -218,29 +218,3 @@ class DedupPicker:
         self._keys.add(key)
         self._chosen.append(node)
         return True
-
-
-def allocate(k: int, sizes: Sequence[int]) -> list[int]:
-    """Picks per region: one each (largest regions first) until ``k`` runs out, then the rest
-    by largest remainder in proportion to size, never more than a region's size."""
-    if not sizes:
-        return []
-    quotas = [1 if i < k else 0 for i in range(len(sizes))]
-    remaining = k - sum(quotas)
-    if remaining <= 0:
-        return quotas
-    capacity = [size - 1 for size in sizes]
-    total = sum(capacity)
-    if total == 0:
-        return quotas
-    shares = [remaining * c / total for c in capacity]
-    extra = [min(c, math.floor(s)) for c, s in zip(capacity, shares, strict=True)]
-    left = min(remaining, total) - sum(extra)
-    by_remainder = sorted(range(len(sizes)), key=lambda i: (-(shares[i] - math.floor(shares[i])), i))
-    for i in by_remainder:
-        if left <= 0:
-            break
-        if extra[i] < capacity[i]:
-            extra[i] += 1
-            left -= 1
-    return [q + e for q, e in zip(quotas, extra, strict=True)]

@@ -88,8 +88,12 @@ def compile_rule(rule: dict[str, Any]) -> tuple[int, str, Any, Any]:
 def compile_rules(rules: tuple[dict[str, Any], ...]) -> tuple[tuple[int, str, Any, Any], ...]:
     """Compile rules, keeping their order within each phase (strip, rewrite, prepend/append)."""
     compiled = [compile_rule(rule) for rule in rules]
-    order = sorted(range(len(compiled)), key=lambda i: (compiled[i][0], i))
-    return tuple(compiled[i] for i in order)
+    return tuple(compiled[i] for i in _phase_order(compiled))
+
+
+def _phase_order(compiled: list[tuple[int, str, Any, Any]]) -> list[int]:
+    """Indices of compiled rules in application order: by phase, then as given."""
+    return sorted(range(len(compiled)), key=lambda i: (compiled[i][0], i))
 
 
 def _expand(template: tuple[Any, ...], match: re.Match[str]) -> str:
@@ -216,7 +220,7 @@ def index_rules(rules: tuple[dict[str, Any], ...]) -> tuple[Any, dict[str, tuple
     """Compiled rules plus a word index into them, so a text is only tried against rules whose
     rarest word it contains (a hook with thousands of rules stays fast)."""
     compiled = [compile_rule(rule) for rule in rules]
-    order = sorted(range(len(compiled)), key=lambda i: (compiled[i][0], i))
+    order = _phase_order(compiled)
     keys = rule_keys(rules)
     by_word: dict[str, list[int]] = {}
     everywhere: list[int] = []
