@@ -140,7 +140,8 @@ def evaluate(
         HookScriptGenerator().generate(synthesis.rules, hook_path, feedback_pairs=synthesis.consistent_pairs(train))
         hook = load_hook(hook_path)
         outputs = [hook.intercept_output(p.bad_output, {}) for p in test]
-        damage = {name: sum(hook.intercept_output(t, {}) != t for t in group) for name, group in texts.items()}
+        changed = {name: [(t, hook.intercept_output(t, {})) for t in group] for name, group in texts.items()}
+        changed = {name: [(t, out) for t, out in results if out != t] for name, results in changed.items()}
     before = [normalised_distance(p.bad_output, p.fixed_output) for p in test]
     after = [normalised_distance(out, p.fixed_output) for out, p in zip(outputs, test, strict=True)]
     return {
@@ -151,7 +152,8 @@ def evaluate(
         "pruned": len(synthesis.pruned),
         "exact_fix_rate": round(sum(o == p.fixed_output for o, p in zip(outputs, test, strict=True)) / len(test), 4),
         "mean_reduction": round((sum(before) - sum(after)) / len(before), 4),
-        "changed_unrelated": {name: f"{changed} of {len(texts[name])}" for name, changed in damage.items()},
+        "changed_unrelated": {name: f"{len(found)} of {len(texts[name])}" for name, found in changed.items()},
+        "changed_examples": {name: [f"{t!r} -> {out!r}" for t, out in found[:3]] for name, found in changed.items()},
     }
 
 

@@ -8,7 +8,6 @@ support outweighs the pairs it hurts, in which case those pairs are reported as 
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -142,11 +141,17 @@ class RuleApplier:
             (self._by_word[key] if key else self._everywhere).append(rule.rule_id)
 
     def candidates(self, text: str) -> list[str]:
-        """Live rules that could change ``text``, in application order."""
-        found = set(self._everywhere)
-        for key in hook_template.text_keys(text):
+        """Live rules that could change ``text``, in application order (keys are looked up in the
+        text after the strips, as the hook does)."""
+        found = {rid for rid in self._everywhere if rid in self.alive}
+        for key in hook_template.text_keys(self.stripped(text)):
             found.update(self._by_word.get(key, ()))
         return sorted((rid for rid in found if rid in self.alive), key=self._position.__getitem__)
+
+    def stripped(self, text: str) -> str:
+        """``text`` after the live strip rules: what the rewrites see."""
+        live = sorted((rid for rid in self._everywhere if rid in self.alive), key=self._position.__getitem__)
+        return hook_template.strip_boundaries(tuple(self._compiled[rid] for rid in live), text)
 
     def texts_for(self, rule_id: str, index: dict[str, list[int]], count: int) -> Iterable[int]:
         """Indices of the texts (of a word index) that rule could change."""
@@ -160,22 +165,33 @@ class RuleApplier:
         return hook_template.apply_compiled(tuple(compiled), text, self._longest)
 
 
-def _effects(
+def _votes_against(
     applier: RuleApplier,
-    rule_id: str,
+    rule: Rule,
     pairs: Sequence[FeedbackPair],
     pair_index: dict[str, list[int]],
     baseline: list[int],
-) -> tuple[list[int], list[int]]:
-    """The pairs a rule changes on its own, and among them those it moves further from their fix."""
-    changes, hurts = [], []
-    for j in applier.texts_for(rule_id, pair_index, len(pairs)):
-        out = applier.apply(pairs[j].bad_output, rule_id)
-        if out != pairs[j].bad_output:
-            changes.append(j)
-            if Levenshtein.distance(out, pairs[j].fixed_output) > baseline[j]:
-                hurts.append(j)
-    return changes, hurts
+    overruled: set[int],
+    settled: dict[str, list[int]],
+) -> int:
+    """The pairs (not overruled) that ``rule`` alone moves further from their fix, counted only
+    as far as the vote needs: once they reach its support the rule loses and is never asked
+    again. A rule that survives a full count keeps its list in ``settled`` (what a rule does to a
+    pair alone does not depend on the other rules), so later votes only recount."""
+    if rule.rule_id in settled:
+        return sum(1 for j in settled[rule.rule_id] if pairs[j].sequence not in overruled)
+    hurts: list[int] = []
+    votes = 0
+    for j in applier.texts_for(rule.rule_id, pair_index, len(pairs)):
+        pair = pairs[j]
+        out = applier.apply(pair.bad_output, rule.rule_id)
+        if out != pair.bad_output and Levenshtein.distance(out, pair.fixed_output) > baseline[j]:
+            hurts.append(j)
+            votes += pair.sequence not in overruled
+            if votes >= rule.support:
+                return votes
+    settled[rule.rule_id] = hurts
+    return votes
 
 
 def prune_harmful(
@@ -201,8 +217,9 @@ def prune_harmful(
     """
     applier = RuleApplier(rules)
     pair_index: dict[str, list[int]] = defaultdict(list)
-    for i, pair in enumerate(pairs):
-        for key in hook_template.text_keys(pair.bad_output):
+    for i, pair in enumerate(pairs):  # keys of the text as given and as the rewrites first see it
+        keys = hook_template.text_keys(pair.bad_output) | hook_template.text_keys(applier.stripped(pair.bad_output))
+        for key in keys:
             pair_index[key].append(i)
     baseline = [Levenshtein.distance(p.bad_output, p.fixed_output) for p in pairs]
 
@@ -211,46 +228,46 @@ def prune_harmful(
 
     pruned: list[tuple[str, str]] = []
     overruled: set[int] = set()
-    effects: dict[str, tuple[list[int], list[int]]] = {}
+    settled: dict[str, list[int]] = {}
     if focus is None:
-        queue = list(range(len(pairs)))
+        dirty = set(range(len(pairs)))
     else:
-        queue = sorted(
-            {j for rid in focus if rid in applier.rules for j in applier.texts_for(rid, pair_index, len(pairs))}
-        )
-    heapq.heapify(queue)
-    while queue:
-        i = heapq.heappop(queue)
-        if pairs[i].sequence in overruled or harm(i) <= 0:
-            continue
-        worse = pairs[i]
-        single = {rid: harm(i, rid) for rid in applier.candidates(worse.bad_output)}
-        culprits = [rid for rid, h in single.items() if h > 0] or [
-            rid for rid in single if applier.apply(worse.bad_output, rid) != worse.bad_output
-        ]
-        if not culprits:
-            overruled.add(worse.sequence)
-            continue
-        victim = min(
-            (applier.rules[rid] for rid in culprits),
-            key=lambda r: (r.support, -single[r.rule_id], r.last_seen, r.rule_id),
-        )
-        if victim.rule_id not in effects:  # what a rule does to a pair alone does not depend on the others
-            effects[victim.rule_id] = _effects(applier, victim.rule_id, pairs, pair_index, baseline)
-        changes, hurts = effects[victim.rule_id]
-        votes_against = sum(1 for j in hurts if pairs[j].sequence not in overruled)
-        if victim.support > votes_against:
-            overruled.add(worse.sequence)
-            continue
-        applier.alive.discard(victim.rule_id)
-        pruned.append(
-            (
-                victim.rule_id,
-                f"made feedback pair {worse.sequence} worse (support {victim.support}, hurts {votes_against} pairs)",
+        dirty = {j for rid in focus if rid in applier.rules for j in applier.texts_for(rid, pair_index, len(pairs))}
+    while dirty:  # rounds: a pair touched by several pruned rules is checked again once, not once per rule
+        queue, dirty = sorted(dirty), set()
+        this_round = set(queue)
+        for i in queue:
+            if pairs[i].sequence in overruled or harm(i) <= 0:
+                continue
+            worse = pairs[i]
+            single = {rid: harm(i, rid) for rid in applier.candidates(worse.bad_output)}
+            culprits = [rid for rid, h in single.items() if h > 0] or [
+                rid for rid in single if applier.apply(worse.bad_output, rid) != worse.bad_output
+            ]
+            if not culprits:
+                overruled.add(worse.sequence)
+                continue
+            victim = min(
+                (applier.rules[rid] for rid in culprits),
+                key=lambda r: (r.support, -single[r.rule_id], r.last_seen, r.rule_id),
             )
-        )
-        for j in {i, *changes}:  # only the pairs the pruned rule changed can come out differently
-            heapq.heappush(queue, j)
+            votes_against = _votes_against(applier, victim, pairs, pair_index, baseline, overruled, settled)
+            if victim.support > votes_against:
+                overruled.add(worse.sequence)
+                continue
+            applier.alive.discard(victim.rule_id)
+            pruned.append(
+                (
+                    victim.rule_id,
+                    f"made feedback pair {worse.sequence} worse "
+                    f"(support {victim.support}, hurts {votes_against} pairs)",
+                )
+            )
+            # Only the pairs the pruned rule could change can come out differently; those still
+            # ahead in this round will be checked anyway.
+            touched = applier.texts_for(victim.rule_id, pair_index, len(pairs))
+            dirty.update(j for j in touched if j <= i or j not in this_round)
+            dirty.add(i)
     return [r for r in rules if r.rule_id in applier.alive], pruned, overruled
 
 

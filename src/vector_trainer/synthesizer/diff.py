@@ -18,6 +18,7 @@ import numpy as np
 from vector_trainer._params import check_values
 from vector_trainer.config import SynthesizerConfig
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder, cosine_similarity
+from vector_trainer.synthesizer import hook_template
 from vector_trainer.types import FeedbackPair
 
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+", re.UNICODE)
@@ -170,8 +171,7 @@ class FeedbackDiffAnalyzer:
         return Edit(kind, before, after, position, len("".join(a[:i1])))
 
 
-#: A sentence: from a non-space character to its terminator(s) or the end of the line.
-_SENTENCE = re.compile(r"\S[^.!?\n]*(?:[.!?]+|$)", re.MULTILINE)
+_SENTENCE = hook_template.SENTENCE
 #: A scoped correction's context is widened with neighbouring sentences to at least this many words.
 SCOPE_MIN_WORDS = 4
 

@@ -41,6 +41,13 @@ _SENTENCE_START = r"(?:(?<=\A)|(?<=\n)|(?<=[.!?])|(?<=[.!?]\s)|(?<=\n\s))"
 _AFTER_SENTENCE = r"(?=\s|\Z)"
 _LINE_END = r"(?=[ \t]*(?:\n|\Z))"
 WORD = re.compile(r"\w+")
+#: A sentence: from a non-space character to its terminator(s) or the end of the line.
+SENTENCE = re.compile(r"\S[^.!?\n]*(?:[.!?]+|$)", re.MULTILINE)
+#: The sentence starting at each place a sentence-scoped rule can match (overlapping, so a
+#: sentence that starts right after a lone terminator is found too): a sentence rule is indexed
+#: by its first sentence (see :func:`required_words`).
+_SENTENCE_AT = re.compile(_SENTENCE_START + r"(?=([^\s.!?][^.!?\n]*(?:[.!?]+|$)))", re.MULTILINE)
+_SENTENCE_KEY = "\x00"
 
 
 def _is_word_char(char: str) -> bool:
@@ -139,18 +146,23 @@ def _rewrites(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str
     return "".join(pieces)
 
 
+def strip_boundaries(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str:
+    """``text`` after the rules' strip phase: what the rewrites then see."""
+    for _phase, kind, matcher, _replacement in compiled:
+        if kind == "strip_prefix" and text.startswith(matcher):
+            text = text[len(matcher) :]
+        elif kind == "strip_suffix" and text.endswith(matcher):
+            text = text[: len(text) - len(matcher)]
+    return text
+
+
 def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str, longest: int | None = None) -> str:
     """Apply compiled rules to ``text`` once; text that no rule matches comes back unchanged.
 
     ``longest`` is :func:`longest_literal` of ``compiled``, when the caller has it already.
     """
     original = text
-    for _phase, kind, matcher, _replacement in compiled:
-        if kind == "strip_prefix" and text.startswith(matcher):
-            text = text[len(matcher) :]
-        elif kind == "strip_suffix" and text.endswith(matcher):
-            text = text[: len(text) - len(matcher)]
-    text = _rewrites(compiled, text)
+    text = _rewrites(compiled, strip_boundaries(compiled, text))
     for _phase, kind, _matcher, replacement in compiled:
         if kind == "prepend" and not text.startswith(replacement):
             text = replacement + text
@@ -182,27 +194,39 @@ def _keys_of(words: list[str]) -> set[str]:
     return {words[i] + " " + words[i + 1] for i in range(len(words) - 1)}
 
 
+def _sentence_key(sentence: str) -> str:
+    return _SENTENCE_KEY + sentence.strip().casefold()
+
+
 def text_keys(text: str) -> set[str]:
-    """Every word and adjacent word pair of a text (lower case): what a rule's key is looked up in."""
-    words = WORD.findall(text.lower())
-    return set(words) | {words[i] + " " + words[i + 1] for i in range(len(words) - 1)}
+    """Every word, adjacent word pair and sentence of a text (case-folded): what a rule's key is
+    looked up in."""
+    words = WORD.findall(text.casefold())
+    sentences = {_sentence_key(match.group(1)) for match in _SENTENCE_AT.finditer(text)}
+    return set(words) | {words[i] + " " + words[i + 1] for i in range(len(words) - 1)} | sentences
 
 
 def required_words(rule: dict[str, Any]) -> set[str]:
-    """Keys (lower-case words, or adjacent word pairs where the target has them) that every match
-    of a rule contains; none for prepend and append. A number pattern's keys never span a number,
-    whose digits vary."""
+    """Keys (case-folded words, or adjacent word pairs where the target has them) that every match
+    of a rule contains. A number pattern's keys never span a number, whose digits vary. Boundary
+    rules (prepend, append, strip) have none: they are tried on every text. A sentence-scoped
+    rule's key is its first sentence: a text can only match it where one of the text's sentences
+    starts, and that sentence is then the same."""
     kind = rule["kind"]
-    if kind in ("prepend", "append"):
+    if _PHASES[kind] != 1:  # boundary rules: a strip is not bounded by words, so it has no key
         return set()
+    if rule.get("scope") == "sentence" and rule["target"][:1] not in ".!?":
+        first = SENTENCE.match(rule["target"])  # the same sentence a text has where the rule matches
+        if first is not None:
+            return {_sentence_key(first.group(0))}
     if kind == "regex":
         keys: set[str] = set()
         for segment in rule["segments"]:
-            words = [word for word in WORD.findall(segment.lower()) if not word.isdigit()]
+            words = [word for word in WORD.findall(segment.casefold()) if not word.isdigit()]
             if words:
                 keys |= _keys_of(words)
         return keys
-    words = WORD.findall(rule["target"].lower())
+    words = WORD.findall(rule["target"].casefold())
     return _keys_of(words) if words else set()
 
 
@@ -234,10 +258,11 @@ def index_rules(rules: tuple[dict[str, Any], ...]) -> tuple[Any, dict[str, tuple
 
 
 def select_rules(index: tuple[Any, dict[str, tuple[int, ...]], tuple[int, ...]], text: str) -> tuple[Any, ...]:
-    """The compiled rules that could change ``text``, in application order."""
+    """The compiled rules that could change ``text``, in application order. Keys are looked up in
+    the text the rewrites will see: after the strips, which are tried everywhere."""
     compiled, by_word, everywhere = index
     positions = set(everywhere)
-    for key in text_keys(text):
+    for key in text_keys(strip_boundaries(tuple(compiled[p] for p in everywhere), text)):
         positions.update(by_word.get(key, ()))
     return tuple(compiled[p] for p in sorted(positions))
 
