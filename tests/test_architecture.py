@@ -26,11 +26,12 @@ LAYERS = {
     "sources": 1,
     "extractor": 2,
     "synthesizer": 2,
-    "pipeline": 3,
-    "dashboard": 4,
-    "cli": 5,
+    "gate": 3,
+    "pipeline": 4,
+    "dashboard": 5,
+    "cli": 6,
 }
-STAGES = ("sources", "extractor", "synthesizer", "pipeline", "dashboard", "cli")
+STAGES = ("sources", "extractor", "synthesizer", "gate", "pipeline", "dashboard", "cli")
 
 
 def _module_name(path: Path) -> str:

@@ -88,3 +88,18 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
         return getattr(import_module(module), name)
 
     return __getattr__
+
+
+def chat_client(api_key: str | None, base_url: str | None, timeout_s: float, feature: str) -> Any:
+    """An ``openai.OpenAI`` client for chat calls (one retry; a local server takes any key).
+
+    Raises:
+        MissingDependencyError: Naming ``feature`` and the extra to install.
+    """
+    from vector_trainer.errors import MissingDependencyError
+
+    try:
+        openai = import_module("openai")
+    except ImportError as exc:
+        raise MissingDependencyError("openai", "openai", feature) from exc
+    return openai.OpenAI(api_key=api_key or "unused", base_url=base_url, timeout=timeout_s, max_retries=1)

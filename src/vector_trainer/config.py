@@ -30,6 +30,13 @@ or Python: ``extractor.epsilon: must be in (0, 1] or 'auto', got 1.5``. This mod
     functions = []       # empty: every function in the store
     feedback = "feedback.jsonl"
 
+    [gate]               # ModelEvaluator(...) and PromotionPolicy(...)
+    metric = "similarity"
+    margin = 0.01
+
+    [loop]               # when `vectortrainer loop` starts a cycle
+    min_new_logs = 100
+
 Unknown sections and keys, values of the wrong type and values out of range are errors that
 name the key.
 """
@@ -174,6 +181,33 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """Arguments of :class:`~vector_trainer.gate.ModelEvaluator` and
+    :class:`~vector_trainer.gate.PromotionPolicy`: how a candidate is scored and when it wins."""
+
+    metric: str = param("similarity", OneOf(("similarity", "compliance")), doc="the score that decides promotion")
+    margin: float = param(0.01, Interval(0, 1), doc="a candidate must beat the incumbent by more than this")
+    confidence: float = param(0.95, Interval(0.5, 1, "left"), doc="level of the paired bootstrap interval")
+    resamples: int = param(2000, Interval(100, None), doc="bootstrap resamples")
+    max_examples: int = param(200, Interval(1, None), doc="held-out examples asked of each model")
+    max_tokens: int = param(512, Interval(1, None), doc="longest answer asked of a model")
+    timeout_s: float = param(60.0, Interval(0, None, "neither"), doc="seconds to wait for one answer")
+    holdout_every: int = param(5, Interval(2, None), doc="every n-th feedback pair (by content) is held out")
+    validation_fraction: float = param(
+        0.1, Interval(0, 0.5, "right"), doc="golden examples the loop holds out when [extractor] holds out none"
+    )
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """What makes ``vectortrainer loop`` start a cycle."""
+
+    min_new_logs: int = param(100, Interval(1, None), doc="new logs since the last cycle that start one")
+    anomaly_rise: float = param(0.1, Interval(0, 1), doc="rise in the share of anomalies that starts a cycle")
+    interval_s: float = param(3600.0, Interval(1, None), doc="seconds between checks with --interval")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -183,6 +217,8 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
 
 
 _SECTIONS: Mapping[str, type] = MappingProxyType(
@@ -192,6 +228,8 @@ _SECTIONS: Mapping[str, type] = MappingProxyType(
         "synthesizer": SynthesizerConfig,
         "pipeline": PipelineConfig,
         "run": RunConfig,
+        "gate": GateConfig,
+        "loop": LoopConfig,
     }
 )
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from vector_trainer.cli import commands, jobs
+from vector_trainer.cli import commands, gate, jobs
 from vector_trainer.cli.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from vector_trainer.cli.parser import build_parser as _build_parser
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError, VectorTrainerError
@@ -29,6 +29,9 @@ HANDLERS = {
     "cancel": jobs.cmd_cancel,
     "dashboard": jobs.cmd_dashboard,
     "cost": jobs.cmd_cost,
+    "evaluate": gate.cmd_evaluate,
+    "models": gate.cmd_models,
+    "loop": gate.cmd_loop,
 }
 
 

@@ -11,6 +11,8 @@ from vector_trainer.config import (
     DEFAULT_TRAIN_ROOT,
     DEFAULT_TRAINER,
     ExtractorConfig,
+    GateConfig,
+    LoopConfig,
     PipelineConfig,
     RunConfig,
     SourceConfig,
@@ -148,6 +150,7 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
     synth.set_defaults(handler=handlers["synthesize"])
 
     _add_tool_commands(sub, handlers)
+    _add_gate_commands(sub, handlers)
     return parser
 
 
@@ -202,3 +205,52 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
     cost.add_argument("--budget", type=float, help="exit 1 when the estimate exceeds this many USD")
     cost.add_argument("--json", action="store_true", help="print the estimate as JSON")
     cost.set_defaults(handler=handlers["cost"])
+
+
+def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
+    """The parsers of ``evaluate``, ``models`` and ``loop``."""
+    evaluate = sub.add_parser("evaluate", help="compare a candidate model or hook with the incumbent")
+    evaluate.add_argument("--candidate", help="candidate model: a served model id, or an adapter directory")
+    evaluate.add_argument("--incumbent", help="the model in use now (e.g. the base model)")
+    evaluate.add_argument("--provider", default="openai", help="openai (any OpenAI-compatible endpoint) or local-lora")
+    evaluate.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama; default OPENAI_BASE_URL)")
+    evaluate.add_argument("--validation", help="chat JSONL of held-out examples (e.g. golden.validation.jsonl)")
+    evaluate.add_argument("--feedback", help="held-out feedback JSONL (pairs with input_prompt are asked)")
+    evaluate.add_argument("--function", help="only this function's feedback pairs")
+    evaluate.add_argument("--system-prompt", help="system message for feedback prompts")
+    evaluate.add_argument("--hook", help="the active hook: answers it would change are not compliant")
+    evaluate.add_argument("--candidate-hook", help="evaluate this hook file instead of a model")
+    evaluate.add_argument("--active-hook", help="the hook in use now (default: no hook)")
+    evaluate.add_argument("--known-good", help="known-good text (one per line, or JSONL) for the hook's damage")
+    evaluate.add_argument(
+        "--metric", choices=["similarity", "compliance"], help=f"deciding score {_default(GateConfig, 'metric')}"
+    )
+    evaluate.add_argument("--margin", type=float, help=f"gain needed {_default(GateConfig, 'margin')}")
+    evaluate.add_argument("--max-examples", type=int, help=f"examples asked {_default(GateConfig, 'max_examples')}")
+    evaluate.add_argument("--config", help="TOML config file (its [gate] section is used)")
+    evaluate.add_argument("--out", help="directory to write evaluation.json into")
+    evaluate.set_defaults(handler=handlers["evaluate"])
+
+    models = sub.add_parser("models", help="list, promote or roll back a function's trained models")
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("list", "list models and recent history"),
+        ("promote", "activate a model"),
+        ("rollback", "activate the previous model (or the one named)"),
+    ):
+        action = models_sub.add_parser(name, help=text)
+        action.add_argument("--dir", required=True, help="a function's registry directory (<out>/<function>/models)")
+        if name != "list":
+            action.add_argument("model_id", nargs="?" if name == "rollback" else None, help="model id, e.g. m0002")
+    models.set_defaults(handler=handlers["models"])
+
+    loop = sub.add_parser("loop", help="run gated cycles when new logs or feedback arrive")
+    _add_run_arguments(loop)
+    loop.add_argument("--once", action="store_true", help="check once and exit (for cron)")
+    loop.add_argument(
+        "--interval", type=float, help=f"check every this many seconds (default: {LoopConfig.interval_s})"
+    )
+    loop.add_argument(
+        "--min-new-logs", type=int, help=f"new logs that start a cycle (default: {LoopConfig.min_new_logs})"
+    )
+    loop.set_defaults(handler=handlers["loop"])

@@ -156,7 +156,7 @@ class TrainingPipeline:
             "golden_registration": dict(report.golden_registration) if report.golden_registration else None,
         }
 
-    def _known_good(self, function_name: str) -> list[str]:
+    def known_good(self, function_name: str) -> list[str]:
         """The function's SUCCESS outputs: text nobody complained about (the damage check's reference)."""
         assert self.extractor is not None
         return [render_value(log.output) for log in self.extractor.analyze(function_name).logs]
@@ -167,7 +167,7 @@ class TrainingPipeline:
             return {"status": "skipped", "reason": "no feedback pairs given"}
         hub = run.hub
         hub.progress("synthesize", 0, 2)
-        synthesis = self.synthesizer.synthesize(pairs, known_good=self._known_good(function_name))
+        synthesis = self.synthesizer.synthesize(pairs, known_good=self.known_good(function_name))
         hub.progress("synthesize", 1, 2)
         for conflict in synthesis.conflicts:
             hub.log(f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}")

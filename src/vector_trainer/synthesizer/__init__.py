@@ -23,6 +23,7 @@ _EXPORTS = {
     "GeneratedHook": "vector_trainer.synthesizer.hook",
     "SelfTestReport": "vector_trainer.synthesizer.hook",
     "validate_hook_source": "vector_trainer.synthesizer.hook",
+    "run_hook_file": "vector_trainer.synthesizer.hook",
     "HookVersionManager": "vector_trainer.synthesizer.versions",
     "HookVersion": "vector_trainer.synthesizer.versions",
     "open_hook_versions": "vector_trainer.synthesizer.versions",

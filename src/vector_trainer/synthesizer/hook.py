@@ -128,6 +128,53 @@ def stress_inputs(rules: Sequence[Rule], pairs: Sequence[FeedbackPair]) -> list[
     return [((seed + " ") * (STRESS_CHARS // (len(seed) + 1) + 1))[:STRESS_CHARS] for seed in seeds]
 
 
+_APPLY_SCRIPT = r"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("vectortrainer_hook_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+outputs = [module.intercept_output(text, {}) for text in json.load(sys.stdin)]
+if not all(isinstance(out, str) for out in outputs):
+    raise TypeError("hook returned a non-string")
+json.dump(outputs, sys.stdout)
+"""
+
+
+def run_hook_file(
+    hook_path: str | os.PathLike[str],
+    texts: Sequence[str],
+    *,
+    python: str | None = None,
+    timeout_s: float = SELF_TEST_TIMEOUT_S,
+) -> list[str]:
+    """``intercept_output`` of a hook file on each text, run in a fresh isolated interpreter (a
+    hook is never imported into the caller's process).
+
+    Raises:
+        HookValidationError: If the hook is missing, fails to import, raises, returns a
+            non-string or runs past ``timeout_s``.
+    """
+    path = Path(hook_path)
+    if not path.is_file():
+        raise HookValidationError(f"{path} is not a hook file; pass a generated_prompt_hook.py")
+    try:
+        proc = subprocess.run(
+            [python or sys.executable, "-I", "-c", _APPLY_SCRIPT, str(path.resolve())],
+            input=json.dumps(list(texts)),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise HookValidationError(f"hook {path} did not finish {len(texts)} texts in {timeout_s:g} s") from exc
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise HookValidationError(f"hook {path} failed in an isolated interpreter: {tail[0]}")
+    return list(json.loads(proc.stdout))
+
+
 class HookScriptGenerator:
     """Writes the rule set as ``generated_prompt_hook.py`` (FR-2.5, FR-2.6, FR-7.4).
 

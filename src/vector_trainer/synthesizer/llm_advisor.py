@@ -17,7 +17,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from vector_trainer.errors import MissingDependencyError, VectorTrainerError, redact
+from vector_trainer._shared import chat_client
+from vector_trainer.errors import VectorTrainerError, redact
 from vector_trainer.types import FeedbackPair, Rule
 
 DEFAULT_ADVISOR_MODEL = "gpt-4o-mini"
@@ -90,13 +91,7 @@ class LLMRuleAdvisor:
     def client(self) -> Any:
         """The chat client, created on first use."""
         if self._client is None:
-            try:
-                import openai
-            except ImportError as exc:
-                raise MissingDependencyError("openai", "openai", "The LLM rule advisor") from exc
-            self._client = openai.OpenAI(
-                api_key=self._api_key or "unused", base_url=self.base_url, timeout=self.timeout_s, max_retries=1
-            )
+            self._client = chat_client(self._api_key, self.base_url, self.timeout_s, "The LLM rule advisor")
         return self._client
 
     def _ask(self, system: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""``vectortrainer evaluate``, ``models`` and ``loop``: the gate and the unattended cycle."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vector_trainer._shared import printable
+from vector_trainer.cli.commands import EXIT_OK, base_config, run_config
+from vector_trainer.config import Config, with_overrides
+from vector_trainer.errors import InputError
+from vector_trainer.fileio import atomic_write_json
+
+
+def _gate_config(args: argparse.Namespace) -> Config:
+    config = base_config(args)
+    return with_overrides(config, "gate", metric=args.metric, margin=args.margin, max_examples=args.max_examples)
+
+
+def print_evaluation(console: Console, evaluation: Any, decision: Any) -> None:
+    """The comparisons as a table, then the decision."""
+    table = Table("metric", "n", "candidate", "incumbent", "difference", "interval", title=evaluation.kind)
+    for name, c in evaluation.comparisons.items():
+        table.add_row(
+            name,
+            str(c.n),
+            f"{c.candidate_mean:.4f}",
+            f"{c.incumbent_mean:.4f}",
+            f"{c.difference:+.4f}",
+            f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] ({c.confidence:.0%})",
+        )
+    console.print(table)
+    for note in evaluation.skipped:
+        console.print(Text.assemble(("note: ", "yellow"), note))
+    console.print(Text(printable(decision.reason), style="green" if decision.promote else "yellow"))
+
+
+def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer evaluate``: a candidate model (or hook) against the incumbent."""
+    from vector_trainer.gate.evaluate import ModelEvaluator, evaluate_hooks, feedback_examples, validation_examples
+    from vector_trainer.gate.models import chat_model_for
+    from vector_trainer.gate.policy import PromotionPolicy
+    from vector_trainer.synthesizer.feedback import load_feedback, load_known_good
+
+    config = _gate_config(args)
+    gate = config.gate
+    policy = PromotionPolicy(gate.metric, gate.margin)
+    pairs = load_feedback(args.feedback) if args.feedback else []
+    if args.function:
+        pairs = [p for p in pairs if p.context.get("function_name") in (None, args.function)]
+    if args.candidate_hook:
+        known_good = load_known_good(args.known_good) if args.known_good else []
+        evaluation = evaluate_hooks(
+            args.candidate_hook,
+            args.active_hook,
+            pairs,
+            known_good,
+            resamples=gate.resamples,
+            confidence=gate.confidence,
+        )
+        decision = policy.decide_hook(evaluation)
+    else:
+        if not args.candidate or not args.incumbent:
+            raise InputError("evaluate needs --candidate and --incumbent models (or --candidate-hook for hooks)")
+        examples = validation_examples(args.validation) if args.validation else []
+        examples += feedback_examples(pairs, args.system_prompt)
+
+        def reach(model: str) -> Any:
+            return chat_model_for(
+                args.provider, model, base_url=args.base_url, timeout_s=gate.timeout_s, max_tokens=gate.max_tokens
+            )
+
+        evaluator = ModelEvaluator(
+            hook_path=args.hook,
+            max_examples=gate.max_examples,
+            resamples=gate.resamples,
+            confidence=gate.confidence,
+        )
+        evaluation = evaluator.evaluate(reach(args.candidate), reach(args.incumbent), examples)
+        decision = policy.decide(evaluation)
+    print_evaluation(console, evaluation, decision)
+    if args.out:
+        path = atomic_write_json(
+            Path(args.out) / "evaluation.json", {**evaluation.to_dict(), "decision": decision.to_dict()}
+        )
+        console.print(f"written {path}")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer models list|promote|rollback``."""
+    from vector_trainer.gate.registry import REGISTRY_FILENAME, ModelRegistry
+
+    if not (Path(args.dir) / REGISTRY_FILENAME).is_file():
+        raise InputError(
+            f"{args.dir} holds no model registry ({REGISTRY_FILENAME} is missing); run 'vectortrainer loop'"
+        )
+    registry = ModelRegistry(args.dir)
+    if args.models_command == "list":
+        table = Table("model", "provider", "base", "model id / adapter", "job", "created", "active")
+        for m in registry.list_models():
+            table.add_row(
+                m.model_id, m.provider, m.base_model, m.model, m.job_id, m.created_at, "*" if m.active else ""
+            )
+        console.print(table)
+        for event in registry.history()[-10:]:
+            console.print(
+                f"{event.get('at', '')} {event['action']} {event.get('model_id', '')} {event.get('reason', '')}"
+            )
+    elif args.models_command == "promote":
+        record = registry.promote(args.model_id, "promoted by hand")
+        console.print(f"active model is now {record.model_id} ({record.model})")
+    else:
+        record = registry.rollback(args.model_id)
+        console.print(f"active model is now {record.model_id} ({record.model})")
+    return EXIT_OK
+
+
+def _count_logs(source: Any, function_name: str) -> int:
+    count = getattr(source, "count", None)
+    if callable(count):
+        return int(count(function_name))
+    return sum(1 for _ in source.iter_executions(function_name))
+
+
+def cmd_loop(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer loop``: check for new logs or feedback and run a gated cycle."""
+    from vector_trainer.dashboard.terminal import CLIDashboard
+    from vector_trainer.pipeline.factory import build_pipeline
+    from vector_trainer.pipeline.loop import ContinuousLoop
+    from vector_trainer.pipeline.trainers.registry import trainer_from_config
+    from vector_trainer.sources.detect import open_source
+    from vector_trainer.synthesizer.feedback import load_feedback
+
+    config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs)
+    if config.extractor.validation_fraction == 0:  # the gate needs examples no model was trained on
+        config = with_overrides(config, "extractor", validation_fraction=config.gate.validation_fraction)
+    source = open_source(config.source)
+    trainer = trainer_from_config(config.trainer)
+    trainer.check_ready()
+    loop = ContinuousLoop(
+        config,
+        lambda _name: build_pipeline(config, source=source, trainer=trainer, monitor=CLIDashboard(console)),
+        lambda: config.run.functions or source.list_functions(),
+        lambda name: _count_logs(source, name),
+    )
+
+    def feedback() -> list[Any]:
+        return load_feedback(config.run.feedback) if config.run.feedback else []
+
+    def report(outcomes: list[Any]) -> None:
+        for outcome in outcomes:
+            shown = printable(outcome.function_name)
+            if not outcome.ran:
+                console.print(f"{shown}: {'; '.join(outcome.notes)}")
+                continue
+            console.print(f"{shown}: cycle {outcome.cycle_dir} ({'; '.join(outcome.reasons)})")
+            for part in ("hook", "model"):
+                decision = (getattr(outcome, part) or {}).get("decision") or {}
+                console.print(f"  {part}: {printable(str(decision.get('reason', '')))}")
+
+    if args.once or args.interval is None:
+        report(loop.run_once(feedback()))
+        return EXIT_OK
+    while True:
+        report(loop.run_once(feedback()))
+        console.print(f"next check in {args.interval:g} s (Ctrl-C stops; a cycle cut short resumes on the next start)")
+        time.sleep(args.interval)

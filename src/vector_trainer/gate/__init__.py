@@ -1,0 +1,28 @@
+"""The gate: evaluate each candidate model and hook against the one in use, on held-out
+examples, and promote only what is better (a model registry keeps every model and the active
+pointer)."""
+
+from vector_trainer._shared import lazy_exports
+
+_EXPORTS = {
+    "ChatModel": "vector_trainer.gate.models",
+    "OpenAIChatModel": "vector_trainer.gate.models",
+    "LocalChatModel": "vector_trainer.gate.models",
+    "ModelError": "vector_trainer.gate.models",
+    "chat_model_for": "vector_trainer.gate.models",
+    "EvalExample": "vector_trainer.gate.evaluate",
+    "Evaluation": "vector_trainer.gate.evaluate",
+    "ModelEvaluator": "vector_trainer.gate.evaluate",
+    "evaluate_hooks": "vector_trainer.gate.evaluate",
+    "feedback_examples": "vector_trainer.gate.evaluate",
+    "holdout_split": "vector_trainer.gate.evaluate",
+    "validation_examples": "vector_trainer.gate.evaluate",
+    "PairedComparison": "vector_trainer.gate.stats",
+    "paired_bootstrap": "vector_trainer.gate.stats",
+    "Decision": "vector_trainer.gate.policy",
+    "PromotionPolicy": "vector_trainer.gate.policy",
+    "ModelRecord": "vector_trainer.gate.registry",
+    "ModelRegistry": "vector_trainer.gate.registry",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

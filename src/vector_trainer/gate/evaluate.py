@@ -1,0 +1,269 @@
+"""Evaluate a candidate against the incumbent on examples neither was trained on.
+
+Models answer the golden validation split and held-out feedback prompts; each answer is scored
+by its semantic similarity to the reference answer (the function's embedder) and by compliance
+with the active hook (``intercept_output`` leaves it unchanged). Hooks are scored by their fix
+rate on held-out feedback and by the known-good text they change. Every comparison is paired
+(both systems on the same examples) with a bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import Levenshtein
+import numpy as np
+
+from vector_trainer.config import GateConfig
+from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.fileio import iter_jsonl
+from vector_trainer.gate.models import ChatModel
+from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
+from vector_trainer.sources.embedders import Embedder, HashingEmbedder
+from vector_trainer.synthesizer.hook import run_hook_file
+from vector_trainer.types import FeedbackPair
+
+#: Per-example rows kept in a report (the means and intervals use every example).
+REPORT_EXAMPLES = 50
+
+
+@dataclass(frozen=True)
+class EvalExample:
+    """One held-out question with the answer it should get.
+
+    Attributes:
+        messages: The conversation up to the answer (system and user turns).
+        reference: The answer it should get.
+        origin: Where it came from (``golden.validation.jsonl:3``, ``feedback:17``).
+    """
+
+    messages: tuple[tuple[str, str], ...]
+    reference: str
+    origin: str
+
+    def chat(self) -> list[dict[str, str]]:
+        """The messages in chat-completions form."""
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+
+def validation_examples(path: str | os.PathLike[str]) -> list[EvalExample]:
+    """The examples of a chat JSONL file (e.g. ``golden.validation.jsonl``): each line's messages
+    up to its last assistant turn, which is the reference.
+
+    Raises:
+        InputError: Naming ``file:line`` of a line without a final assistant message.
+    """
+    examples = []
+    for line, row in iter_jsonl(path):
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+            raise InputError(f"{path}:{line}: expected {{'messages': [...]}} ending with an assistant message")
+        *prompt, last = messages
+        if last.get("role") != "assistant" or not isinstance(last.get("content"), str) or not prompt:
+            raise InputError(f"{path}:{line}: the last message must be the assistant's answer, after a prompt")
+        turns = tuple((str(m.get("role")), str(m.get("content"))) for m in prompt if isinstance(m, dict))
+        examples.append(EvalExample(turns, last["content"], f"{Path(path).name}:{line}"))
+    return examples
+
+
+def feedback_examples(pairs: Sequence[FeedbackPair], system_prompt: str | None = None) -> list[EvalExample]:
+    """Held-out feedback as examples: the input prompt asked, the fixed output as reference
+    (pairs without an input prompt cannot be asked and are left out)."""
+    head = (("system", system_prompt),) if system_prompt else ()
+    return [
+        EvalExample((*head, ("user", p.input_prompt)), p.fixed_output, f"feedback:{p.sequence}")
+        for p in pairs
+        if p.input_prompt.strip()
+    ]
+
+
+def holdout_split(
+    pairs: Sequence[FeedbackPair], every: int = GateConfig.holdout_every
+) -> tuple[list[FeedbackPair], list[FeedbackPair]]:
+    """``(to learn from, held out)``: every ``every``-th pair by a hash of its content, so a pair
+    stays on the same side as feedback grows."""
+    learn, held = [], []
+    for pair in pairs:
+        digest = hashlib.sha256(f"{pair.bad_output}\x00{pair.fixed_output}".encode("utf-8", "surrogatepass"))
+        (held if int.from_bytes(digest.digest()[:8], "big") % every == 0 else learn).append(pair)
+    return learn, held
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Candidate against incumbent: a comparison per metric, and some examples to read.
+
+    Attributes:
+        kind: ``model`` or ``hook``.
+        candidate: The candidate's name (a model id, a hook path or version).
+        incumbent: The incumbent's.
+        comparisons: Metric name -> paired comparison.
+        examples: Up to :data:`REPORT_EXAMPLES` per-example rows.
+        skipped: Why examples or metrics were left out.
+    """
+
+    kind: str
+    candidate: str
+    incumbent: str
+    comparisons: dict[str, PairedComparison]
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``evaluation.json``)."""
+        return {
+            "kind": self.kind,
+            "candidate": self.candidate,
+            "incumbent": self.incumbent,
+            "comparisons": {name: c.to_dict() for name, c in self.comparisons.items()},
+            "examples": self.examples,
+            "skipped": self.skipped,
+        }
+
+
+class ModelEvaluator:
+    """Scores two chat models on the same held-out examples.
+
+    Args:
+        embedder: The function's embedder (similarity of answer and reference); lexical if omitted.
+        hook_path: The active hook; answers it would change are not compliant. No compliance
+            score without it.
+        max_examples: At most this many examples are asked (the first ones).
+        resamples: Bootstrap resamples.
+        confidence: Interval level.
+        seed: Bootstrap seed.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        hook_path: str | os.PathLike[str] | None = None,
+        max_examples: int = GateConfig.max_examples,
+        resamples: int = GateConfig.resamples,
+        confidence: float = GateConfig.confidence,
+        seed: int = 0,
+    ) -> None:
+        self.embedder = embedder or HashingEmbedder()
+        self.hook_path = Path(hook_path) if hook_path else None
+        self.max_examples = max_examples
+        self.resamples = resamples
+        self.confidence = confidence
+        self.seed = seed
+
+    def _compare(self, metric: str, candidate: Sequence[float], incumbent: Sequence[float]) -> PairedComparison:
+        return paired_bootstrap(
+            metric, candidate, incumbent, resamples=self.resamples, confidence=self.confidence, seed=self.seed
+        )
+
+    def similarity(self, answers: Sequence[str], references: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of each answer to its reference, in the embedder's space."""
+        vectors = np.asarray(self.embedder.embed([*answers, *references]), dtype=np.float64)
+        a, b = vectors[: len(answers)], vectors[len(answers) :]
+        norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+        return np.where(norms > 0, (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0), 0.0)
+
+    def evaluate(self, candidate: ChatModel, incumbent: ChatModel, examples: Sequence[EvalExample]) -> Evaluation:
+        """Ask both models every example and compare their scores.
+
+        Raises:
+            EmptyDataError: If there are no examples.
+            ModelError: If a model cannot answer (the incumbent stays; nothing is promoted).
+        """
+        chosen = list(examples)[: self.max_examples]
+        if not chosen:
+            raise EmptyDataError("no held-out examples to evaluate on (a validation split or feedback with prompts)")
+        references = [e.reference for e in chosen]
+        answers = {
+            "candidate": [candidate.answer(e.chat()) for e in chosen],
+            "incumbent": [incumbent.answer(e.chat()) for e in chosen],
+        }
+        scores = {side: {"similarity": self.similarity(texts, references)} for side, texts in answers.items()}
+        skipped = []
+        if self.hook_path is not None:
+            for side, texts in answers.items():
+                hooked = run_hook_file(self.hook_path, texts)
+                scores[side]["compliance"] = np.array([h == t for h, t in zip(hooked, texts, strict=True)], float)
+        else:
+            skipped.append("compliance: no active hook given")
+        comparisons = {
+            metric: self._compare(metric, scores["candidate"][metric], scores["incumbent"][metric])
+            for metric in scores["candidate"]
+        }
+        rows = [
+            {
+                "origin": e.origin,
+                "reference": e.reference,
+                "candidate": answers["candidate"][i],
+                "incumbent": answers["incumbent"][i],
+                **{f"{side}_{m}": round(float(scores[side][m][i]), 4) for side in scores for m in scores[side]},
+            }
+            for i, e in enumerate(chosen[:REPORT_EXAMPLES])
+        ]
+        return Evaluation("model", candidate.name, incumbent.name, comparisons, rows, skipped)
+
+
+def evaluate_hooks(
+    candidate: str | os.PathLike[str],
+    incumbent: str | os.PathLike[str] | None,
+    held_out: Sequence[FeedbackPair],
+    known_good: Sequence[str],
+    *,
+    resamples: int = GateConfig.resamples,
+    confidence: float = GateConfig.confidence,
+    seed: int = 0,
+) -> Evaluation:
+    """A candidate hook against the active one (or against no hook).
+
+    Metrics (higher is better): ``fix`` (held-out feedback turned exactly into its fix), ``closer``
+    (its edit distance to the fix shrank, normalised) and ``no_damage`` (known-good text left
+    unchanged).
+
+    Raises:
+        EmptyDataError: If there is neither held-out feedback nor known-good text.
+    """
+    if not held_out and not known_good:
+        raise EmptyDataError("no held-out feedback and no known-good text to evaluate the hook on")
+    bad = [p.bad_output for p in held_out]
+    texts = [*bad, *known_good]
+    sides = {"candidate": run_hook_file(candidate, texts)}
+    sides["incumbent"] = run_hook_file(incumbent, texts) if incumbent else list(texts)
+    scores: dict[str, dict[str, list[float]]] = {}
+    for side, outputs in sides.items():
+        fixed = outputs[: len(bad)]
+        scores[side] = {
+            "fix": [float(out == p.fixed_output) for out, p in zip(fixed, held_out, strict=True)],
+            "closer": [_closer(p, out) for out, p in zip(fixed, held_out, strict=True)],
+            "no_damage": [float(out == text) for out, text in zip(outputs[len(bad) :], known_good, strict=True)],
+        }
+    comparisons = {
+        metric: paired_bootstrap(
+            metric,
+            scores["candidate"][metric],
+            scores["incumbent"][metric],
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+        for metric in ("fix", "closer", "no_damage")
+        if scores["candidate"][metric]
+    }
+    rows = [
+        {"origin": f"feedback:{p.sequence}", "reference": p.fixed_output, "candidate": c, "incumbent": i}
+        for p, c, i in zip(held_out[:REPORT_EXAMPLES], sides["candidate"], sides["incumbent"], strict=False)
+    ]
+    skipped = [] if held_out else ["fix, closer: no held-out feedback"]
+    return Evaluation("hook", str(candidate), str(incumbent or "no hook"), comparisons, rows, skipped)
+
+
+def _closer(pair: FeedbackPair, output: str) -> float:
+    """How much of the way from the bad output to the fix an output went (negative: away)."""
+    before = Levenshtein.distance(pair.bad_output, pair.fixed_output)
+    if before == 0:
+        return 0.0
+    return (before - Levenshtein.distance(output, pair.fixed_output)) / before

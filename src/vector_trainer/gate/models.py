@@ -1,0 +1,180 @@
+"""Models under evaluation: anything that answers a chat, reached through an OpenAI-compatible
+endpoint (OpenAI, vLLM serving a LoRA adapter, Ollama) or loaded locally (transformers + PEFT).
+
+The heavy libraries are imported on first use, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from vector_trainer._shared import chat_client
+from vector_trainer.config import GateConfig
+from vector_trainer.errors import InputError, MissingDependencyError, VectorTrainerError, redact
+
+Messages = list[dict[str, str]]
+
+
+class ModelError(VectorTrainerError):
+    """A model could not answer (the message says what was asked and what was waited for)."""
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """Something that answers a chat: the system and user messages in, the assistant's text out."""
+
+    name: str
+
+    def answer(self, messages: Messages) -> str:
+        """The model's reply to ``messages``."""
+        ...
+
+
+class OpenAIChatModel:
+    """A model behind an OpenAI-compatible chat-completions endpoint.
+
+    Args:
+        model: The model name the endpoint serves (a fine-tuned id, a vLLM LoRA module name, ...).
+        base_url: The endpoint; ``OPENAI_BASE_URL`` or the OpenAI API when omitted.
+        api_key: Defaults to ``OPENAI_API_KEY`` (local servers accept any string).
+        timeout_s: Seconds to wait for one answer.
+        max_tokens: Longest answer asked for.
+        client: An ``openai.OpenAI``-shaped client (built from the other arguments if omitted).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = GateConfig.timeout_s,
+        max_tokens: int = GateConfig.max_tokens,
+        client: Any = None,
+    ) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise InputError("a model to evaluate needs a name (the model id the endpoint serves)")
+        self.name = model
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        self.timeout_s = timeout_s
+        self.max_tokens = max_tokens
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"OpenAIChatModel({self.name!r}, base_url={self.base_url!r})"
+
+    @property
+    def client(self) -> Any:
+        """The chat client, created on first use."""
+        if self._client is None:
+            self._client = chat_client(self._api_key, self.base_url, self.timeout_s, "Evaluating a model over HTTP")
+        return self._client
+
+    def answer(self, messages: Messages) -> str:
+        """Ask the endpoint (temperature 0).
+
+        Raises:
+            ModelError: Naming the endpoint, the model and the timeout, with secrets redacted.
+        """
+        try:
+            response = self.client.chat.completions.create(
+                model=self.name, messages=messages, temperature=0, max_tokens=self.max_tokens
+            )
+            return response.choices[0].message.content or ""
+        except Exception as exc:
+            waited = f"{self.base_url or 'the OpenAI API'} (model {self.name}, timeout {self.timeout_s:g} s)"
+            raise ModelError(
+                redact(f"chat request to {waited} failed: {type(exc).__name__}: {exc}", self._api_key)
+            ) from None
+
+
+class LocalChatModel:
+    """A local causal LM (transformers), optionally with a LoRA adapter on it (PEFT): a
+    ``local-lora`` job's ``adapter`` directory, or its base model alone as the incumbent.
+
+    Args:
+        base_model: The base model directory or id; read from the adapter's config when omitted.
+        adapter_dir: Directory holding ``adapter_config.json`` and the adapter weights.
+        max_tokens: Longest answer generated (greedy decoding).
+    """
+
+    def __init__(
+        self,
+        base_model: str | None = None,
+        *,
+        adapter_dir: str | os.PathLike[str] | None = None,
+        max_tokens: int = GateConfig.max_tokens,
+    ) -> None:
+        self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        if self.adapter_dir is not None:
+            config = self.adapter_dir / "adapter_config.json"
+            if not config.is_file():
+                raise InputError(f"{self.adapter_dir} has no adapter_config.json; pass a LoRA adapter directory")
+            if base_model is None:
+                try:
+                    base_model = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+                except (OSError, ValueError) as exc:
+                    raise InputError(f"{config} cannot be read ({exc}); pass the base model") from exc
+        if not base_model:
+            raise InputError("a local model needs its base model (a directory or id)")
+        self.base_model = str(base_model)
+        self.name = f"{self.base_model}+{self.adapter_dir.name}" if self.adapter_dir else self.base_model
+        self.max_tokens = max_tokens
+        self._loaded: tuple[Any, Any] | None = None
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            try:
+                from peft import PeftModel
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+            except ImportError as exc:
+                raise MissingDependencyError("peft", "local", "Evaluating a local model") from exc
+            tokenizer = AutoTokenizer.from_pretrained(self.base_model)
+            model = AutoModelForCausalLM.from_pretrained(self.base_model)
+            if self.adapter_dir is not None:
+                model = PeftModel.from_pretrained(model, str(self.adapter_dir))
+            model.eval()
+            self._loaded = (tokenizer, model)
+        return self._loaded
+
+    def answer(self, messages: Messages) -> str:
+        """Generate greedily after the chat template's assistant prompt."""
+        import torch
+
+        tokenizer, model = self._load()
+        encoded = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        ids = encoded["input_ids"]
+        with torch.no_grad():
+            out = model.generate(
+                ids,
+                attention_mask=encoded["attention_mask"],
+                max_new_tokens=self.max_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            )
+        return str(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)).strip()
+
+
+def chat_model_for(
+    provider: str,
+    model: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = GateConfig.timeout_s,
+    max_tokens: int = GateConfig.max_tokens,
+) -> ChatModel:
+    """How to reach a registered model: a ``local-lora`` model is loaded here (an adapter
+    directory, or a base model directory or id); any other provider's model is asked through an
+    OpenAI-compatible endpoint (``base_url``: OpenAI, vLLM, Ollama)."""
+    if provider == "local-lora":
+        if (Path(model) / "adapter_config.json").is_file():
+            return LocalChatModel(adapter_dir=model, max_tokens=max_tokens)
+        return LocalChatModel(model, max_tokens=max_tokens)
+    return OpenAIChatModel(model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens)
