@@ -227,3 +227,15 @@ def test_a_local_lora_adapter_is_evaluated_through_peft(tmp_path: Path) -> None:
     registry.record_evaluation(record.model_id, {"similarity": evaluation.comparisons["similarity"].to_dict()})
     assert registry.get(record.model_id).evaluation["similarity"]["n"] == 4
     assert os.path.isdir(registry.get(record.model_id).model)
+
+
+def test_a_formatting_policy_is_not_damage(tmp_path: Path) -> None:
+    """General prepend/append/strip rules are meant to change every output (ADR-017): the hook
+    gate counts only the rules the damage check covers."""
+    pairs = [FeedbackPair(f"Latte number {i}.", f"Latte number {i}. ☕", sequence=i) for i in range(4)]
+    rules = RuleSetSynthesizer().synthesize(pairs).rules
+    assert any(r.kind.value == "append" and r.scope == "general" for r in rules)
+    hook = HookScriptGenerator().generate(rules, tmp_path / "h.py", feedback_pairs=pairs, enable_versioning=False)
+    evaluation = evaluate_hooks(hook.path, None, [], ["Tea is ready.", "Open at nine."])
+    assert evaluation.comparisons["no_damage"].candidate_mean == 1.0
+    assert PromotionPolicy().decide_hook(evaluation).promote

@@ -25,7 +25,9 @@ from vector_trainer.fileio import iter_jsonl
 from vector_trainer.gate.models import ChatModel
 from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
-from vector_trainer.synthesizer.hook import run_hook_file
+from vector_trainer.synthesizer import hook_template
+from vector_trainer.synthesizer.damage import checked_rule_data
+from vector_trainer.synthesizer.hook import hook_rules, run_hook_file
 from vector_trainer.types import FeedbackPair
 
 #: Per-example rows kept in a report (the means and intervals use every example).
@@ -222,7 +224,8 @@ def evaluate_hooks(
 
     Metrics (higher is better): ``fix`` (held-out feedback turned exactly into its fix), ``closer``
     (its edit distance to the fix shrank, normalised) and ``no_damage`` (known-good text left
-    unchanged).
+    unchanged by the rules the damage check covers: general prepend, append and strip rules are
+    formatting policies meant to change every output, ADR-017).
 
     Raises:
         EmptyDataError: If there is neither held-out feedback nor known-good text.
@@ -230,16 +233,16 @@ def evaluate_hooks(
     if not held_out and not known_good:
         raise EmptyDataError("no held-out feedback and no known-good text to evaluate the hook on")
     bad = [p.bad_output for p in held_out]
-    texts = [*bad, *known_good]
-    sides = {"candidate": run_hook_file(candidate, texts)}
-    sides["incumbent"] = run_hook_file(incumbent, texts) if incumbent else list(texts)
+    sides = {"candidate": run_hook_file(candidate, bad)}
+    sides["incumbent"] = run_hook_file(incumbent, bad) if incumbent else list(bad)
     scores: dict[str, dict[str, list[float]]] = {}
-    for side, outputs in sides.items():
-        fixed = outputs[: len(bad)]
+    for side, fixed in sides.items():
+        hook = candidate if side == "candidate" else incumbent
+        kept = _unchanged(hook, known_good) if hook else [1.0] * len(known_good)
         scores[side] = {
             "fix": [float(out == p.fixed_output) for out, p in zip(fixed, held_out, strict=True)],
             "closer": [_closer(p, out) for out, p in zip(fixed, held_out, strict=True)],
-            "no_damage": [float(out == text) for out, text in zip(outputs[len(bad) :], known_good, strict=True)],
+            "no_damage": kept,
         }
     comparisons = {
         metric: paired_bootstrap(
@@ -259,6 +262,13 @@ def evaluate_hooks(
     ]
     skipped = [] if held_out else ["fix, closer: no held-out feedback"]
     return Evaluation("hook", str(candidate), str(incumbent or "no hook"), comparisons, rows, skipped)
+
+
+def _unchanged(hook: str | os.PathLike[str], texts: Sequence[str]) -> list[float]:
+    """1.0 for each text the hook's checked rules leave alone (rules are data, applied here by
+    the hook template's own code; the hook file itself is not executed)."""
+    index = hook_template.index_rules(checked_rule_data(hook_rules(hook)))
+    return [float(hook_template.apply_compiled(hook_template.select_rules(index, t), t) == t) for t in texts]
 
 
 def _closer(pair: FeedbackPair, output: str) -> float:

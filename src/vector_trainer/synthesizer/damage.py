@@ -15,6 +15,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vector_trainer.synthesizer import hook_template
 from vector_trainer.types import Rule, RuleKind
@@ -88,6 +89,12 @@ class KnownGoodIndex:
 def is_checked(rule: Rule) -> bool:
     """Whether a rule must leave known-good text alone (see the module docstring)."""
     return not (rule.kind in _BOUNDARY_KINDS and rule.scope == "general")
+
+
+def checked_rule_data(rules: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The rules (in the hook's data form) that must leave known-good text alone."""
+    boundary = {kind.value for kind in _BOUNDARY_KINDS}
+    return tuple(r for r in rules if not (r["kind"] in boundary and r.get("scope", "general") == "general"))
 
 
 def damaging(rules: Sequence[Rule], index: KnownGoodIndex) -> dict[str, tuple[int, str]]:

@@ -116,6 +116,25 @@ def validate_hook_source(source: str) -> None:
         raise HookValidationError("generated hook contains code beyond its template")
 
 
+def hook_rules(hook_path: str | os.PathLike[str]) -> tuple[dict[str, Any], ...]:
+    """The rule data of a generated hook file, read as literals (the file is validated against
+    the template first and never executed).
+
+    Raises:
+        HookValidationError: If the file is not a generated hook.
+    """
+    path = Path(hook_path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HookValidationError(f"{path} cannot be read ({exc}); pass a generated_prompt_hook.py") from exc
+    validate_hook_source(source)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "RULES":
+            return tuple(ast.literal_eval(node.value))  # type: ignore[arg-type]
+    return ()
+
+
 def _literals(rule: Rule) -> list[str]:
     return [rule.target, rule.replacement, *rule.segments, *(t for t in rule.template if isinstance(t, str))]
 
