@@ -4,7 +4,6 @@ library calls. No domain logic lives here."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from vector_trainer._shared import printable
 from vector_trainer.cli.parser import TRAINER_FLAGS
 from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
 from vector_trainer.errors import EmptyDataError, InputError, VectorTrainerError
-from vector_trainer.types import FeedbackPair
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEMO_LOGS = "demo_logs.jsonl.gz"
@@ -62,17 +60,13 @@ def run_config(args: argparse.Namespace) -> Config:
     return with_overrides(config, "run", out=args.out, functions=args.function, feedback=args.feedback, wait=args.wait)
 
 
-def _feedback_for(pairs: Sequence[FeedbackPair], function_name: str) -> list[FeedbackPair]:
-    return [p for p in pairs if p.context.get("function_name") in (None, function_name)]
-
-
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer run`` and ``vectortrainer demo``."""
     from vector_trainer.dashboard.terminal import CLIDashboard
     from vector_trainer.pipeline.factory import build_pipeline
     from vector_trainer.pipeline.trainers.registry import trainer_from_config
     from vector_trainer.sources.detect import open_source
-    from vector_trainer.synthesizer.feedback import load_feedback
+    from vector_trainer.synthesizer.feedback import load_feedback, pairs_for_function
 
     config = run_config(args)
     if getattr(args, "demo", False):
@@ -94,7 +88,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         run_dir = Path(config.run.out) / function_dirname(function_name)
         shown = printable(function_name)
         try:
-            summary = pipeline.run(function_name, _feedback_for(pairs, function_name), run_dir, wait=config.run.wait)
+            summary = pipeline.run(
+                function_name, pairs_for_function(pairs, function_name), run_dir, wait=config.run.wait
+            )
         except VectorTrainerError as exc:
             dashboard.close()
             console.print(Text(f"{shown}: {printable(str(exc))}", style="red"))

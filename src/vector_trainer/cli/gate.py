@@ -46,14 +46,14 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.gate.evaluate import ModelEvaluator, evaluate_hooks, feedback_examples, validation_examples
     from vector_trainer.gate.models import chat_model_for
     from vector_trainer.gate.policy import PromotionPolicy
-    from vector_trainer.synthesizer.feedback import load_feedback, load_known_good
+    from vector_trainer.synthesizer.feedback import load_feedback, load_known_good, pairs_for_function
 
     config = _gate_config(args)
     gate = config.gate
     policy = PromotionPolicy(gate.metric, gate.margin)
     pairs = load_feedback(args.feedback) if args.feedback else []
     if args.function:
-        pairs = [p for p in pairs if p.context.get("function_name") in (None, args.function)]
+        pairs = pairs_for_function(pairs, args.function)
     if args.candidate_hook:
         known_good = load_known_good(args.known_good) if args.known_good else []
         evaluation = evaluate_hooks(

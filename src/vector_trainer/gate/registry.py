@@ -165,12 +165,15 @@ class ModelRegistry:
         Raises:
             InputError: Naming the known ids.
         """
-        models = self.list_models()
-        for model in models:
-            if model.model_id == model_id:
-                return model
-        known = ", ".join(m.model_id for m in models) or "none"
-        raise InputError(f"no model {model_id!r} in {self.path} (known: {known})")
+        data = self._read()
+        return self._record(self._entry(data, model_id), data.get("active"))
+
+    def _entry(self, data: dict[str, Any], model_id: str) -> dict[str, Any]:
+        entry = next((e for e in data["models"] if e["model_id"] == model_id), None)
+        if entry is None:
+            known = ", ".join(e["model_id"] for e in data["models"]) or "none"
+            raise InputError(f"no model {model_id!r} in {self.path} (known: {known})")
+        return entry
 
     def add(self, provider: str, base_model: str, model: str, **details: Any) -> ModelRecord:
         """Register a trained model (not active). The same ``job_id`` again returns the existing record."""
@@ -192,24 +195,21 @@ class ModelRegistry:
         """Keep a model's latest evaluation summary with it."""
 
         def change(data: dict[str, Any]) -> None:
-            entry = next((e for e in data["models"] if e["model_id"] == model_id), None)
-            if entry is None:
-                raise InputError(f"no model {model_id!r} in {self.path}")
-            entry["evaluation"] = evaluation
+            self._entry(data, model_id)["evaluation"] = evaluation
 
         self._update(change)
 
-    def _set_active(self, model_id: str, action: str, reason: str) -> ModelRecord:
+    def _set_active(self, model_id: str | None, action: str, reason: str) -> ModelRecord:
+        """Activate ``model_id`` (``None``: the model active before the current one), under the lock."""
+
         def change(data: dict[str, Any]) -> ModelRecord:
-            entry = next((e for e in data["models"] if e["model_id"] == model_id), None)
-            if entry is None:
-                known = ", ".join(e["model_id"] for e in data["models"]) or "none"
-                raise InputError(f"no model {model_id!r} in {self.path} (known: {known})")
+            chosen = model_id if model_id is not None else _previous_active(data, self.path)
+            entry = self._entry(data, chosen)
             data["history"].append(
-                {"at": utc_now(), "action": action, "model_id": model_id, "from": data.get("active"), "reason": reason}
+                {"at": utc_now(), "action": action, "model_id": chosen, "from": data.get("active"), "reason": reason}
             )
-            data["active"] = model_id
-            return self._record(entry, model_id)
+            data["active"] = chosen
+            return self._record(entry, chosen)
 
         return self._update(change)
 
@@ -231,11 +231,12 @@ class ModelRegistry:
         Raises:
             InputError: If there is nothing to roll back to.
         """
-        if model_id is None:
-            data = self._read()
-            changes = [h for h in data["history"] if h["action"] in ("promote", "rollback")]
-            previous = changes[-1].get("from") if changes else None
-            if not previous:
-                raise InputError(f"{self.path}: no earlier active model to roll back to; name one")
-            model_id = previous
         return self._set_active(model_id, "rollback", "rolled back")
+
+
+def _previous_active(data: dict[str, Any], path: Path) -> str:
+    changes = [h for h in data["history"] if h["action"] in ("promote", "rollback")]
+    previous = changes[-1].get("from") if changes else None
+    if not previous:
+        raise InputError(f"{path}: no earlier active model to roll back to; name one")
+    return str(previous)

@@ -15,7 +15,6 @@ lock on ``<out>`` keeps a second loop off the same runs.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from vector_trainer.gate.policy import Decision, PromotionPolicy
 from vector_trainer.gate.registry import ModelRegistry
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
 from vector_trainer.synthesizer.damage import sample_known_good
+from vector_trainer.synthesizer.feedback import pairs_for_function
 from vector_trainer.synthesizer.versions import open_hook_versions
 from vector_trainer.types import FeedbackPair
 
@@ -97,7 +97,6 @@ class ContinuousLoop:
         count_logs: Counts a function's logs.
         model_for: Reaches a model: ``(provider, model) -> ChatModel``; by default an
             OpenAI-compatible endpoint (``[trainer] base_url``), or transformers for local-lora.
-        sleep: Injected sleep (tests).
     """
 
     def __init__(
@@ -108,7 +107,6 @@ class ContinuousLoop:
         count_logs: Callable[[str], int],
         *,
         model_for: Callable[[str, str], ChatModel] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.pipeline_for = pipeline_for
@@ -116,7 +114,6 @@ class ContinuousLoop:
         self.count_logs = count_logs
         self.model_for = model_for or self._default_model_for
         self.policy = PromotionPolicy(config.gate.metric, config.gate.margin)
-        self._sleep = sleep
 
     def _default_model_for(self, provider: str, model: str) -> ChatModel:
         gate = self.config.gate
@@ -139,18 +136,9 @@ class ContinuousLoop:
         except Timeout:
             raise InputError(f"another 'vectortrainer loop' is running on {out}; only one loop may run on it") from None
         try:
-            return [
-                self._check(name, [p for p in pairs if p.context.get("function_name") in (None, name)])
-                for name in self.functions()
-            ]
+            return [self._check(name, pairs_for_function(pairs, name)) for name in self.functions()]
         finally:
             lock.release()
-
-    def run_forever(self, pairs_source: Callable[[], Sequence[FeedbackPair]], interval_s: float) -> None:
-        """Check, then sleep ``interval_s``, until interrupted."""
-        while True:
-            self.run_once(pairs_source())
-            self._sleep(interval_s)
 
     # -- one function -----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from vector_trainer.errors import InputError
@@ -60,6 +61,11 @@ def check_pair(pair: FeedbackPair) -> bool:
                 f"the limit is {MAX_FEEDBACK_CHARS}"
             )
     return bool(pair.bad_output.strip() or pair.fixed_output.strip()) and pair.bad_output != pair.fixed_output
+
+
+def pairs_for_function(pairs: Sequence[FeedbackPair], function_name: str) -> list[FeedbackPair]:
+    """The pairs of one function: those naming it, and those naming no function."""
+    return [p for p in pairs if p.context.get("function_name") in (None, function_name)]
 
 
 #: Fields read, in order, from each line of a JSONL known-good file.

@@ -176,22 +176,48 @@ def run_hook_file(
     path = Path(hook_path)
     if not path.is_file():
         raise HookValidationError(f"{path} is not a hook file; pass a generated_prompt_hook.py")
+    outputs = _run_isolated(
+        python or sys.executable,
+        _APPLY_SCRIPT,
+        path.resolve(),
+        list(texts),
+        timeout_s,
+        timed_out=f"hook {path} did not finish {len(texts)} texts in {timeout_s:g} s",
+        failed=f"hook {path} failed in an isolated interpreter",
+    )
+    return list(outputs)
+
+
+def _run_isolated(
+    python: str,
+    script: str,
+    hook_path: Path,
+    payload: Any,
+    timeout_s: float,
+    *,
+    timed_out: str,
+    failed: str,
+    cwd: Path | None = None,
+) -> Any:
+    """Run ``script`` on a hook file in a fresh isolated interpreter (``payload`` as JSON on its
+    stdin) and return what it writes as JSON; the hook is never imported into this process."""
     try:
         proc = subprocess.run(
-            [python or sys.executable, "-I", "-c", _APPLY_SCRIPT, str(path.resolve())],
-            input=json.dumps(list(texts)),
+            [python, "-I", "-c", script, str(hook_path)],
+            input=json.dumps(payload),
             capture_output=True,
             text=True,
             encoding="utf-8",
             timeout=timeout_s,
+            cwd=cwd,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise HookValidationError(f"hook {path} did not finish {len(texts)} texts in {timeout_s:g} s") from exc
+        raise HookValidationError(timed_out) from exc
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise HookValidationError(f"hook {path} failed in an isolated interpreter: {tail[0]}")
-    return list(json.loads(proc.stdout))
+        raise HookValidationError(f"{failed}: {tail[0]}")
+    return json.loads(proc.stdout)
 
 
 class HookScriptGenerator:
@@ -249,26 +275,17 @@ class HookScriptGenerator:
             hook_path = Path(tmp) / _layout.HOOK_FILENAME
             hook_path.write_text(source, encoding="utf-8")
             stress = stress_inputs(rules, pairs)
-            payload = json.dumps(
-                {"pairs": [[p.bad_output, p.fixed_output, p.input_prompt] for p in pairs], "stress": stress}
+            payload = {"pairs": [[p.bad_output, p.fixed_output, p.input_prompt] for p in pairs], "stress": stress}
+            answer = _run_isolated(
+                self.python,
+                _SELF_TEST_SCRIPT,
+                hook_path,
+                payload,
+                SELF_TEST_TIMEOUT_S,
+                timed_out=f"hook self-test timed out after {SELF_TEST_TIMEOUT_S}s",
+                failed="hook failed its isolated import/self-test",
+                cwd=Path(tmp),
             )
-            try:
-                proc = subprocess.run(
-                    [self.python, "-I", "-c", _SELF_TEST_SCRIPT, str(hook_path)],
-                    input=payload,
-                    capture_output=True,
-                    text=True,
-                    encoding="utf-8",
-                    timeout=SELF_TEST_TIMEOUT_S,
-                    cwd=tmp,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise HookValidationError(f"hook self-test timed out after {SELF_TEST_TIMEOUT_S}s") from exc
-        if proc.returncode != 0:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            raise HookValidationError(f"hook failed its isolated import/self-test: {tail[0]}")
-        answer = json.loads(proc.stdout)
         outputs = answer["outputs"]
         longest = hook_template.longest_literal(hook_template.compile_rules(tuple(r.to_hook_data() for r in rules)))
         for text, length in zip(stress, answer["stress_lengths"], strict=True):
