@@ -27,6 +27,7 @@ from vector_trainer.synthesizer import FeedbackDiffAnalyzer, HookScriptGenerator
 #: Constructor arguments that are objects, not settings (injected, never read from TOML).
 OBJECTS = {"self", "dataset_manager", "analyzer", "llm", "embedder", "python", "extractor", "synthesizer", "trainer"}
 OBJECTS |= {"monitor", "hook_generator", "sleep", "api_key", "hyperparameters", "prices", "client"}
+OBJECTS |= {"evaluator", "promotion_policy"}
 
 
 def _arguments(*constructors: type) -> dict[str, inspect.Parameter]:

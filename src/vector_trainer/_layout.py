@@ -7,6 +7,7 @@ A run directory (one per function and run)::
     hook/generated_prompt_hook.py, hook/.hook_versions/         the hook and its versions
     projection.json                                            2-D PCA of the log vectors (dashboard)
     cost.json                                                  the cost estimate
+    evaluation.json                                            the gate's evaluations and decisions
     state.json                                                 stages and the training job
     events.jsonl                                               monitor events
     summary.json                                               the final summary
@@ -25,6 +26,14 @@ COST_FILENAME = "cost.json"
 PROJECTION_FILENAME = "projection.json"
 STATE_FILENAME = "state.json"
 SUMMARY_FILENAME = "summary.json"
+EVALUATION_FILENAME = "evaluation.json"
+#: A function's live directory (gated runs, ``vectortrainer loop``): ``hook/`` (the live hook and
+#: its versions), ``models/`` (the model registry), ``cycles/cNNNN`` (the loop's run directories),
+#: ``loop.json`` (the loop's watermark and cycles) and ``novelty.npz`` (what the last cycle saw).
+MODELS_DIRNAME = "models"
+CYCLES_DIRNAME = "cycles"
+LOOP_STATE_FILENAME = "loop.json"
+NOVELTY_FILENAME = "novelty.npz"
 EVENTS_FILENAME = "events.jsonl"
 HOOK_DIRNAME = "hook"
 HOOK_FILENAME = "generated_prompt_hook.py"

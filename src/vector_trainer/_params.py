@@ -155,6 +155,12 @@ def build_settings(settings: type, section: str, values: Mapping[str, Any]) -> A
     return settings(**values)
 
 
+def options_of(settings: type, key: str) -> list[Any]:
+    """The values a ``OneOf`` field accepts (for CLI ``choices``), in declared order."""
+    field = next(f for f in dataclasses.fields(settings) if f.name == key)
+    return [o for c in field.metadata.get("constraints", ()) if isinstance(c, OneOf) for o in c.options]
+
+
 def parameter_docs(settings: type) -> dict[str, str]:
     """``key -> one-line description`` of a settings dataclass, for help texts."""
     return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(settings)}

@@ -168,6 +168,9 @@ class PipelineConfig:
 
     register_golden: bool = param(False, doc="register selections as golden data in the source")
     poll_interval_s: float = param(30.0, Interval(0, None), doc="seconds between job polls")
+    live_dir: str = param(
+        "vectortrainer-live", NonEmpty(), doc="where a gated run keeps each function's live hook and model registry"
+    )
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,9 @@ class GateConfig:
     """Arguments of :class:`~vector_trainer.gate.ModelEvaluator` and
     :class:`~vector_trainer.gate.PromotionPolicy`: how a candidate is scored and when it wins."""
 
-    metric: str = param("similarity", OneOf(("similarity", "compliance")), doc="the score that decides promotion")
+    metric: str = param(
+        "similarity", OneOf(("similarity", "compliance", "judge")), doc="the score that decides promotion"
+    )
     margin: float = param(0.01, Interval(0, 1), doc="a candidate must beat the incumbent by more than this")
     confidence: float = param(0.95, Interval(0.5, 1, "left"), doc="level of the paired bootstrap interval")
     resamples: int = param(2000, Interval(100, None), doc="bootstrap resamples")
@@ -196,6 +201,8 @@ class GateConfig:
     validation_fraction: float = param(
         0.1, Interval(0, 0.5, "right"), doc="golden examples the loop holds out when [extractor] holds out none"
     )
+    judge_model: str | None = param(None, NonEmpty(), doc="LLM judge model (pairwise, order-swapped); none if unset")
+    judge_base_url: str | None = param(None, NonEmpty(), doc="the judge's OpenAI-compatible endpoint")
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,10 @@ class LoopConfig:
     """What makes ``vectortrainer loop`` start a cycle."""
 
     min_new_logs: int = param(100, Interval(1, None), doc="new logs since the last cycle that start one")
-    anomaly_rise: float = param(0.1, Interval(0, 1), doc="rise in the share of anomalies that starts a cycle")
+    anomaly_rise: float = param(
+        0.1, Interval(0, 1, "right"), doc="rise in the share of anomalies among new logs that starts a cycle"
+    )
+    anomaly_min_logs: int = param(20, Interval(1, None), doc="fewest new logs whose anomaly share is measured")
     interval_s: float = param(3600.0, Interval(1, None), doc="seconds between checks with --interval")
 
 

@@ -20,7 +20,15 @@ from vector_trainer.fileio import atomic_write_json
 
 def _gate_config(args: argparse.Namespace) -> Config:
     config = base_config(args)
-    return with_overrides(config, "gate", metric=args.metric, margin=args.margin, max_examples=args.max_examples)
+    return with_overrides(
+        config,
+        "gate",
+        metric=args.metric,
+        margin=args.margin,
+        max_examples=args.max_examples,
+        judge_model=args.judge_model,
+        judge_base_url=args.judge_base_url or (args.base_url if args.judge_model else None),
+    )
 
 
 def print_evaluation(console: Console, evaluation: Any, decision: Any) -> None:
@@ -43,27 +51,19 @@ def print_evaluation(console: Console, evaluation: Any, decision: Any) -> None:
 
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer evaluate``: a candidate model (or hook) against the incumbent."""
-    from vector_trainer.gate.evaluate import ModelEvaluator, evaluate_hooks, feedback_examples, validation_examples
-    from vector_trainer.gate.models import chat_model_for
-    from vector_trainer.gate.policy import PromotionPolicy
+    from vector_trainer.gate.evaluate import feedback_examples, validation_examples
+    from vector_trainer.pipeline.factory import build_evaluator, build_policy
     from vector_trainer.synthesizer.feedback import load_feedback, load_known_good, pairs_for_function
 
     config = _gate_config(args)
-    gate = config.gate
-    policy = PromotionPolicy(gate.metric, gate.margin)
+    policy = build_policy(config)
+    evaluator = build_evaluator(config)
     pairs = load_feedback(args.feedback) if args.feedback else []
     if args.function:
         pairs = pairs_for_function(pairs, args.function)
     if args.candidate_hook:
         known_good = load_known_good(args.known_good) if args.known_good else []
-        evaluation = evaluate_hooks(
-            args.candidate_hook,
-            args.active_hook,
-            pairs,
-            known_good,
-            resamples=gate.resamples,
-            confidence=gate.confidence,
-        )
+        evaluation = evaluator.evaluate_hooks(args.candidate_hook, args.active_hook, pairs, known_good)
         decision = policy.decide_hook(evaluation)
     else:
         if not args.candidate or not args.incumbent:
@@ -72,17 +72,9 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         examples += feedback_examples(pairs, args.system_prompt)
 
         def reach(model: str) -> Any:
-            return chat_model_for(
-                args.provider, model, base_url=args.base_url, timeout_s=gate.timeout_s, max_tokens=gate.max_tokens
-            )
+            return evaluator.reach(args.provider, model, base_url=args.base_url)
 
-        evaluator = ModelEvaluator(
-            hook_path=args.hook,
-            max_examples=gate.max_examples,
-            resamples=gate.resamples,
-            confidence=gate.confidence,
-        )
-        evaluation = evaluator.evaluate(reach(args.candidate), reach(args.incumbent), examples)
+        evaluation = evaluator.evaluate(reach(args.candidate), reach(args.incumbent), examples, hook_path=args.hook)
         decision = policy.decide(evaluation)
     print_evaluation(console, evaluation, decision)
     if args.out:
@@ -139,6 +131,8 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.synthesizer.feedback import load_feedback
 
     config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs)
+    # The loop keeps its cycles, live hooks and registries under --out.
+    config = with_overrides(config, "pipeline", live_dir=config.run.out)
     if config.extractor.validation_fraction == 0:  # the gate needs examples no model was trained on
         config = with_overrides(config, "extractor", validation_fraction=config.gate.validation_fraction)
     source = open_source(config.source)
@@ -146,7 +140,7 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     trainer.check_ready()
     loop = ContinuousLoop(
         config,
-        lambda _name: build_pipeline(config, source=source, trainer=trainer, monitor=CLIDashboard(console)),
+        lambda _name: build_pipeline(config, source=source, trainer=trainer, monitor=CLIDashboard(console), gated=True),
         lambda: config.run.functions or source.list_functions(),
         lambda name: _count_logs(source, name),
     )

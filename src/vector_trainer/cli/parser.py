@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from vector_trainer import __version__
+from vector_trainer._params import options_of
 from vector_trainer.config import (
     DEFAULT_TRAIN_ROOT,
     DEFAULT_TRAINER,
@@ -223,8 +224,10 @@ def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
     evaluate.add_argument("--active-hook", help="the hook in use now (default: no hook)")
     evaluate.add_argument("--known-good", help="known-good text (one per line, or JSONL) for the hook's damage")
     evaluate.add_argument(
-        "--metric", choices=["similarity", "compliance"], help=f"deciding score {_default(GateConfig, 'metric')}"
+        "--metric", choices=options_of(GateConfig, "metric"), help=f"deciding score {_default(GateConfig, 'metric')}"
     )
+    evaluate.add_argument("--judge-model", help="add an LLM judge's pairwise, order-swapped verdict (a model id)")
+    evaluate.add_argument("--judge-base-url", help="the judge's OpenAI-compatible endpoint (default: --base-url)")
     evaluate.add_argument("--margin", type=float, help=f"gain needed {_default(GateConfig, 'margin')}")
     evaluate.add_argument("--max-examples", type=int, help=f"examples asked {_default(GateConfig, 'max_examples')}")
     evaluate.add_argument("--config", help="TOML config file (its [gate] section is used)")

@@ -21,6 +21,9 @@ _EXPORTS = {
     "paired_bootstrap": "vector_trainer.gate.stats",
     "Decision": "vector_trainer.gate.policy",
     "PromotionPolicy": "vector_trainer.gate.policy",
+    "LLMJudge": "vector_trainer.gate.judge",
+    "RUBRIC": "vector_trainer.gate.judge",
+    "Promoter": "vector_trainer.gate.promote",
     "ModelRecord": "vector_trainer.gate.registry",
     "ModelRegistry": "vector_trainer.gate.registry",
 }

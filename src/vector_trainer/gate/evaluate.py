@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,12 @@ from typing import Any
 import Levenshtein
 import numpy as np
 
+from vector_trainer._params import check_values
 from vector_trainer.config import GateConfig
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.fileio import iter_jsonl
-from vector_trainer.gate.models import ChatModel
+from vector_trainer.gate.judge import LLMJudge
+from vector_trainer.gate.models import ChatModel, chat_model_for
 from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.synthesizer import hook_template
@@ -129,15 +131,21 @@ class Evaluation:
 
 
 class ModelEvaluator:
-    """Scores two chat models on the same held-out examples.
+    """Scores two chat models (and two hooks) on the same held-out examples.
 
     Args:
         embedder: The function's embedder (similarity of answer and reference); lexical if omitted.
         hook_path: The active hook; answers it would change are not compliant. No compliance
-            score without it.
+            score without it (:meth:`evaluate` can name another).
+        judge: An LLM judge; adds the ``judge`` score (pairwise, order-swapped) when given.
         max_examples: At most this many examples are asked (the first ones).
         resamples: Bootstrap resamples.
         confidence: Interval level.
+        holdout_every: Every n-th feedback pair (by content) is held out of learning to test on.
+        max_tokens: Longest answer asked of a model reached by :meth:`reach`.
+        timeout_s: Seconds to wait for one answer of a model reached by :meth:`reach`.
+        model_for: How :meth:`reach` reaches a registered model: ``(provider, model) -> ChatModel``;
+            by default :func:`~vector_trainer.gate.models.chat_model_for`.
         seed: Bootstrap seed.
     """
 
@@ -146,17 +154,52 @@ class ModelEvaluator:
         embedder: Embedder | None = None,
         *,
         hook_path: str | os.PathLike[str] | None = None,
+        judge: LLMJudge | None = None,
         max_examples: int = GateConfig.max_examples,
         resamples: int = GateConfig.resamples,
         confidence: float = GateConfig.confidence,
+        holdout_every: int = GateConfig.holdout_every,
+        max_tokens: int = GateConfig.max_tokens,
+        timeout_s: float = GateConfig.timeout_s,
+        model_for: Callable[[str, str], ChatModel] | None = None,
         seed: int = 0,
     ) -> None:
+        check_values(
+            GateConfig,
+            "gate",
+            {
+                "max_examples": max_examples,
+                "resamples": resamples,
+                "confidence": confidence,
+                "holdout_every": holdout_every,
+                "max_tokens": max_tokens,
+                "timeout_s": timeout_s,
+            },
+        )
         self.embedder = embedder or HashingEmbedder()
         self.hook_path = Path(hook_path) if hook_path else None
+        self.judge = judge
         self.max_examples = max_examples
         self.resamples = resamples
         self.confidence = confidence
+        self.holdout_every = holdout_every
+        self.max_tokens = max_tokens
+        self.timeout_s = timeout_s
+        self.model_for = model_for
         self.seed = seed
+
+    def reach(self, provider: str, model: str, *, base_url: str | None = None, api_key: str | None = None) -> ChatModel:
+        """The chat model behind a registry entry (``model_for`` when given, else an
+        OpenAI-compatible endpoint at ``base_url``, or transformers for ``local-lora``)."""
+        if self.model_for is not None:
+            return self.model_for(provider, model)
+        return chat_model_for(
+            provider, model, base_url=base_url, api_key=api_key, timeout_s=self.timeout_s, max_tokens=self.max_tokens
+        )
+
+    def split(self, pairs: Sequence[FeedbackPair]) -> tuple[list[FeedbackPair], list[FeedbackPair]]:
+        """``(to learn from, held out)`` by :func:`holdout_split` with ``holdout_every``."""
+        return holdout_split(pairs, self.holdout_every)
 
     def _compare(self, metric: str, candidate: Sequence[float], incumbent: Sequence[float]) -> PairedComparison:
         return paired_bootstrap(
@@ -170,13 +213,27 @@ class ModelEvaluator:
         norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
         return np.where(norms > 0, (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0), 0.0)
 
-    def evaluate(self, candidate: ChatModel, incumbent: ChatModel, examples: Sequence[EvalExample]) -> Evaluation:
+    def evaluate(
+        self,
+        candidate: ChatModel,
+        incumbent: ChatModel,
+        examples: Sequence[EvalExample],
+        *,
+        hook_path: str | os.PathLike[str] | None = None,
+    ) -> Evaluation:
         """Ask both models every example and compare their scores.
+
+        Args:
+            candidate: The new model.
+            incumbent: The model in use.
+            examples: Held-out examples (the first ``max_examples`` are asked).
+            hook_path: The active hook for the compliance score, instead of the one given at construction.
 
         Raises:
             EmptyDataError: If there are no examples.
-            ModelError: If a model cannot answer (the incumbent stays; nothing is promoted).
+            ModelError: If a model (or the judge) cannot answer (the incumbent stays; nothing is promoted).
         """
+        hook = Path(hook_path) if hook_path else self.hook_path
         chosen = list(examples)[: self.max_examples]
         if not chosen:
             raise EmptyDataError("no held-out examples to evaluate on (a validation split or feedback with prompts)")
@@ -187,12 +244,24 @@ class ModelEvaluator:
         }
         scores = {side: {"similarity": self.similarity(texts, references)} for side, texts in answers.items()}
         skipped = []
-        if self.hook_path is not None:
+        if hook is not None:
             for side, texts in answers.items():
-                hooked = run_hook_file(self.hook_path, texts)
+                hooked = run_hook_file(hook, texts)
                 scores[side]["compliance"] = np.array([h == t for h, t in zip(hooked, texts, strict=True)], float)
         else:
             skipped.append("compliance: no active hook given")
+        verdicts: list[tuple[str | None, str | None]] = []
+        if self.judge is not None:
+            judged = [
+                self.judge.compare(e.messages, e.reference, c, i)
+                for e, c, i in zip(chosen, answers["candidate"], answers["incumbent"], strict=True)
+            ]
+            verdicts = [j.verdicts for j in judged]
+            scores["candidate"]["judge"] = np.array([j.score for j in judged])
+            scores["incumbent"]["judge"] = 1.0 - scores["candidate"]["judge"]
+            unread = sum(v is None for pair in verdicts for v in pair)
+            if unread:
+                skipped.append(f"judge: {unread} of {2 * len(judged)} verdicts could not be read (counted as ties)")
         comparisons = {
             metric: self._compare(metric, scores["candidate"][metric], scores["incumbent"][metric])
             for metric in scores["candidate"]
@@ -204,10 +273,29 @@ class ModelEvaluator:
                 "candidate": answers["candidate"][i],
                 "incumbent": answers["incumbent"][i],
                 **{f"{side}_{m}": round(float(scores[side][m][i]), 4) for side in scores for m in scores[side]},
+                **({"judge_verdicts": list(verdicts[i])} if verdicts else {}),
             }
             for i, e in enumerate(chosen[:REPORT_EXAMPLES])
         ]
         return Evaluation("model", candidate.name, incumbent.name, comparisons, rows, skipped)
+
+    def evaluate_hooks(
+        self,
+        candidate: str | os.PathLike[str],
+        incumbent: str | os.PathLike[str] | None,
+        held_out: Sequence[FeedbackPair],
+        known_good: Sequence[str],
+    ) -> Evaluation:
+        """:func:`evaluate_hooks` with this evaluator's bootstrap settings."""
+        return evaluate_hooks(
+            candidate,
+            incumbent,
+            held_out,
+            known_good,
+            resamples=self.resamples,
+            confidence=self.confidence,
+            seed=self.seed,
+        )
 
 
 def evaluate_hooks(

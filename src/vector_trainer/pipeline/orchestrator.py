@@ -1,5 +1,9 @@
-"""FR-3.3: the orchestrator. Extract -> synthesize -> train, each stage's result recorded in
-the run directory (its layout: :mod:`vector_trainer._layout`), resumable.
+"""FR-3.3: the orchestrator. Extract -> synthesize -> train (-> gate), each stage's result
+recorded in the run directory (its layout: :mod:`vector_trainer._layout`), resumable.
+
+With an ``evaluator`` or a ``promotion_policy`` the run is gated (FR-8): part of the feedback is
+held out of learning, and a last stage evaluates the run's hook and trained model against the
+function's live ones (under ``live_dir``) and promotes only what is better.
 
 The uploaded file id and the job id are written to ``state.json`` the moment they exist.
 Running again on the same directory with the same training file reuses them: nothing is
@@ -19,6 +23,7 @@ from typing import Any
 from vector_trainer import _layout
 from vector_trainer._layout import (
     COST_FILENAME,
+    EVALUATION_FILENAME,
     GOLDEN_FILENAME,
     PROJECTION_FILENAME,
     RULES_FILENAME,
@@ -29,10 +34,14 @@ from vector_trainer.config import PipelineConfig, RunConfig
 from vector_trainer.errors import ConfigError
 from vector_trainer.extractor.core import DensityBasedExtractor
 from vector_trainer.fileio import atomic_write_json
+from vector_trainer.gate.evaluate import ModelEvaluator, feedback_examples, validation_examples
+from vector_trainer.gate.policy import PromotionPolicy
+from vector_trainer.gate.promote import Promoter
 from vector_trainer.pipeline.costguard import check_budget
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES, BaseTrainer
+from vector_trainer.synthesizer.damage import sample_known_good
 from vector_trainer.synthesizer.hook import HookScriptGenerator
 from vector_trainer.synthesizer.rules import RuleSetSynthesizer
 from vector_trainer.types import FeedbackPair, SelectionStrategy
@@ -51,7 +60,21 @@ class TrainingPipeline:
         hook_generator: Writes the hook; default :class:`HookScriptGenerator`.
         register_golden: Register selected logs as golden data in the source.
         poll_interval_s: Seconds between status polls when waiting.
+        evaluator: Gates the run (see the module docstring); default settings when only a
+            ``promotion_policy`` is given.
+        promotion_policy: When a candidate replaces the live one; default settings when only an
+            ``evaluator`` is given.
+        live_dir: Root of the functions' live hooks and model registries
+            (``<live_dir>/<function dir>/hook`` and ``.../models``) for gated runs.
         sleep: Injected sleep (tests).
+
+    Example:
+        >>> pipeline = TrainingPipeline(
+        ...     extractor, synthesizer, trainer,
+        ...     evaluator=ModelEvaluator(), promotion_policy=PromotionPolicy(margin=0.02),
+        ... )  # doctest: +SKIP
+        >>> summary = pipeline.run("your_function", feedback_pairs, "./output")  # doctest: +SKIP
+        >>> summary["stages"]["gate"]["model"]["decision"]  # doctest: +SKIP
     """
 
     def __init__(
@@ -64,6 +87,9 @@ class TrainingPipeline:
         *,
         register_golden: bool = _D.register_golden,
         poll_interval_s: float = _D.poll_interval_s,
+        evaluator: ModelEvaluator | None = None,
+        promotion_policy: PromotionPolicy | None = None,
+        live_dir: str | os.PathLike[str] = _D.live_dir,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.extractor = extractor
@@ -73,6 +99,10 @@ class TrainingPipeline:
         self.hook_generator = hook_generator or HookScriptGenerator()
         self.register_golden = register_golden
         self.poll_interval_s = poll_interval_s
+        gated = evaluator is not None or promotion_policy is not None
+        self.evaluator = evaluator or (ModelEvaluator() if gated else None)
+        self.promotion_policy = promotion_policy or (PromotionPolicy() if gated else None)
+        self.live_dir = Path(live_dir)
         self._sleep = sleep
 
     def run(
@@ -85,6 +115,10 @@ class TrainingPipeline:
     ) -> dict[str, Any]:
         """Run every stage and return the summary (also written to ``summary.json``).
 
+        A gated pipeline learns from the feedback pairs not held out, then runs the ``gate``
+        stage: its result (``evaluation.json`` too) holds the hook's and the model's evaluation
+        and decision.
+
         Raises:
             ConfigError: If the pipeline has no extractor or synthesizer, or the trainer lacks a setting.
             PipelineError: Naming the failed stage; the summary records the failure and the run
@@ -95,10 +129,24 @@ class TrainingPipeline:
         self.trainer.check_ready()
         run = RunDirectory(Path(output_dir), function_name, self.monitor)
         inputs: dict[str, TrainingInput] = {}
+        learn, held_out = self.evaluator.split(feedback_pairs) if self.evaluator else (list(feedback_pairs), [])
         run.stage("extract", lambda: self._extract(function_name, run, inputs))
-        run.stage("synthesize", lambda: self._synthesize(function_name, feedback_pairs, run))
-        run.stage("train", lambda: self._train(inputs["train"], run, wait))
+        synthesized = run.stage("synthesize", lambda: self._synthesize(function_name, learn, run))
+        trained = run.stage("train", lambda: self._train(inputs["train"], run, wait))
+        if self.evaluator is not None:
+            run.stage("gate", lambda: self._gate(function_name, run, inputs["train"], synthesized, trained, held_out))
         return run.finish()
+
+    def promoter(self, function_name: str) -> Promoter:
+        """The gate of one function's live hook and model registry (a gated pipeline only).
+
+        Raises:
+            ConfigError: If the pipeline has no evaluator.
+        """
+        if self.evaluator is None or self.promotion_policy is None:
+            raise ConfigError("this pipeline is not gated: pass an evaluator or a promotion_policy")
+        home = self.live_dir / _layout.function_dirname(function_name)
+        return Promoter(home, self.evaluator, self.promotion_policy, endpoint=self.trainer.serving_endpoint())
 
     def train(
         self,
@@ -160,6 +208,43 @@ class TrainingPipeline:
         """The function's SUCCESS outputs: text nobody complained about (the damage check's reference)."""
         assert self.extractor is not None
         return [render_value(log.output) for log in self.extractor.analyze(function_name).logs]
+
+    def _gate(
+        self,
+        function_name: str,
+        run: RunDirectory,
+        inputs: TrainingInput,
+        synthesized: dict[str, Any],
+        trained: dict[str, Any],
+        held_out: Sequence[FeedbackPair],
+    ) -> dict[str, Any]:
+        assert self.evaluator is not None
+        promoter = self.promoter(function_name)
+        hub = run.hub
+        known_good = sample_known_good(self.known_good(function_name))
+        hook = promoter.gate_hook(synthesized.get("hook_path"), int(synthesized.get("rules", 0)), held_out, known_good)
+        hub.log(f"hook: {hook['decision']['reason']}")
+        examples = validation_examples(inputs.validation_path) if inputs.validation_path else []
+        system_prompt = self.extractor.settings.system_prompt if self.extractor is not None else None
+        examples += feedback_examples(held_out, system_prompt)
+        model = promoter.gate_model(
+            trained,
+            provider=self.trainer.name,
+            base_model=str(self.trainer.describe().get("model") or ""),
+            examples=examples,
+            run_dir=run.dir,
+        )
+        hub.log(f"model: {model['decision']['reason']}", "info" if model["decision"]["promote"] else "warning")
+        report = {"function_name": function_name, "at": utc_now(), "hook": hook, "model": model}
+        atomic_write_json(run.path(EVALUATION_FILENAME), report)
+        return {
+            "hook": hook,
+            "model": model,
+            "held_out_pairs": len(held_out),
+            "examples": len(examples),
+            "live_dir": str(promoter.home.resolve()),
+            "evaluation_path": str(run.path(EVALUATION_FILENAME)),
+        }
 
     def _synthesize(self, function_name: str, pairs: Sequence[FeedbackPair], run: RunDirectory) -> dict[str, Any]:
         assert self.synthesizer is not None

@@ -75,3 +75,8 @@ class BaseTrainer(ABC):
     def describe(self) -> dict[str, Any]:
         """What the trainer would submit, for reports (no secrets)."""
         return {"trainer": self.name}
+
+    def serving_endpoint(self) -> tuple[str | None, str | None]:
+        """``(base_url, api_key)`` of the OpenAI-compatible endpoint that serves the models this
+        trainer makes, for evaluating them (``(None, None)``: the environment's, or none)."""
+        return None, None

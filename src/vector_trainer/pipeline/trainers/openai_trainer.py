@@ -271,6 +271,10 @@ class OpenAITrainer(BaseTrainer):
         job = self._call("cancel", lambda: self.client.fine_tuning.jobs.cancel(job_id))
         return {"id": job.id, "status": job.status}
 
+    def serving_endpoint(self) -> tuple[str | None, str | None]:
+        """The endpoint the fine-tuned models are served from: the one jobs are submitted to."""
+        return self.base_url, self._api_key
+
     def describe(self) -> dict[str, Any]:
         return {
             "trainer": self.name,

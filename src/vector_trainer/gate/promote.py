@@ -1,0 +1,158 @@
+"""Gate one function's candidates against what is live, and promote only what is better.
+
+A function's live state sits in one directory (its *home*)::
+
+    <home>/hook/generated_prompt_hook.py, hook/.hook_versions/   the live hook and its versions
+    <home>/models/models.json                                   the model registry
+
+A candidate hook becomes a new live hook version only when :meth:`PromotionPolicy.decide_hook`
+says so; a trained model is registered and becomes active only when :meth:`PromotionPolicy.decide`
+says so. Every decision is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vector_trainer import _layout
+from vector_trainer._shared import utc_now
+from vector_trainer.errors import VectorTrainerError
+from vector_trainer.gate.evaluate import EvalExample, Evaluation, ModelEvaluator
+from vector_trainer.gate.policy import Decision, PromotionPolicy
+from vector_trainer.gate.registry import ModelRegistry
+from vector_trainer.synthesizer.versions import open_hook_versions
+from vector_trainer.types import FeedbackPair
+
+
+class Promoter:
+    """Evaluates a run's candidates against one function's live hook and active model.
+
+    Args:
+        home: The function's live directory (``hook/`` and ``models/`` inside).
+        evaluator: Scores candidates and reaches registered models.
+        policy: Decides.
+        endpoint: ``(base_url, api_key)`` of the OpenAI-compatible endpoint serving trained
+            models (``None`` parts: ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``).
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        evaluator: ModelEvaluator,
+        policy: PromotionPolicy,
+        *,
+        endpoint: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        self.home = Path(home)
+        self.evaluator = evaluator
+        self.policy = policy
+        self._endpoint = endpoint
+
+    def __repr__(self) -> str:
+        return f"Promoter({str(self.home)!r}, base_url={self._endpoint[0]!r})"
+
+    def _reach(self, provider: str, model: str) -> Any:
+        base_url, api_key = self._endpoint
+        return self.evaluator.reach(provider, model, base_url=base_url, api_key=api_key)
+
+    @property
+    def live_hook(self) -> Path:
+        """The live hook file (it may not exist yet)."""
+        return self.home / _layout.HOOK_DIRNAME / _layout.HOOK_FILENAME
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The function's model registry."""
+        return ModelRegistry(self.home / _layout.MODELS_DIRNAME)
+
+    def gate_hook(
+        self,
+        hook_path: str | os.PathLike[str] | None,
+        rules: int,
+        held_out: Sequence[FeedbackPair],
+        known_good: Sequence[str],
+    ) -> dict[str, Any]:
+        """Evaluate a run's hook against the live one; on promotion it becomes a new live version.
+
+        Returns:
+            ``{"evaluation", "decision"}`` (no evaluation when there is no candidate hook).
+        """
+        if not hook_path:
+            return {"decision": Decision(False, "no hook this run (no feedback to learn from)").to_dict()}
+        live = self.live_hook
+        evaluation = self.evaluator.evaluate_hooks(hook_path, live if live.is_file() else None, held_out, known_good)
+        decision = self.policy.decide_hook(evaluation)
+        if decision.promote:
+            source = Path(hook_path).read_text(encoding="utf-8")
+            live.parent.mkdir(parents=True, exist_ok=True)
+            manager = open_hook_versions(live.parent)
+            active = manager.active()
+            if active is None or manager.source(active.version_id) != source:
+                version = manager.add(source, rules)
+                decision = Decision(True, f"{decision.reason}; live hook is now {version.version_id}")
+        return {"evaluation": evaluation.to_dict(), "decision": decision.to_dict()}
+
+    def gate_model(
+        self,
+        training: dict[str, Any],
+        *,
+        provider: str,
+        base_model: str,
+        examples: Sequence[EvalExample],
+        run_dir: str | os.PathLike[str],
+    ) -> dict[str, Any]:
+        """Register a run's trained model, evaluate it against the active one (the base model
+        when none is active) and promote it only if the policy says so.
+
+        Args:
+            training: The training stage's result (``fine_tuned_model`` or ``artifacts.adapter_dir``).
+            provider: The trainer that made it (``openai``, ``local-lora``, ...).
+            base_model: The model it was trained from.
+            examples: Held-out examples neither model was trained on.
+            run_dir: The run that trained it (kept in the registry).
+
+        Returns:
+            ``{"model_id", "evaluation", "decision"}``; only a decision when nothing was trained.
+        """
+        trained = training.get("fine_tuned_model") or (training.get("artifacts") or {}).get("adapter_dir")
+        if training.get("mode") == "dry_run" or not trained:
+            why = "dry run: nothing was trained" if training.get("mode") == "dry_run" else "no trained model yet"
+            return {"decision": Decision(False, f"the incumbent stays: {why}").to_dict()}
+        registry = self.registry
+        record = registry.add(
+            provider, base_model, str(trained), job_id=str(training.get("job_id", "")), run_dir=str(run_dir)
+        )
+        active = registry.active()
+        incumbent_provider, incumbent_model = (active.provider, active.model) if active else (provider, base_model)
+        live = self.live_hook
+        try:
+            evaluation = self.evaluator.evaluate(
+                self._reach(record.provider, record.model),
+                self._reach(incumbent_provider, incumbent_model),
+                examples,
+                hook_path=live if live.is_file() else None,
+            )
+        except VectorTrainerError as exc:
+            decision = Decision(False, f"the incumbent stays: evaluation failed: {exc}")
+            registry.reject(record.model_id, decision.reason)
+            return {"model_id": record.model_id, "decision": decision.to_dict()}
+        decision = self.policy.decide(evaluation)
+        registry.record_evaluation(record.model_id, evaluation_summary(evaluation, decision))
+        if decision.promote:
+            registry.promote(record.model_id, decision.reason)
+        else:
+            registry.reject(record.model_id, decision.reason)
+        return {"model_id": record.model_id, "evaluation": evaluation.to_dict(), "decision": decision.to_dict()}
+
+
+def evaluation_summary(evaluation: Evaluation, decision: Decision) -> dict[str, Any]:
+    """What the registry keeps of an evaluation: the comparisons and the decision."""
+    return {
+        "against": evaluation.incumbent,
+        "comparisons": {k: v.to_dict() for k, v in evaluation.comparisons.items()},
+        "decision": decision.to_dict(),
+        "at": utc_now(),
+    }
