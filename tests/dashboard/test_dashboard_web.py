@@ -25,6 +25,7 @@ from vector_trainer.cli import main
 from vector_trainer.dashboard.runview import DASHBOARD_TOKEN_ENV, DASHBOARD_TOKEN_PARAM, write_actions_allowed
 from vector_trainer.dashboard.webapp import LOSS_COLOR, STRATEGY_COLORS
 from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.gate import ModelRegistry
 from vector_trainer.pipeline import TrainingPipeline
 from vector_trainer.pipeline.trainers import OpenAITrainer
 from vector_trainer.sources.store import SQLiteLogStore
@@ -148,6 +149,74 @@ def test_rollback_through_the_ui(runs: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert manager.active().version_id == "v0001"
     assert manager.active_path.read_text() == manager.source("v0001")
     manager.rollback("v0002")  # leave the shared fixture as it was
+
+
+@pytest.fixture(scope="module")
+def looped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two loop cycles through the real openai client to the local stand-in: the first trains a
+    model that answers better than the base model (promoted), the second (new feedback) one that
+    answers no better than the first (rejected)."""
+    base = tmp_path_factory.mktemp("looped")
+    cwd, saved = Path.cwd(), {k: os.environ.get(k) for k in ("OPENAI_API_KEY",)}
+    os.chdir(base)
+    try:
+        os.environ.pop("OPENAI_API_KEY", None)
+        assert main(["demo", "--out", "warmup"]) == 0
+        feedback = Path(importlib.util.find_spec("vector_trainer").origin).parent / "demo" / "demo_feedback.jsonl"
+        with FakeOpenAIServer() as server:
+            server.script.polls_before_done = 0
+            server.script.chat_reply = lambda r: r["messages"][-1]["content"] if r["model"].startswith("ft:") else "?"
+            os.environ["OPENAI_API_KEY"] = VALID_KEY
+            loop = ["loop", "--once", "--store", ".vectortrainer/demo.db", "--out", "runs", "--function",
+                    "support_faq", "--base-url", server.base_url, "--wait", "--poll-interval", "0"]  # fmt: skip
+            assert main(loop) == 0
+            assert main([*loop, "--feedback", str(feedback)]) == 0
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    return base / "runs"
+
+
+def test_the_gate_tab_shows_decisions_registry_and_cycles(looped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = looped / function_dirname("support_faq")
+    at = app(looped, monkeypatch, home / "cycles" / "c0002")
+
+    def frame(*columns: str):
+        return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+    tables = [d.value for d in at.dataframe if {"metric", "candidate", "low", "high"} <= set(d.value.columns)]
+    assert [sorted(t["metric"]) for t in tables] == [["no_damage"], ["compliance", "similarity"]]  # hook, then model
+    assert all((t["n"] > 0).all() for t in tables)
+    models = frame("model_id", "active", "provider")
+    assert list(models["model_id"]) == ["m0001", "m0002"] and list(models["active"]) == [True, False]
+    cycles = frame("cycle", "why")
+    assert list(cycles["cycle"]) == ["c0001", "c0002"] and "the feedback changed" in cycles["why"].iloc[1]
+    assert any(w.value.startswith("the incumbent stays") for w in at.warning)  # m0002 is no better
+    titles = [spec.get("title") for spec in chart_specs(at)]
+    assert "model: difference and confidence interval" in titles
+    charts = dict(zip(titles, at.get("vega_lite_chart"), strict=True))
+    interval = chart_rows(charts["model: difference and confidence interval"])
+    assert {"difference", "low", "high"} <= set(interval.columns)
+    assert any(i.value.startswith("Read-only session") for i in at.info)  # no token: no model rollback
+
+
+def test_model_rollback_through_the_ui(looped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = looped / function_dirname("support_faq")
+    at = app(looped, monkeypatch, home / "cycles" / "c0001", token=SESSION_TOKEN)
+    assert at.selectbox(key="model_rollback_version").options == ["m0002"]  # never the active one
+    assert at.button(key="model_rollback_button").disabled
+    at.checkbox(key="model_rollback_confirm").check().run()
+    at.button(key="model_rollback_button").click().run()
+    assert any(s.value.startswith("m0002 is now the active model") for s in at.success)
+    registry = ModelRegistry(home / "models")
+    assert registry.active().model_id == "m0002" and registry.history()[-1]["action"] == "rollback"
+    registry.rollback("m0001")  # leave the shared fixture as it was
+
+
+def test_an_ungated_run_says_how_to_gate_it(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(runs, monkeypatch, runs / "full" / "persona_chat")
+    assert any(i.value.startswith("This run was not gated") for i in at.info)
 
 
 def test_damaged_and_empty_runs_are_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,8 +15,12 @@ from typing import Any
 from vector_trainer import _layout
 from vector_trainer._layout import (
     COST_FILENAME,
+    CYCLES_DIRNAME,
+    EVALUATION_FILENAME,
     EVENTS_FILENAME,
     GOLDEN_FILENAME,
+    LOOP_STATE_FILENAME,
+    MODELS_DIRNAME,
     PROJECTION_FILENAME,
     RULES_FILENAME,
     RUN_MARKERS,
@@ -24,6 +28,7 @@ from vector_trainer._layout import (
     SUMMARY_FILENAME,
 )
 from vector_trainer.fileio import loads_strict
+from vector_trainer.gate.registry import ModelRegistry
 from vector_trainer.synthesizer.versions import HookVersionManager, open_hook_versions
 
 REPORT_FILENAME = _layout.report_path(GOLDEN_FILENAME).name
@@ -61,6 +66,7 @@ class RunView:
     projection: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -102,6 +108,59 @@ class RunView:
         """The run's hook version manager."""
         return open_hook_versions(_layout.run_hook_dir(self.path))
 
+    @property
+    def live_home(self) -> Path | None:
+        """The function's live directory (live hook, model registry, loop state) of a gated
+        run: named in its gate stage, or the parent of a loop cycle's ``cycles/`` directory."""
+        stages = self.summary.get("stages") or {}
+        gate = stages.get("gate") if isinstance(stages, dict) else None
+        if isinstance(gate, dict) and isinstance(gate.get("live_dir"), str):
+            return Path(gate["live_dir"])
+        if self.path.parent.name == CYCLES_DIRNAME:
+            return self.path.parent.parent
+        return None
+
+
+@dataclass
+class LiveView:
+    """A function's live state: its model registry, its live hook and the loop's cycles."""
+
+    home: Path
+    loop: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The function's model registry (it may be empty)."""
+        return ModelRegistry(self.home / MODELS_DIRNAME)
+
+    def hook_manager(self) -> HookVersionManager:
+        """The live hook's version manager."""
+        return open_hook_versions(self.home / _layout.HOOK_DIRNAME)
+
+    @property
+    def cycles(self) -> list[dict[str, Any]]:
+        """The loop's finished cycles, oldest first (well-formed entries only)."""
+        cycles = self.loop.get("cycles")
+        return [c for c in cycles if isinstance(c, dict)] if isinstance(cycles, list) else []
+
+
+def load_live(home: str | os.PathLike[str]) -> LiveView:
+    """Read a function's live directory; an unreadable ``loop.json`` becomes a problem."""
+    view = LiveView(Path(home))
+    path = view.home / LOOP_STATE_FILENAME
+    if path.exists():
+        try:
+            data = loads_strict(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            view.problems.append(f"{LOOP_STATE_FILENAME} cannot be read ({exc}); the loop's cycles are unavailable")
+        else:
+            if isinstance(data, dict):
+                view.loop = data
+            else:
+                view.problems.append(f"{LOOP_STATE_FILENAME} is not a JSON object; the loop's cycles are unavailable")
+    return view
+
 
 #: The type each top-level key the dashboards read must have; a key of another type (a damaged
 #: or hand-edited file) is dropped with a problem instead of breaking the page.
@@ -112,6 +171,7 @@ EXPECTED_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     PROJECTION_FILENAME: {"points": list, "explained_variance_ratio": list},
     RULES_FILENAME: {"rules": list, "conflicts": list},
     COST_FILENAME: {"estimated_usd": (int, float), "exact": bool},
+    EVALUATION_FILENAME: {"hook": dict, "model": dict},
 }
 _JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false"}
 
@@ -219,6 +279,8 @@ def load_run(path: str | os.PathLike[str]) -> RunView:
     view.projection = _load_json(view, PROJECTION_FILENAME, "the 2-D projection")
     view.rules = _load_json(view, RULES_FILENAME, "the rule set (no feedback given, or not synthesized yet)")
     view.cost = _load_json(view, COST_FILENAME, "the cost estimate")
+    if (view.path / EVALUATION_FILENAME).exists():  # gated runs only
+        view.evaluation = _load_json(view, EVALUATION_FILENAME, "the gate's evaluation")
     view.events = _load_events(view)
     view.examples = _load_examples(view)
     if view.report and view.report.get("examples", {}).get("written", 0) == 0:

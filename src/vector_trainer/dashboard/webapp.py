@@ -22,14 +22,9 @@ import pandas as pd
 import streamlit as st
 
 from vector_trainer.config import RunConfig
-from vector_trainer.dashboard.runview import (
-    DASHBOARD_TOKEN_PARAM,
-    RunView,
-    discover_runs,
-    load_run,
-    write_actions_allowed,
-)
-from vector_trainer.errors import VectorTrainerError
+from vector_trainer.dashboard._web_gate import render_gate
+from vector_trainer.dashboard._web_widgets import chart_or_notice, render_versions
+from vector_trainer.dashboard.runview import RunView, discover_runs, load_run
 
 RUNS_ENV = "VECTORTRAINER_RUNS"
 DEFAULT_RUNS = RunConfig.out
@@ -114,13 +109,6 @@ def density_chart(view: RunView) -> alt.Chart | None:
     )
 
 
-def _chart_or_notice(chart: alt.Chart | None, notice: str | None) -> None:
-    if chart is not None:
-        st.altair_chart(chart, width="stretch")
-    elif notice:
-        st.info(notice)
-
-
 def render_overview(view: RunView) -> None:
     examples = view.report.get("examples", {})
     training = view.training
@@ -131,10 +119,10 @@ def render_overview(view: RunView) -> None:
     cols[3].metric("training", training.get("status") or training.get("mode") or "not started")
     left, right = st.columns(2)
     with left:
-        _chart_or_notice(projection_chart(view), "No projection yet: the extract stage has not finished.")
+        chart_or_notice(projection_chart(view), "No projection yet: the extract stage has not finished.")
     with right:
-        _chart_or_notice(training_chart(view), "No training metrics yet (a dry run, or no job report yet).")
-    _chart_or_notice(density_chart(view), None)
+        chart_or_notice(training_chart(view), "No training metrics yet (a dry run, or no job report yet).")
+    chart_or_notice(density_chart(view), None)
     stages = view.state.get("stages", {})
     if stages:
         st.dataframe(pd.DataFrame([{"stage": k, **v} for k, v in stages.items()]), hide_index=True)
@@ -169,47 +157,7 @@ def render_rules(view: RunView) -> None:
 
 def render_hook_versions(view: RunView) -> None:
     st.subheader("Hook versions")
-    manager = view.hook_manager()
-    try:
-        versions = manager.list_versions()
-    except VectorTrainerError as exc:
-        st.error(str(exc))
-        return
-    if not versions:
-        st.info("No hook has been generated in this run.")
-        return
-    st.dataframe(
-        pd.DataFrame([v.to_dict() for v in versions])[["version_id", "created_at", "rule_count", "sha256", "active"]],
-        hide_index=True,
-        key="versions_table",
-    )
-    for problem in manager.verify():
-        st.warning(problem)
-    ids = [v.version_id for v in versions]
-    active = next((v.version_id for v in versions if v.active), ids[-1])
-    with st.expander(f"active hook source ({active})"):
-        st.code(manager.source(active), language="python")
-    if len(ids) > 1:
-        left, right = st.columns(2)
-        old = left.selectbox("diff from", ids, index=0, key="diff_from")
-        new = right.selectbox("diff to", ids, index=len(ids) - 1, key="diff_to")
-        st.code(manager.diff(old, new) or "(identical)", language="diff")
-    st.markdown("**Roll back**")
-    if not write_actions_allowed(st.query_params.get(DASHBOARD_TOKEN_PARAM)):
-        st.info(
-            "Read-only session: open the link that `vectortrainer dashboard` printed (it carries this "
-            "session's token) to roll back here, or run `vectortrainer hooks rollback --dir DIR VERSION`."
-        )
-        return
-    target = st.selectbox("version to activate", ids, index=ids.index(active), key="rollback_version")
-    confirmed = st.checkbox(f"Yes, make {target} the active hook", key="rollback_confirm")
-    if st.button("Roll back", key="rollback_button", disabled=not confirmed or target == active):
-        try:
-            manager.rollback(target)
-        except VectorTrainerError as exc:
-            st.error(str(exc))
-        else:
-            st.success(f"{target} is now the active hook ({manager.active_path})")
+    render_versions(view.hook_manager(), "", "No hook has been generated in this run.")
 
 
 def render_training(view: RunView) -> None:
@@ -245,6 +193,7 @@ def render_run(path: str) -> None:
         "Golden data": render_golden,
         "Rules & hook": render_rules,
         "Training": render_training,
+        "Gate": render_gate,
     }
     tabs = st.tabs([*sections, "Problems"])
     for tab, (title, render) in zip(tabs[:-1], sections.items(), strict=True):
