@@ -118,7 +118,9 @@ class OpenAITrainerConfig:
     n_epochs: int | None = param(None, Interval(1, 50), doc="epochs (default: OpenAI's rule)")
     suffix: str | None = param(None, NonEmpty(), doc="suffix of the fine-tuned model's name")
     base_url: str | None = param(None, NonEmpty(), doc="an OpenAI-compatible endpoint")
-    usd_per_million: float | None = param(None, Interval(0, None, "neither"), doc="price of unpriced models")
+    usd_per_million: float | None = param(
+        None, Interval(0, None, "neither"), doc="USD per 1M training tokens, for unpriced models"
+    )
     max_retries: int = param(3, Interval(0, 10), doc="SDK retries on 429 and 5xx")
     timeout_s: float = param(120.0, Interval(1, 3600), doc="seconds to wait for one API answer")
 

@@ -33,6 +33,12 @@ def redact_value(value: Any, *secrets: str | None) -> Any:
     return value
 
 
+def install_command(extra: str) -> str:
+    """The pip command that adds an extra, run from a clone of VectorTrainer (the package is not
+    on PyPI)."""
+    return f'pip install ".[{extra}]"'
+
+
 class VectorTrainerError(Exception):
     """Base class of every error raised on purpose by vector_trainer."""
 
@@ -80,7 +86,7 @@ class MissingDependencyError(VectorTrainerError):
     def __init__(self, package: str, extra: str, feature: str) -> None:
         super().__init__(
             f"{feature} needs the '{package}' package, which is not installed. "
-            f"Install it with: pip install 'vector-trainer[{extra}]'"
+            f"Install it from the VectorTrainer checkout with: {install_command(extra)}"
         )
         self.package = package
         self.extra = extra

@@ -172,9 +172,26 @@ class Rule:
             data["scope"] = self.scope
         return data
 
+    def shown(self) -> tuple[str, str]:
+        """``(target, replacement)`` as a person reads them: a REGEX rule's numbers are ``{1}``,
+        ``{2}``... in the order they appear in the target (``{1} hrs`` -> ``{1} hours``)."""
+        if self.kind is not RuleKind.REGEX:
+            return self.target, self.replacement
+        target = self.segments[0] + "".join(f"{{{i}}}{part}" for i, part in enumerate(self.segments[1:], 1))
+        return target, "".join(part if isinstance(part, str) else f"{{{part}}}" for part in self.template)
+
+    @property
+    def pair_numbers(self) -> list[int]:
+        """The 1-based numbers of the feedback pairs that show the rule (``sources`` + 1)."""
+        return [source + 1 for source in self.sources]
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the rule."""
+        """A JSON-ready dict of the rule (``shown`` and ``pairs`` are for people: the readable
+        target and replacement, and the 1-based pair numbers)."""
+        target, replacement = self.shown()
         return {
+            "shown": {"target": target, "replacement": replacement},
+            "pairs": self.pair_numbers,
             "segments": list(self.segments),
             "template": list(self.template),
             "rule_id": self.rule_id,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from conftest import ListSource, clustered, make_log
+from conftest import ListSource, clustered, fill_store, make_log
 from vector_trainer._layout import function_dirname
 from vector_trainer.chatml import is_valid_example
 from vector_trainer.cli import build_parser, main
@@ -23,6 +23,7 @@ from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.pipeline import TrainingPipeline
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.trainers import BaseTrainer
+from vector_trainer.sources.store import SQLiteLogStore
 from vector_trainer.synthesizer import RuleSetSynthesizer
 from vector_trainer.types import FeedbackPair
 
@@ -229,8 +230,25 @@ def test_config_unknown_key_named(tmp_path: Path) -> None:
 
 
 def test_run_on_empty_store_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "typo.db"
+    for command in (
+        ["run", "--store", str(missing), "--out", str(tmp_path / "o")],
+        ["functions", "--store", str(missing)],
+    ):
+        assert main(command) == 2
+        assert f"there is no store at {missing}" in capsys.readouterr().err
+        assert not missing.exists()  # a reader never creates a store
+    SQLiteLogStore(tmp_path / "empty.db").close()
     assert main(["run", "--store", str(tmp_path / "empty.db"), "--out", str(tmp_path / "o")]) == 2
     assert "holds no logs" in capsys.readouterr().err
+
+
+def test_an_unknown_function_is_bad_input_said_once(tmp_path: Path, capsys) -> None:
+    with SQLiteLogStore(tmp_path / "logs.db") as store:
+        fill_store(store, [make_log(i, [1.0, float(i)], function="known") for i in range(3)])
+    assert main(["run", "--store", str(tmp_path / "logs.db"), "--function", "nope", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("no logs for --function 'nope'") == 1 and "functions with logs: known" in err
 
 
 def test_synthesize_and_hooks_cli(tmp_path: Path, capsys) -> None:
@@ -257,8 +275,12 @@ def test_cost_cli(tmp_path: Path, capsys) -> None:
     path.write_text(json.dumps(example) + "\n")
     assert main(["cost", str(path), "--model", "gpt-4o-mini", "--epochs", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_epochs"] == 2
-    assert main(["cost", str(path), "--model", "unknown-model"]) == 1
+    assert main(["cost", str(path), "--model", "unknown-model"]) == 2  # bad input: name a price
     assert main(["cost", str(path), "--model", "gpt-4o", "--budget", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was uploaded" not in err and "a training run with this budget would refuse it" in err
+    assert main(["cost", str(path), "--model", "gpt-4o"]) == 0
+    assert "shared/reference" not in capsys.readouterr().out  # no internal note paths
 
 
 def test_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:

@@ -241,7 +241,7 @@ def test_misshapen_files_cost_a_section_not_the_page(tmp_path: Path, monkeypatch
     run.mkdir(parents=True)
     (run / "state.json").write_text('{"function_name": "odd", "stages": ["extract", "train"], "training": 3}')
     (run / "cost.json").write_text('{"estimated_usd": "lots"}')
-    (run / "rules.json").write_text('{"rules": ["not a rule"]}')  # a shape runview does not foresee
+    (run / "rules.json").write_text('{"conflicts": [{"kind": "x"}, "not a conflict"]}')  # unforeseen
     at = app(tmp_path / "runs", monkeypatch)
     assert not at.exception
     assert at.header[0].value == "odd: in progress"

@@ -42,14 +42,14 @@ def test_registry_and_validation(tmp_path: Path) -> None:
 def test_missing_stack_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("vector_trainer.pipeline.trainers.local_lora._find_spec", lambda name: None)
     trainer = LocalLoRATrainer(model="m", jobs_dir=tmp_path / "jobs")
-    with pytest.raises(MissingDependencyError, match=r"vector-trainer\[local\]"):
+    with pytest.raises(MissingDependencyError, match=r"pip install \"\.\[local\]\""):
         trainer.start_training(str(chat_file(tmp_path / "t.jsonl")))
 
 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_real_lora_step_on_cpu(tmp_path: Path) -> None:
-    require_modules(NEEDED, "pip install torch==2.13.0 'vector-trainer[local]'")
+    require_modules(NEEDED, "pip install torch==2.13.0 '.[local]'")
     from tiny_model import make_tiny_model
 
     data = chat_file(tmp_path / "golden.jsonl")

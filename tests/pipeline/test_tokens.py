@@ -37,7 +37,7 @@ def offline_tiktoken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_packaged_o200k_ranks_give_exact_counts_offline(offline_tiktoken: Path) -> None:
-    require_modules(("bpe_openai",), "pip install 'vector-trainer[exact-tokens]'")
+    require_modules(("bpe_openai",), "pip install '.[exact-tokens]'")
     count, name, exact, note = tokens.load_token_counter("o200k_base")
     assert (name, exact, note) == ("o200k_base", True, "")
     url, digest = tokens.PINNED_RANKS["o200k_base"]
@@ -51,7 +51,7 @@ def test_packaged_o200k_ranks_give_exact_counts_offline(offline_tiktoken: Path) 
 
 def test_o200k_estimate_matches_hand_counts(offline_tiktoken: Path, tmp_path: Path) -> None:
     """Per example: priming 3 + 3 messages x (3 + 1 role token) + contents 2 + 6 + 2 = 25."""
-    require_modules(("bpe_openai",), "pip install 'vector-trainer[exact-tokens]'")
+    require_modules(("bpe_openai",), "pip install '.[exact-tokens]'")
     path = write_chat_jsonl(
         tmp_path / "t.jsonl", 4, system="hello world", user="tiktoken is great!", assistant="hello world"
     )

@@ -120,5 +120,5 @@ def test_missing_vectorwave_is_a_clear_error(monkeypatch, tmp_path, capsys) -> N
     from vector_trainer.cli import main
 
     monkeypatch.setitem(sys.modules, "vectorwave", None)  # import fails as if not installed
-    assert main(["run", "--source", "vectorwave", "--out", str(tmp_path)]) == 1
-    assert "pip install 'vector-trainer[vectorwave]'" in capsys.readouterr().err
+    assert main(["run", "--source", "vectorwave", "--out", str(tmp_path)]) == 2  # configuration
+    assert 'pip install ".[vectorwave]"' in capsys.readouterr().err

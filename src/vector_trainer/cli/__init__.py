@@ -16,7 +16,14 @@ from rich.text import Text
 from vector_trainer.cli import commands, gate, jobs
 from vector_trainer.cli.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from vector_trainer.cli.parser import build_parser as _build_parser
-from vector_trainer.errors import ConfigError, EmptyDataError, InputError, VectorTrainerError
+from vector_trainer.errors import (
+    ConfigError,
+    EmptyDataError,
+    InputError,
+    MissingDependencyError,
+    UnknownModelError,
+    VectorTrainerError,
+)
 
 HANDLERS = {
     "run": commands.cmd_run,
@@ -52,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     try:
         return int(args.handler(args, console))
-    except (InputError, ConfigError, EmptyDataError) as exc:
+    except (InputError, ConfigError, EmptyDataError, MissingDependencyError, UnknownModelError) as exc:
         errors.print(Text.assemble(("error: ", "red"), str(exc)))
         return EXIT_BAD_INPUT
     except VectorTrainerError as exc:

@@ -22,6 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEMO_LOGS = "demo_logs.jsonl.gz"
 DEMO_FEEDBACK = "demo_feedback.jsonl"
 DEMO_VECTOR_SPACE = "all-MiniLM-L6-v2"
+#: Feedback pair numbers listed per rule in the synthesize table.
+MAX_PAIRS_SHOWN = 5
 
 
 def demo_file(name: str) -> Path:
@@ -72,12 +74,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if getattr(args, "demo", False):
         config = _prepare_demo(config, console)
     source = open_source(config.source)
-    functions = config.run.functions or source.list_functions()
-    if not functions:
-        raise EmptyDataError(
-            f"the store {config.source.store} holds no logs. Import some with 'vectortrainer ingest FILE', "
-            "or try 'vectortrainer demo'"
-        )
+    functions = functions_to_run(config, source)
     pairs = load_feedback(config.run.feedback) if config.run.feedback else []
     trainer = trainer_from_config(config.trainer)
     trainer.check_ready()
@@ -102,6 +99,28 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             return EXIT_INTERRUPTED
         dashboard.print_summary(summary)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def functions_to_run(config: Config, source: Any) -> list[str]:
+    """``[run] functions`` (each checked to have logs), or every function of the source.
+
+    Raises:
+        EmptyDataError: If the source holds no logs.
+        InputError: Naming a requested function without logs, and the ones that have some.
+    """
+    known = source.list_functions()
+    where = config.source.store if config.source.kind == "sqlite" else "the source"
+    if not known:
+        raise EmptyDataError(
+            f"{where} holds no logs. Import some with 'vectortrainer ingest FILE', or try 'vectortrainer demo'"
+        )
+    unknown = [name for name in config.run.functions if name not in known]
+    if unknown:
+        raise InputError(
+            f"no logs for --function {', '.join(map(repr, unknown))} in {where}; functions with logs: "
+            f"{', '.join(known)} (see 'vectortrainer functions')"
+        )
+    return list(config.run.functions) or known
 
 
 def _prepare_demo(config: Config, console: Console) -> Config:
@@ -139,7 +158,7 @@ def cmd_functions(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer functions``."""
     from vector_trainer.sources.store import SQLiteLogStore
 
-    with SQLiteLogStore(args.store) as store:
+    with SQLiteLogStore(args.store, create=False) as store:
         table = Table("function", "logs", "vectors")
         for name in store.list_functions():
             space = store.vector_space(name)
@@ -186,9 +205,12 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
         result.rules, out / HOOK_FILENAME, feedback_pairs=result.consistent_pairs(pairs)
     )
     atomic_write_json(out / RULES_FILENAME, result.to_dict())  # after activation: describes the active hook
-    table = Table("kind", "target", "replacement", "support")
+    table = Table("kind", "target", "replacement", "support", "pairs (1-based)")
     for rule in result.rules:
-        table.add_row(rule.kind.value, repr(rule.target), repr(rule.replacement), str(rule.support))
+        target, replacement = rule.shown()
+        pairs = ", ".join(map(str, rule.pair_numbers[:MAX_PAIRS_SHOWN]))
+        more = f" +{len(rule.sources) - MAX_PAIRS_SHOWN}" if len(rule.sources) > MAX_PAIRS_SHOWN else ""
+        table.add_row(rule.kind.value, repr(target), repr(replacement), str(rule.support), pairs + more)
     console.print(table)
     for conflict in result.conflicts:
         console.print(

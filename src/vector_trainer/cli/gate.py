@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vector_trainer._shared import printable
-from vector_trainer.cli.commands import EXIT_OK, base_config, run_config
+from vector_trainer.cli.commands import EXIT_OK, base_config, functions_to_run, run_config
 from vector_trainer.config import Config, with_overrides
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import atomic_write_json
@@ -141,7 +141,7 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     loop = ContinuousLoop(
         config,
         lambda _name: build_pipeline(config, source=source, trainer=trainer, monitor=CLIDashboard(console), gated=True),
-        lambda: config.run.functions or source.list_functions(),
+        lambda: functions_to_run(config, source),
         lambda name: _count_logs(source, name),
     )
 

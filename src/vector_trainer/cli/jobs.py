@@ -125,7 +125,7 @@ def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.enableXsrfProtection", "true",
+        "--server.enableXsrfProtection", "true", "--client.toolbarMode", "minimal",
         "--", "--runs", str(Path(args.run_dir).resolve()),
     ]  # fmt: skip
     token = secrets.token_urlsafe(DASHBOARD_TOKEN_BYTES)
@@ -151,5 +151,5 @@ def cmd_cost(args: argparse.Namespace, console: Console) -> int:
             f"= {estimate.total_tokens:,} tokens on {estimate.model}: "
             f"${estimate.estimated_usd:.4f}{bound}\n{estimate.note}"
         )
-    check_budget(estimate, args.budget)
+    check_budget(estimate, args.budget, refused="a training run with this budget would refuse it")
     return EXIT_OK

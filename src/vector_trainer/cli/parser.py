@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from vector_trainer import __version__
@@ -11,6 +12,7 @@ from vector_trainer._params import options_of
 from vector_trainer.config import (
     DEFAULT_TRAIN_ROOT,
     DEFAULT_TRAINER,
+    TRAINER_SETTINGS,
     ExtractorConfig,
     GateConfig,
     LoopConfig,
@@ -20,22 +22,11 @@ from vector_trainer.config import (
     SynthesizerConfig,
 )
 
-#: Trainer options that have a flag: flag destination -> option name.
+#: Flags whose name is not the option's (``--budget`` sets ``max_budget_usd``).
+_FLAG_NAMES = {"max_budget_usd": "budget", "n_epochs": "epochs", "usd_per_million": "price_per_million"}
+#: Every option of a built-in trainer has a flag: flag destination -> option name.
 TRAINER_FLAGS = {
-    "model": "model",
-    "budget": "max_budget_usd",
-    "epochs": "n_epochs",
-    "suffix": "suffix",
-    "base_url": "base_url",
-    "price_per_million": "usd_per_million",
-    "learning_rate": "learning_rate",
-    "batch_size": "batch_size",
-    "max_length": "max_length",
-    "lora_r": "lora_r",
-    "lora_alpha": "lora_alpha",
-    "lora_dropout": "lora_dropout",
-    "max_steps": "max_steps",
-    "jobs_dir": "jobs_dir",
+    _FLAG_NAMES.get(f.name, f.name): f.name for cls in TRAINER_SETTINGS.values() for f in dataclasses.fields(cls)
 }
 
 
@@ -43,23 +34,37 @@ def _default(settings: type, key: str) -> str:
     return f"(default: {getattr(settings, key)})"
 
 
+def _flag_type(annotation: Any) -> Any:
+    """The argparse type of a settings field (``str | list[str]`` options take a comma list)."""
+    text = str(annotation)
+    if "list" in text:
+        return lambda value: [part.strip() for part in value.split(",")] if "," in value else value
+    for name, kind in (("float", float), ("int", int)):
+        if name in text:
+            return kind
+    return str
+
+
 def _add_trainer_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("trainer options (each trainer takes its own; see 'vectortrainer train --help')")
+    """One flag per option of the built-in trainers, its help naming which trainer takes it and
+    each one's default (read from the settings: nothing restated here)."""
+    g = p.add_argument_group("trainer options (each trainer takes its own)")
     g.add_argument("--trainer", help=f"trainer registry key: openai, local-lora, ... (default: {DEFAULT_TRAINER})")
-    g.add_argument("--model", help="base model: a name for openai, a model directory or cached id for local-lora")
-    g.add_argument("--budget", type=float, help="openai: refuse to train when the estimate exceeds this many USD")
-    g.add_argument("--epochs", type=int, help="training epochs (openai default: OpenAI's rule)")
-    g.add_argument("--suffix", help="openai: suffix of the fine-tuned model's name")
-    g.add_argument("--base-url", help="openai: an OpenAI-compatible endpoint")
-    g.add_argument("--price-per-million", type=float, help="openai: USD per 1M training tokens for unpriced models")
-    g.add_argument("--learning-rate", type=float, help="local-lora: optimiser learning rate")
-    g.add_argument("--batch-size", type=int, help="local-lora: per-device batch size")
-    g.add_argument("--max-length", type=int, help="local-lora: longest tokenized example")
-    g.add_argument("--lora-r", type=int, help="local-lora: LoRA rank")
-    g.add_argument("--lora-alpha", type=int, help="local-lora: LoRA scaling")
-    g.add_argument("--lora-dropout", type=float, help="local-lora: LoRA dropout")
-    g.add_argument("--max-steps", type=int, help="local-lora: stop after this many optimiser steps")
-    g.add_argument("--jobs-dir", help="local-lora: where job directories are created")
+    seen: dict[str, list[str]] = {}
+    annotations: dict[str, Any] = {}
+    for key, cls in TRAINER_SETTINGS.items():
+        for f in dataclasses.fields(cls):
+            doc = f.metadata.get("doc", "")
+            default = "" if "default" in doc else f" (default: {'none' if f.default is None else f.default})"
+            seen.setdefault(f.name, []).append(f"{key}: {doc}{default}")
+            annotations.setdefault(f.name, f.type)
+    for flag, option in TRAINER_FLAGS.items():
+        g.add_argument(
+            "--" + flag.replace("_", "-"),
+            dest=flag,
+            type=_flag_type(annotations[option]),
+            help="; ".join(seen[option]).replace("%", "%%"),
+        )
 
 
 def _epsilon(text: str) -> float | str:

@@ -140,11 +140,25 @@ def render_golden(view: RunView) -> None:
     st.dataframe(pd.DataFrame(view.examples), hide_index=True, key="golden_table")
 
 
+def _rule_row(rule: dict[str, Any]) -> dict[str, Any]:
+    """A rule as a person reads it: readable target and replacement, 1-based feedback pair numbers
+    (runs written before rules.json had ``shown`` and ``pairs`` fall back to the raw fields)."""
+    shown = rule.get("shown") if isinstance(rule.get("shown"), dict) else {}
+    sources = rule.get("sources") if isinstance(rule.get("sources"), list) else []
+    return {
+        "kind": rule.get("kind"),
+        "target": shown.get("target", rule.get("target")),
+        "replacement": shown.get("replacement", rule.get("replacement")),
+        "support": rule.get("support"),
+        "feedback pairs (1-based)": rule.get("pairs") or [s + 1 for s in sources if isinstance(s, int)],
+    }
+
+
 def render_rules(view: RunView) -> None:
     rules = view.rules.get("rules", [])
     if rules:
         st.subheader("Rules")
-        table = [{k: r.get(k) for k in ("kind", "target", "replacement", "support", "sources")} for r in rules]
+        table = [_rule_row(r) for r in rules if isinstance(r, dict)]
         st.dataframe(pd.DataFrame(table), hide_index=True, key="rules_table")
     else:
         st.info("No rules in this run.")

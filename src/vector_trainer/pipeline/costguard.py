@@ -28,7 +28,7 @@ from vector_trainer.pipeline.tokens import load_token_counter
 from vector_trainer.types import CostEstimate
 
 PRICES_AS_OF = "2026-11"
-PRICES_SOURCE = "OpenAI fine-tuning pricing, as stored in late 2026 (shared/reference/finetuning.md)"
+PRICES_SOURCE = "OpenAI fine-tuning pricing as published in late 2026"
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 TOKENS_REPLY_PRIMING = 3
@@ -238,7 +238,7 @@ def estimate_cost(
         estimated_usd=total * price.usd_per_million / 1_000_000,
         exact=exact,
         encoding=encoding,
-        note="; ".join(notes),
+        note="; ".join(n.rstrip(".") for n in notes),
         over_context=len(over_context),
     )
 
@@ -256,8 +256,15 @@ def check_budget_value(max_budget_usd: float | None, key: str = "trainer.max_bud
         raise ConfigError(f"{key}: must be a finite number >= 0 (USD), got {max_budget_usd!r}")
 
 
-def check_budget(estimate: CostEstimate, max_budget_usd: float | None) -> None:
+def check_budget(
+    estimate: CostEstimate, max_budget_usd: float | None, *, refused: str = "nothing was uploaded"
+) -> None:
     """Refuse an estimate over budget (FR-6.3); ``None`` disables the guard (FR-6.5).
+
+    Args:
+        estimate: The cost estimate.
+        max_budget_usd: The budget in USD.
+        refused: What the refusal means for the caller, said in the message.
 
     Raises:
         BudgetExceededError: If ``estimate.estimated_usd > max_budget_usd``.
@@ -270,7 +277,7 @@ def check_budget(estimate: CostEstimate, max_budget_usd: float | None) -> None:
         raise BudgetExceededError(
             f"estimated cost ${estimate.estimated_usd:.4f}{bound} for {estimate.total_tokens:,} tokens "
             f"({estimate.n_epochs} epochs of {estimate.tokens_per_epoch:,}) on {estimate.model} exceeds the budget "
-            f"${max_budget_usd:.2f}; nothing was uploaded. "
+            f"${max_budget_usd:.4g}; {refused}. "
             "Raise the budget, lower the epochs, or select fewer examples.",
             estimated_usd=estimate.estimated_usd,
             budget_usd=max_budget_usd,

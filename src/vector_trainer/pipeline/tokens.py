@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from vector_trainer.errors import install_command
 from vector_trainer.fileio import atomic_write_bytes
 
 BYTE_FALLBACK_ENCODING = "utf8-bytes"
@@ -25,7 +26,7 @@ BYTE_FALLBACK_ENCODING = "utf8-bytes"
 OFFLINE_SUFFIX = "_offline"
 #: The package whose data directory holds ``<encoding>.tiktoken.gz``.
 RANKS_PACKAGE = "bpe_openai"
-RANKS_PACKAGE_INSTALL = "pip install 'vector-trainer[exact-tokens]'"
+RANKS_PACKAGE_INSTALL = install_command("exact-tokens")
 _BLOB = "https://openaipublic.blob.core.windows.net/encodings"
 #: Encoding -> (the URL tiktoken keys its cache by, the SHA-256 tiktoken pins for the ranks).
 PINNED_RANKS = {

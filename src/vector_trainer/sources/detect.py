@@ -68,16 +68,21 @@ def connect_vectorwave() -> DatasetManagerProtocol:
     return as_dataset_manager(manager)
 
 
-def open_source(config: SourceConfig) -> DatasetManagerProtocol:
+def open_source(config: SourceConfig, *, create: bool = False) -> DatasetManagerProtocol:
     """The log source a ``[source]`` configuration names (the embedded store, or VectorWave).
+
+    Args:
+        config: The ``[source]`` section.
+        create: Create the embedded store when it does not exist (readers never do).
 
     Raises:
         ConfigError: For an unknown ``source.kind``.
+        EmptyDataError: If the embedded store does not exist and ``create`` is false.
     """
     if config.kind == "sqlite":
         from vector_trainer.sources.store import SQLiteLogStore
 
-        return SQLiteLogStore(config.store)
+        return SQLiteLogStore(config.store, create=create)
     if config.kind == "vectorwave":
         return connect_vectorwave()
     raise ConfigError(f"source.kind: must be one of 'sqlite', 'vectorwave', got {config.kind!r}")

@@ -122,12 +122,21 @@ class SQLiteLogStore:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] = SourceConfig.store, *, busy_timeout_s: float = BUSY_TIMEOUT_S
+        self,
+        path: str | os.PathLike[str] = SourceConfig.store,
+        *,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
         if self.path.is_dir():
             raise InputError(f"{self.path} is a directory; give the path of a store file (e.g. {SourceConfig.store})")
+        if not create and not self.path.exists():
+            raise EmptyDataError(
+                f"there is no store at {self.path}: import logs with 'vectortrainer ingest FILE --store {self.path}', "
+                "or try 'vectortrainer demo' (check the path for a typo)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         try:
