@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -145,12 +146,34 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.sources.store import SQLiteLogStore
 
     embedder = make_embedder(args.embedder, model_path=args.embedding_model)
-    with SQLiteLogStore(args.store) as store:
-        summary = ingest_file(args.file, store, embedder, vector_space=args.vector_space)
+    with (
+        SQLiteLogStore(args.store) as store,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+        ) as progress,
+    ):
+        task = progress.add_task("reading records", total=None)
+
+        def show(done: int, embedded: int) -> None:
+            text = f"{done:,} records read, {embedded:,} embedded with {embedder.name}"
+            progress.update(task, description=text)
+
+        summary = ingest_file(
+            args.file,
+            store,
+            embedder,
+            vector_space=args.vector_space,
+            on_duplicate=args.on_duplicate,
+            on_progress=show,
+        )
+    skipped = f", {summary.skipped} skipped as duplicates" if summary.skipped else ""
     console.print(
-        f"imported {summary.inserted} new and {summary.updated} updated logs "
-        f"({printable(', '.join(summary.functions))}) into {args.store}"
+        f"imported {summary.inserted} new and {summary.updated} updated logs{skipped} "
+        f"({printable(', '.join(summary.functions)) or 'none new'}) into {args.store}"
     )
+    vectors = f"{summary.embedded} embedded with {summary.embedder}" if summary.embedder else "vectors from the file"
+    console.print(f"vectors: {vectors}")
+    console.print(f"next: vectortrainer functions --store {args.store}   then   vectortrainer run --store {args.store}")
     return EXIT_OK
 
 

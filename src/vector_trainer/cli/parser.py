@@ -21,6 +21,7 @@ from vector_trainer.config import (
     SourceConfig,
     SynthesizerConfig,
 )
+from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ON_DUPLICATE
 
 #: Flags whose name is not the option's (``--budget`` sets ``max_budget_usd``).
 _FLAG_NAMES = {"max_budget_usd": "budget", "n_epochs": "epochs", "usd_per_million": "price_per_million"}
@@ -129,8 +130,18 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
         help="embeds records without a vector; auto: openai with OPENAI_API_KEY, local with "
         "--embedding-model, else hashing (lexical, offline)",
     )
-    ingest.add_argument("--embedding-model", help="sentence-transformers model path for --embedder local")
+    ingest.add_argument(
+        "--embedding-model",
+        help="sentence-transformers model path for --embedder local (default: the bundled all-MiniLM-L6-v2)",
+    )
     ingest.add_argument("--vector-space", default="provided", help="name of the model that made the file's vectors")
+    ingest.add_argument(
+        "--on-duplicate",
+        choices=ON_DUPLICATE,
+        default=DEFAULT_ON_DUPLICATE,
+        help="a uuid already stored or repeated in the file: keep the first (skip), replace it (update) "
+        f"or stop (error) (default: {DEFAULT_ON_DUPLICATE})",
+    )
     ingest.set_defaults(handler=handlers["ingest"])
 
     functions = sub.add_parser("functions", help="list the functions in the embedded store")

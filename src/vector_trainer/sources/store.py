@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS golden (
 """
 
 
+#: What an import does with a uuid that is already stored: keep the stored log, replace it, or stop.
+ON_DUPLICATE = ("skip", "update", "error")
+#: Repeated identical logs are normal (the same question asked twice): keep the first.
+DEFAULT_ON_DUPLICATE = "skip"
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     """What one import wrote."""
@@ -61,6 +67,9 @@ class ImportSummary:
     inserted: int
     updated: int
     functions: tuple[str, ...]
+    skipped: int = 0
+    embedded: int = 0
+    embedder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,30 +170,44 @@ class SQLiteLogStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def import_records(self, records: Iterable[StoredRecord]) -> ImportSummary:
-        """Insert or update ``records`` in a single transaction: all of them or none.
+    def import_records(
+        self, records: Iterable[StoredRecord], *, on_duplicate: str = DEFAULT_ON_DUPLICATE
+    ) -> ImportSummary:
+        """Insert ``records`` in a single transaction: all of them or none.
 
         ``records`` may be a lazy iterable (an ingest streams a file through it, so memory stays
-        flat); an exception raised while iterating rolls the whole import back. Re-importing a
-        uuid updates that row instead of duplicating it. Every function's vectors must stay in
-        one embedding space (same embedder, same dimension).
+        flat); an exception raised while iterating rolls the whole import back. A uuid already
+        stored (or met earlier in the same import) is never duplicated: ``on_duplicate`` says
+        whether it is skipped, updated or an error. Every function's vectors must stay in one
+        embedding space (same embedder, same dimension).
 
         Raises:
             InputError: When a record's vector space or dimension conflicts with the store or
                 with another record of the import (the message names the record's source), or
-                when another process holds the store for longer than the busy timeout.
+                when another process holds the store for longer than the busy timeout, or (with
+                ``on_duplicate="error"``) for a uuid that is already stored.
         """
+        if on_duplicate not in ON_DUPLICATE:
+            raise InputError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, got {on_duplicate!r}")
         conn = self._conn
         self._begin_write()
         try:
             spaces = _SpaceCheck(self._stored_spaces())
-            inserted = updated = 0
+            inserted = updated = skipped = 0
             functions: set[str] = set()
             for record in records:
                 log = record.log
+                exists = conn.execute("SELECT 1 FROM executions WHERE uuid = ?", (log.uuid,)).fetchone()
+                if exists and on_duplicate == "skip":
+                    skipped += 1
+                    continue
+                if exists and on_duplicate == "error":
+                    raise InputError(
+                        f"{record.source}: uuid '{log.uuid}' is already in {self.path} (or earlier in this file); "
+                        "use --on-duplicate skip to keep the stored log or update to replace it"
+                    )
                 spaces.check(record)
                 functions.add(log.function_name)
-                exists = conn.execute("SELECT 1 FROM executions WHERE uuid = ?", (log.uuid,)).fetchone()
                 blob, dim = _encode_vector(log.vector)
                 conn.execute(
                     "INSERT OR REPLACE INTO executions (uuid, function_name, status, input, return_value,"
@@ -214,7 +237,7 @@ class SQLiteLogStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return ImportSummary(inserted=inserted, updated=updated, functions=tuple(sorted(functions)))
+        return ImportSummary(inserted, updated, tuple(sorted(functions)), skipped=skipped)
 
     def _begin_write(self) -> None:
         try:
