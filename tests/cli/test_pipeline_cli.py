@@ -175,13 +175,37 @@ def test_dashboard_plain_and_live() -> None:
     assert "Extracting golden data" in live.getvalue()
 
 
+def test_training_updates_read_as_one_line_each_and_the_result_is_named() -> None:
+    plain = io.StringIO()
+    dashboard = CLIDashboard(Console(file=plain, force_terminal=False, width=120))
+    dashboard.on_stage_start("train")
+    row = {"step": 29, "total_steps": 60, "epoch": 1.45, "train_loss": 5.9683308601379395, "learning_rate": 1e-4}
+    dashboard.on_metrics("train", row)
+    dashboard.on_metrics("train", {"step": 3, "train_loss": 0.5, "train_accuracy": 0.8125, "valid_loss": None})
+    adapter = {"mode": "submitted", "status": "succeeded", "artifacts": {"adapter_dir": "runs/fn/jobs/j1/adapter"}}
+    dashboard.print_summary({"function_name": "fn", "stages": {"train": adapter}, "run_dir": "runs/fn"})
+    lines = plain.getvalue().splitlines()
+    assert "[train] step 29/60 | epoch 1.45 | loss 5.9683 | lr 1.00e-04" in lines
+    assert "[train] step 3 | loss 0.5000 | accuracy 0.812" in lines
+    assert lines[-1] == "trained adapter: runs/fn/jobs/j1/adapter"
+    live = io.StringIO()
+    dashboard = CLIDashboard(Console(file=live, force_terminal=True, width=160))
+    dashboard.on_stage_start("train")
+    dashboard.on_metrics("train", row)
+    assert dashboard._progress.tasks[0].total == 60 and dashboard._progress.tasks[0].completed == 29
+    dashboard.print_summary({"function_name": "fn", "stages": {"train": {"fine_tuned_model": "ft:x"}}, "run_dir": "r"})
+    assert "fine-tuned model: ft:x" in live.getvalue()
+
+
 # -- CLI -----------------------------------------------------------------------------------------
 
 
-def test_demo_end_to_end(tmp_path: Path, monkeypatch) -> None:
+def test_demo_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["demo", "--out", "runs"]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("next: ")]
+    assert said[0] == "next: see it: vectortrainer dashboard runs" and "OPENAI_API_KEY" in said[-1]
     for function in ("persona_chat", "support_faq"):
         run = tmp_path / "runs" / function_dirname(function)
         lines = (run / "golden.jsonl").read_text(encoding="utf-8").splitlines()

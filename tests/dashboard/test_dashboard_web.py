@@ -109,6 +109,8 @@ def test_overview_projection_density_and_training_curves(runs: Path, monkeypatch
     assert projection["encoding"]["color"]["scale"]["range"] == [
         STRATEGY_COLORS[k] for k in ("steady", "anomaly", "unselected")
     ]
+    curves = chart_specs(at)[1]
+    assert curves["resolve"]["scale"]["y"] == "independent"  # loss ~1-10 and accuracy 0-1, each readable
     curve_rows = chart_rows(at.get("vega_lite_chart")[1])
     assert sorted(set(curve_rows["step"])) == [1, 2, 3]
     assert set(curve_rows["metric"]) == {"train loss", "accuracy"}
@@ -140,7 +142,8 @@ def test_rollback_through_the_ui(runs: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert not [b for b in at.button if b.key == "rollback_button"]
         assert any(i.value.startswith("Read-only session") for i in at.info)
     at = app(runs, monkeypatch, run, token=SESSION_TOKEN)
-    assert at.button(key="rollback_button").disabled  # nothing chosen, nothing confirmed
+    assert at.selectbox(key="rollback_version").options == ["v0001"]  # never the active one
+    assert at.button(key="rollback_button").disabled  # nothing confirmed
     at.selectbox(key="rollback_version").select("v0001").run()
     assert at.button(key="rollback_button").disabled  # still needs the confirmation
     at.checkbox(key="rollback_confirm").check().run()
@@ -228,7 +231,7 @@ def test_damaged_and_empty_runs_are_explained(tmp_path: Path, monkeypatch: pytes
     (half / "events.jsonl").write_text('{"kind": "stage_start", "stage": "extract"}\n{not json\n')
     (half / "golden.report.json").write_text('{"examples": {"written": 0}, "selected": []')  # half-written
     at = app(tmp_path / "runs", monkeypatch)
-    assert at.header[0].value == "half: in progress"
+    assert at.header[0].value == "half: in progress (2 damaged: see Problems)"
     problems = " | ".join(w.value for w in at.warning)
     assert "skipped 1 corrupted line" in problems
     assert "golden.report.json cannot be read" in problems
@@ -244,7 +247,7 @@ def test_misshapen_files_cost_a_section_not_the_page(tmp_path: Path, monkeypatch
     (run / "rules.json").write_text('{"conflicts": [{"kind": "x"}, "not a conflict"]}')  # unforeseen
     at = app(tmp_path / "runs", monkeypatch)
     assert not at.exception
-    assert at.header[0].value == "odd: in progress"
+    assert at.header[0].value.startswith("odd: in progress (") and "damaged: see Problems" in at.header[0].value
     problems = " | ".join(w.value for w in at.warning)
     assert "state.json: 'stages' is not an object; ignored" in problems
     assert "state.json: 'training' is not an object" in problems

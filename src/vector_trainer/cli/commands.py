@@ -99,7 +99,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"interrupted; run the same command again to resume from {run_dir}")
             return EXIT_INTERRUPTED
         dashboard.print_summary(summary)
+    for line in next_steps(config, dry_run=trainer.dry_run, feedback=bool(pairs)):
+        console.print(f"next: {line}")
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def next_steps(config: Config, *, dry_run: bool, feedback: bool) -> list[str]:
+    """What to do after a run, in one or two short lines."""
+    steps = [f"see it: vectortrainer dashboard {config.run.out}"]
+    if not feedback:
+        steps.append("teach the hook: --feedback feedback.jsonl (bad_output -> fixed_output pairs; see the README)")
+    if dry_run:
+        steps.append('train for real: set OPENAI_API_KEY, or --trainer local-lora --model DIR (pip install ".[local]")')
+    return steps
 
 
 def functions_to_run(config: Config, source: Any) -> list[str]:

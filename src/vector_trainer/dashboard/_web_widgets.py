@@ -60,9 +60,12 @@ def render_versions(manager: Any, prefix: str, empty: str) -> None:
     if not write_allowed():
         read_only_notice(f"vectortrainer hooks rollback --dir {manager.active_path.parent} VERSION")
         return
-    target = st.selectbox("version to activate", ids, index=ids.index(active), key=f"{prefix}rollback_version")
+    others = [i for i in ids if i != active]
+    if not others:
+        return
+    target = st.selectbox("version to activate", others, index=len(others) - 1, key=f"{prefix}rollback_version")
     confirmed = st.checkbox(f"Yes, make {target} the active hook", key=f"{prefix}rollback_confirm")
-    if st.button("Roll back", key=f"{prefix}rollback_button", disabled=not confirmed or target == active):
+    if st.button("Roll back", key=f"{prefix}rollback_button", disabled=not confirmed):
         try:
             manager.rollback(target)
         except VectorTrainerError as exc:

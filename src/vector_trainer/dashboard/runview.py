@@ -77,6 +77,12 @@ class RunView:
         return str(self.state.get("function_name") or self.summary.get("function_name") or self.path.name)
 
     @property
+    def damage(self) -> list[str]:
+        """The problems that are damage (an unreadable or misshapen file), not a file that is
+        simply not written yet."""
+        return [p for p in self.problems if not p.startswith("no ") and "not written yet" not in p]
+
+    @property
     def status(self) -> str:
         """``ok``/``failed`` when finished, ``in progress`` while stages run, ``empty`` otherwise."""
         if self.summary.get("status"):

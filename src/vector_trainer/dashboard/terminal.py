@@ -20,7 +20,31 @@ STAGE_TITLES = {
     "extract": "Extracting golden data",
     "synthesize": "Synthesizing rules",
     "train": "Fine-tuning",
+    "gate": "Gating the candidates",
 }
+#: Metrics shown per training update, in this order: (key, label, format).
+METRIC_FIELDS = (
+    ("train_loss", "loss", ".4f"),
+    ("valid_loss", "valid loss", ".4f"),
+    ("train_accuracy", "accuracy", ".3f"),
+    ("learning_rate", "lr", ".2e"),
+)
+
+
+def metrics_line(metrics: dict[str, Any]) -> str:
+    """One readable line for a training update: ``step 29/60 | epoch 1.45 | loss 5.9683``."""
+    parts = []
+    step, total = metrics.get("step"), metrics.get("total_steps")
+    if isinstance(step, int):
+        parts.append(f"step {step}/{total}" if isinstance(total, int) and total > 0 else f"step {step}")
+    epoch = metrics.get("epoch")
+    if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
+        parts.append(f"epoch {epoch:.2f}")
+    for key, label, spec in METRIC_FIELDS:
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{label} {value:{spec}}")
+    return " | ".join(parts)
 
 
 class CLIDashboard(PipelineMonitor):
@@ -49,7 +73,7 @@ class CLIDashboard(PipelineMonitor):
 
     def _task(self, stage: str) -> Any:
         if stage not in self._tasks:
-            title = f"[{len(self._tasks) + 1}/3] {STAGE_TITLES.get(stage, stage)}"
+            title = f"[{len(self._tasks) + 1}] {STAGE_TITLES.get(stage, stage)}"
             self._tasks[stage] = self._progress.add_task(title, total=None, detail="")
         return self._tasks[stage]
 
@@ -87,8 +111,14 @@ class CLIDashboard(PipelineMonitor):
         self.console.print(Text.assemble((f"error in {stage}: ", "red"), printable(error)))
 
     def on_metrics(self, stage: str, metrics: dict[str, Any]) -> None:
+        line = metrics_line(metrics)
+        step, total = metrics.get("step"), metrics.get("total_steps")
+        if isinstance(step, int) and isinstance(total, int) and total > 0:
+            self._progress.update(self._task(stage), completed=step, total=total, detail=line)
+        else:
+            self._progress.update(self._task(stage), detail=line)
         if not self.live:
-            self.console.print(f"[metrics] {stage}: {metrics}", markup=False, highlight=False)
+            self.console.print(f"[{stage}] {line}", markup=False, highlight=False)
 
     def close(self) -> None:
         """Stop the live display."""
@@ -108,6 +138,12 @@ class CLIDashboard(PipelineMonitor):
             table.add_row(Text(error["stage"], style="red"), Text(error["error"], style="red"))
         table.add_row(Text("run directory"), Text(str(summary.get("run_dir", ""))))
         self.console.print(table)
+        trained = (summary.get("stages") or {}).get("train") or {}
+        adapter = (trained.get("artifacts") or {}).get("adapter_dir")
+        if adapter:
+            self.console.print(Text(f"trained adapter: {adapter}", style="green"))
+        elif trained.get("fine_tuned_model"):
+            self.console.print(Text(f"fine-tuned model: {trained['fine_tuned_model']}", style="green"))
 
 
 def _stage_detail(stage: str, result: dict[str, Any]) -> str:
@@ -127,4 +163,8 @@ def _stage_detail(stage: str, result: dict[str, Any]) -> str:
         price = f"${usd:.4f}{'' if cost.get('exact', True) else ' (upper bound)'}" if usd is not None else "n/a"
         job = result.get("job_id") or ("dry run" if result.get("mode") == "dry_run" else "-")
         return f"{result.get('mode', '')} | est. cost {price} | job {job} | {result.get('status', '')}"
+    if stage == "gate":
+        hook = ((result.get("hook") or {}).get("decision") or {}).get("reason", "-")
+        model = ((result.get("model") or {}).get("decision") or {}).get("reason", "-")
+        return f"hook: {hook} | model: {model}"
     return ", ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, (dict, list)))

@@ -72,6 +72,8 @@ def projection_chart(view: RunView) -> alt.Chart | None:
 
 
 def training_chart(view: RunView) -> alt.Chart | None:
+    """Loss and accuracy against the step, each on its own axis (loss is about 1-10, accuracy 0-1:
+    on one axis both would look flat)."""
     rows = [
         {"step": m["step"], "metric": name, "value": m[key]}
         for m in view.metrics
@@ -83,16 +85,17 @@ def training_chart(view: RunView) -> alt.Chart | None:
     frame = pd.DataFrame(rows)
     names = [n for n in ("train loss", "accuracy") if n in set(frame["metric"])]
     colors = {"train loss": LOSS_COLOR, "accuracy": ACCURACY_COLOR}
-    return (
-        alt.Chart(frame, title="Training curves")
-        .mark_line(point=True, strokeWidth=3)
-        .encode(
+    color = alt.Color("metric:N", scale=alt.Scale(domain=names, range=[colors[n] for n in names]))
+    base = alt.Chart(frame).mark_line(point=True, strokeWidth=3)
+    layers = [
+        base.transform_filter(alt.datum.metric == name).encode(
             x=alt.X("step:Q"),
-            y=alt.Y("value:Q"),
-            color=alt.Color("metric:N", scale=alt.Scale(domain=names, range=[colors[n] for n in names])),
+            y=alt.Y("value:Q", title=name, scale=alt.Scale(domain=[0, 1]) if name == "accuracy" else alt.Undefined),
+            color=color,
         )
-        .properties(height=CHART_HEIGHT)
-    )
+        for name in names
+    ]
+    return alt.layer(*layers, title="Training curves").resolve_scale(y="independent").properties(height=CHART_HEIGHT)
 
 
 def density_chart(view: RunView) -> alt.Chart | None:
@@ -109,6 +112,13 @@ def density_chart(view: RunView) -> alt.Chart | None:
     )
 
 
+def _projection_notice(view: RunView) -> str:
+    stages = view.state.get("stages") or {}
+    if "extract" not in stages and "train" in stages:
+        return "This run trained a file directly ('vectortrainer train'): it has no log projection."
+    return "No projection yet: the extract stage has not finished."
+
+
 def render_overview(view: RunView) -> None:
     examples = view.report.get("examples", {})
     training = view.training
@@ -119,7 +129,7 @@ def render_overview(view: RunView) -> None:
     cols[3].metric("training", training.get("status") or training.get("mode") or "not started")
     left, right = st.columns(2)
     with left:
-        chart_or_notice(projection_chart(view), "No projection yet: the extract stage has not finished.")
+        chart_or_notice(projection_chart(view), _projection_notice(view))
     with right:
         chart_or_notice(training_chart(view), "No training metrics yet (a dry run, or no job report yet).")
     chart_or_notice(density_chart(view), None)
@@ -201,7 +211,8 @@ def _render_section(title: str, render: Any, view: RunView) -> None:
 
 def render_run(path: str) -> None:
     view = load_run(path)
-    st.header(f"{view.name}: {view.status}")
+    damaged = view.damage
+    st.header(f"{view.name}: {view.status}" + (f" ({len(damaged)} damaged: see Problems)" if damaged else ""))
     sections = {
         "Overview": render_overview,
         "Golden data": render_golden,

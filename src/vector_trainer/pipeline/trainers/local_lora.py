@@ -316,6 +316,7 @@ def _train(job_dir: Path, spec: dict[str, Any]) -> str:
                     "train_accuracy": logs.get("mean_token_accuracy"),
                     "learning_rate": logs.get("learning_rate"),
                     "epoch": logs.get("epoch"),
+                    "total_steps": state.max_steps,
                 }
                 with metrics_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
