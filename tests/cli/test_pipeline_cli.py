@@ -317,3 +317,17 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(block.group(1), "README.md", "exec"), namespace)
     assert Path(namespace["golden_data_path"]).exists()
+
+
+def test_train_runs_never_collide_and_local_jobs_stay_in_the_run(tmp_path: Path) -> None:
+    from vector_trainer.cli.commands import in_run
+    from vector_trainer.cli.jobs import default_train_dir
+    from vector_trainer.config import Config, with_overrides
+
+    a, b = (default_train_dir(tmp_path / name / "golden.jsonl") for name in ("support", "persona"))
+    assert a != b and a.parent == b.parent and a.name.startswith("support-golden")
+    local = with_overrides(Config(), "trainer", name="local-lora", model="m")
+    assert in_run(local, tmp_path / "run").trainer.options["jobs_dir"] == str(tmp_path / "run" / "jobs")
+    chosen = with_overrides(local, "trainer", jobs_dir="/srv/jobs")
+    assert in_run(chosen, tmp_path / "run").trainer.options["jobs_dir"] == "/srv/jobs"
+    assert "jobs_dir" not in in_run(Config(), tmp_path / "run").trainer.options  # openai has no jobs

@@ -80,3 +80,31 @@ def test_real_lora_step_on_cpu(tmp_path: Path) -> None:
     again = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(data, tmp_path / "run", wait=True)
     assert again["stages"]["train"]["job_id"] == train["job_id"]
     assert len(list((tmp_path / "jobs").iterdir())) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_train_cli_keeps_the_adapter_in_the_run_and_names_it(tmp_path: Path, capsys) -> None:
+    """The newcomer's route: every LoRA setting from flags, the adapter inside --out, its path on
+    the last line, and 'status RUN' finding the job there."""
+    require_modules(NEEDED, "pip install torch==2.13.0 '.[local]'")
+    from tiny_model import make_tiny_model
+    from vector_trainer.cli import main
+
+    data = chat_file(tmp_path / "golden.jsonl")
+    texts = [m["content"] for line in data.read_text().splitlines() for m in json.loads(line)["messages"]]
+    model_dir = make_tiny_model(tmp_path / "tiny-llama", texts)
+    run = tmp_path / "run"
+    args = ["train", str(data), "--trainer", "local-lora", "--model", str(model_dir), "--max-steps", "2",
+            "--batch-size", "2", "--max-length", "128", "--lora-r", "4", "--lora-alpha", "8",
+            "--target-modules", "q_proj,v_proj", "--learning-rate", "0.001", "--seed", "1",
+            "--wait", "--poll-interval", "0.5", "--out", str(run)]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("trained adapter: ") and Path(last.split(": ", 1)[1]).is_relative_to(run)
+    assert "[train] step 2/2 | epoch" in out and "loss" in out
+    spec = json.loads(next((run / "jobs").glob("*/job.json")).read_text())
+    assert spec["hyperparameters"]["target_modules"] == ["q_proj", "v_proj"]
+    assert main(["status", str(run)]) == 0
+    assert "succeeded" in capsys.readouterr().out

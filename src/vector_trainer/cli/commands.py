@@ -82,8 +82,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     failures = 0
     for function_name in functions:
         dashboard = CLIDashboard(console)
-        pipeline = build_pipeline(config, source=source, trainer=trainer, monitor=dashboard)
         run_dir = Path(config.run.out) / function_dirname(function_name)
+        trainer = trainer_from_config(in_run(config, run_dir).trainer)
+        pipeline = build_pipeline(config, source=source, trainer=trainer, monitor=dashboard)
         shown = printable(function_name)
         try:
             summary = pipeline.run(
@@ -112,6 +113,17 @@ def next_steps(config: Config, *, dry_run: bool, feedback: bool) -> list[str]:
     if dry_run:
         steps.append('train for real: set OPENAI_API_KEY, or --trainer local-lora --model DIR (pip install ".[local]")')
     return steps
+
+
+#: Where a run directory keeps its local training jobs (the adapter lands inside the run).
+RUN_JOBS_DIRNAME = "jobs"
+
+
+def in_run(config: Config, run_dir: Path) -> Config:
+    """``config`` with a local trainer's jobs kept inside ``run_dir`` unless a jobs_dir is given."""
+    if config.trainer.name == "local-lora" and "jobs_dir" not in config.trainer.options:
+        return with_overrides(config, "trainer", jobs_dir=str(run_dir / RUN_JOBS_DIRNAME))
+    return config
 
 
 def functions_to_run(config: Config, source: Any) -> list[str]:

@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vector_trainer.cli.commands import EXIT_INTERRUPTED, EXIT_OK, base_config, trainer_flags
+from vector_trainer._layout import function_dirname
+from vector_trainer.cli.commands import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    RUN_JOBS_DIRNAME,
+    base_config,
+    in_run,
+    trainer_flags,
+)
 from vector_trainer.config import DEFAULT_TRAIN_ROOT, Config, with_overrides
 from vector_trainer.errors import InputError, VectorTrainerError
 
@@ -27,6 +35,13 @@ def _trainer_config(args: argparse.Namespace) -> Config:
     return with_overrides(config, "trainer", name=getattr(args, "trainer", None), **trainer_flags(args))
 
 
+def default_train_dir(file: str | os.PathLike[str]) -> Path:
+    """``vectortrainer-train/<dir>-<stem>``: two runs' ``golden.jsonl`` never share a directory."""
+    path = Path(file).resolve()
+    label = f"{path.parent.name}-{path.stem}" if path.parent.name else path.stem
+    return Path(DEFAULT_TRAIN_ROOT) / function_dirname(label)
+
+
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer train FILE``: the training stage alone, resumable."""
     from vector_trainer.dashboard.terminal import CLIDashboard
@@ -36,10 +51,10 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     config = with_overrides(_trainer_config(args), "pipeline", poll_interval_s=args.poll_interval)
     if not Path(args.file).is_file():
         raise InputError(f"{args.file}: no such file (a chat-format JSONL, e.g. a golden.jsonl from 'run')")
-    trainer = trainer_from_config(config.trainer)
+    out = Path(args.out) if args.out else default_train_dir(args.file)
+    trainer = trainer_from_config(in_run(config, out).trainer)
     dashboard = CLIDashboard(console)
     pipeline = TrainingPipeline(None, None, trainer, monitor=dashboard, poll_interval_s=config.pipeline.poll_interval_s)
-    out = Path(args.out) if args.out else Path(DEFAULT_TRAIN_ROOT) / Path(args.file).stem
     try:
         summary = pipeline.train(args.file, out, validation_path=args.validation_file, wait=args.wait)
     except KeyboardInterrupt:
@@ -72,6 +87,8 @@ def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]
     else:
         job_id = args.target
     options = {"jobs_dir": args.jobs_dir} if args.jobs_dir else {}
+    if not options and name == "local-lora" and target.is_dir() and (target / RUN_JOBS_DIRNAME).is_dir():
+        options = {"jobs_dir": str(target / RUN_JOBS_DIRNAME)}  # a run's own local jobs
     if name and name != config.trainer.name:
         config = with_overrides(config, "trainer", name=name)
     config = with_overrides(config, "trainer", **options)

@@ -193,7 +193,9 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
     train.add_argument("--config", help="TOML config file (its [trainer] and [pipeline] sections are used)")
     _add_trainer_arguments(train)
     train.add_argument("--validation-file", help="chat-format JSONL for validation")
-    train.add_argument("--out", help=f"run directory (default: {DEFAULT_TRAIN_ROOT}/<file stem>)")
+    train.add_argument(
+        "--out", help=f"run directory (default: {DEFAULT_TRAIN_ROOT}/<file's folder>-<file stem>-<hash>)"
+    )
     train.add_argument("--wait", action="store_true", help="poll until the job finishes, showing metrics")
     train.add_argument(
         "--poll-interval", type=float, help=f"seconds between polls {_default(PipelineConfig, 'poll_interval_s')}"

@@ -8,7 +8,8 @@ terminates it. Job directory::
 
     job.json          the job's specification
     status.json       queued | running | succeeded | failed | cancelled (+ pid, error, timings)
-    metrics.jsonl     one line per logged step: step, train_loss, train_accuracy, learning_rate, epoch
+    metrics.jsonl     one line per logged step: step, train_loss, train_accuracy, learning_rate,
+                      epoch, total_steps
     train.log         the child's output
     adapter/          the LoRA adapter (adapter_config.json, adapter_model.safetensors)
     loss_curve.csv    step,train_loss
