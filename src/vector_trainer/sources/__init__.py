@@ -1,4 +1,4 @@
-"""Where logs come from: the embedded SQLite store, file import, embedders, VectorWave adapters."""
+"""Where logs come from: the embedded SQLite store, logs in memory, file import, embedders, VectorWave adapters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from vector_trainer._shared import lazy_exports
 
 _EXPORTS = {
     "SQLiteLogStore": "vector_trainer.sources.store",
+    "InMemoryLogs": "vector_trainer.sources.memory",
     "ImportSummary": "vector_trainer.sources.store",
     "ingest_file": "vector_trainer.sources.ingest",
     "read_records": "vector_trainer.sources.ingest",
