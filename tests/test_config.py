@@ -148,3 +148,19 @@ def test_every_synthesizer_setting_reaches_the_synthesizer(tmp_path: Path) -> No
     synthesizer = build_synthesizer(load_config(path))
     assert (synthesizer.min_support, synthesizer.max_phrase_words, synthesizer.general_support) == (2, 7, 3)
     assert synthesizer.analyzer.min_phrase_chars == 5
+
+
+def test_every_toml_block_of_the_readme_is_a_valid_config() -> None:
+    import re
+    from pathlib import Path
+
+    import tomllib
+
+    from vector_trainer.config import config_from_dict
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        config = config_from_dict(tomllib.loads(block), "README.md")
+        assert config is not None

@@ -10,6 +10,7 @@ class and raises one :class:`~vector_trainer.errors.ConfigError` that names the 
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import math
 import types
@@ -86,6 +87,31 @@ def _number(value: float | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+class FrozenMapping(Mapping[str, Any]):
+    """An immutable, hashable mapping: the default of a settings field that is a table (a dict
+    cannot be a dataclass default, and a default must never be shared mutable state)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data = dict(data or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._data!r})"
+
+
 def param(default: Any, *constraints: Constraint, doc: str = "") -> Any:
     """A dataclass field with a default and the constraints its value must meet (any one of them).
 
@@ -107,6 +133,11 @@ def _type_accepts(annotation: Any, value: Any) -> bool:
             return False
         args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
         return not args or all(_type_accepts(args[0], v) for v in value)
+    if origin in (dict, collections.abc.Mapping):
+        if not isinstance(value, collections.abc.Mapping):
+            return False
+        key_type, value_type = typing.get_args(annotation) or (Any, Any)
+        return all(_type_accepts(key_type, k) and _type_accepts(value_type, v) for k, v in value.items())
     if annotation is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if annotation is int:
@@ -120,6 +151,8 @@ def _type_name(annotation: Any) -> str:
         return " or ".join(_type_name(a) for a in typing.get_args(annotation))
     if origin in (list, tuple):
         return f"a list of {_type_name(typing.get_args(annotation)[0])}"
+    if origin in (dict, collections.abc.Mapping):
+        return f"a table of name = value pairs, each value {_type_name(typing.get_args(annotation)[1])}"
     names = {float: "a number", int: "an integer", str: "a string", bool: "true or false", type(None): "none"}
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
 

@@ -9,6 +9,7 @@ function or tool; every example has an assistant message.
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,40 @@ def text_problem(inputs: Mapping[str, Any], output: Any) -> str | None:
         except ValueError:
             return "non_json_number"
     return None
+
+
+def template_fields(template: str) -> list[str]:
+    """The input names a prompt template uses (``"Q: {question}"`` -> ``["question"]``).
+
+    Only plain names are allowed: no attribute or index access, no conversion, no format spec,
+    so a template can only place input values, never reach into them.
+
+    Raises:
+        ValueError: Saying what is wrong (a malformed brace, or a field that is not a plain name).
+    """
+    fields = []
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"{shown} is not a plain input name (write {{question}}; double braces for a literal)")
+        fields.append(name)
+    return fields
+
+
+def render_prompt(inputs: Mapping[str, Any], template: str | None = None) -> str:
+    """The user message of a log: ``template`` filled with its named inputs (each rendered by
+    :func:`render_value`), or :func:`render_input` without a template.
+
+    Raises:
+        KeyError: Naming an input the template uses and the log lacks.
+        ValueError: If a value holds NaN or an infinity.
+    """
+    if not template:
+        return render_input(inputs)
+    values = {name: render_value(inputs[name]) for name in template_fields(template)}
+    return template.format_map(values)
 
 
 def render_input(inputs: Mapping[str, Any]) -> str:

@@ -52,7 +52,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from vector_trainer._params import Interval, NonEmpty, OneOf, build_settings, check_values, param
+from vector_trainer._params import FrozenMapping, Interval, NonEmpty, OneOf, build_settings, check_values, param
 from vector_trainer.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -91,6 +91,12 @@ class ExtractorConfig:
     engine: str = param("auto", OneOf(("auto", "exact", "faiss")), doc="neighbour engine")
     ann_threshold: int = param(100_000, Interval(1, None), doc="'auto' uses faiss above this many logs")
     system_prompt: str = param(DEFAULT_SYSTEM_PROMPT, doc="system message of every training example")
+    system_prompts: Mapping[str, str] = param(
+        FrozenMapping(), doc="per function: its system message, instead of system_prompt"
+    )
+    prompt_templates: Mapping[str, str] = param(
+        FrozenMapping(), doc="per function: its user message from the named inputs, e.g. 'Q: {question}'"
+    )
     validation_fraction: float = param(0.0, Interval(0, 0.5), doc="share of examples held out")
     strict: bool = param(False, doc="fail on the first bad vector instead of excluding it")
     page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading logs")

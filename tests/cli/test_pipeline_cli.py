@@ -331,3 +331,34 @@ def test_train_runs_never_collide_and_local_jobs_stay_in_the_run(tmp_path: Path)
     chosen = with_overrides(local, "trainer", jobs_dir="/srv/jobs")
     assert in_run(chosen, tmp_path / "run").trainer.options["jobs_dir"] == "/srv/jobs"
     assert "jobs_dir" not in in_run(Config(), tmp_path / "run").trainer.options  # openai has no jobs
+
+
+def test_per_function_prompt_templates_and_system_prompts(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Training examples carry the prompt the app really sends, per function, from TOML."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["demo", "--out", "warmup"]) == 0
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[source]\nstore = ".vectortrainer/demo.db"\n'
+        '[extractor.system_prompts]\nsupport_faq = "You are VectorCloud support."\n'
+        '[extractor.prompt_templates]\nsupport_faq = "Customer question: {question}\\nProduct: {product}"\n',
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(config), "--out", "runs", "--function", "support_faq"]) == 0
+    run = tmp_path / "runs" / function_dirname("support_faq")
+    first = json.loads((run / "golden.jsonl").read_text(encoding="utf-8").splitlines()[0])["messages"]
+    assert first[0] == {"role": "system", "content": "You are VectorCloud support."}
+    assert re.fullmatch(r"Customer question: .+\nProduct: Vector\w+", first[1]["content"], re.S)
+    report = json.loads((run / "golden.report.json").read_text())
+    assert report["parameters"]["prompt_template"].startswith("Customer question:")
+    capsys.readouterr()
+    config.write_text('[extractor.prompt_templates]\nsupport_faq = "{question.__class__}"\n', encoding="utf-8")
+    assert main(["run", "--config", str(config), "--store", ".vectortrainer/demo.db", "--out", "r2"]) == 2
+    assert "extractor.prompt_templates.support_faq: {question.__class__} is not a plain input name" in (
+        capsys.readouterr().err
+    )
+    config.write_text('[extractor.prompt_templates]\nsupport_faq = "{customer}"\n', encoding="utf-8")
+    args = ["run", "--config", str(config), "--store", ".vectortrainer/demo.db", "--out", "r3", "--function"]
+    assert main([*args, "support_faq"]) == 1
+    assert "uses {customer}, but the log's inputs are question, product" in capsys.readouterr().out

@@ -22,9 +22,9 @@ import numpy as np
 from vector_trainer import _layout
 from vector_trainer._params import check_values
 from vector_trainer._shared import vector_problem
-from vector_trainer.chatml import build_example, check_example, render_input, render_output
+from vector_trainer.chatml import build_example, check_example, render_output, render_prompt, template_fields
 from vector_trainer.config import ExtractorConfig
-from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.errors import ConfigError, EmptyDataError, InputError
 from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine, make_engine, normalize_rows
 from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
 from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
@@ -74,6 +74,11 @@ class DensityBasedExtractor:
         engine: ``auto``, ``exact``, ``faiss``, or a :class:`~vector_trainer.extractor.engines.NeighborEngine`.
         ann_threshold: ``auto`` switches to the ANN engine above this many nodes.
         system_prompt: System message of every exported example (empty: none).
+        system_prompts: Per function name, its own system message instead of ``system_prompt``.
+        prompt_templates: Per function name, how its user message is written from the log's
+            named inputs (``"Customer: {question}\nProduct: {product}"``), so the model learns the
+            prompt the app really sends; without one, a single input is its value and several
+            are ``name: value`` lines.
         validation_fraction: Share of examples written to a validation file (0 disables).
         strict: Raise on the first bad log instead of excluding and reporting it.
         page_size: Page size when reading logs from the source.
@@ -94,6 +99,8 @@ class DensityBasedExtractor:
         engine: str | NeighborEngine = _D.engine,
         ann_threshold: int = _D.ann_threshold,
         system_prompt: str = _D.system_prompt,
+        system_prompts: Mapping[str, str] = _D.system_prompts,
+        prompt_templates: Mapping[str, str] = _D.prompt_templates,
         validation_fraction: float = _D.validation_fraction,
         strict: bool = _D.strict,
         page_size: int = _D.page_size,
@@ -107,12 +114,19 @@ class DensityBasedExtractor:
             engine=engine if isinstance(engine, str) else getattr(engine, "name", "custom"),
             ann_threshold=ann_threshold,
             system_prompt=system_prompt,
+            system_prompts=system_prompts,
+            prompt_templates=prompt_templates,
             validation_fraction=validation_fraction,
             strict=strict,
             page_size=page_size,
         )
         values = vars(self.settings) if isinstance(engine, str) else {**vars(self.settings), "engine": "auto"}
         check_values(ExtractorConfig, "extractor", values)
+        for function_name, template in prompt_templates.items():
+            try:
+                template_fields(template)
+            except ValueError as exc:
+                raise ConfigError(f"extractor.prompt_templates.{function_name}: {exc}") from None
         self.dataset_manager = as_dataset_manager(dataset_manager)
         self.engine = engine
         self._cache: dict[str, GraphAnalysis] = {}
@@ -192,20 +206,31 @@ class DensityBasedExtractor:
 
     # -- export ------------------------------------------------------------------------------
 
+    def system_prompt_for(self, function_name: str) -> str:
+        """The system message of a function's examples (its own, or the shared one)."""
+        return self.settings.system_prompts.get(function_name, self.settings.system_prompt)
+
     def to_example(self, log: ExecutionLog) -> dict[str, Any]:
-        """The ChatML example of a log: its real input as the user turn, its decoded output as
-        the assistant turn.
+        """The ChatML example of a log: its input as the app sends it (the function's prompt
+        template, if any) as the user turn, its decoded output as the assistant turn.
 
         Raises:
-            InputError: If the log's input or output holds NaN or an infinity.
+            InputError: If the log's input or output holds NaN or an infinity, or lacks an
+                input its function's template uses.
         """
+        template = self.settings.prompt_templates.get(log.function_name)
         try:
-            user, assistant = render_input(log.inputs), render_output(log.output)
+            user, assistant = render_prompt(log.inputs, template), render_output(log.output)
+        except KeyError as exc:
+            raise InputError(
+                f"log {log.uuid}: prompt_templates.{log.function_name} uses {{{exc.args[0]}}}, but the log's "
+                f"inputs are {', '.join(log.inputs) or 'none'}; fix the template or the log"
+            ) from None
         except ValueError as exc:
             raise InputError(
                 f"log {log.uuid}: its input or output holds NaN or Infinity, which a training file cannot carry"
             ) from exc
-        return build_example(self.settings.system_prompt, user, assistant)
+        return build_example(self.system_prompt_for(log.function_name), user, assistant)
 
     def extract(
         self,
@@ -293,7 +318,8 @@ class DensityBasedExtractor:
             "min_cluster_size": s.min_cluster_size,
             "dedup_threshold": s.dedup_threshold,
             "anomaly_quantile": s.anomaly_quantile,
-            "system_prompt": s.system_prompt,
+            "system_prompt": self.system_prompt_for(analysis.function_name),
+            "prompt_template": s.prompt_templates.get(analysis.function_name),
             "validation_fraction": s.validation_fraction,
         }
 

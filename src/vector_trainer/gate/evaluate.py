@@ -20,6 +20,7 @@ import Levenshtein
 import numpy as np
 
 from vector_trainer._params import check_values
+from vector_trainer.chatml import PLAIN_INPUT_KEY, render_prompt, template_fields
 from vector_trainer.config import GateConfig
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.fileio import iter_jsonl
@@ -75,12 +76,26 @@ def validation_examples(path: str | os.PathLike[str]) -> list[EvalExample]:
     return examples
 
 
-def feedback_examples(pairs: Sequence[FeedbackPair], system_prompt: str | None = None) -> list[EvalExample]:
+def feedback_examples(
+    pairs: Sequence[FeedbackPair], system_prompt: str | None = None, prompt_template: str | None = None
+) -> list[EvalExample]:
     """Held-out feedback as examples: the input prompt asked, the fixed output as reference
-    (pairs without an input prompt cannot be asked and are left out)."""
+    (pairs without an input prompt cannot be asked and are left out).
+
+    Args:
+        pairs: The held-out pairs.
+        system_prompt: The function's system message.
+        prompt_template: The function's prompt template; applied when it places the single
+            ``{input}`` (a feedback prompt is one text), else the prompt is asked as recorded.
+    """
     head = (("system", system_prompt),) if system_prompt else ()
+    usable = prompt_template if prompt_template and set(template_fields(prompt_template)) == {PLAIN_INPUT_KEY} else None
     return [
-        EvalExample((*head, ("user", p.input_prompt)), p.fixed_output, f"feedback:{p.sequence}")
+        EvalExample(
+            (*head, ("user", render_prompt({PLAIN_INPUT_KEY: p.input_prompt}, usable))),
+            p.fixed_output,
+            f"feedback:{p.sequence}",
+        )
         for p in pairs
         if p.input_prompt.strip()
     ]

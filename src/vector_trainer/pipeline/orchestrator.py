@@ -225,8 +225,12 @@ class TrainingPipeline:
         hook = promoter.gate_hook(synthesized.get("hook_path"), int(synthesized.get("rules", 0)), held_out, known_good)
         hub.log(f"hook: {hook['decision']['reason']}")
         examples = validation_examples(inputs.validation_path) if inputs.validation_path else []
-        system_prompt = self.extractor.settings.system_prompt if self.extractor is not None else None
-        examples += feedback_examples(held_out, system_prompt)
+        assert self.extractor is not None
+        examples += feedback_examples(
+            held_out,
+            self.extractor.system_prompt_for(function_name),
+            self.extractor.settings.prompt_templates.get(function_name),
+        )
         model = promoter.gate_model(
             trained,
             provider=self.trainer.name,
