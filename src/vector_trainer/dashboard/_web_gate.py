@@ -44,29 +44,22 @@ def interval_chart(rows: list[dict[str, Any]], title: str) -> alt.Chart | None:
         return None
     frame = pd.DataFrame(shown)
     frame["side"] = ["gain" if r["low"] > 0 else "loss" if r["high"] < 0 else "no clear change" for r in shown]
-    colors = alt.Scale(
-        domain=["gain", "no clear change", "loss"], range=[GAIN_COLOR, NEUTRAL_COLOR, LOSS_OF_QUALITY_COLOR]
+    frame["zero"] = 0.0
+    color = alt.Color(
+        "side:N",
+        scale=alt.Scale(
+            domain=["gain", "no clear change", "loss"], range=[GAIN_COLOR, NEUTRAL_COLOR, LOSS_OF_QUALITY_COLOR]
+        ),
+        legend=alt.Legend(title=None, orient="bottom"),
     )
-    y = alt.Y("metric:N", title=None)
-    bars = (
-        alt.Chart(frame)
-        .mark_rule(strokeWidth=3)
-        .encode(
-            x=alt.X("low:Q", title="candidate - incumbent"), x2="high:Q", y=y, color=alt.Color("side:N", scale=colors)
-        )
+    base = alt.Chart(frame).encode(y=alt.Y("metric:N", title=None, sort=None))
+    x = alt.X("low:Q", title="candidate - incumbent", axis=alt.Axis(format="+.3f"))
+    bars = base.mark_rule(strokeWidth=3).encode(x=x, x2="high:Q", color=color)
+    points = base.mark_point(filled=True, size=90).encode(
+        x="difference:Q", color=color, tooltip=["metric", "n", "candidate", "incumbent", "difference", "low", "high"]
     )
-    points = (
-        alt.Chart(frame)
-        .mark_point(filled=True, size=90)
-        .encode(
-            x="difference:Q",
-            y=y,
-            color=alt.Color("side:N", scale=colors),
-            tooltip=["metric", "n", "candidate", "incumbent", "difference", "low", "high"],
-        )
-    )
-    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="zero:Q")
-    return alt.layer(bars, points, zero, title=title).properties(height=40 + 40 * len(shown))
+    zero = base.mark_tick(color="black", thickness=1, size=30).encode(x="zero:Q")
+    return alt.layer(bars, points, zero, title=title).properties(height=alt.Step(36))
 
 
 def render_gate(view: RunView) -> None:
