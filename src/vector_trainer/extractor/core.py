@@ -372,8 +372,7 @@ class DensityBasedExtractor:
     ) -> Path:
         """Select and write golden data; returns the training JSONL path (FR-1.6).
 
-        ``output_path`` defaults to ``golden_data/<function_name>.jsonl`` under the current
-        directory (the seed API's behaviour); pass one to choose, and read the returned path.
+        ``output_path`` defaults to ``./golden_data/<function_name>.jsonl`` (the seed API's).
         """
         path = Path(output_path) if output_path is not None else Path(DEFAULT_GOLDEN_DIR) / f"{function_name}.jsonl"
         return self.extract(function_name, path, **kwargs).train_path
