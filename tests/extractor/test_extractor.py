@@ -46,17 +46,22 @@ class TestDensityMath:
         np.testing.assert_array_equal(result.neighbor_count, [1, 1])
         np.testing.assert_allclose(result.density, [0.7, 0.7], rtol=1e-6)
 
-    def test_self_is_never_a_neighbour(self) -> None:
+    @pytest.mark.parametrize("fused", [True, False], ids=["fused", "numpy"])
+    @pytest.mark.parametrize("threshold", [0.5, 0.0])
+    def test_self_is_never_a_neighbour(self, threshold: float, fused: bool) -> None:
         X = normalize_rows(np.array([[1.0, 0.0]]))
-        result = ExactEngine().density(X, threshold=0.5)
+        result = ExactEngine(fused=fused).density(X, threshold=threshold)
         assert result.neighbor_count.tolist() == [0]
         assert result.density.tolist() == [0.0]
         assert result.nearest_similarity.tolist() == [-1.0]
+        two = ExactEngine(fused=fused).density(normalize_rows(np.array([[1.0, 0.0], [0.0, 1.0]])), threshold)
+        assert two.neighbor_count.tolist() == ([1, 1] if threshold == 0.0 else [0, 0])  # epsilon = 1: sim 0 is an edge
 
+    @pytest.mark.parametrize("fused", [True, False], ids=["fused", "numpy"])
     @pytest.mark.parametrize("block", [1, 7, 64, 4096])
-    def test_blocked_equals_dense_reference(self, block: int) -> None:
+    def test_blocked_equals_dense_reference(self, block: int, fused: bool) -> None:
         X, _ = clustered([40, 25, 10, 3], dim=12, spread=0.3, seed=3)
-        result = ExactEngine(block=block).density(X, threshold=0.6)
+        result = ExactEngine(block=block, fused=fused).density(X, threshold=0.6)
         S = X.astype(np.float64) @ X.T.astype(np.float64)
         np.fill_diagonal(S, -np.inf)
         mask = S >= 0.6 - 1e-6
@@ -64,10 +69,11 @@ class TestDensityMath:
         np.testing.assert_array_equal(result.neighbor_count, mask.sum(1))
         np.testing.assert_allclose(result.nearest_similarity, S.max(1), atol=1e-5)
 
+    @pytest.mark.parametrize("fused", [True, False], ids=["fused", "numpy"])
     @pytest.mark.parametrize(("n", "block", "k"), [(300, 16, 8), (1000, 97, 64), (50, 7, 64), (3, 2, 64), (1, 1, 64)])
-    def test_neighbour_lists_are_exact(self, n: int, block: int, k: int) -> None:
+    def test_neighbour_lists_are_exact(self, n: int, block: int, k: int, fused: bool) -> None:
         X = normalize_rows(np.random.default_rng(n).normal(size=(n, 6)))
-        result = ExactEngine(block=block, knn=k).density(X, threshold=0.5)
+        result = ExactEngine(block=block, knn=k, fused=fused).density(X, threshold=0.5)
         S = X.astype(np.float64) @ X.T.astype(np.float64)
         np.fill_diagonal(S, -np.inf)
         width = min(k, max(n - 1, 1))
@@ -92,6 +98,28 @@ class TestDensityMath:
         S = Xn @ Xn.T
         np.fill_diagonal(S, -np.inf)
         np.testing.assert_allclose(result.knn_similarity, -np.sort(-S, axis=1)[:, :32], atol=1e-5)
+
+    @pytest.mark.parametrize("knn", [0, 16])
+    def test_fused_pass_equals_numpy_pass(self, knn: int) -> None:
+        """The compiled pass (numba) gives the NumPy reductions' figures and lists."""
+        pytest.importorskip("numba")
+        X, _ = clustered([120, 80, 40], dim=10, spread=0.25, seed=9)
+        fused = ExactEngine(block=32, knn=knn, fused=True).density(X, threshold=0.6)
+        plain = ExactEngine(block=32, knn=knn, fused=False).density(X, threshold=0.6)
+        np.testing.assert_allclose(fused.density, plain.density, rtol=1e-6)
+        np.testing.assert_array_equal(fused.neighbor_count, plain.neighbor_count)
+        np.testing.assert_allclose(fused.nearest_similarity, plain.nearest_similarity, atol=1e-6)
+        if knn:
+            np.testing.assert_allclose(fused.knn_similarity, plain.knn_similarity, atol=1e-6)
+
+    def test_without_numba_the_numpy_pass_is_used(self, monkeypatch) -> None:
+        from vector_trainer.extractor import engines
+
+        monkeypatch.setattr(engines, "load_kernels", lambda: None)
+        X, _ = clustered([30, 20], dim=6, spread=0.3, seed=2)
+        result = ExactEngine(block=8, fused=True).density(X, threshold=0.6)
+        expected = ExactEngine(block=8, fused=False).density(X, threshold=0.6)
+        np.testing.assert_array_equal(result.neighbor_count, expected.neighbor_count)
 
     def test_faiss_engine_recall_on_clusters(self) -> None:
         pytest.importorskip("faiss")

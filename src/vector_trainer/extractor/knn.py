@@ -99,6 +99,13 @@ class RunningTopK:
         rank = min(floor_rank(self.k, sample_fraction), take)
         self.floor[rows] = self.first_floor[rows] = self.similarity[rows, rank - 1]
 
+    def seed_floors(self, row0: int, floors: np.ndarray) -> None:
+        """Set the floors of rows ``row0..`` from their diagonal tile's sampled ``r``-th best
+        (:func:`floor_rank`) without filling their lists: the compiled pass then inserts the
+        tile's entries at or above the floor like any other tile's (:mod:`._tile_kernel`)."""
+        rows = slice(row0, row0 + floors.shape[0])
+        self.floor[rows] = self.first_floor[rows] = floors
+
     def incomplete_rows(self) -> np.ndarray:
         """Rows whose list may miss an entry the floor filtered out (recompute them exactly)."""
         self.merge()
@@ -109,11 +116,12 @@ class RunningTopK:
         width = tile.shape[1]
         flat = tile.ravel()
         hits = np.flatnonzero(tile >= self.floor[row0 : row0 + tile.shape[0], None])  # 5x faster than nonzero
-        self._push(hits // width + row0, hits % width + col0, flat[hits])
+        self.push(hits // width + row0, hits % width + col0, flat[hits])
         hits = np.flatnonzero(tile >= self.floor[None, col0 : col0 + width])
-        self._push(hits % width + col0, hits // width + row0, flat[hits])
+        self.push(hits % width + col0, hits // width + row0, flat[hits])
 
-    def _push(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
+    def push(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
+        """Buffer candidate entries ``(row, column, similarity)`` (merged when the buffer fills)."""
         if rows.size:  # int32 halves the buffer; node counts stay far below 2**31
             self._rows.append(rows.astype(np.int32))
             self._cols.append(cols.astype(np.int32))

@@ -1,0 +1,59 @@
+"""The exact engine's per-tile work in compiled code (:mod:`._tile_kernel`, numba), when available.
+
+:class:`FusedPass` binds the kernels to one density computation: after BLAS has computed a
+tile, one call adds the tile's edge sums and offers its entries to the neighbour lists. It is
+imported without numba; :func:`load_kernels` says whether the kernels can be used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vector_trainer.extractor.knn import RunningTopK, floor_rank
+
+#: Candidates buffered per node, in list widths, before the buffer is cut to its best ``k``.
+LIST_BUFFER_FACTOR = 2
+
+
+def load_kernels():
+    """The compiled kernels (:mod:`._tile_kernel`), or ``None`` when numba is not installed."""
+    try:
+        from vector_trainer.extractor import _tile_kernel
+    except ImportError:
+        return None
+    return _tile_kernel
+
+
+class FusedPass:
+    """The compiled per-tile pass (:mod:`._tile_kernel`) bound to one density computation."""
+
+    def __init__(self, kernels, t: np.float32, density: np.ndarray, count: np.ndarray, top: RunningTopK | None):
+        self.kernels, self.t, self.density, self.count, self.top = kernels, t, density, count, top
+        n, k = (top.n, top.k) if top is not None else (0, 0)
+        self._buffers = (
+            np.full((n, LIST_BUFFER_FACTOR * k), -np.inf, dtype=np.float32),
+            np.full((n, LIST_BUFFER_FACTOR * k), -1, dtype=np.int32),
+            np.zeros(n, dtype=np.int64),
+        )
+        self._floors = (top.floor, top.first_floor) if top is not None else (np.empty(0, np.float32),) * 2
+
+    def diagonal(self, tile: np.ndarray, i0: int, sample_fraction: float) -> None:
+        """A diagonal tile (self-similarities ``-inf``): floors, list candidates and row sums."""
+        if self.top is not None:
+            rank = min(floor_rank(self.top.k, sample_fraction), max(tile.shape[1] - 1, 1))
+            self.top.seed_floors(i0, self.kernels.kth_largest(tile, rank))
+        self._run(tile, i0, i0, with_columns=False)
+
+    def off_diagonal(self, tile: np.ndarray, i0: int, j0: int) -> None:
+        self._run(tile, i0, j0, with_columns=True)
+
+    def finish(self) -> None:
+        """Each row's best buffered candidates become its list, best first."""
+        if self.top is not None:
+            self.kernels.finish_lists(*self._buffers, self.top.similarity, self.top.index)
+
+    def _run(self, tile: np.ndarray, row0: int, col0: int, *, with_columns: bool) -> None:
+        k = self.top.k if self.top is not None else 0
+        self.kernels.tile_pass(
+            tile, self.t, row0, col0, with_columns, self.density, self.count, *self._buffers, *self._floors, k
+        )
