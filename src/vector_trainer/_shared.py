@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -54,13 +55,23 @@ def vector_problem(vector: Any) -> str | None:
         return "non_finite_vector"
     except (TypeError, ValueError):
         return "malformed_vector"
+    return array_problem(wide)
+
+
+def array_problem(wide: np.ndarray) -> str | None:
+    """:func:`vector_problem` of a float64 array already converted."""
     if wide.ndim != 1 or wide.size == 0:
         return "malformed_vector"
-    if not np.all(np.isfinite(wide)) or np.any(np.abs(wide) > _FLOAT32_MAX):
+    with np.errstate(all="ignore"):
+        narrow = wide.astype(np.float32)
+        square = float(np.dot(narrow, narrow))
+    if 0.0 < square < math.inf:  # the usual case, in two passes; NaN, inf, overflow, underflow fail it
+        return None
+    if not np.isfinite(wide).all() or np.abs(wide).max() > _FLOAT32_MAX:
         return "non_finite_vector"
     narrow = wide.astype(np.float32)
     with np.errstate(over="ignore", under="ignore"):
-        norm = float(np.linalg.norm(narrow))
+        norm = float(np.sqrt(np.dot(narrow, narrow)))
     if not np.isfinite(norm):
         return "non_finite_vector"
     if norm == 0.0:

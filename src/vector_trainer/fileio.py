@@ -145,6 +145,11 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (RFC 8259); write null or a finite number")
 
 
+#: One decoder for every line (json.loads with options would build a new one per call); it is
+#: configuration only, never changed after this line.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loads_strict(text: str) -> Any:
     """Decode one JSON document as RFC 8259 says: no ``NaN``/``Infinity``, no lone UTF-16
     surrogates, and nesting or integer sizes that would exhaust Python become errors.
@@ -153,7 +158,7 @@ def loads_strict(text: str) -> Any:
         ValueError: With a short reason (the caller adds the file and line).
     """
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _STRICT_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
     except RecursionError as exc:

@@ -229,3 +229,39 @@ def test_the_bundled_minilm_makes_the_real_datas_vectors() -> None:
     vectors = embedder.embed([text for text, _, _ in rows])
     cosines = (vectors * reference).sum(axis=1) / np.linalg.norm(reference, axis=1)
     assert cosines.min() > 0.999, cosines
+
+
+def test_near_vector_reads_the_store_once_until_it_changes(tmp_path: Path, mocker) -> None:
+    """Issue 17: a query costs a product, not a read of every vector; an import here or by
+    another process (another connection) is seen by the next query."""
+    from conftest import fill_store, make_log
+    from vector_trainer.sources import store as store_module
+
+    db = tmp_path / "logs.db"
+    built = mocker.spy(store_module, "VectorIndex")
+    with SQLiteLogStore(db) as store, SQLiteLogStore(db) as other:
+        fill_store(store, [make_log(i, [1.0, i / 10, 0.0]) for i in range(5)])
+        for _ in range(3):
+            assert store.near_vector("fn", [1.0, 0.0, 0.0], limit=2)[0].uuid == "000000-log"
+        batch = store.near_vectors("fn", np.array([[1.0, 0.0, 0.0], [1.0, 0.4, 0.0]]), limit=1)
+        assert [hits[0].uuid for hits in batch] == ["000000-log", "000004-log"]
+        assert built.call_count == 1
+        fill_store(store, [make_log(9, [0.0, 0.0, 1.0])])
+        assert store.near_vector("fn", [0.0, 0.0, 1.0], limit=1)[0].uuid == "000009-log"
+        fill_store(other, [make_log(8, [0.0, 1.0, 0.0])])  # committed by another connection
+        assert store.near_vector("fn", [0.0, 1.0, 0.0], limit=1)[0].uuid == "000008-log"
+        assert built.call_count == 3
+        with pytest.raises(InputError, match="3-d vectors"):
+            store.near_vector("fn", [1.0, 0.0], limit=1)
+
+
+def test_near_vector_ties_keep_storage_order_at_the_cut() -> None:
+    from vector_trainer.sources.vector_index import VectorIndex
+
+    index = VectorIndex(["a", "b", "c", "d"], np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 3.0]]))
+    assert [h.uuid for h in index.search_many(np.array([[0.0, 1.0]]), limit=2)[0]] == ["b", "c"]
+    assert [h.uuid for h in index.search_many(np.array([[0.0, 1.0]]), limit=9, min_similarity=0.5)[0]] == [
+        "b",
+        "c",
+        "d",
+    ]

@@ -330,22 +330,27 @@ class ManagerEngine:
     def __init__(self, manager: DatasetManagerProtocol, function_name: str, limit: int = DEFAULT_ANN_K) -> None:
         self.manager, self.function_name, self.limit = manager, function_name, limit
 
-    def _hits(self, vector: np.ndarray, threshold: float) -> list[tuple[str, float]]:
-        hits = self.manager.near_vector(
-            self.function_name,
-            vector.tolist(),
-            limit=self.limit + 1,
-            min_similarity=threshold - THRESHOLD_TOLERANCE,
-        )
-        return [(hit.uuid, hit.similarity) for hit in hits]
+    def _hits(self, X: np.ndarray, threshold: float) -> list[list[tuple[str, float]]]:
+        """Each row's hits: one batched call when the source has ``near_vectors`` (the embedded
+        sources answer a batch with blocked matrix products), else one ``near_vector`` per row."""
+        limit, floor = self.limit + 1, threshold - THRESHOLD_TOLERANCE
+        batched = getattr(self.manager, "near_vectors", None)
+        if batched is not None:
+            answers = batched(self.function_name, X, limit=limit, min_similarity=floor)
+        else:
+            answers = [
+                self.manager.near_vector(self.function_name, row.tolist(), limit=limit, min_similarity=floor)
+                for row in X
+            ]
+        return [[(hit.uuid, hit.similarity) for hit in hits] for hits in answers]
 
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str]) -> DensityResult:
         n = X.shape[0]
         density = np.zeros(n, dtype=np.float64)
         count = np.zeros(n, dtype=np.int64)
         nearest = np.full(n, -1.0, dtype=np.float32)
-        for row in range(n):
-            hits = [(u, s) for u, s in self._hits(X[row], threshold) if u != ids[row]][: self.limit]
+        for row, row_hits in enumerate(self._hits(X, threshold)):
+            hits = [(u, s) for u, s in row_hits if u != ids[row]][: self.limit]
             count[row] = len(hits)
             density[row] = sum(s for _, s in hits)
             if hits:

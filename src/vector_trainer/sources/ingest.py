@@ -26,7 +26,6 @@ import csv
 import dataclasses
 import itertools
 import json
-import math
 import os
 import uuid as uuid_lib
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from vector_trainer._shared import VECTOR_PROBLEM_HELP, vector_problem
+from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem, vector_problem
 from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import iter_jsonl, iter_text_lines, loads_strict
@@ -56,6 +55,10 @@ EMBED_BATCH_SIZE = 512
 JSON_CELLS = ("input", "output")
 
 
+#: Element types a vector may hold (exactly: ``bool`` is an ``int`` subclass and is refused).
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def _fail(where: str, message: str) -> InputError:
     return InputError(f"{where}: {message}")
 
@@ -70,15 +73,20 @@ def _parse_vector(raw: Any, where: str) -> np.ndarray | None:
             raise _fail(where, f"'vector' is not a JSON array: {exc}") from exc
     if not isinstance(raw, list) or not raw:
         raise _fail(where, "'vector' must be a non-empty list of numbers")
-    for position, value in enumerate(raw):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail(where, f"'vector'[{position}] is {value!r}, not a number")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _fail(where, f"'vector'[{position}] is {value!r}; vectors must be finite (no NaN or inf)")
-    problem = vector_problem(raw)
+    if not set(map(type, raw)) <= _NUMBER_TYPES:  # one C-level pass; bool is not a number here
+        position, value = next((p, v) for p, v in enumerate(raw) if type(v) not in _NUMBER_TYPES)
+        raise _fail(where, f"'vector'[{position}] is {value!r}, not a number")
+    try:
+        vector = np.asarray(raw, dtype=np.float64)
+    except OverflowError as exc:  # an integer beyond float64
+        raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP['non_finite_vector']}") from exc
+    problem = array_problem(vector)
+    if problem == "non_finite_vector" and not np.isfinite(vector).all():
+        position = int(np.argmin(np.isfinite(vector)))
+        raise _fail(where, f"'vector'[{position}] is {raw[position]!r}; vectors must be finite (no NaN or inf)")
     if problem is not None:
         raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP[problem]}")
-    return np.asarray(raw, dtype=np.float32)
+    return vector.astype(np.float32)
 
 
 def _parse_timestamp(raw: Any, where: str) -> str | None:

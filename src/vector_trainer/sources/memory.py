@@ -17,6 +17,7 @@ from vector_trainer.chatml import render_input
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.sources.ingest import parse_record
+from vector_trainer.sources.vector_index import VectorIndex
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 
@@ -32,6 +33,7 @@ class InMemoryLogs:
 
     def __init__(self, logs: Iterable[ExecutionLog]) -> None:
         self._logs = list(logs)
+        self._indexes: dict[str, VectorIndex] = {}  # the logs never change, so neither do these
         seen: set[str] = set()
         for log in self._logs:
             if log.uuid in seen:
@@ -120,16 +122,21 @@ class InMemoryLogs:
         Raises:
             EmptyDataError: If the function has no logs with vectors.
         """
-        logs = [log for log in self._logs if log.function_name == function_name and log.vector is not None]
-        if not logs:
-            raise EmptyDataError(f"function '{function_name}' has no logs with vectors to search")
-        matrix = np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs])
-        query = np.asarray(vector, dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sims = np.where(norms > 0, matrix @ query / norms, -np.inf)
-        order = np.argsort(-sims, kind="stable")[:limit]
-        return [NeighborHit(logs[i].uuid, float(sims[i])) for i in order if sims[i] >= min_similarity]
+        return self.near_vectors(function_name, np.asarray([vector], dtype=np.float32), limit=limit,
+                                 min_similarity=min_similarity)[0]  # fmt: skip
+
+    def near_vectors(
+        self, function_name: str, vectors: np.ndarray, *, limit: int, min_similarity: float = -1.0
+    ) -> list[list[NeighborHit]]:
+        """:meth:`near_vector` for each row of ``vectors``, in blocked matrix products."""
+        index = self._indexes.get(function_name)
+        if index is None:
+            logs = [log for log in self._logs if log.function_name == function_name and log.vector is not None]
+            if not logs:
+                raise EmptyDataError(f"function '{function_name}' has no logs with vectors to search")
+            index = VectorIndex([log.uuid for log in logs], np.stack([np.asarray(log.vector) for log in logs]))
+            self._indexes[function_name] = index
+        return index.search_many(vectors, limit=limit, min_similarity=min_similarity)
 
     def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:
         """Remember a log as golden data (in :attr:`golden`); ``False`` if it already was.

@@ -8,23 +8,38 @@ so that the extractor cannot tell it from a VectorWave manager: both are read th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vector_trainer._shared import utc_now, vector_problem
+from vector_trainer._shared import utc_now
 from vector_trainer.config import SourceConfig
 from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.sources.records import (
+    DEFAULT_ON_DUPLICATE,
+    ON_DUPLICATE,
+    ImportSummary,
+    SpaceCheck,
+    StoredRecord,
+    decode_vector,
+    encode_vector,
+)
+from vector_trainer.sources.vector_index import VectorIndex
 from vector_trainer.types import ExecutionLog, NeighborHit
+
+__all__ = ["DEFAULT_ON_DUPLICATE", "ON_DUPLICATE", "ImportSummary", "SQLiteLogStore", "StoredRecord"]
 
 #: How long a write waits for another process's import to finish before giving up.
 BUSY_TIMEOUT_S = 120.0
+#: Records written per ``executemany`` (and looked up per duplicate query), inside the one
+#: transaction of an import; below SQLite's oldest limit of 999 bound parameters.
+IMPORT_BATCH = 512
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS executions (
@@ -54,74 +69,6 @@ CREATE TABLE IF NOT EXISTS golden (
 """
 
 
-#: What an import does with a uuid that is already stored: keep the stored log, replace it, or stop.
-ON_DUPLICATE = ("skip", "update", "error")
-#: Repeated identical logs are normal (the same question asked twice): keep the first.
-DEFAULT_ON_DUPLICATE = "skip"
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    """What one import wrote."""
-
-    inserted: int
-    updated: int
-    functions: tuple[str, ...]
-    skipped: int = 0
-    embedded: int = 0
-    embedder: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    """A record ready to be written: the log plus the name of its embedding space."""
-
-    log: ExecutionLog
-    space: str
-    source: str = ""
-
-
-def _encode_vector(vector: np.ndarray | None) -> tuple[bytes | None, int | None]:
-    if vector is None:
-        return None, None
-    array = np.ascontiguousarray(vector, dtype="<f4")
-    return array.tobytes(), int(array.shape[0])
-
-
-def _decode_vector(blob: bytes | None) -> np.ndarray | None:
-    if blob is None:
-        return None
-    return np.frombuffer(blob, dtype="<f4").copy()
-
-
-class _SpaceCheck:
-    """Keeps every function's vectors in one embedding space across one import."""
-
-    def __init__(self, stored: dict[str, tuple[str, int]]) -> None:
-        self._stored = stored
-        self._seen: dict[str, tuple[str, int, str]] = {}
-
-    def check(self, record: StoredRecord) -> None:
-        if record.log.vector is None:
-            return
-        name = record.log.function_name
-        current = (record.space, int(record.log.vector.shape[0]))
-        expected = self._stored.get(name) or (self._seen[name][:2] if name in self._seen else None)
-        if expected is None:
-            self._seen[name] = (*current, record.source)
-            return
-        if current != expected:
-            origin = "the store" if name in self._stored else self._seen[name][2]
-            raise InputError(
-                f"{record.source}: vector of function '{name}' is {current[1]}-d from '{current[0]}', "
-                f"but {origin} holds {expected[1]}-d vectors from '{expected[0]}'. "
-                "Use one embedder per function (re-embed the file, or import it into another store)."
-            )
-
-    def new_spaces(self) -> dict[str, tuple[str, int]]:
-        return {name: (space, dim) for name, (space, dim, _source) in self._seen.items()}
-
-
 class SQLiteLogStore:
     """Execution logs in one SQLite file (WAL mode, one transaction per import).
 
@@ -139,6 +86,8 @@ class SQLiteLogStore:
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self._generation = 0  # bumped by this connection's imports (invalidates _indexes)
+        self._indexes: dict[str, tuple[tuple[int, int], VectorIndex | None]] = {}
         if self.path.is_dir():
             raise InputError(f"{self.path} is a directory; give the path of a store file (e.g. {SourceConfig.store})")
         if not create and not self.path.exists():
@@ -192,42 +141,18 @@ class SQLiteLogStore:
         conn = self._conn
         self._begin_write()
         try:
-            spaces = _SpaceCheck(self._stored_spaces())
-            inserted = updated = skipped = 0
+            spaces = SpaceCheck(self._stored_spaces())
+            counts = {"inserted": 0, "updated": 0, "skipped": 0}
             functions: set[str] = set()
-            for record in records:
-                log = record.log
-                exists = conn.execute("SELECT 1 FROM executions WHERE uuid = ?", (log.uuid,)).fetchone()
-                if exists and on_duplicate == "skip":
-                    skipped += 1
-                    continue
-                if exists and on_duplicate == "error":
-                    raise InputError(
-                        f"{record.source}: uuid '{log.uuid}' is already in {self.path} (or earlier in this file); "
-                        "use --on-duplicate skip to keep the stored log or update to replace it"
-                    )
-                spaces.check(record)
-                functions.add(log.function_name)
-                blob, dim = _encode_vector(log.vector)
-                conn.execute(
+            pending = iter(records)
+            while batch := list(itertools.islice(pending, IMPORT_BATCH)):
+                rows = self._batch_rows(batch, on_duplicate, spaces, counts)
+                functions.update(row[1] for row in rows)
+                conn.executemany(
                     "INSERT OR REPLACE INTO executions (uuid, function_name, status, input, return_value,"
                     " error_message, timestamp, vector, dim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        log.uuid,
-                        log.function_name,
-                        log.status,
-                        json.dumps(dict(log.inputs), ensure_ascii=False),
-                        None if log.output is None else json.dumps(log.output, ensure_ascii=False),
-                        log.error_message,
-                        log.timestamp,
-                        blob,
-                        dim,
-                    ),
+                    rows,
                 )
-                if exists:
-                    updated += 1
-                else:
-                    inserted += 1
             for function_name, (space, dim) in spaces.new_spaces().items():
                 conn.execute(
                     "INSERT OR IGNORE INTO vector_spaces (function_name, space, dim) VALUES (?, ?, ?)",
@@ -237,7 +162,49 @@ class SQLiteLogStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return ImportSummary(inserted, updated, tuple(sorted(functions)), skipped=skipped)
+        finally:
+            self._generation += 1
+        return ImportSummary(counts["inserted"], counts["updated"], tuple(sorted(functions)), skipped=counts["skipped"])
+
+    def _batch_rows(
+        self, batch: list[StoredRecord], on_duplicate: str, spaces: SpaceCheck, counts: dict[str, int]
+    ) -> list[tuple[Any, ...]]:
+        """The rows to write for one batch, in order; counts what is inserted, updated, skipped.
+        A uuid is a duplicate if it is stored (earlier batches of this import included) or met
+        earlier in this batch."""
+        uuids = [record.log.uuid for record in batch]
+        marks = ",".join("?" * len(uuids))
+        stored = {row[0] for row in self._conn.execute(f"SELECT uuid FROM executions WHERE uuid IN ({marks})", uuids)}
+        rows: list[tuple[Any, ...]] = []
+        for record in batch:
+            log = record.log
+            exists = log.uuid in stored
+            if exists and on_duplicate == "skip":
+                counts["skipped"] += 1
+                continue
+            if exists and on_duplicate == "error":
+                raise InputError(
+                    f"{record.source}: uuid '{log.uuid}' is already in {self.path} (or earlier in this file); "
+                    "use --on-duplicate skip to keep the stored log or update to replace it"
+                )
+            spaces.check(record)
+            stored.add(log.uuid)
+            counts["updated" if exists else "inserted"] += 1
+            blob, dim = encode_vector(log.vector)
+            rows.append(
+                (
+                    log.uuid,
+                    log.function_name,
+                    log.status,
+                    json.dumps(dict(log.inputs), ensure_ascii=False),
+                    None if log.output is None else json.dumps(log.output, ensure_ascii=False),
+                    log.error_message,
+                    log.timestamp,
+                    blob,
+                    dim,
+                )
+            )
+        return rows
 
     def _begin_write(self) -> None:
         try:
@@ -315,7 +282,7 @@ class SQLiteLogStore:
             output=None if return_value is None else json.loads(return_value),
             error_message=error_message,
             timestamp=timestamp,
-            vector=_decode_vector(blob),
+            vector=decode_vector(blob),
         )
 
     def near_vector(
@@ -328,21 +295,34 @@ class SQLiteLogStore:
     ) -> list[NeighborHit]:
         """Exact cosine search over the function's stored vectors, best first.
 
+        The function's vectors are read and normalised once and kept until the store changes
+        (an import here, or a commit from another process), so each query is one product.
+
         Raises:
             EmptyDataError: If the function has no stored vectors.
             InputError: If ``vector`` has the wrong dimension.
         """
+        return self.near_vectors(function_name, np.asarray([vector], dtype=np.float32), limit=limit,
+                                 min_similarity=min_similarity)[0]  # fmt: skip
+
+    def near_vectors(
+        self, function_name: str, vectors: np.ndarray, *, limit: int, min_similarity: float = -1.0
+    ) -> list[list[NeighborHit]]:
+        """:meth:`near_vector` for each row of ``vectors``, in blocked matrix products."""
+        index = self._vector_index(function_name)
+        if index is None:
+            return [[] for _ in range(len(vectors))]
+        return index.search_many(vectors, limit=limit, min_similarity=min_similarity)
+
+    def _vector_index(self, function_name: str) -> VectorIndex | None:
         space = self.vector_space(function_name)
         if space is None:
             raise EmptyDataError(f"function '{function_name}' has no stored vectors to search")
-        query = np.asarray(vector, dtype=np.float32)
-        if query.shape != (space[1],):
-            raise InputError(f"query vector has shape {query.shape}, the store holds {space[1]}-d vectors")
-        problem = vector_problem(query)
-        if problem:
-            raise InputError(f"query vector is unusable ({problem}); it must be finite and non-zero")
-        query /= np.linalg.norm(query)
-        hits: list[NeighborHit] = []
+        # data_version changes when another connection commits; _generation when this one does.
+        token = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._generation)
+        cached = self._indexes.get(function_name)
+        if cached is not None and cached[0] == token:
+            return cached[1]
         uuids: list[str] = []
         blobs: list[bytes] = []
         rows = self._conn.execute(
@@ -352,15 +332,10 @@ class SQLiteLogStore:
         for uuid, blob in rows:
             uuids.append(uuid)
             blobs.append(blob)
-        if not uuids:
-            return hits
         matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(uuids), space[1])
-        norms = np.linalg.norm(matrix, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sims = (matrix @ query) / norms
-        sims = np.where(np.isfinite(sims), sims, -np.inf)
-        order = np.lexsort((np.arange(len(uuids)), -sims))[:limit]
-        return [NeighborHit(uuids[i], float(sims[i])) for i in order if sims[i] >= min_similarity]
+        index = VectorIndex(uuids, matrix) if uuids else None
+        self._indexes[function_name] = (token, index)
+        return index
 
     # -- golden data ------------------------------------------------------------------------
 
