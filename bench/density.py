@@ -1,18 +1,24 @@
-"""Density engine benchmark (issues 3 and 11).
+"""Exact density against its floor, faiss range search and the whole extraction (issues 3, 11, 17).
 
-1. Exact engine at n=50,000, d=384: time against the bare blocked NumPy product X @ X.T of the
-   same sizes, measured in the same run, and peak memory of the density pass (a dense n x n
-   float32 matrix would be 10 GB).
-2. Whole selection at n=100,000, d=384 (real MiniLM vectors of ../shared/data, each repeated
-   with small noise): the time of the density computation alone beside the time of the whole
-   extraction (epsilon="auto" calibration, density with neighbour lists, steady picks,
-   anomalies, dedup, ChatML export), and the extraction's peak memory.
-3. ANN engine (faiss IVF) at n=1,000,000, d=384: wall time for index build plus density, and
-   neighbour-set recall against exact neighbours on a sample of queries.
+For each size, in one process and one run, on real MiniLM vectors (the Banking77 and NLU++ hotel
+queries of ../shared/data, then noisy copies of them) and on clustered synthetic vectors:
 
-    python bench/density.py                  # all parts (the ANN part takes minutes)
-    python bench/density.py --ann-n 0        # exact parts only
-    python bench/density.py --n 20000 --selection-n 20000 --ann-n 200000   # smaller run
+* **floor**: the same tiles as the engine (the upper triangle of ``X X^T`` in ``block``-sized
+  tiles, diagonal tiles included), products only, results discarded: what any exact method
+  must at least compute;
+* **engine**: ``ExactEngine`` as extraction runs it (64-nearest lists included), compiled pass
+  (numba) and, with ``--numpy``, the NumPy reductions;
+* **faiss_range**: faiss ``IndexFlatIP.range_search`` (exact), summed into densities;
+* **extraction**: ``DensityBasedExtractor.extract`` end to end on the real vectors
+  (``epsilon="auto"``, density and lists, steady picks, anomalies, dedup, ChatML export).
+
+Each figure is a wall time in seconds; ratios are against the floor, and the extraction's
+against the engine. The densities of engine and faiss are compared (nodes whose count differs:
+threshold-edge ties).
+
+    python bench/density.py                  # 50k and 100k
+    python bench/density.py --large          # also 200k
+    python bench/density.py --sizes 20000 --numpy
 """
 
 from __future__ import annotations
@@ -21,21 +27,20 @@ import argparse
 import json
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 from _memory import MemorySource, as_logs
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, FaissEngine, normalize_rows
+from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, normalize_rows
 from vector_trainer.extractor.knn import choose_epsilon
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-SELECTION_NOISE = 0.02
-
-THRESHOLD = 0.7  # epsilon = 0.3
-GIB = 1024**3
+#: Standard deviation of the noise added to each copy of a real vector.
+NOISE = 0.02
+#: Threshold of the synthetic runs (epsilon 0.3); the real runs use epsilon="auto".
+SYNTHETIC_THRESHOLD = 0.7
 
 
 def clustered_sphere(n: int, d: int, n_clusters: int, seed: int) -> np.ndarray:
@@ -44,46 +49,13 @@ def clustered_sphere(n: int, d: int, n_clusters: int, seed: int) -> np.ndarray:
     centers = rng.standard_normal((n_clusters, d), dtype=np.float32)
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
     X = np.empty((n, d), dtype=np.float32)
-    step = 100_000
-    for start in range(0, n, step):
-        stop = min(n, start + step)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
         labels = rng.integers(0, n_clusters, stop - start)
         noise = rng.standard_normal((stop - start, d), dtype=np.float32) * np.float32(0.55 / np.sqrt(d))
         block = centers[labels] + noise
         X[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return X
-
-
-def bare_product(X: np.ndarray, block: int) -> float:
-    """The reference: X @ X.T computed in row blocks of the same size, results discarded."""
-    start = time.perf_counter()
-    for i0 in range(0, len(X), block):
-        _ = X[i0 : i0 + block] @ X.T
-    return time.perf_counter() - start
-
-
-def exact_part(n: int, d: int, block: int) -> dict:
-    X = clustered_sphere(n, d, n_clusters=max(10, n // 500), seed=0)
-    bare = bare_product(X, block)
-    engine = ExactEngine(block=block)
-    tracemalloc.start()
-    start = time.perf_counter()
-    result = engine.density(X, THRESHOLD)
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {
-        "n": n,
-        "d": d,
-        "block": block,
-        "bare_XXt_s": round(bare, 2),
-        "density_s": round(elapsed, 2),
-        "ratio": round(elapsed / bare, 3),
-        "density_peak_extra_MiB": round(peak / 2**20, 1),
-        "X_MiB": round(X.nbytes / 2**20, 1),
-        "dense_nxn_GiB_avoided": round(n * n * 4 / GIB, 1),
-        "mean_neighbours": float(result.neighbor_count.mean()),
-    }
 
 
 def real_vectors(n: int) -> tuple[np.ndarray, str]:
@@ -96,99 +68,104 @@ def real_vectors(n: int) -> tuple[np.ndarray, str]:
             ]
         ).astype(np.float32)
     except OSError:
-        return clustered_sphere(n, 384, n_clusters=max(10, n // 500), seed=3), "synthetic (shared data not found)"
+        return clustered_sphere(n, 384, max(10, n // 500), seed=3), "synthetic (../shared/data not found)"
     rng = np.random.default_rng(3)
-    copies = [
-        base + SELECTION_NOISE * r * rng.standard_normal(base.shape, dtype=np.float32)
-        for r in range(-(-n // len(base)))
-    ]
-    return normalize_rows(np.vstack(copies)[:n]), f"{len(base)} real MiniLM vectors and noisy copies"
+    copies = [base + NOISE * r * rng.standard_normal(base.shape, dtype=np.float32) for r in range(-(-n // len(base)))]
+    return normalize_rows(np.vstack(copies)[:n]), f"{len(base)} real MiniLM vectors, then noisy copies"
 
 
-def selection_part(n: int) -> dict:
-    X, origin = real_vectors(n)
-    threshold = choose_epsilon(X, "auto").threshold
+def floor(X: np.ndarray, block: int) -> float:
+    """The engine's tiles, products only."""
+    n = len(X)
     start = time.perf_counter()
-    ExactEngine(knn=0).density(X, threshold)
-    density_s = time.perf_counter() - start
+    for i0 in range(0, n, block):
+        rows = X[i0 : i0 + block]
+        _ = rows @ rows.T.copy()
+        for j0 in range(i0 + block, n, block):
+            _ = rows @ X[j0 : j0 + block].T
+    return time.perf_counter() - start
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def faiss_range(X: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        import faiss
+    except ImportError:
+        return None
+    index = faiss.IndexFlatIP(X.shape[1])
+    index.add(X)
+    n = len(X)
+    density, count = np.zeros(n), np.zeros(n, dtype=np.int64)
+    for q0 in range(0, n, 4096):
+        queries = np.arange(q0, min(n, q0 + 4096))
+        lims, sims, idx = index.range_search(X[queries], threshold - 1e-6)
+        owner = np.repeat(queries, np.diff(lims.astype(np.int64)))
+        keep = idx != owner
+        density += np.bincount(owner[keep], weights=sims[keep], minlength=n)
+        count += np.bincount(owner[keep], minlength=n)
+    return density, count
+
+
+def measure(X: np.ndarray, threshold: float, block: int, with_numpy: bool) -> dict:
+    ExactEngine(block=256, fused=True).density(X[:1000], threshold)  # load the compiled kernels
+    floor_s = floor(X, block)
+    result, engine_s = timed(lambda: ExactEngine(block=block, fused=True).density(X, threshold))
+    row = {"floor_s": round(floor_s, 2), "engine_s": round(engine_s, 2), "engine_ratio": round(engine_s / floor_s, 3)}
+    if with_numpy:
+        _, numpy_s = timed(lambda: ExactEngine(block=block, fused=False).density(X, threshold))
+        row |= {"engine_numpy_s": round(numpy_s, 2), "engine_numpy_ratio": round(numpy_s / floor_s, 3)}
+    ranged, range_s = timed(lambda: faiss_range(X, threshold))
+    if ranged is not None:
+        density, count = ranged
+        row |= {
+            "faiss_range_s": round(range_s, 2),
+            "faiss_range_ratio": round(range_s / floor_s, 3),
+            "nodes_whose_count_differs_from_faiss": int((count != result.neighbor_count).sum()),
+            "max_density_difference": float(np.abs(density - result.density).max()),
+        }
+    row["mean_neighbours"] = round(float(result.neighbor_count.mean()), 1)
+    return row
+
+
+def extraction(X: np.ndarray, block: int) -> dict:
     logs = as_logs(X)
+    threshold = choose_epsilon(X, "auto").threshold
+    _, density_s = timed(lambda: ExactEngine(block=block).density(X, threshold))
     with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        result = DensityBasedExtractor(MemorySource(logs), engine="exact").extract("fn", Path(out) / "golden.jsonl")
-        whole_s = time.perf_counter() - start
-        tracemalloc.start()  # a second, untimed run: tracing slows Python-level allocation
-        DensityBasedExtractor(MemorySource(logs), engine="exact").extract("fn", Path(out) / "again.jsonl")
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        extractor = DensityBasedExtractor(MemorySource(logs), engine="exact")
+        result, whole_s = timed(lambda: extractor.extract("fn", Path(out) / "golden.jsonl"))
     return {
-        "n": n,
-        "vectors": origin,
-        "density_alone_s": round(density_s, 1),
-        "whole_selection_s": round(whole_s, 1),
-        "ratio": round(whole_s / density_s, 2),
+        "density_with_lists_s": round(density_s, 2),
+        "extraction_s": round(whole_s, 2),
+        "extraction_over_density": round(whole_s / density_s, 3),
         "examples_written": result.n_examples,
-        "selection_peak_MiB": round(peak / 2**20),
-        "X_MiB": round(X.nbytes / 2**20),
-    }
-
-
-def ann_part(n: int, d: int, sample: int) -> dict:
-    X = clustered_sphere(n, d, n_clusters=max(10, n // 500), seed=1)
-    engine = FaissEngine()
-    start = time.perf_counter()
-    result = engine.density(X, THRESHOLD)
-    elapsed = time.perf_counter() - start
-    rng = np.random.default_rng(2)
-    queries = np.sort(rng.choice(n, sample, replace=False))
-    ann_sims, ann_idx = engine.knn(X, queries)
-    hits = total = 0
-    density_errors = []
-    for q0 in range(0, sample, 256):
-        chunk = queries[q0 : q0 + 256]
-        sims = X[chunk] @ X.T
-        sims[np.arange(len(chunk)), chunk] = -np.inf
-        for row, query_pos in enumerate(range(q0, q0 + len(chunk))):
-            above = np.flatnonzero(sims[row] >= THRESHOLD - 1e-6)
-            top = above[np.argsort(-sims[row][above], kind="stable")[: engine.k]]
-            found = ann_idx[query_pos][ann_sims[query_pos] >= THRESHOLD - 1e-6]
-            hits += len(np.intersect1d(top, found))
-            total += len(top)
-            exact_capped = float(np.sort(sims[row][above])[::-1][: engine.k].sum())
-            if exact_capped > 0:
-                density_errors.append(abs(result.density[chunk[row]] - exact_capped) / exact_capped)
-    return {
-        "n": n,
-        "d": d,
-        "engine": result.engine,
-        "note": result.note,
-        "build_and_density_s": round(elapsed, 1),
-        "sample_queries": sample,
-        "neighbour_set_recall_at_k": round(hits / max(total, 1), 4),
-        "k": engine.k,
-        "median_relative_density_error_vs_exact_top_k": round(float(np.median(density_errors)), 5)
-        if density_errors
-        else None,
-        "mean_neighbours_found": float(result.neighbor_count.mean()),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=50_000)
-    parser.add_argument("--d", type=int, default=384)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 100_000])
+    parser.add_argument("--large", action="store_true", help="add 200,000")
+    parser.add_argument("--numpy", action="store_true", help="also time the NumPy reductions")
     parser.add_argument("--block", type=int, default=DEFAULT_BLOCK)
-    parser.add_argument("--selection-n", type=int, default=100_000)
-    parser.add_argument("--ann-n", type=int, default=1_000_000)
-    parser.add_argument("--sample", type=int, default=1_000)
     args = parser.parse_args()
-    report = {"exact": exact_part(args.n, args.d, args.block)}
-    print(json.dumps(report, indent=2), flush=True)
-    if args.selection_n:
-        report["selection"] = selection_part(args.selection_n)
-        print(json.dumps(report["selection"], indent=2), flush=True)
-    if args.ann_n:
-        report["ann"] = ann_part(args.ann_n, args.d, args.sample)
-        print(json.dumps(report["ann"], indent=2), flush=True)
+    sizes = [*args.sizes, 200_000] if args.large else args.sizes
+    for n in sizes:
+        X, origin = real_vectors(n)
+        threshold = choose_epsilon(X, "auto").threshold
+        report = {"n": n, "d": X.shape[1], "real": {"vectors": origin, "threshold": round(threshold, 4)}}
+        report["real"] |= measure(X, threshold, args.block, args.numpy)
+        report["real"]["extraction"] = extraction(X, args.block)
+        synthetic = clustered_sphere(n, X.shape[1], max(10, n // 500), seed=0)
+        report["clustered"] = {"threshold": SYNTHETIC_THRESHOLD} | measure(
+            synthetic, SYNTHETIC_THRESHOLD, args.block, args.numpy
+        )
+        print(json.dumps(report, indent=2), flush=True)
 
 
 if __name__ == "__main__":

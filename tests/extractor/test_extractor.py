@@ -20,7 +20,7 @@ from vector_trainer.chatml import is_valid_example
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor import knn as knn_module
-from vector_trainer.extractor.engines import ExactEngine, FaissEngine, ManagerEngine, normalize_rows
+from vector_trainer.extractor.engines import ExactEngine, ManagerEngine, normalize_rows
 from vector_trainer.types import SelectionStrategy
 
 
@@ -121,16 +121,32 @@ class TestDensityMath:
         expected = ExactEngine(block=8, fused=False).density(X, threshold=0.6)
         np.testing.assert_array_equal(result.neighbor_count, expected.neighbor_count)
 
-    def test_faiss_engine_recall_on_clusters(self) -> None:
+    def test_faiss_engine_density_is_uncapped_and_its_recall_measured(self) -> None:
+        """Issue 17: nodes with more neighbours than the list width get their whole density (a
+        range search), and the probe count rises until a sample meets the recall target."""
         pytest.importorskip("faiss")
+        from vector_trainer.extractor.ann import FaissEngine
+
         X, _ = clustered([300, 200, 100, 50], dim=32, spread=0.08, seed=5)
         exact = ExactEngine().density(X, 0.7)
-        approx = FaissEngine(k=400, nprobe=8).density(X, 0.7)
-        assert approx.approximate and "approximate" in approx.note
-        np.testing.assert_allclose(approx.density, exact.density, rtol=1e-3, atol=1e-3)
-        lists = FaissEngine(nprobe=8).density(X, 0.7)
-        hits = sum(len(np.intersect1d(a, b)) for a, b in zip(exact.knn_index, lists.knn_index, strict=True))
+        assert (exact.neighbor_count > 64).mean() > 0.5  # most nodes are past the list width
+        engine = FaissEngine(nprobe=1, calibration_sample=200, target_recall=0.99)
+        approx = engine.density(X, 0.7)
+        assert approx.approximate and "neighbour recall" in approx.note
+        assert engine.quality.recall >= 0.99 and engine.quality.nprobe > 1
+        close = np.isclose(approx.density, exact.density, rtol=0.01)
+        assert close.mean() >= 0.99
+        hits = sum(len(np.intersect1d(a, b)) for a, b in zip(exact.knn_index, approx.knn_index, strict=True))
         assert hits / exact.knn_index.size >= 0.95
+
+    def test_faiss_engine_without_calibration_uses_the_given_probes(self) -> None:
+        pytest.importorskip("faiss")
+        from vector_trainer.extractor.ann import FaissEngine
+
+        X, _ = clustered([60, 40], dim=8, spread=0.1, seed=7)
+        engine = FaissEngine(nprobe=2, calibration_sample=0)
+        result = engine.density(X, 0.7)
+        assert engine.quality is None and "2/" in result.note and "recall" not in result.note
 
     def test_score_new_logs_through_the_store(self, store) -> None:
         X, _ = clustered([20, 10], dim=8, spread=0.1, seed=6)

@@ -18,9 +18,9 @@ _EXPORTS = {
     "DensityResult": "vector_trainer.extractor.engines",
     "NeighborEngine": "vector_trainer.extractor.engines",
     "ExactEngine": "vector_trainer.extractor.engines",
-    "FaissEngine": "vector_trainer.extractor.engines",
+    "FaissEngine": "vector_trainer.extractor.ann",
     "ManagerEngine": "vector_trainer.extractor.engines",
-    "make_engine": "vector_trainer.extractor.engines",
+    "make_engine": "vector_trainer.extractor.engine_choice",
     "normalize_rows": "vector_trainer.extractor.engines",
     "pca_projection": "vector_trainer.extractor.projection",
 }

@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from vector_trainer import _layout
 from vector_trainer._params import check_values
-from vector_trainer._shared import vector_problem
 from vector_trainer.chatml import build_example, check_example, render_output, render_prompt, template_fields
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError
-from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine, make_engine, normalize_rows
+from vector_trainer.extractor.engine_choice import make_engine
+from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine
 from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
 from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
 from vector_trainer.extractor.report import ExtractionReport, SelectedExample, build_report
@@ -340,25 +338,8 @@ class DensityBasedExtractor:
         Raises:
             InputError: If a log has no usable vector.
         """
-        for log in logs:
-            problem = vector_problem(log.vector)
-            if problem:
-                raise InputError(f"log {log.uuid}: {problem}; only logs with a finite, non-zero vector can be scored")
-        if not logs:
-            return []
-        X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
-        ids = [log.uuid for log in logs]
-        threshold = self.threshold_for(function_name)
-        result = ManagerEngine(self.dataset_manager, function_name, limit).density(X, threshold, ids)
-        return [
-            {
-                "uuid": uuid,
-                "density": float(result.density[i]),
-                "neighbor_count": int(result.neighbor_count[i]),
-                "nearest_similarity": float(result.nearest_similarity[i]),
-            }
-            for i, uuid in enumerate(ids)
-        ]
+        engine = ManagerEngine(self.dataset_manager, function_name, limit)
+        return engine.score(logs, self.threshold_for(function_name))
 
     def projection(
         self, function_name: str, labels: Mapping[str, str], max_points: int = DEFAULT_MAX_POINTS

@@ -10,10 +10,9 @@ Three engines implement :class:`NeighborEngine`:
   ``O(n*d + block^2 + n*k)``; the ``n x n`` matrix never exists. The same pass keeps each
   node's ``k`` most similar other nodes, exactly (:mod:`.knn`). With numba installed, each tile
   is read once by a compiled kernel (:mod:`._fused`): edge sums and list candidates together.
-* :class:`FaissEngine` -- an inverted-file index (faiss ``IndexIVFFlat``, inner product) for
-  large ``n``. Approximations, stated in its ``note``: only ``nprobe`` of ``nlist`` cells are
-  searched, and density sums at most ``k`` neighbours per node (dense nodes are under-counted;
-  their rank among dense nodes may shift). Its neighbour lists are the search's ``k`` results.
+* :class:`~.ann.FaissEngine` -- an inverted-file index (faiss, extra ``ann``) for large ``n``:
+  density uncapped (range search where a node has more than ``k`` neighbours), probe count
+  chosen so a sample measured against exact search meets a recall target.
 * :class:`ManagerEngine` -- the injected dataset manager's own ``near_vector`` (FR-1.5): scores
   vectors against the store without pulling every vector (no neighbour lists).
 """
@@ -22,15 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from vector_trainer.config import ExtractorConfig
-from vector_trainer.errors import ConfigError, MissingDependencyError
+from vector_trainer._shared import vector_problem
+from vector_trainer.errors import ConfigError, InputError
 from vector_trainer.extractor._fused import FusedPass, load_kernels
 from vector_trainer.extractor.knn import DEFAULT_KNN, RunningTopK
-from vector_trainer.types import DatasetManagerProtocol
+from vector_trainer.types import DatasetManagerProtocol, ExecutionLog
 
 #: Similarities are float32; a pair sitting exactly on the threshold must not flip with rounding.
 THRESHOLD_TOLERANCE = 1e-6
@@ -41,9 +40,6 @@ DEFAULT_QUERY_BLOCK = 256
 #: the NumPy reductions cost about as much.
 FUSED_MIN_NODES = 25_000
 DEFAULT_ANN_K = 64
-DEFAULT_ANN_NPROBE = 32
-#: faiss k-means wants at least this many training points per cell.
-FAISS_POINTS_PER_CELL = 39
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,8 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
     return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
 
 
-def _effective_threshold(threshold: float) -> np.float32:
+def effective_threshold(threshold: float) -> np.float32:
+    """The float32 threshold that keeps a pair sitting exactly on ``threshold`` a neighbour."""
     return np.float32(threshold - THRESHOLD_TOLERANCE)
 
 
@@ -149,7 +146,7 @@ class ExactEngine:
         n = X.shape[0]
         order = np.random.default_rng(self.seed).permutation(n)  # diagonal tiles become random samples
         Xp = X[order]
-        t = _effective_threshold(threshold)
+        t = effective_threshold(threshold)
         density = np.zeros(n, dtype=np.float64)
         count = np.zeros(n, dtype=np.int64)
         kernels = self._kernels(n)
@@ -217,102 +214,6 @@ class ExactEngine:
                 top.seed(int(row), sims[offset : offset + 1], 0)
 
 
-class FaissEngine:
-    """Approximate density with a faiss inverted-file index (extra ``ann``).
-
-    Args:
-        k: Neighbours retrieved per node for density (density sums at most ``k`` neighbours).
-        nprobe: Cells searched per query.
-        nlist: Number of cells; default ``4 * sqrt(n)``.
-        train_sample: Rows used to train the coarse quantizer.
-        seed: Seed of the training sample.
-    """
-
-    name = "faiss-ivf"
-
-    def __init__(
-        self,
-        k: int = DEFAULT_ANN_K,
-        nprobe: int = DEFAULT_ANN_NPROBE,
-        nlist: int | None = None,
-        train_sample: int = 100_000,
-        seed: int = 0,
-    ) -> None:
-        try:
-            import faiss
-        except ImportError as exc:
-            raise MissingDependencyError("faiss-cpu", "ann", "The ANN neighbour engine") from exc
-        self._faiss = faiss
-        self.k, self.nprobe, self.nlist = k, nprobe, nlist
-        self.train_sample, self.seed = train_sample, seed
-        self._index_key: tuple[int, int] | None = None
-        self._index = None
-
-    def _index_for(self, X: np.ndarray):
-        key = (id(X), X.shape[0])
-        if self._index is not None and self._index_key == key:
-            return self._index
-        faiss = self._faiss
-        n, d = X.shape
-        nlist = self.nlist or max(1, min(n // FAISS_POINTS_PER_CELL, int(4 * np.sqrt(n))))
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(self.seed)
-        size = min(n, max(self.train_sample, FAISS_POINTS_PER_CELL * nlist))
-        sample = X if size >= n else X[np.sort(rng.choice(n, size, replace=False))]
-        index.train(sample)
-        index.add(X)
-        index.nprobe = min(self.nprobe, nlist)
-        self._index, self._index_key = index, key
-        return index
-
-    def knn(self, X: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` most similar other rows of each query row: ``(similarities, indices)``,
-        best first; missing entries have similarity ``-inf`` and index ``-1``."""
-        index = self._index_for(X)
-        k = min(self.k + 1, X.shape[0])
-        sims, idx = index.search(np.ascontiguousarray(X[queries]), k)
-        valid = (idx >= 0) & (idx != queries[:, None])
-        sims = np.where(valid, sims, -np.inf).astype(np.float32)
-        idx = np.where(valid, idx, -1)
-        order = np.argsort(-sims, axis=1, kind="stable")[:, : self.k]
-        return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
-
-    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
-        n = X.shape[0]
-        index = self._index_for(X)
-        t = _effective_threshold(threshold)
-        density = np.zeros(n, dtype=np.float64)
-        count = np.zeros(n, dtype=np.int64)
-        nearest = np.full(n, -1.0, dtype=np.float32)
-        width = min(self.k, max(n - 1, 1))
-        knn_sims = np.full((n, width), -np.inf, dtype=np.float32)
-        knn_index = np.full((n, width), -1, dtype=np.int64)
-        step = 16_384
-        for q0 in range(0, n, step):
-            q1 = min(n, q0 + step)
-            sims, idx = self.knn(X, np.arange(q0, q1))
-            knn_sims[q0:q1], knn_index[q0:q1] = sims[:, :width], idx[:, :width]
-            nearest[q0:q1] = np.maximum(sims.max(axis=1), -1.0)
-            mask = sims >= t
-            count[q0:q1] = mask.sum(axis=1)
-            density[q0:q1] = np.where(mask, sims, 0.0).sum(axis=1, dtype=np.float64)
-        note = (
-            f"approximate: IVF search of {index.nprobe}/{index.nlist} cells; "
-            f"density sums at most {self.k} neighbours per node"
-        )
-        return DensityResult(
-            density,
-            count,
-            nearest,
-            self.name,
-            approximate=True,
-            note=note,
-            knn_similarity=knn_sims,
-            knn_index=knn_index,
-        )
-
-
 class ManagerEngine:
     """Density through the dataset manager's ``near_vector`` (FR-1.5), one query per node.
 
@@ -358,23 +259,28 @@ class ManagerEngine:
         note = f"through the store's near_vector; density sums at most {self.limit} neighbours per node"
         return DensityResult(density, count, nearest, self.name, approximate=True, note=note)
 
+    def score(self, logs: Sequence[ExecutionLog], threshold: float) -> list[dict[str, Any]]:
+        """Density of ``logs`` (with vectors) against the source's stored logs of the function:
+        one ``{"uuid", "density", "neighbor_count", "nearest_similarity"}`` per log, in order.
 
-def make_engine(name: str, n: int, *, ann_threshold: int = ExtractorConfig.ann_threshold) -> NeighborEngine:
-    """Choose an engine by name; ``auto`` is exact up to ``ann_threshold`` nodes, faiss above
-    it when faiss is installed (otherwise exact, which is slower but still linear in memory).
-
-    Raises:
-        ConfigError: For an unknown engine name.
-    """
-    if name == "exact":
-        return ExactEngine()
-    if name in {"faiss", "ann"}:
-        return FaissEngine()
-    if name == "auto":
-        if n > ann_threshold:
-            try:
-                return FaissEngine()
-            except MissingDependencyError:
-                return ExactEngine()
-        return ExactEngine()
-    raise ConfigError(f"unknown neighbour engine '{name}'; choose auto, exact or faiss")
+        Raises:
+            InputError: If a log has no usable vector.
+        """
+        for log in logs:
+            problem = vector_problem(log.vector)
+            if problem:
+                raise InputError(f"log {log.uuid}: {problem}; only logs with a finite, non-zero vector can be scored")
+        if not logs:
+            return []
+        X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
+        ids = [log.uuid for log in logs]
+        result = self.density(X, threshold, ids)
+        return [
+            {
+                "uuid": uuid,
+                "density": float(result.density[i]),
+                "neighbor_count": int(result.neighbor_count[i]),
+                "nearest_similarity": float(result.nearest_similarity[i]),
+            }
+            for i, uuid in enumerate(ids)
+        ]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vector_trainer.errors import InputError
-from vector_trainer.extractor.engines import DEFAULT_BLOCK, _effective_threshold
+from vector_trainer.extractor.engines import DEFAULT_BLOCK, effective_threshold
 from vector_trainer.extractor.graph import GraphAnalysis
 from vector_trainer.fileio import atomic_write_bytes
 
@@ -95,7 +95,7 @@ def new_anomaly_share(
         return 0, 0.0
     X = analysis.vectors  # unit rows
     new, old = X[is_new], X[~is_new]
-    t = _effective_threshold(reference.threshold)
+    t = effective_threshold(reference.threshold)
     density = np.zeros(len(new), dtype=np.float64)
     for i in range(0, len(new), block):
         for j in range(0, len(old), block):
