@@ -130,7 +130,7 @@ class TestDensityMath:
         X, _ = clustered([300, 200, 100, 50], dim=32, spread=0.08, seed=5)
         exact = ExactEngine().density(X, 0.7)
         assert (exact.neighbor_count > 64).mean() > 0.5  # most nodes are past the list width
-        engine = FaissEngine(nprobe=1, calibration_sample=200, target_recall=0.99)
+        engine = FaissEngine(nprobe=1, calibration_sample=200, target_recall=0.99, max_probe_share=1.0)
         approx = engine.density(X, 0.7)
         assert approx.approximate and "neighbour recall" in approx.note
         assert engine.quality.recall >= 0.99 and engine.quality.nprobe > 1
@@ -138,6 +138,17 @@ class TestDensityMath:
         assert close.mean() >= 0.99
         hits = sum(len(np.intersect1d(a, b)) for a, b in zip(exact.knn_index, approx.knn_index, strict=True))
         assert hits / exact.knn_index.size >= 0.95
+
+    def test_faiss_engine_hands_wide_neighbourhoods_to_the_exact_engine(self) -> None:
+        """When the targets need more cells than it may probe, the result is the exact one."""
+        pytest.importorskip("faiss")
+        from vector_trainer.extractor.ann import FaissEngine
+
+        X, _ = clustered([300, 200], dim=16, spread=0.3, seed=8)
+        engine = FaissEngine(nprobe=1, calibration_sample=100, target_recall=1.0, max_probe_share=1 / 64)
+        result = engine.density(X, 0.5)
+        assert not engine.quality.met and result.note.startswith("exact:")
+        np.testing.assert_array_equal(result.neighbor_count, ExactEngine().density(X, 0.5).neighbor_count)
 
     def test_faiss_engine_without_calibration_uses_the_given_probes(self) -> None:
         pytest.importorskip("faiss")

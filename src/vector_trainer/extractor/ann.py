@@ -13,11 +13,14 @@ is missed. Nothing else is cut:
   node exactly; ``nprobe`` doubles until the sample's neighbour-set recall reaches
   ``target_recall`` and at most ``max_off_share`` of the sample has a density more than
   ``density_tolerance`` off (or every cell is searched). The measured figures are returned
-  with the result and written to the selection report.
+  with the result and written to the selection report. When the targets need more than
+  ``max_probe_share`` of the cells (wide neighbourhoods), scanning them would cost more than
+  exact search, and the exact engine computes the result instead, saying so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vector_trainer.errors import MissingDependencyError
-from vector_trainer.extractor.engines import DEFAULT_ANN_K, DensityResult, effective_threshold
+from vector_trainer.extractor.engines import DEFAULT_ANN_K, DensityResult, ExactEngine, effective_threshold
 
 #: First probe count tried; doubled until the sample meets the targets.
 DEFAULT_ANN_NPROBE = 16
@@ -37,6 +40,9 @@ DEFAULT_TARGET_RECALL = 0.995
 DEFAULT_DENSITY_TOLERANCE = 0.01
 #: Share of sampled nodes whose density may be off.
 DEFAULT_MAX_OFF_SHARE = 0.005
+#: Most of the index's cells the calibration may search per query: past it, scanning cells one
+#: query at a time costs more than the exact engine's blocked products.
+DEFAULT_MAX_PROBE_SHARE = 1 / 16
 #: faiss k-means wants at least this many training points per cell.
 FAISS_POINTS_PER_CELL = 39
 #: Queries per search call (range results are bounded by this many nodes' neighbours).
@@ -53,6 +59,7 @@ class SearchQuality:
         recall: Neighbour-set recall (found neighbours / true neighbours) on the sample.
         off_share: Share of sampled nodes whose density is more than the tolerance off.
         sample: Sampled nodes.
+        met: Whether the targets were met within the probe budget.
     """
 
     nprobe: int
@@ -60,6 +67,7 @@ class SearchQuality:
     recall: float
     off_share: float
     sample: int
+    met: bool = True
 
 
 class FaissEngine:
@@ -75,6 +83,8 @@ class FaissEngine:
         target_recall: Neighbour-set recall the sample must reach.
         density_tolerance: Relative density error counted as "off".
         max_off_share: Share of the sample whose density may be off.
+        max_probe_share: Most of the cells the calibration may probe; when the targets need
+            more, the exact engine computes the result instead (and the note says why).
         seed: Seed of the training and calibration samples.
     """
 
@@ -91,6 +101,7 @@ class FaissEngine:
         target_recall: float = DEFAULT_TARGET_RECALL,
         density_tolerance: float = DEFAULT_DENSITY_TOLERANCE,
         max_off_share: float = DEFAULT_MAX_OFF_SHARE,
+        max_probe_share: float = DEFAULT_MAX_PROBE_SHARE,
         seed: int = 0,
     ) -> None:
         try:
@@ -101,6 +112,7 @@ class FaissEngine:
         self.k, self.nprobe, self.nlist, self.train_sample = k, nprobe, nlist, train_sample
         self.calibration_sample, self.target_recall = calibration_sample, target_recall
         self.density_tolerance, self.max_off_share, self.seed = density_tolerance, max_off_share, seed
+        self.max_probe_share = max_probe_share
         self.quality: SearchQuality | None = None
 
     def _build(self, X: np.ndarray):
@@ -114,6 +126,19 @@ class FaissEngine:
         index.add(X)
         index.nprobe = min(self.nprobe, nlist)
         return index
+
+    def _exact_instead(self, X: np.ndarray, threshold: float) -> DensityResult:
+        """The exact engine's result, when the IVF search would need more than
+        ``max_probe_share`` of its cells to meet the targets (wide neighbourhoods: scanning that
+        many cells costs more than exact blocked products)."""
+        q = self.quality
+        exact = ExactEngine(knn=self.k).density(X, threshold)
+        note = (
+            f"exact: an IVF search of {q.nprobe}/{q.nlist} cells reached neighbour recall {q.recall:.4f} with "
+            f"{q.off_share:.2%} of densities more than {self.density_tolerance:.0%} off on {q.sample} sampled logs, "
+            f"short of {self.target_recall} / {self.max_off_share:.1%}; more cells would cost more than exact search"
+        )
+        return dataclasses.replace(exact, note=note)
 
     def _knn(self, index, X: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar other rows of each query: ``(similarities, indices)``, best
@@ -170,8 +195,9 @@ class FaissEngine:
             error = np.abs(density - exact_density) / np.maximum(exact_density, np.finfo(np.float64).tiny)
             off = float(np.mean((error > self.density_tolerance) & (exact_density > 0)))
             met = recall >= self.target_recall and off <= self.max_off_share
-            if met or index.nprobe >= index.nlist:
-                return SearchQuality(int(index.nprobe), int(index.nlist), recall, off, int(sample.size))
+            too_wide = index.nprobe * 2 > self.max_probe_share * index.nlist
+            if met or too_wide or index.nprobe >= index.nlist:
+                return SearchQuality(int(index.nprobe), int(index.nlist), recall, off, int(sample.size), met)
             index.nprobe = min(index.nlist, index.nprobe * 2)
 
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
@@ -180,6 +206,8 @@ class FaissEngine:
         t = effective_threshold(threshold)
         if self.calibration_sample:
             self.quality = self._calibrate(index, X, t)
+            if not self.quality.met:
+                return self._exact_instead(X, threshold)
         width = min(self.k, max(n - 1, 1))
         density = np.zeros(n, dtype=np.float64)
         count = np.zeros(n, dtype=np.int64)
