@@ -22,8 +22,8 @@ from streamlit.testing.v1 import AppTest
 from fake_openai import VALID_KEY, FakeOpenAIServer
 from vector_trainer._layout import function_dirname
 from vector_trainer.cli import main
+from vector_trainer.dashboard._web_views import LOSS_COLOR, STRATEGY_COLORS
 from vector_trainer.dashboard.runview import DASHBOARD_TOKEN_ENV, DASHBOARD_TOKEN_PARAM, write_actions_allowed
-from vector_trainer.dashboard.webapp import LOSS_COLOR, STRATEGY_COLORS
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.gate import ModelRegistry
 from vector_trainer.pipeline import TrainingPipeline
