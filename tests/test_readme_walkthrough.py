@@ -99,18 +99,14 @@ def _fresh_environment(home: Path) -> dict[str, str]:
     return env
 
 
+def _run(argv: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S, check=False)
+    assert done.returncode == 0, f"{what} exited {done.returncode}:\n{_tail(done)}"
+
+
 def _run_bash(block: Block, cwd: Path, env: dict[str, str]) -> None:
     script = block.body.replace(SUITE_COMMAND, SUITE_STAND_IN)
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BLOCK_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, f"README block {block.number} exited {done.returncode}:\n{script}\n{_tail(done)}"
+    _run(["bash", "-euo", "pipefail", "-c", script], cwd, env, f"README block {block.number}:\n{script}\n")
 
 
 def _run_server(block: Block, url: str, cwd: Path, env: dict[str, str]) -> None:
@@ -144,16 +140,7 @@ def _run_python(blocks: list[Block], cwd: Path, env: dict[str, str], scratch: Pa
         return
     source = scratch / f"blocks-{blocks[0].number}.json"
     source.write_text(json.dumps([[block.number, block.body] for block in blocks]), encoding="utf-8")
-    done = subprocess.run(
-        [str(cwd / ".venv" / "bin" / "python"), "-c", PYTHON_DRIVER, str(source)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BLOCK_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, _tail(done)
+    _run([str(cwd / ".venv" / "bin" / "python"), "-c", PYTHON_DRIVER, str(source)], cwd, env, "README Python blocks")
 
 
 def _tail(done: subprocess.CompletedProcess[str]) -> str:
