@@ -7,6 +7,8 @@ imported without numba; :func:`load_kernels` says whether the kernels can be use
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from vector_trainer.extractor.knn import RunningTopK, floor_rank
@@ -15,7 +17,7 @@ from vector_trainer.extractor.knn import RunningTopK, floor_rank
 LIST_BUFFER_FACTOR = 2
 
 
-def load_kernels():
+def load_kernels() -> ModuleType | None:
     """The compiled kernels (:mod:`._tile_kernel`), or ``None`` when numba is not installed."""
     try:
         from vector_trainer.extractor import _tile_kernel
@@ -27,7 +29,9 @@ def load_kernels():
 class FusedPass:
     """The compiled per-tile pass (:mod:`._tile_kernel`) bound to one density computation."""
 
-    def __init__(self, kernels, t: np.float32, density: np.ndarray, count: np.ndarray, top: RunningTopK | None):
+    def __init__(
+        self, kernels: ModuleType, t: np.float32, density: np.ndarray, count: np.ndarray, top: RunningTopK | None
+    ) -> None:
         self.kernels, self.t, self.density, self.count, self.top = kernels, t, density, count, top
         n, k = (top.n, top.k) if top is not None else (0, 0)
         self._buffers = (

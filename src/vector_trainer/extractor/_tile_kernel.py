@@ -6,7 +6,7 @@ from it in a single sweep, so the work after the product is one read of the tile
 * ``tile_pass``: each row's (and, for an off-diagonal tile, each column's) edge count and
   density, the sums over ``S[i, j] >= t`` (float32 within a tile, float64 across tiles), in a
   branch-free loop that LLVM vectorises; then, per row, a vectorised pass flags the entries
-  that reach a floor and a scan of the flagged ones inserts every entry at or above its
+  that reach a floor and a scan of the flagged ones appends every entry at or above its
   row's floor to the row's candidate buffer and, transposed, every entry at or above its
   column's floor to the column's. A buffer holds ``2k`` entries; when it fills it is cut to its
   ``k`` best and the row's floor rises to the ``k``-th (amortised O(1) per candidate, memory
@@ -17,7 +17,7 @@ from it in a single sweep, so the work after the product is one read of the tile
 
 The kernels run on one thread, between BLAS calls: measured on two cores, a parallel kernel
 loses more to OpenBLAS's spinning worker threads than it gains. This module imports numba, so
-the engine imports it on first use (``engines._load_kernels``) and falls back to its NumPy
+the engine imports it on first use (:func:`._fused.load_kernels`) and falls back to its NumPy
 reductions when numba is missing; the compiled code is cached on disk.
 """
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -137,7 +138,7 @@ class ExactEngine:
             raise ConfigError(f"block must be >= 1, got {block}")
         self.block, self.knn, self.seed, self.fused = block, knn, seed, fused
 
-    def _kernels(self, n: int):
+    def _kernels(self, n: int) -> ModuleType | None:
         if self.fused is False or (self.fused is None and n < FUSED_MIN_NODES):
             return None
         return load_kernels()
