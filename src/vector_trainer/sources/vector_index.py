@@ -41,7 +41,9 @@ class VectorIndex:
 
     def _queries(self, vectors: np.ndarray) -> np.ndarray:
         queries = np.asarray(vectors, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
+        if queries.ndim != 2:
+            raise InputError(f"queries must be a 2-d array, one query per row; got shape {queries.shape}")
+        if queries.shape[1] != self.dim:
             raise InputError(f"query vector has shape {queries.shape[1:]}, the store holds {self.dim}-d vectors")
         for row, query in enumerate(queries):
             problem = vector_problem(query)
