@@ -203,30 +203,41 @@ def test_a_trained_model_is_evaluated_and_promoted_by_the_loop(server, tmp_path:
 
 
 @pytest.mark.slow
-def test_a_local_lora_adapter_is_evaluated_through_peft(tmp_path: Path) -> None:
-    require_modules(("torch", "transformers", "peft"), "pip install -e '.[local]'")
+@pytest.mark.integration
+def test_a_local_lora_adapter_is_trained_evaluated_through_peft_and_registered(tmp_path: Path) -> None:
+    """Issue 13: local-lora trains the tiny random model (a real TRL + PEFT run on CPU), the gate
+    asks the adapter and its base model the held-out questions through transformers + PEFT, and
+    the registry records the trained adapter with its job and evaluation."""
+    require_modules(("torch", "transformers", "trl", "peft", "datasets"), "pip install torch==2.13.0 '.[local]'")
+    from conftest import write_chat_jsonl
     from tiny_model import make_tiny_model
     from vector_trainer.gate import LocalChatModel
+    from vector_trainer.pipeline import TrainingPipeline
+    from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer
 
     base = make_tiny_model(tmp_path / "tiny", [q + " " + a for q, a in QUESTIONS.items()])
-    adapter = tmp_path / "adapter"
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(base),
-        LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    data = write_chat_jsonl(
+        tmp_path / "golden.jsonl", 8, user="How do I reset my PIN number {i}?", assistant="Open Settings, tap {i}."
     )
-    model.save_pretrained(adapter)
+    trainer = LocalLoRATrainer(
+        model=str(base), jobs_dir=tmp_path / "jobs", max_steps=4, batch_size=2, max_length=64, lora_r=2, lora_alpha=4
+    )
+    train = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(data, tmp_path / "run", wait=True)
+    trained = train["stages"]["train"]
+    assert trained["status"] == "succeeded", json.dumps(train, indent=1)
+    adapter = Path(trained["fine_tuned_model"])
+    assert (adapter / "adapter_model.safetensors").exists()
+
     candidate = LocalChatModel(adapter_dir=adapter, max_tokens=8)
     incumbent = LocalChatModel(str(base), max_tokens=8)
     evaluation = ModelEvaluator(resamples=200).evaluate(candidate, incumbent, EXAMPLES[:4])
     assert evaluation.comparisons["similarity"].n == 4
     registry = ModelRegistry(tmp_path / "models")
-    record = registry.add("local-lora", str(base), str(adapter), job_id="local-1")
+    record = registry.add("local-lora", str(base), str(adapter), job_id=trained["job_id"])
     registry.record_evaluation(record.model_id, {"similarity": evaluation.comparisons["similarity"].to_dict()})
-    assert registry.get(record.model_id).evaluation["similarity"]["n"] == 4
-    assert os.path.isdir(registry.get(record.model_id).model)
+    stored = registry.get(record.model_id)
+    assert stored.evaluation["similarity"]["n"] == 4 and stored.model == str(adapter)
+    assert os.path.isdir(stored.model)
 
 
 def test_a_formatting_policy_is_not_damage(tmp_path: Path) -> None:
