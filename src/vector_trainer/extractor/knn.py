@@ -101,7 +101,7 @@ class RunningTopK:
 
     def seed_floors(self, row0: int, floors: np.ndarray) -> None:
         """Set the floors of rows ``row0..`` from their diagonal tile's sampled ``r``-th best
-        (:func:`floor_rank`) without filling their lists: the compiled pass then inserts the
+        (:func:`floor_rank`) without filling their lists: the compiled pass then buffers the
         tile's entries at or above the floor like any other tile's (:mod:`._tile_kernel`)."""
         rows = slice(row0, row0 + floors.shape[0])
         self.floor[rows] = self.first_floor[rows] = floors
@@ -116,12 +116,11 @@ class RunningTopK:
         width = tile.shape[1]
         flat = tile.ravel()
         hits = np.flatnonzero(tile >= self.floor[row0 : row0 + tile.shape[0], None])  # 5x faster than nonzero
-        self.push(hits // width + row0, hits % width + col0, flat[hits])
+        self._push(hits // width + row0, hits % width + col0, flat[hits])
         hits = np.flatnonzero(tile >= self.floor[None, col0 : col0 + width])
-        self.push(hits % width + col0, hits // width + row0, flat[hits])
+        self._push(hits % width + col0, hits // width + row0, flat[hits])
 
-    def push(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
-        """Buffer candidate entries ``(row, column, similarity)`` (merged when the buffer fills)."""
+    def _push(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
         if rows.size:  # int32 halves the buffer; node counts stay far below 2**31
             self._rows.append(rows.astype(np.int32))
             self._cols.append(cols.astype(np.int32))
