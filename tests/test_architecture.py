@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vector_trainer"
 MAX_MODULE_LINES = 400
 HEAVY = (
     "vectorwave", "openai", "streamlit", "torch", "faiss", "transformers", "sentence_transformers", "sklearn", "numba",
+    "ray", "pyarrow",
 )  # fmt: skip
 #: Layer of each top-level part of the package; a module may import only from its own part or lower layers.
 LAYERS = {

@@ -62,7 +62,10 @@ def test_config_mirrors_every_constructor_argument_and_default(settings: type, c
     [
         ("[extractor]\nepsilon = 1.5\n", r"extractor\.epsilon: must be in \(0, 1\] or 'auto', got 1\.5"),
         ("[extractor]\ntop_k = 0\n", r"extractor\.top_k: must be >= 1, got 0"),
-        ("[extractor]\nengine = 'gpu'\n", r"extractor\.engine: must be one of 'auto', 'exact', 'faiss', got 'gpu'"),
+        (
+            "[extractor]\nengine = 'gpu'\n",
+            r"extractor\.engine: must be one of 'auto', 'exact', 'faiss', 'ray', got 'gpu'",
+        ),
         ("[extractor]\npage_size = 0\n", r"extractor\.page_size: must be >= 1, got 0"),
         ("[synthesizer]\nmin_support = 0\n", r"synthesizer\.min_support: must be >= 1, got 0"),
         ("[trainer]\nmax_budget_usd = nan\n", r"trainer\.max_budget_usd: must be >= 0, got nan"),

@@ -70,10 +70,13 @@ DEFAULT_PAGE_SIZE = 500
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """Where logs come from: ``sqlite`` (the embedded store) or ``vectorwave``."""
+    """Where logs come from: ``sqlite`` (the embedded store), ``vectorwave``, or ``parquet`` (a
+    directory written by ``vectortrainer export-logs``, at ``store``)."""
 
-    kind: str = param("sqlite", OneOf(("sqlite", "vectorwave")), doc="log source")
-    store: str = param(os.path.join(".vectortrainer", "logs.db"), NonEmpty(), doc="embedded store path")
+    kind: str = param("sqlite", OneOf(("sqlite", "vectorwave", "parquet")), doc="log source")
+    store: str = param(
+        os.path.join(".vectortrainer", "logs.db"), NonEmpty(), doc="embedded store path (parquet: the directory)"
+    )
     page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading the store")
 
 
@@ -88,8 +91,10 @@ class ExtractorConfig:
     min_cluster_size: int = param(3, Interval(2, None), doc="a steady pick has this many logs within epsilon")
     dedup_threshold: float = param(0.98, Interval(0, 1, "right"), doc="similarity of near-duplicates")
     anomaly_quantile: float = param(0.25, Interval(0, 1), doc="density quantile of anomaly candidates")
-    engine: str = param("auto", OneOf(("auto", "exact", "faiss")), doc="neighbour engine")
+    engine: str = param("auto", OneOf(("auto", "exact", "faiss", "ray")), doc="neighbour engine")
     ann_threshold: int = param(100_000, Interval(1, None), doc="'auto' uses faiss above this many logs")
+    ray_address: str = param("", doc="engine 'ray': cluster address (empty: RAY_ADDRESS, else a local Ray)")
+    ray_cpus: int = param(0, Interval(0, None), doc="engine 'ray': CPUs of a local Ray (0: all)")
     system_prompt: str = param(DEFAULT_SYSTEM_PROMPT, doc="system message of every training example")
     system_prompts: Mapping[str, str] = param(
         FrozenMapping(), doc="per function: its system message, instead of system_prompt"

@@ -224,7 +224,8 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None:
 
 def test_every_help_is_clear(capsys) -> None:
     parser = build_parser()
-    commands = ["run", "demo", "ingest", "functions", "synthesize", "hooks", "cost", "train", "status", "dashboard"]
+    commands = ["run", "demo", "ingest", "export-logs", "functions", "synthesize", "hooks", "cost", "train", "status",
+                "dashboard"]  # fmt: skip
     for command in [[], *([c] for c in commands), ["hooks", "rollback"]]:
         with pytest.raises(SystemExit) as info:
             parser.parse_args([*command, "--help"])

@@ -54,6 +54,7 @@ def run_config(args: argparse.Namespace) -> Config:
         epsilon=args.epsilon,
         top_k=args.top_k,
         engine=args.engine,
+        ray_address=args.ray_address,
         system_prompt=args.system_prompt,
     )
     config = with_overrides(config, "trainer", name=args.trainer, **trainer_flags(args))
@@ -198,6 +199,21 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
     vectors = f"{summary.embedded} embedded with {summary.embedder}" if summary.embedder else "vectors from the file"
     console.print(f"vectors: {vectors}")
     console.print(f"next: vectortrainer functions --store {args.store}   then   vectortrainer run --store {args.store}")
+    return EXIT_OK
+
+
+def cmd_export_logs(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer export-logs OUT``."""
+    from vector_trainer.sources.columnar import export_parquet
+    from vector_trainer.sources.detect import open_source
+
+    source = open_source(SourceConfig(kind=args.source, store=args.store))
+    summary = export_parquet(source, args.out, functions=args.function, rows_per_file=args.rows_per_file)
+    for name, rows in summary.rows.items():
+        console.print(f"{printable(name)}: {rows:,} logs in {summary.files[name]} files")
+    console.print(
+        f"wrote {summary.directory}; run on it with --source parquet --store {summary.directory} --engine ray"
+    )
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ from vector_trainer.config import (
     SourceConfig,
     SynthesizerConfig,
 )
+from vector_trainer.sources.columnar import DEFAULT_ROWS_PER_FILE
 from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ON_DUPLICATE
 
 #: Flags whose name is not the option's (``--budget`` sets ``max_budget_usd``).
@@ -80,8 +81,10 @@ def _epsilon(text: str) -> float | str:
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config file (sections mirror the constructor arguments)")
-    p.add_argument("--source", choices=["sqlite", "vectorwave"], help=f"log source {_default(SourceConfig, 'kind')}")
-    p.add_argument("--store", help=f"embedded store path {_default(SourceConfig, 'store')}")
+    p.add_argument(
+        "--source", choices=["sqlite", "vectorwave", "parquet"], help=f"log source {_default(SourceConfig, 'kind')}"
+    )
+    p.add_argument("--store", help=f"embedded store path, or the parquet directory {_default(SourceConfig, 'store')}")
     p.add_argument("--function", action="append", help="function to process (repeatable; default: all)")
     p.add_argument("--feedback", help="feedback JSONL (bad_output, fixed_output, ...) for the hook")
     p.add_argument("--out", help=f"run directory root {_default(RunConfig, 'out')}")
@@ -91,7 +94,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         help=f"neighbours have sim >= 1 - epsilon, or 'auto' {_default(ExtractorConfig, 'epsilon')}",
     )
     p.add_argument("--top-k", type=int, help=f"most picks per strategy {_default(ExtractorConfig, 'top_k')}")
-    p.add_argument("--engine", choices=["auto", "exact", "faiss"], help=f"{_default(ExtractorConfig, 'engine')}")
+    p.add_argument("--engine", choices=["auto", "exact", "faiss", "ray"], help=f"{_default(ExtractorConfig, 'engine')}")
+    p.add_argument("--ray-address", help="engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--system-prompt", help="system message of every training example")
     _add_trainer_arguments(p)
     p.add_argument("--wait", action="store_true", default=None, help="poll the job until it finishes")
@@ -143,6 +147,16 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
         f"or stop (error) (default: {DEFAULT_ON_DUPLICATE})",
     )
     ingest.set_defaults(handler=handlers["ingest"])
+
+    export = sub.add_parser("export-logs", help="write a log source to Parquet files (for --engine ray)")
+    export.add_argument("out", help="directory to write (one sub-directory per function; replaced when done)")
+    export.add_argument("--source", choices=["sqlite", "vectorwave"], default=SourceConfig.kind, help="log source")
+    export.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
+    export.add_argument("--function", action="append", help="function to export (repeatable; default: all)")
+    export.add_argument(
+        "--rows-per-file", type=int, default=DEFAULT_ROWS_PER_FILE, help="rows per Parquet file (one task each)"
+    )
+    export.set_defaults(handler=handlers["export-logs"])
 
     functions = sub.add_parser("functions", help="list the functions in the embedded store")
     functions.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")

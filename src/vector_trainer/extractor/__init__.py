@@ -19,6 +19,7 @@ _EXPORTS = {
     "NeighborEngine": "vector_trainer.extractor.engines",
     "ExactEngine": "vector_trainer.extractor.engines",
     "FaissEngine": "vector_trainer.extractor.ann",
+    "RayEngine": "vector_trainer.extractor.ray_engine",
     "ManagerEngine": "vector_trainer.extractor.engines",
     "make_engine": "vector_trainer.extractor.engine_choice",
     "normalize_rows": "vector_trainer.extractor.engines",

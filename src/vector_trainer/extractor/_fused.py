@@ -46,18 +46,24 @@ class FusedPass:
         if self.top is not None:
             rank = min(floor_rank(self.top.k, sample_fraction), max(tile.shape[1] - 1, 1))
             self.top.seed_floors(i0, self.kernels.kth_largest(tile, rank))
-        self._run(tile, i0, i0, with_columns=False)
+        self._run(tile, i0, i0, with_columns=False, diagonal=True)
 
     def off_diagonal(self, tile: np.ndarray, i0: int, j0: int) -> None:
-        self._run(tile, i0, j0, with_columns=True)
+        """A tile of rows ``i0..`` against other nodes ``j0..``: sums and candidates both ways."""
+        self._run(tile, i0, j0, with_columns=True, diagonal=False)
+
+    def rows_only(self, tile: np.ndarray, i0: int, j0: int) -> None:
+        """A tile of rows ``i0..`` against columns ``j0..`` that are not rows of this pass
+        (queries against candidates): the rows' sums and candidates only."""
+        self._run(tile, i0, j0, with_columns=False, diagonal=False)
 
     def finish(self) -> None:
         """Each row's best buffered candidates become its list, best first."""
         if self.top is not None:
             self.kernels.finish_lists(*self._buffers, self.top.similarity, self.top.index)
 
-    def _run(self, tile: np.ndarray, row0: int, col0: int, *, with_columns: bool) -> None:
+    def _run(self, tile: np.ndarray, row0: int, col0: int, *, with_columns: bool, diagonal: bool) -> None:
         k = self.top.k if self.top is not None else 0
         self.kernels.tile_pass(
-            tile, self.t, row0, col0, with_columns, self.density, self.count, *self._buffers, *self._floors, k
+            tile, self.t, row0, col0, with_columns, diagonal, self.density, self.count, *self._buffers, *self._floors, k
         )

@@ -115,7 +115,7 @@ def _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, s, col):
 
 @_jit
 def tile_pass(
-    tile, t, row0, col0, with_columns, density, count, buf_sims, buf_cols, buf_len, floor, first_floor, k
+    tile, t, row0, col0, with_columns, diagonal, density, count, buf_sims, buf_cols, buf_len, floor, first_floor, k
 ):  # fmt: skip
     bi, bj = tile.shape
     col_density = np.zeros(bj, dtype=np.float32)
@@ -137,7 +137,7 @@ def tile_pass(
                 if not flags[j]:
                     continue  # floors only rise: an entry not flagged cannot reach one now
                 s = tile[i, j]
-                if s >= floor[row] and (with_columns or j != i):  # a diagonal tile's own entry is no candidate
+                if s >= floor[row] and not (diagonal and j == i):  # a diagonal tile's own entry is no candidate
                     _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, s, col0 + j)
                 if with_columns and s >= col_floor[j]:
                     _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, col0 + j, s, row)

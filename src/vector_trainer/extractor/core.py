@@ -8,10 +8,7 @@ report (:mod:`~vector_trainer.extractor.report`).
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +16,21 @@ from typing import Any
 
 from vector_trainer import _layout
 from vector_trainer._params import check_values
-from vector_trainer.chatml import build_example, check_example, render_output, render_prompt, template_fields
+from vector_trainer.chatml import build_example, render_output, render_prompt, template_fields
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError
+from vector_trainer.extractor.distributed_extract import (
+    EXTRACT_STEPS,
+    extract_distributed,
+    is_distributed,
+    sampled_outputs,
+    sampled_projection,
+)
 from vector_trainer.extractor.engine_choice import make_engine
 from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine
+from vector_trainer.extractor.examples import build_examples, register_picks, split_examples
 from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
+from vector_trainer.extractor.knn import EpsilonChoice
 from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
 from vector_trainer.extractor.report import ExtractionReport, SelectedExample, build_report
 from vector_trainer.extractor.selection import select_anomalies, select_steady
@@ -35,7 +41,6 @@ from vector_trainer.types import ExecutionLog, GoldenCandidate
 _D = ExtractorConfig
 #: Where :meth:`DensityBasedExtractor.extract_golden_data` writes when no path is given.
 DEFAULT_GOLDEN_DIR = "golden_data"
-_Picked = tuple[GoldenCandidate, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,13 @@ class DensityBasedExtractor:
         min_cluster_size: A steady pick has at least this many logs within ``epsilon`` (itself included).
         dedup_threshold: Similarity at or above which two picks are near-duplicates.
         anomaly_quantile: Density quantile under which successful logs are anomaly candidates.
-        engine: ``auto``, ``exact``, ``faiss``, or a :class:`~vector_trainer.extractor.engines.NeighborEngine`.
+        engine: ``auto``, ``exact``, ``faiss``, ``ray`` (extra ``distributed``; with a
+            :class:`~vector_trainer.sources.columnar.ParquetLogs` source the logs are read and
+            selected in Ray tasks, :mod:`~vector_trainer.extractor.distributed_extract`), or a
+            :class:`~vector_trainer.extractor.engines.NeighborEngine`.
         ann_threshold: ``auto`` switches to the ANN engine above this many nodes.
+        ray_address: Engine ``ray``: the cluster to join (default ``RAY_ADDRESS``, else a local Ray).
+        ray_cpus: Engine ``ray``: CPUs of a local Ray (0: all).
         system_prompt: System message of every exported example (empty: none).
         system_prompts: Per function name, its own system message instead of ``system_prompt``.
         prompt_templates: Per function name, how its user message is written from the log's
@@ -96,6 +106,8 @@ class DensityBasedExtractor:
         anomaly_quantile: float = _D.anomaly_quantile,
         engine: str | NeighborEngine = _D.engine,
         ann_threshold: int = _D.ann_threshold,
+        ray_address: str = _D.ray_address,
+        ray_cpus: int = _D.ray_cpus,
         system_prompt: str = _D.system_prompt,
         system_prompts: Mapping[str, str] = _D.system_prompts,
         prompt_templates: Mapping[str, str] = _D.prompt_templates,
@@ -111,6 +123,8 @@ class DensityBasedExtractor:
             anomaly_quantile=anomaly_quantile,
             engine=engine if isinstance(engine, str) else getattr(engine, "name", "custom"),
             ann_threshold=ann_threshold,
+            ray_address=ray_address,
+            ray_cpus=ray_cpus,
             system_prompt=system_prompt,
             system_prompts=system_prompts,
             prompt_templates=prompt_templates,
@@ -157,7 +171,9 @@ class DensityBasedExtractor:
 
     def _engine_for(self, n: int) -> NeighborEngine:
         if isinstance(self.engine, str):
-            return make_engine(self.engine, n, ann_threshold=self.settings.ann_threshold)
+            s = self.settings
+            return make_engine(self.engine, n, ann_threshold=s.ann_threshold, ray_address=s.ray_address,
+                               ray_cpus=s.ray_cpus)  # fmt: skip
         return self.engine
 
     def analyze(self, function_name: str) -> GraphAnalysis:
@@ -253,71 +269,79 @@ class DensityBasedExtractor:
         Raises:
             EmptyDataError: If the function has no usable logs or no example survives.
         """
-        total_steps = 4
         report_progress = on_progress or (lambda _step, _total: None)
-        report_progress(0, total_steps)
+        report_progress(0, EXTRACT_STEPS)
+        if is_distributed(self.engine, self.dataset_manager):
+            return extract_distributed(self, function_name, Path(output_path), register_golden, report_progress)
         analysis = self.analyze(function_name)
-        report_progress(1, total_steps)
+        report_progress(1, EXTRACT_STEPS)
         steady = self.select_steady_state(function_name)
         candidates = steady + self.select_anomalies(function_name, steady)
-        report_progress(2, total_steps)
-        examples, rejected, warnings = self._examples(candidates)
+        report_progress(2, EXTRACT_STEPS)
+
+        def report(selected, rejected, warnings, registered) -> ExtractionReport:
+            parameters = self.report_parameters(function_name, analysis.epsilon)
+            return build_report(analysis, parameters, selected, rejected, warnings, registered)
+
+        return self.write_selection(
+            function_name, candidates, Path(output_path), register_golden, report, report_progress
+        )
+
+    def write_selection(
+        self,
+        function_name: str,
+        candidates: Sequence[GoldenCandidate],
+        out: Path,
+        register_golden: bool,
+        report: Callable[..., ExtractionReport],
+        report_progress: Callable[[int, int], None],
+    ) -> ExtractionResult:
+        """Write the selected logs as examples (train and validation) and the report, atomically.
+
+        Raises:
+            EmptyDataError: If no example survives the format checks.
+        """
+        examples, rejected, warnings = build_examples(candidates, self.to_example)
         if not examples:
             raise EmptyDataError(
                 f"no valid training example for '{function_name}': {len(candidates)} logs selected, "
                 f"{len(rejected)} rejected by the format checks (see their reasons in the report)"
             )
-        train, validation = self._split(examples)
-        out = Path(output_path)
+        train, validation = split_examples(examples, self.settings.validation_fraction)
         validation_path = _layout.validation_path(out) if validation else None
         report_path = _layout.report_path(out)
-        registered = self._register(train + validation) if register_golden else None
+        registered = register_picks(self.dataset_manager, train + validation) if register_golden else None
         selected = [SelectedExample(c, "train") for c, _ in train]
         selected += [SelectedExample(c, "validation") for c, _ in validation]
-        report = build_report(analysis, self._report_parameters(analysis), selected, rejected, warnings, registered)
+        written = report(selected, rejected, warnings, registered)
         atomic_write_jsonl(out, [ex for _, ex in train])
         if validation_path is not None:
             atomic_write_jsonl(validation_path, [ex for _, ex in validation])
-        atomic_write_json(report_path, report.to_json())
-        report_progress(total_steps, total_steps)
+        atomic_write_json(report_path, written.to_json())
+        report_progress(EXTRACT_STEPS, EXTRACT_STEPS)
         return ExtractionResult(
             function_name=function_name,
             candidates=tuple(c for c, _ in train + validation),
             train_path=out,
             validation_path=validation_path,
             report_path=report_path,
-            report=report,
+            report=written,
         )
 
-    def _examples(self, candidates: Sequence[GoldenCandidate]) -> tuple[list[_Picked], list[dict[str, Any]], Counter]:
-        examples: list[_Picked] = []
-        rejected: list[dict[str, Any]] = []
-        warnings: Counter[str] = Counter()
-        for cand in candidates:
-            assert cand.log is not None
-            example = self.to_example(cand.log)
-            issues = check_example(example)
-            errors = [i.message for i in issues if i.severity == "error"]
-            if errors:
-                rejected.append({"uuid": cand.uuid, "reasons": errors})
-                continue
-            warnings.update(i.message for i in issues)
-            examples.append((cand, example))
-        return examples, rejected, warnings
-
-    def _report_parameters(self, analysis: GraphAnalysis) -> dict[str, Any]:
+    def report_parameters(self, function_name: str, epsilon: EpsilonChoice) -> dict[str, Any]:
+        """The settings an extraction of ``function_name`` used, as its report records them."""
         s = self.settings
         return {
-            "epsilon": analysis.epsilon.epsilon,
-            "epsilon_requested": analysis.epsilon.requested,
-            "epsilon_rule": analysis.epsilon.rule,
-            "similarity_threshold": round(analysis.threshold, 6),
+            "epsilon": epsilon.epsilon,
+            "epsilon_requested": epsilon.requested,
+            "epsilon_rule": epsilon.rule,
+            "similarity_threshold": round(epsilon.threshold, 6),
             "top_k": s.top_k,
             "min_cluster_size": s.min_cluster_size,
             "dedup_threshold": s.dedup_threshold,
             "anomaly_quantile": s.anomaly_quantile,
-            "system_prompt": self.system_prompt_for(analysis.function_name),
-            "prompt_template": s.prompt_templates.get(analysis.function_name),
+            "system_prompt": self.system_prompt_for(function_name),
+            "prompt_template": s.prompt_templates.get(function_name),
             "validation_fraction": s.validation_fraction,
         }
 
@@ -345,8 +369,17 @@ class DensityBasedExtractor:
         self, function_name: str, labels: Mapping[str, str], max_points: int = DEFAULT_MAX_POINTS
     ) -> dict[str, Any]:
         """2-D PCA of the function's graph for the dashboard (see :func:`pca_projection`)."""
+        if is_distributed(self.engine, self.dataset_manager):
+            return sampled_projection(self.dataset_manager, function_name, labels, max_points)
         analysis = self.analyze(function_name)
         return pca_projection(analysis.vectors, analysis.uuids, labels, max_points=max_points)
+
+    def success_outputs(self, function_name: str, limit: int) -> list[Any]:
+        """Outputs of the function's SUCCESS logs (on the distributed path, of a seeded sample of
+        ``limit`` logs; in memory, all of them)."""
+        if is_distributed(self.engine, self.dataset_manager):
+            return sampled_outputs(self.dataset_manager, function_name, limit)
+        return [log.output for log in self.analyze(function_name).logs]
 
     def extract_golden_data(
         self, function_name: str, output_path: str | os.PathLike[str] | None = None, **kwargs: Any
@@ -357,25 +390,3 @@ class DensityBasedExtractor:
         """
         path = Path(output_path) if output_path is not None else Path(DEFAULT_GOLDEN_DIR) / f"{function_name}.jsonl"
         return self.extract(function_name, path, **kwargs).train_path
-
-    def _split(self, examples: list[_Picked]) -> tuple[list[_Picked], list[_Picked]]:
-        fraction = self.settings.validation_fraction
-        if fraction <= 0 or len(examples) < 2:
-            return examples, []
-        n_val = max(1, math.floor(len(examples) * fraction))
-        ranked = sorted(examples, key=lambda item: hashlib.sha256(item[0].uuid.encode()).hexdigest())
-        held_out = {c.uuid for c, _ in ranked[:n_val]}
-        return (
-            [item for item in examples if item[0].uuid not in held_out],
-            [item for item in examples if item[0].uuid in held_out],
-        )
-
-    def _register(self, picked: list[_Picked]) -> dict[str, int]:
-        written = skipped = 0
-        for cand, _ in picked:
-            note = f"vectortrainer {cand.strategy.value}: density={cand.density:.4f} score={cand.score:.4f}"
-            if self.dataset_manager.register_as_golden(cand.uuid, note=note, tags=[cand.strategy.value]):
-                written += 1
-            else:
-                skipped += 1
-        return {"written": written, "already_registered": skipped}

@@ -6,11 +6,20 @@ from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import ConfigError, MissingDependencyError
 from vector_trainer.extractor.ann import FaissEngine
 from vector_trainer.extractor.engines import ExactEngine, NeighborEngine
+from vector_trainer.extractor.ray_engine import RayEngine
 
 
-def make_engine(name: str, n: int, *, ann_threshold: int = ExtractorConfig.ann_threshold) -> NeighborEngine:
+def make_engine(
+    name: str,
+    n: int,
+    *,
+    ann_threshold: int = ExtractorConfig.ann_threshold,
+    ray_address: str = ExtractorConfig.ray_address,
+    ray_cpus: int = ExtractorConfig.ray_cpus,
+) -> NeighborEngine:
     """Choose an engine by name; ``auto`` is exact up to ``ann_threshold`` nodes, faiss above
-    it when faiss is installed (otherwise exact, which is slower but still linear in memory).
+    it when faiss is installed (otherwise exact, which is slower but still linear in memory);
+    ``ray`` is :class:`~.ray_engine.RayEngine` on ``ray_address`` (or a local Ray of ``ray_cpus``).
 
     Raises:
         ConfigError: For an unknown engine name.
@@ -19,6 +28,8 @@ def make_engine(name: str, n: int, *, ann_threshold: int = ExtractorConfig.ann_t
         return ExactEngine()
     if name in {"faiss", "ann"}:
         return FaissEngine()
+    if name == "ray":
+        return RayEngine(address=ray_address or None, num_cpus=ray_cpus or None)
     if name == "auto":
         if n > ann_threshold:
             try:
@@ -26,4 +37,4 @@ def make_engine(name: str, n: int, *, ann_threshold: int = ExtractorConfig.ann_t
             except MissingDependencyError:
                 return ExactEngine()
         return ExactEngine()
-    raise ConfigError(f"unknown neighbour engine '{name}'; choose auto, exact or faiss")
+    raise ConfigError(f"unknown neighbour engine '{name}'; choose auto, exact, faiss or ray")

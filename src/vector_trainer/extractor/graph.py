@@ -10,6 +10,7 @@ which both selection strategies read.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -89,20 +90,35 @@ def load_logs(
         raise EmptyDataError(f"no logs for function '{function_name}' in the source (functions with logs: {known})")
     success = [log for log in logs if log.status == STATUS_SUCCESS]
     if not success:
-        counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
-        raise EmptyDataError(
-            f"all {len(logs)} logs of '{function_name}' failed ({counts}); there is nothing to train on"
-        )
+        raise all_failed_error(function_name, statuses)
     usable, excluded = _validate_vectors(success, strict)
     if not usable:
-        reasons = Counter(e.reason.split(":")[0] for e in excluded)
-        detail = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
         raise EmptyDataError(
-            f"none of the {len(success)} successful logs of '{function_name}' has a usable vector ({detail}). "
+            f"none of the {len(success)} successful logs of '{function_name}' has a usable vector "
+            f"({exclusion_counts(excluded)}). "
             "VectorWave writes vectors only with @vectorize(capture_return_value=True) and a vectorizer "
             "other than 'weaviate_module'; for the embedded store, re-import with an embedder."
         )
     return LoadedLogs(tuple(usable), tuple(excluded), dict(sorted(statuses.items())), len(logs))
+
+
+def all_failed_error(function_name: str, statuses: Mapping[str, int]) -> EmptyDataError:
+    """The error for a function none of whose logs succeeded (the counts by status in it)."""
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+    total = sum(statuses.values())
+    return EmptyDataError(f"all {total} logs of '{function_name}' failed ({counts}); there is nothing to train on")
+
+
+def exclusion_counts(excluded: Sequence[ExcludedLog]) -> str:
+    """``missing_vector: 3, zero_vector: 1``: the exclusions counted by reason."""
+    reasons = Counter(e.reason.split(":")[0] for e in excluded)
+    return ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+
+
+def strict_error(excluded: Sequence[ExcludedLog]) -> InputError:
+    """``strict``'s error: how many logs cannot be graph nodes, the first of them and why."""
+    shown = "; ".join(f"{e.uuid} ({e.reason})" for e in excluded[:MAX_UUIDS_IN_MESSAGE])
+    return InputError(f"{len(excluded)} logs cannot be graph nodes: {shown}")
 
 
 def _vector_reasons(logs: list[ExecutionLog]) -> list[str | None]:
@@ -145,8 +161,7 @@ def _validate_vectors(logs: list[ExecutionLog], strict: bool) -> tuple[list[Exec
             else:
                 excluded.append(ExcludedLog(log.uuid, f"dimension_mismatch: {dim}-d, expected {expected}-d"))
     if excluded and strict:
-        shown = "; ".join(f"{e.uuid} ({e.reason})" for e in excluded[:MAX_UUIDS_IN_MESSAGE])
-        raise InputError(f"{len(excluded)} logs cannot be graph nodes: {shown}")
+        raise strict_error(excluded)
     usable.sort(key=lambda log: log.uuid)
     excluded.sort(key=lambda e: e.uuid)
     return usable, excluded

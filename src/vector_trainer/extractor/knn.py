@@ -120,6 +120,12 @@ class RunningTopK:
         hits = np.flatnonzero(tile >= self.floor[None, col0 : col0 + width])
         self._push(hits % width + col0, hits // width + row0, flat[hits])
 
+    def offer_rows(self, row0: int, col0: int, tile: np.ndarray) -> None:
+        """Offer a tile to its rows only (its columns are not nodes of these lists)."""
+        width = tile.shape[1]
+        hits = np.flatnonzero(tile >= self.floor[row0 : row0 + tile.shape[0], None])
+        self._push(hits // width + row0, hits % width + col0, tile.ravel()[hits])
+
     def _push(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
         if rows.size:  # int32 halves the buffer; node counts stay far below 2**31
             self._rows.append(rows.astype(np.int32))
@@ -227,11 +233,16 @@ def choose_epsilon(
         sims = X[chunk] @ X.T
         sims[np.arange(chunk.size), chunk] = -np.inf
         kth[r0 : r0 + chunk.size] = np.partition(sims, n - k, axis=1)[:, n - k]
+    return epsilon_from_kth(kth, k)
+
+
+def epsilon_from_kth(kth: np.ndarray, k: int) -> EpsilonChoice:
+    """``epsilon="auto"`` from sampled logs' similarities to their ``k``-th nearest other log."""
     median = float(np.median(kth))
     low, high = AUTO_EPSILON_RANGE
     epsilon = float(min(max(1.0 - median, low), high))
     rule = (
         f"auto: 1 - median similarity of a log to its {k}th nearest neighbour "
-        f"({median:.4f}, over {rows.size} sampled logs), so the typical log has {k} neighbours"
+        f"({median:.4f}, over {kth.size} sampled logs), so the typical log has {k} neighbours"
     )
     return EpsilonChoice(round(epsilon, 6), "auto", rule)

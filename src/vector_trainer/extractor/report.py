@@ -151,11 +151,6 @@ def build_report(
     """Assemble the report of one extraction."""
     res = a.result
     steady_sizes = [e.candidate.region_size for e in selected if e.candidate.strategy is SelectionStrategy.STEADY]
-    report_warnings = [f"{count} examples: {message}" for message, count in sorted(warnings.items())]
-    if len(selected) < MIN_TRAINING_EXAMPLES:
-        report_warnings.append(
-            f"only {len(selected)} examples; OpenAI fine-tuning needs at least {MIN_TRAINING_EXAMPLES}"
-        )
     return ExtractionReport(
         function_name=a.function_name,
         parameters=MappingProxyType(dict(parameters)),
@@ -173,5 +168,13 @@ def build_report(
         selected=tuple(selected),
         rejected=tuple(MappingProxyType(r) for r in rejected),
         golden_registration=MappingProxyType(dict(registered)) if registered is not None else None,
-        warnings=tuple(report_warnings),
+        warnings=report_warnings(selected, warnings),
     )
+
+
+def report_warnings(selected: list[SelectedExample], warnings: Mapping[str, int]) -> tuple[str, ...]:
+    """The report's warnings: the format checks' counts, and too few examples to train on."""
+    found = [f"{count} examples: {message}" for message, count in sorted(warnings.items())]
+    if len(selected) < MIN_TRAINING_EXAMPLES:
+        found.append(f"only {len(selected)} examples; OpenAI fine-tuning needs at least {MIN_TRAINING_EXAMPLES}")
+    return tuple(found)

@@ -66,6 +66,7 @@ def greedy_facility_location(
     budget: int,
     accept: Callable[[int], bool],
     similarity_to: Callable[[int], np.ndarray] | None = None,
+    client_weight: np.ndarray | None = None,
 ) -> tuple[list[int], list[float]]:
     """Lazy greedy maximisation of ``sum_i max_{j in S} w(i, j)`` over sparse rows.
 
@@ -79,6 +80,8 @@ def greedy_facility_location(
             per pick). A pick then represents every client as well as it really does, not only
             the clients that list it, so a large diffuse region is not mistaken for an
             unrepresented one; gains are still read from the sparse rows.
+        client_weight: How much each client counts (default 1 each): a client that stands for
+            a region of logs (the distributed selection's second round) counts for its mass.
 
     Returns:
         The picks in order, and the gain of each when it was picked.
@@ -92,12 +95,14 @@ def greedy_facility_location(
     clients, served, facilities = clients[order], served[order], facilities[order]
     bounds = np.searchsorted(facilities, np.arange(n + 1))
     cover = np.zeros(n, dtype=np.float64)
+    mass = np.ones(n) if client_weight is None else np.asarray(client_weight, dtype=np.float64)
 
     def gain(node: int) -> float:
         mine = slice(bounds[node], bounds[node + 1])
-        return float(np.maximum(served[mine] - cover[clients[mine]], 0.0).sum() + max(1.0 - cover[node], 0.0))
+        missing = np.maximum(served[mine] - cover[clients[mine]], 0.0) @ mass[clients[mine]]
+        return float(missing + mass[node] * max(1.0 - cover[node], 0.0))
 
-    initial = 1.0 + np.bincount(facilities, weights=served, minlength=n)
+    initial = mass + np.bincount(facilities, weights=served * mass[clients], minlength=n)
     heap = [(-float(initial[node]), int(node)) for node in np.flatnonzero(eligible)]
     heapq.heapify(heap)
     picks: list[int] = []

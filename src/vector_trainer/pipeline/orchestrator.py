@@ -41,7 +41,7 @@ from vector_trainer.pipeline.costguard import check_budget
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES, BaseTrainer
-from vector_trainer.synthesizer.damage import sample_known_good
+from vector_trainer.synthesizer.damage import KNOWN_GOOD_SAMPLE, sample_known_good
 from vector_trainer.synthesizer.hook import HookScriptGenerator
 from vector_trainer.synthesizer.rules import RuleSetSynthesizer
 from vector_trainer.types import FeedbackPair, SelectionStrategy
@@ -207,7 +207,8 @@ class TrainingPipeline:
     def known_good(self, function_name: str) -> list[str]:
         """The function's SUCCESS outputs: text nobody complained about (the damage check's reference)."""
         assert self.extractor is not None
-        return [render_value(log.output) for log in self.extractor.analyze(function_name).logs]
+        outputs = self.extractor.success_outputs(function_name, KNOWN_GOOD_SAMPLE)
+        return [render_value(output) for output in outputs]
 
     def _gate(
         self,

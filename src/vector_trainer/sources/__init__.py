@@ -1,4 +1,5 @@
-"""Where logs come from: the embedded SQLite store, logs in memory, file import, embedders, VectorWave adapters."""
+"""Where logs come from: the embedded SQLite store, logs in memory, Parquet files, file import, embedders,
+VectorWave adapters."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from vector_trainer._shared import lazy_exports
 _EXPORTS = {
     "SQLiteLogStore": "vector_trainer.sources.store",
     "InMemoryLogs": "vector_trainer.sources.memory",
+    "ParquetLogs": "vector_trainer.sources.columnar",
+    "export_parquet": "vector_trainer.sources.columnar",
     "ImportSummary": "vector_trainer.sources.store",
     "ingest_file": "vector_trainer.sources.ingest",
     "read_records": "vector_trainer.sources.ingest",

@@ -69,7 +69,8 @@ def connect_vectorwave() -> DatasetManagerProtocol:
 
 
 def open_source(config: SourceConfig, *, create: bool = False) -> DatasetManagerProtocol:
-    """The log source a ``[source]`` configuration names (the embedded store, or VectorWave).
+    """The log source a ``[source]`` configuration names (the embedded store, VectorWave, or a
+    Parquet directory).
 
     Args:
         config: The ``[source]`` section.
@@ -85,4 +86,8 @@ def open_source(config: SourceConfig, *, create: bool = False) -> DatasetManager
         return SQLiteLogStore(config.store, create=create)
     if config.kind == "vectorwave":
         return connect_vectorwave()
-    raise ConfigError(f"source.kind: must be one of 'sqlite', 'vectorwave', got {config.kind!r}")
+    if config.kind == "parquet":
+        from vector_trainer.sources.columnar import ParquetLogs
+
+        return ParquetLogs(config.store)
+    raise ConfigError(f"source.kind: must be one of 'sqlite', 'vectorwave', 'parquet', got {config.kind!r}")

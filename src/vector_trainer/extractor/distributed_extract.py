@@ -1,0 +1,229 @@
+"""Extraction on Ray from Parquet files, with no step holding every log on the driver.
+
+:meth:`DensityBasedExtractor.extract <vector_trainer.extractor.core.DensityBasedExtractor.extract>`
+takes this path when its engine is ``ray`` and its source is a
+:class:`~vector_trainer.sources.columnar.ParquetLogs` directory. Tasks read the files
+(:mod:`.cell_blocks`), ``epsilon="auto"`` is calibrated from per-block nearest similarities, the
+scan and the two-round selection run in tasks (:mod:`.distributed_selection`), and only the
+selected logs are read back in full. The written files are those of the in-memory path; the
+report's density statistics come from a seeded sample of the densities and say so.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import numpy as np
+
+from vector_trainer.chatml import render_input, render_output
+from vector_trainer.config import ExtractorConfig
+from vector_trainer.errors import EmptyDataError
+from vector_trainer.extractor.distributed_selection import DistributedPick, GraphSummary, select_distributed
+from vector_trainer.extractor.engine_choice import make_engine
+from vector_trainer.extractor.engines import normalize_rows
+from vector_trainer.extractor.graph import ExcludedLog, all_failed_error, exclusion_counts, strict_error
+from vector_trainer.extractor.knn import EpsilonChoice
+from vector_trainer.extractor.projection import pca_projection
+from vector_trainer.extractor.ray_engine import RayEngine
+from vector_trainer.extractor.report import DensityStats, ExtractionReport, SelectedExample, report_warnings
+from vector_trainer.sources.columnar import ParquetLogs, pyarrow_modules
+from vector_trainer.types import STATUS_SUCCESS, GoldenCandidate, SelectionStrategy
+
+#: Steps reported to ``on_progress`` by an extraction (either path).
+EXTRACT_STEPS = 4
+
+
+class _Extractor(Protocol):
+    settings: ExtractorConfig
+    dataset_manager: Any
+    engine: Any
+
+    def report_parameters(self, function_name: str, epsilon: EpsilonChoice) -> dict[str, Any]: ...
+
+    def write_selection(
+        self,
+        function_name: str,
+        candidates: Sequence[GoldenCandidate],
+        out: Path,
+        register_golden: bool,
+        report: Callable[..., ExtractionReport],
+        report_progress: Callable[[int, int], None],
+    ) -> Any: ...
+
+
+def is_distributed(engine: Any, source: Any) -> bool:
+    """Whether an extraction takes the file-reading Ray path (a Ray engine and a Parquet source)."""
+    named_ray = engine == "ray" or isinstance(engine, RayEngine)
+    return named_ray and isinstance(source, ParquetLogs)
+
+
+def extract_distributed(
+    extractor: _Extractor,
+    function_name: str,
+    out: Path,
+    register_golden: bool,
+    report_progress: Callable[[int, int], None],
+) -> Any:
+    """Select and write a function's golden data on Ray (module docstring).
+
+    Raises:
+        EmptyDataError: No logs, no successful logs, or no usable vectors.
+        InputError: With ``strict``, for logs that cannot be graph nodes.
+    """
+    s = extractor.settings
+    engine = (
+        extractor.engine
+        if isinstance(extractor.engine, RayEngine)
+        else make_engine("ray", 0, ray_address=s.ray_address, ray_cpus=s.ray_cpus)
+    )
+    source: ParquetLogs = extractor.dataset_manager
+    blocks, nodes, statuses = engine.read_files(source.vector_files(function_name))
+    excluded = tuple(sorted((ExcludedLog(u, r) for f in nodes for u, r in f.excluded), key=lambda e: e.uuid))
+    _check_nodes(function_name, blocks.n, statuses, excluded, s.strict)
+    report_progress(1, EXTRACT_STEPS)
+    epsilon = engine.choose_threshold(blocks, s.epsilon)
+    scan = engine.scan(blocks, epsilon.threshold, steady_budget=s.top_k, min_cluster_size=s.min_cluster_size)
+    steady, anomalies, graph = select_distributed(
+        engine,
+        scan,
+        top_k=s.top_k,
+        dedup_threshold=s.dedup_threshold,
+        anomaly_quantile=s.anomaly_quantile,
+        n_total=blocks.n,
+    )
+    report_progress(2, EXTRACT_STEPS)
+    candidates = _candidates(source, function_name, steady + anomalies)
+    ranking = "exact (every log that could rank higher was re-scored)" if graph.anomalies_exact else "approximate"
+    note = (
+        f"{scan.probes.note()}; anomaly ranking {ranking}; "
+        f"report densities from a sample of {sum(map(len, graph.density_sample))} logs"
+    )
+
+    def report(selected, rejected, warnings, registered) -> ExtractionReport:
+        return _report(
+            function_name,
+            extractor.report_parameters(function_name, epsilon),
+            note,
+            statuses,
+            excluded,
+            blocks.n,
+            graph,
+            selected,
+            rejected,
+            warnings,
+            registered,
+        )
+
+    return extractor.write_selection(function_name, candidates, out, register_golden, report, report_progress)
+
+
+def _check_nodes(
+    function_name: str, in_graph: int, statuses: Counter, excluded: tuple[ExcludedLog, ...], strict: bool
+) -> None:
+    total = sum(statuses.values())
+    if not total:
+        raise EmptyDataError(f"no logs for function '{function_name}' in the Parquet files")
+    if not statuses.get(STATUS_SUCCESS):
+        raise all_failed_error(function_name, statuses)
+    if excluded and strict:
+        raise strict_error(excluded)
+    if not in_graph:
+        raise EmptyDataError(
+            f"none of the successful logs of '{function_name}' has a usable vector ({exclusion_counts(excluded)}); "
+            "export logs with vectors ('vectortrainer export-logs' writes the store's vectors)"
+        )
+
+
+def _candidates(source: ParquetLogs, function_name: str, picks: list[DistributedPick]) -> list[GoldenCandidate]:
+    """The picks with their logs read back, identical (input, output) repeats dropped."""
+    logs = source.logs_at(function_name, [p.row for p in picks])
+    seen: set[tuple[str, str]] = set()
+    candidates = []
+    for pick, log in zip(picks, logs, strict=True):
+        key = (render_input(log.inputs), render_output(log.output))
+        if key in seen:
+            continue
+        seen.add(key)
+        strategy = SelectionStrategy.STEADY if pick.strategy == "steady" else SelectionStrategy.ANOMALY
+        candidates.append(
+            GoldenCandidate(
+                uuid=log.uuid,
+                strategy=strategy,
+                density=pick.density,
+                score=pick.score,
+                neighbor_count=pick.neighbor_count,
+                nearest_similarity=pick.nearest_similarity,
+                region_size=pick.region_size,
+                log=log,
+            )
+        )
+    return candidates
+
+
+def _report(
+    function_name: str,
+    parameters: Mapping[str, Any],
+    note: str,
+    statuses: Counter,
+    excluded: tuple[ExcludedLog, ...],
+    in_graph: int,
+    graph: GraphSummary,
+    selected: list[SelectedExample],
+    rejected: list[dict[str, Any]],
+    warnings: Mapping[str, int],
+    registered: Mapping[str, int] | None,
+) -> ExtractionReport:
+    steady_sizes = [e.candidate.region_size for e in selected if e.candidate.strategy is SelectionStrategy.STEADY]
+    return ExtractionReport(
+        function_name=function_name,
+        parameters=MappingProxyType({**parameters, "engine": "ray"}),
+        engine="ray",
+        engine_approximate=True,
+        engine_note=note,
+        logs_total=sum(statuses.values()),
+        logs_by_status=MappingProxyType(dict(sorted(statuses.items()))),
+        excluded=excluded,
+        in_graph=in_graph,
+        regions=len(steady_sizes),
+        region_sizes=tuple(sorted(steady_sizes, reverse=True)),
+        isolated_nodes=graph.isolated,
+        density=DensityStats.of(np.concatenate(graph.density_sample)),
+        selected=tuple(selected),
+        rejected=tuple(MappingProxyType(r) for r in rejected),
+        golden_registration=MappingProxyType(dict(registered)) if registered is not None else None,
+        warnings=report_warnings(selected, warnings),
+    )
+
+
+def sample_rows(source: ParquetLogs, function_name: str, size: int, seed: int = 0) -> np.ndarray:
+    """A seeded uniform sample of a function's row numbers (all of them when there are fewer)."""
+    total = sum(f.rows for f in source.vector_files(function_name))
+    return np.sort(np.random.default_rng(seed).choice(total, min(size, total), replace=False))
+
+
+def sampled_projection(
+    source: ParquetLogs, function_name: str, labels: Mapping[str, str], max_points: int
+) -> dict[str, Any]:
+    """:func:`.projection.pca_projection` of the labelled logs and a seeded sample of the rest,
+    read row by row from the files (never every vector)."""
+    _, pq = pyarrow_modules()
+    rows = []
+    for vector_file in source.vector_files(function_name):
+        uuids = pq.read_table(vector_file.path, columns=["uuid"]).column(0).to_pylist()
+        rows += [vector_file.first_row + i for i, uuid in enumerate(uuids) if uuid in labels]
+    room = max(0, max_points - len(rows))
+    picked = sorted(set(rows) | set(sample_rows(source, function_name, room + len(rows)).tolist()))[:max_points]
+    logs = [log for log in source.logs_at(function_name, picked) if log.vector is not None]
+    X = normalize_rows(np.stack([log.vector for log in logs])) if logs else np.zeros((0, 1), np.float32)
+    projection = pca_projection(X, [log.uuid for log in logs], labels, max_points=max_points)
+    return {**projection, "n_total": sum(f.rows for f in source.vector_files(function_name))}
+
+
+def sampled_outputs(source: ParquetLogs, function_name: str, limit: int) -> list[Any]:
+    """The outputs of a seeded sample of the function's SUCCESS logs (at most ``limit`` read)."""
+    logs = source.logs_at(function_name, sample_rows(source, function_name, limit).tolist())
+    return [log.output for log in logs if log.status == STATUS_SUCCESS]

@@ -1,0 +1,280 @@
+"""Steady and anomaly selection from a distributed scan, with driver memory bounded by the
+candidates and cells (not by ``n x d``).
+
+* **Steady: two-round facility location** (GreeDi, Mirzasoleiman et al. 2013). Round one runs in
+  the scan tasks: each cell picks its ``top_k`` representatives by greedy facility location over
+  its own logs (:func:`.cell_tasks.local_steady_picks`). Round two runs on the driver over the
+  pooled picks, each weighted by the gain it had in its cell (the mass of logs it represents):
+  the same greedy, so a large region still gets a pick before a small one gets a second.
+* **Anomalies**: the density cutoff is the ``anomaly_quantile`` of a seeded density sample from
+  every partition (weighted by partition size); each partition offers its most novel logs under
+  the cutoff (novelty as in :mod:`.selection`). A cell scan can only miss similar logs, so the
+  novelty it gives is an upper bound of the exact one; the offered logs' neighbour lists are then
+  recomputed exactly against every log (one task per block), and the driver takes the most novel
+  by exact novelty that are not near-duplicates of a steady pick or of each other. When every
+  partition's last offer is below the last pick's exact novelty, no log left out could have
+  ranked higher, and the ranking is the exact one (``GraphSummary.anomalies_exact``).
+
+Both skip near-duplicates by vector (``dedup_threshold``); identical texts embed identically, so
+they are near-duplicates too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vector_trainer.extractor.cell_tasks import LocalPicks, PartitionResult
+from vector_trainer.extractor.ray_engine import DistributedScan, RayEngine, ray_module
+from vector_trainer.extractor.selection import greedy_facility_location, novelty_neighbours
+
+#: Densities sampled per partition to estimate the anomaly cutoff.
+QUANTILE_SAMPLE = 20_000
+#: Anomaly candidates each partition offers, as a multiple of ``top_k`` (dedup may refuse some).
+ANOMALY_OVERSAMPLE = 4
+#: Most pool neighbours a pooled pick can represent another through (second round).
+POOL_NEIGHBOURS = 32
+
+
+@dataclass(frozen=True)
+class DistributedPick:
+    """One selected log, by global row id, with the evidence for its selection."""
+
+    row: int
+    strategy: str
+    density: float
+    score: float
+    neighbor_count: int
+    nearest_similarity: float
+    region_size: int
+
+
+@dataclass(frozen=True)
+class _PartitionSummary:
+    picks: tuple[LocalPicks, ...]
+    density_sample: np.ndarray
+    size: int
+    isolated: int
+
+
+def _summarize(result: PartitionResult, seed: int) -> _PartitionSummary:
+    density = result.scan.density
+    if len(density) > QUANTILE_SAMPLE:
+        density = np.random.default_rng(seed).choice(density, QUANTILE_SAMPLE, replace=False)
+    isolated = int(np.count_nonzero(result.scan.neighbor_count == 0))
+    return _PartitionSummary(result.picks, density, len(result.scan.ids), isolated)
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """What the driver knows of the whole graph after a distributed selection.
+
+    Attributes:
+        density_sample: Seeded sample of densities from every partition (weights in ``sizes``).
+        sizes: Logs each partition's sample stands for.
+        isolated: Logs with no neighbour.
+        cutoff: The anomaly density cutoff.
+        anomalies_exact: Whether the anomaly ranking provably equals the exact graph's.
+    """
+
+    density_sample: tuple[np.ndarray, ...]
+    sizes: tuple[int, ...]
+    isolated: int
+    cutoff: float
+    anomalies_exact: bool
+
+
+def _anomaly_pool(result: PartitionResult, cutoff: float, take: int, novelty_k: int, *pieces) -> tuple:
+    s = result.scan
+    near = s.knn_similarity[:, :novelty_k]
+    finite = np.isfinite(near)
+    novelty = 1.0 - np.where(finite, near, 0.0).sum(axis=1, dtype=np.float64) / np.maximum(finite.sum(axis=1), 1)
+    low = np.flatnonzero(s.density <= cutoff)
+    best = low[np.lexsort((s.ids[low], -novelty[low]))[:take]]
+    rows = np.concatenate([p.rows for p in pieces])
+    row_ids = np.concatenate([p.row_ids for p in pieces])
+    order = np.argsort(row_ids)
+    vectors = rows[order[np.searchsorted(row_ids, s.ids[best], sorter=order)]]
+    stats = np.column_stack((s.density[best], s.neighbor_count[best], s.nearest_similarity[best]))
+    return s.ids[best], novelty[best], stats, vectors
+
+
+def weighted_quantile(samples: Sequence[np.ndarray], sizes: Sequence[int], q: float) -> float:
+    """The ``q`` quantile of the union the samples stand for (each sample weighted by its size)."""
+    values = np.concatenate(samples)
+    weights = np.concatenate([np.full(len(s), size / max(len(s), 1)) for s, size in zip(samples, sizes, strict=True)])
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(values) - 1)])
+
+
+class _VectorDedup:
+    def __init__(self, threshold: float, dim: int) -> None:
+        self.threshold, self.chosen = np.float32(threshold), np.empty((0, dim), dtype=np.float32)
+
+    def accept(self, vector: np.ndarray) -> bool:
+        if self.chosen.size and float((self.chosen @ vector).max()) >= self.threshold:
+            return False
+        self.chosen = np.vstack((self.chosen, vector))
+        return True
+
+
+def _pool_lists(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pooled pick's most similar other pooled picks (``m x POOL_NEIGHBOURS``)."""
+    m = len(vectors)
+    width = min(POOL_NEIGHBOURS, max(m - 1, 0))
+    sims = np.full((m, width), -np.inf, dtype=np.float32)
+    index = np.full((m, width), -1, dtype=np.int64)
+    for r0 in range(0, m, 1024):
+        block = vectors[r0 : r0 + 1024] @ vectors.T
+        block[np.arange(len(block)), np.arange(r0, r0 + len(block))] = -np.inf
+        if width:
+            part = np.argpartition(-block, width - 1, axis=1)[:, :width]
+            sims[r0 : r0 + len(block)], index[r0 : r0 + len(block)] = np.take_along_axis(block, part, axis=1), part
+    return sims, index
+
+
+def select_distributed(
+    engine: RayEngine,
+    scan: DistributedScan,
+    *,
+    top_k: int,
+    dedup_threshold: float,
+    anomaly_quantile: float,
+    n_total: int,
+) -> tuple[list[DistributedPick], list[DistributedPick], GraphSummary]:
+    """Steady picks, anomalies and the graph's summary from a scan made with ``steady_budget=top_k``."""
+    ray = ray_module()
+    summarize = ray.remote(_summarize)
+    summaries: list[_PartitionSummary] = engine._gather(
+        [summarize.remote(r, engine.seed + p) for p, r in enumerate(scan.results)], "summaries"
+    )
+    steady, steady_vectors = _steady(summaries, top_k, dedup_threshold)
+    cutoff = weighted_quantile([s.density_sample for s in summaries], [s.size for s in summaries], anomaly_quantile)
+    pool_task = ray.remote(num_returns=1)(_anomaly_pool)
+    novelty_k = novelty_neighbours(n_total)
+    offers = engine._gather(
+        [
+            pool_task.remote(r, cutoff, top_k * ANOMALY_OVERSAMPLE, novelty_k, *[piece[p] for piece in scan.routed])
+            for p, r in enumerate(scan.results)
+        ],
+        "anomalies",
+    )
+    anomalies, complete = _rescored_anomalies(engine, scan, offers, steady, steady_vectors, top_k, dedup_threshold,
+                                              novelty_k)  # fmt: skip
+    graph = GraphSummary(
+        tuple(s.density_sample for s in summaries),
+        tuple(s.size for s in summaries),
+        sum(s.isolated for s in summaries),
+        cutoff,
+        complete,
+    )
+    return steady, anomalies, graph
+
+
+def _steady(
+    summaries: list[_PartitionSummary], top_k: int, dedup_threshold: float
+) -> tuple[list[DistributedPick], np.ndarray]:
+    picks = [p for s in summaries for p in s.picks if len(p.ids)]
+    if not picks:
+        return [], np.empty((0, 0), dtype=np.float32)
+    ids = np.concatenate([p.ids for p in picks])
+    mass = np.concatenate([p.region_sizes for p in picks]).astype(np.float64)
+    sizes = np.concatenate([p.region_sizes for p in picks])
+    vectors = np.concatenate([p.vectors for p in picks])
+    stats = np.concatenate([p.stats for p in picks])
+    sims, index = _pool_lists(vectors)
+    weights = np.where(index >= 0, np.maximum(sims, 0.0), 0.0)
+    dedup = _VectorDedup(dedup_threshold, vectors.shape[1])
+
+    def similarity_to(node: int) -> np.ndarray:
+        return np.maximum(vectors @ vectors[node], 0.0)
+
+    chosen, gains = greedy_facility_location(
+        weights, index, np.ones(len(ids), bool), top_k, lambda node: dedup.accept(vectors[node]), similarity_to, mass
+    )
+    owner = np.argmax(vectors @ vectors[chosen].T, axis=1) if chosen else np.empty(0, dtype=np.int64)
+    regions = np.bincount(owner, weights=sizes, minlength=len(chosen)).astype(np.int64)
+    steady = [
+        DistributedPick(int(ids[c]), "steady", float(stats[c, 0]), g, int(stats[c, 1]), float(stats[c, 2]), int(r))
+        for c, g, r in zip(chosen, gains, regions, strict=True)
+    ]
+    return steady, vectors[chosen]
+
+
+def _rescored_anomalies(
+    engine: RayEngine,
+    scan: DistributedScan,
+    offers: list[tuple],
+    steady: list[DistributedPick],
+    steady_vectors: np.ndarray,
+    top_k: int,
+    dedup_threshold: float,
+    novelty_k: int,
+) -> tuple[list[DistributedPick], bool]:
+    """Re-score the offers exactly, best bound first, until no unscored log can outrank the
+    last pick: an offer's bound is its scan novelty, a log a partition did not offer is bounded
+    by that partition's last offer. Returns the picks and whether that proof was reached."""
+    pool = _Pool.of(offers)
+    truncated = [o[1][-1] for o in offers if len(o[0]) >= top_k * ANOMALY_OVERSAMPLE]
+    bound_left = max(truncated, default=-np.inf)
+    bounds = np.concatenate([o[1] for o in offers])
+    order = np.lexsort((pool.ids, -bounds))
+    exact = np.full(len(pool.ids), -np.inf)
+    scored, batch = 0, max(top_k * ANOMALY_OVERSAMPLE, 1)
+    rows = {p.row for p in steady}
+    while True:
+        todo = order[scored : scored + batch]
+        sims = engine.nearest_similarities(scan.blocks, (pool.ids[todo], pool.vectors[todo]), novelty_k)
+        exact[todo] = 1.0 - sims.mean(axis=1)
+        scored += len(todo)
+        done = order[:scored]
+        picks = _anomalies(pool.subset(done), exact[done], steady_vectors, rows, top_k, dedup_threshold)
+        unscored = max(float(bounds[order[scored]]) if scored < len(order) else -np.inf, bound_left)
+        full = len(picks) == top_k
+        if full and picks[-1].score > unscored:
+            return picks, True
+        if scored >= len(order):  # every offer scored: exact if no partition held more back
+            return picks, not truncated
+
+
+@dataclass(frozen=True)
+class _Pool:
+    ids: np.ndarray
+    stats: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def of(cls, offers: list[tuple]) -> _Pool:
+        return cls(*(np.concatenate([o[i] for o in offers]) for i in (0, 2, 3)))
+
+    def subset(self, rows: np.ndarray) -> _Pool:
+        return _Pool(self.ids[rows], self.stats[rows], self.vectors[rows])
+
+
+def _anomalies(
+    pool: _Pool,
+    novelty: np.ndarray,
+    steady_vectors: np.ndarray,
+    steady_rows: set[int],
+    top_k: int,
+    dedup_threshold: float,
+) -> list[DistributedPick]:
+    dedup = _VectorDedup(dedup_threshold, pool.vectors.shape[1])
+    if len(steady_vectors):
+        dedup.chosen = np.ascontiguousarray(steady_vectors, dtype=np.float32)
+    picks: list[DistributedPick] = []
+    for c in np.lexsort((pool.ids, -novelty)):
+        if len(picks) >= top_k:
+            break
+        if int(pool.ids[c]) in steady_rows or not dedup.accept(pool.vectors[c]):
+            continue
+        stats = pool.stats[c]
+        picks.append(
+            DistributedPick(
+                int(pool.ids[c]), "anomaly", float(stats[0]), float(novelty[c]), int(stats[1]), float(stats[2]), 1
+            )
+        )
+    return picks

@@ -1,0 +1,115 @@
+"""Parquet logs: export from any source, read back page by page, all-or-nothing writes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import make_log, require_modules
+from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.sources import columnar
+from vector_trainer.sources.columnar import ParquetLogs, export_parquet, function_directory, read_vectors
+from vector_trainer.sources.memory import InMemoryLogs
+
+pytestmark = pytest.mark.usefixtures("needs_pyarrow")
+
+
+@pytest.fixture
+def needs_pyarrow() -> None:
+    require_modules(("pyarrow",), "pip install -e '.[distributed]'")
+
+
+def _logs() -> list:
+    rng = np.random.default_rng(0)
+    logs = [make_log(i, rng.normal(size=8), function="answer/v2") for i in range(25)]
+    logs.append(make_log(99, None, function="answer/v2", status="ERROR"))
+    logs.append(make_log(700, rng.normal(size=8), function="other", output={"nested": [1, "two"]}))
+    return logs
+
+
+def test_export_then_read_gives_back_every_log_in_uuid_order(tmp_path) -> None:
+    source = InMemoryLogs(reversed(_logs()))
+    summary = export_parquet(source, tmp_path / "pq", rows_per_file=10)
+    assert summary.rows == {"answer/v2": 26, "other": 1}
+    assert summary.files == {"answer/v2": 3, "other": 1}
+    back = ParquetLogs(tmp_path / "pq")
+    assert back.list_functions() == ["answer/v2", "other"]
+    read = list(back.iter_executions("answer/v2", batch_size=4))
+    expected = sorted((log for log in _logs() if log.function_name == "answer/v2"), key=lambda log: log.uuid)
+    assert [log.uuid for log in read] == [log.uuid for log in expected]
+    for got, want in zip(read, expected, strict=True):
+        assert (got.status, dict(got.inputs), got.output, got.error_message) == (
+            want.status, dict(want.inputs), want.output, want.error_message,
+        )  # fmt: skip
+        if want.vector is None:
+            assert got.vector is None
+        else:
+            np.testing.assert_array_equal(got.vector, want.vector)
+    assert next(back.iter_executions("other")).output == {"nested": [1, "two"]}
+    files = back.vector_files("answer/v2")
+    assert [(f.first_row, f.rows) for f in files] == [(0, 10), (10, 10), (20, 6)]
+    assert [log.uuid for log in back.logs_at("answer/v2", [21, 3])] == [expected[21].uuid, expected[3].uuid]
+
+
+def test_function_names_become_safe_directory_names() -> None:
+    assert function_directory("answer/v2") == "answer_v2"
+    assert function_directory("..") == "_.."
+    assert function_directory("") == "_"
+
+
+def test_a_log_json_cannot_carry_is_refused_and_the_old_export_survives(tmp_path) -> None:
+    target = tmp_path / "pq"
+    export_parquet(InMemoryLogs(_logs()), target)
+    before = sorted(p.name for p in target.rglob("*"))
+    bad = [*_logs(), make_log(500, [1.0] * 8, function="zz", output=math.nan)]
+    with pytest.raises(InputError, match="NaN or Infinity"):
+        export_parquet(InMemoryLogs(bad), target)
+    assert sorted(p.name for p in target.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["pq"]  # no staging directory left behind
+
+
+def test_a_crash_mid_export_leaves_no_half_written_directory(tmp_path, monkeypatch) -> None:
+    calls = {"n": 0}
+    real = columnar._table
+
+    def crash_on_second(pa, logs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(pa, logs)
+
+    monkeypatch.setattr(columnar, "_table", crash_on_second)
+    with pytest.raises(OSError, match="disk full"):
+        export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_vectors_of_another_length_and_missing_ones_are_marked(tmp_path) -> None:
+    logs = [make_log(0, [1.0, 2.0]), make_log(1, None), make_log(2, [1.0, 2.0, 3.0]), make_log(3, [4.0, 5.0])]
+    export_parquet(InMemoryLogs(logs), tmp_path / "pq")
+    path = ParquetLogs(tmp_path / "pq").vector_files("fn")[0].path
+    matrix, lengths = read_vectors(path, 2)
+    assert lengths.tolist() == [2, -1, 3, 2]
+    np.testing.assert_array_equal(matrix, [[1, 2], [0, 0], [0, 0], [4, 5]])
+
+
+def test_unknown_functions_and_directories_are_named(tmp_path) -> None:
+    with pytest.raises(InputError, match="export-logs"):
+        ParquetLogs(tmp_path / "missing")
+    export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")
+    with pytest.raises(EmptyDataError, match="functions: answer/v2, other"):
+        ParquetLogs(tmp_path / "pq").vector_files("nope")
+    with pytest.raises(EmptyDataError, match="no logs to export"):
+        export_parquet(InMemoryLogs(_logs()), tmp_path / "pq2", functions=["nope"])
+
+
+def test_near_vector_and_golden_registration(tmp_path) -> None:
+    export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")
+    source = ParquetLogs(tmp_path / "pq")
+    first = next(source.iter_executions("answer/v2"))
+    hits = source.near_vector("answer/v2", first.vector, limit=3)
+    assert hits[0].uuid == first.uuid
+    assert source.register_as_golden(first.uuid, note="n") is True
+    assert source.register_as_golden(first.uuid) is False
