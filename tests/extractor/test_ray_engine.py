@@ -168,4 +168,7 @@ def test_the_cli_exports_the_demo_store_and_runs_on_it_with_ray(local_ray, tmp_p
         assert projection["n_total"] == report["logs"]["total"]
         summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         assert summary["status"] == "ok"
+        events = [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+        scans = [e for e in events if e["kind"] == "progress" and e["stage"] == "extract: scan tasks"]
+        assert scans and scans[-1]["current"] == scans[-1]["total"]  # a bar per stage, following the tasks
     assert main(["export-logs", "pq", "--store", "missing.db"]) == 2

@@ -10,7 +10,7 @@ import pytest
 from conftest import make_log, require_modules
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.sources import columnar
-from vector_trainer.sources.columnar import ParquetLogs, export_parquet, function_directory, read_vectors
+from vector_trainer.sources.columnar import ParquetLogs, export_parquet, read_vectors
 from vector_trainer.sources.memory import InMemoryLogs
 
 pytestmark = pytest.mark.usefixtures("needs_pyarrow")
@@ -53,10 +53,15 @@ def test_export_then_read_gives_back_every_log_in_uuid_order(tmp_path) -> None:
     assert [log.uuid for log in back.logs_at("answer/v2", [21, 3])] == [expected[21].uuid, expected[3].uuid]
 
 
-def test_function_names_become_safe_directory_names() -> None:
-    assert function_directory("answer/v2") == "answer_v2"
-    assert function_directory("..") == "_.."
-    assert function_directory("") == "_"
+def test_function_names_that_slug_alike_get_their_own_directories(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    logs = [make_log(i, rng.normal(size=4), function=name) for i, name in enumerate(["a/b", "a_b", "a-b", "../x"])]
+    export_parquet(InMemoryLogs(logs), tmp_path / "pq")
+    assert len([p for p in (tmp_path / "pq").iterdir()]) == 4
+    back = ParquetLogs(tmp_path / "pq")
+    assert back.list_functions() == ["../x", "a-b", "a/b", "a_b"]
+    assert [log.uuid for log in back.iter_executions("../x")] == ["000003-log"]
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_log_json_cannot_carry_is_refused_and_the_old_export_survives(tmp_path) -> None:

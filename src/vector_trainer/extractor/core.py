@@ -253,6 +253,7 @@ class DensityBasedExtractor:
         *,
         register_golden: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
+        on_task_progress: Callable[[str, int, int], None] | None = None,
     ) -> ExtractionResult:
         """Select golden data and write it as ChatML JSONL with a sidecar report.
 
@@ -265,6 +266,8 @@ class DensityBasedExtractor:
             output_path: Destination of the training JSONL.
             register_golden: Also register each selected log as golden data in the source.
             on_progress: Called with ``(step, total)`` as the selection advances.
+            on_task_progress: Engine ``ray`` on Parquet: called with ``(stage, done, total)`` as
+                each stage's Ray tasks complete.
 
         Raises:
             EmptyDataError: If the function has no usable logs or no example survives.
@@ -272,7 +275,9 @@ class DensityBasedExtractor:
         report_progress = on_progress or (lambda _step, _total: None)
         report_progress(0, EXTRACT_STEPS)
         if is_distributed(self.engine, self.dataset_manager):
-            return extract_distributed(self, function_name, Path(output_path), register_golden, report_progress)
+            return extract_distributed(
+                self, function_name, Path(output_path), register_golden, report_progress, on_task_progress
+            )
         analysis = self.analyze(function_name)
         report_progress(1, EXTRACT_STEPS)
         steady = self.select_steady_state(function_name)

@@ -11,6 +11,7 @@ report's density statistics come from a seeded sample of the densities and say s
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -67,8 +68,10 @@ def extract_distributed(
     out: Path,
     register_golden: bool,
     report_progress: Callable[[int, int], None],
+    task_progress: Callable[[str, int, int], None] | None = None,
 ) -> Any:
-    """Select and write a function's golden data on Ray (module docstring).
+    """Select and write a function's golden data on Ray (module docstring); ``task_progress`` is
+    told of each completed Ray task, unless the engine has its own ``on_progress``.
 
     Raises:
         EmptyDataError: No logs, no successful logs, or no usable vectors.
@@ -80,6 +83,9 @@ def extract_distributed(
         if isinstance(extractor.engine, RayEngine)
         else make_engine("ray", 0, ray_address=s.ray_address, ray_cpus=s.ray_cpus)
     )
+    if engine.on_progress is None and task_progress is not None:
+        engine = copy.copy(engine)  # the caller's engine keeps its own (absent) callback
+        engine.on_progress = task_progress
     source: ParquetLogs = extractor.dataset_manager
     blocks, nodes, statuses = engine.read_files(source.vector_files(function_name))
     excluded = tuple(sorted((ExcludedLog(u, r) for f in nodes for u, r in f.excluded), key=lambda e: e.uuid))

@@ -179,6 +179,7 @@ class TrainingPipeline:
             run.path(GOLDEN_FILENAME),
             register_golden=self.register_golden,
             on_progress=lambda current, total: hub.progress("extract", current, total),
+            on_task_progress=lambda stage, done, total: hub.progress(f"extract: {stage} tasks", done, total),
         )
         out["train"] = TrainingInput(result.train_path, result.validation_path, result.n_examples)
         labels = {c.uuid: c.strategy.value for c in result.candidates}

@@ -1,7 +1,8 @@
 """Logs as Parquet files: the layout the distributed engine's tasks read in parallel.
 
 :func:`export_parquet` (``vectortrainer export-logs``) writes any log source to a directory with
-one sub-directory per function, ``<function>/part-00000.parquet`` ..., rows sorted by uuid (the
+one sub-directory per function (a slug of its name and a hash, as run directories are named),
+``<function>/part-00000.parquet`` ..., rows sorted by uuid (the
 graph's node order) in files of at most ``rows_per_file`` rows:
 
 ======================  ===================================================================
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from vector_trainer._layout import function_dirname
 from vector_trainer.errors import EmptyDataError, InputError, MissingDependencyError
 from vector_trainer.fileio import loads_strict
 from vector_trainer.sources.vector_index import VectorIndex
@@ -44,7 +45,6 @@ DEFAULT_ROWS_PER_FILE = 65_536
 #: Rows per record batch when reading a file page by page.
 READ_BATCH = 4096
 _FILE_PATTERN = "part-{:05d}.parquet"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def pyarrow_modules() -> tuple[Any, Any]:
@@ -55,14 +55,6 @@ def pyarrow_modules() -> tuple[Any, Any]:
     except ImportError as exc:
         raise MissingDependencyError("pyarrow", "distributed", "Reading and writing Parquet logs") from exc
     return pyarrow, pyarrow.parquet
-
-
-def function_directory(function_name: str) -> str:
-    """The directory name of a function's files (characters outside ``[A-Za-z0-9_.-]`` as ``_``)."""
-    safe = _SAFE_NAME.sub("_", function_name)
-    if safe in {"", ".", ".."}:
-        safe = f"_{safe}"
-    return safe
 
 
 @dataclass(frozen=True)
@@ -137,7 +129,7 @@ def export_parquet(
             logs = sorted(manager.iter_executions(name, batch_size=page_size), key=lambda log: log.uuid)
             if not logs:
                 raise EmptyDataError(f"function '{name}' has no logs to export")
-            folder = staging / function_directory(name)
+            folder = staging / function_dirname(name)
             folder.mkdir()
             for number, start in enumerate(range(0, len(logs), rows_per_file)):
                 try:
