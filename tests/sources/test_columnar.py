@@ -118,3 +118,12 @@ def test_near_vector_and_golden_registration(tmp_path) -> None:
     assert hits[0].uuid == first.uuid
     assert source.register_as_golden(first.uuid, note="n") is True
     assert source.register_as_golden(first.uuid) is False
+
+
+def test_a_truncated_file_is_named_with_the_fix(tmp_path) -> None:
+    export_parquet(InMemoryLogs(_logs()), tmp_path / "pq", rows_per_file=10)
+    source = ParquetLogs(tmp_path / "pq")
+    broken = source.vector_files("answer/v2")[1].path
+    broken.write_bytes(broken.read_bytes()[:100])
+    with pytest.raises(InputError, match=r"part-00001\.parquet: cannot be read as a log file.*export-logs"):
+        list(source.iter_executions("answer/v2"))

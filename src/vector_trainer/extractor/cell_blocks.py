@@ -17,7 +17,7 @@ import numpy as np
 
 from vector_trainer._shared import vector_problem
 from vector_trainer.extractor.engines import normalize_rows
-from vector_trainer.sources.columnar import pyarrow_modules, read_vectors
+from vector_trainer.sources.columnar import read_columns, read_vectors
 from vector_trainer.types import STATUS_SUCCESS
 
 #: Rows of a file read at a time when profiling it.
@@ -34,8 +34,7 @@ class FileProfile:
 
 def profile_file(path: Path) -> FileProfile:
     """Count a file's statuses and its SUCCESS rows' vector dimensions (reads two columns)."""
-    _, pq = pyarrow_modules()
-    table = pq.read_table(path, columns=["status", "vector"])
+    table = read_columns(path, ["status", "vector"])
     statuses = table.column("status").to_pylist()
     vectors = table.column("vector").combine_chunks()
     lengths = vectors.value_lengths().to_numpy(zero_copy_only=False)
@@ -55,8 +54,7 @@ class FileNodes:
 def read_file_block(path: Path, first_row: int, dim: int) -> tuple[tuple[np.ndarray, np.ndarray], FileNodes]:
     """The file's graph nodes as a block ``(global row ids, normalised vectors)``, and the uuids
     and reasons of the SUCCESS rows left out."""
-    _, pq = pyarrow_modules()
-    table = pq.read_table(path, columns=["uuid", "status"])
+    table = read_columns(path, ["uuid", "status"])
     success = np.asarray([s == STATUS_SUCCESS for s in table.column("status").to_pylist()], dtype=bool)
     matrix, lengths = read_vectors(path, dim)
     present, right_size = lengths >= 0, lengths == dim

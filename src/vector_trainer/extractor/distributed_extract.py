@@ -31,7 +31,7 @@ from vector_trainer.extractor.knn import EpsilonChoice
 from vector_trainer.extractor.projection import pca_projection
 from vector_trainer.extractor.ray_engine import RayEngine
 from vector_trainer.extractor.report import DensityStats, ExtractionReport, SelectedExample, report_warnings
-from vector_trainer.sources.columnar import ParquetLogs, pyarrow_modules
+from vector_trainer.sources.columnar import ParquetLogs, read_columns
 from vector_trainer.types import STATUS_SUCCESS, GoldenCandidate, SelectionStrategy
 
 #: Steps reported to ``on_progress`` by an extraction (either path).
@@ -216,10 +216,9 @@ def sampled_projection(
 ) -> dict[str, Any]:
     """:func:`.projection.pca_projection` of the labelled logs and a seeded sample of the rest,
     read row by row from the files (never every vector)."""
-    _, pq = pyarrow_modules()
     rows = []
     for vector_file in source.vector_files(function_name):
-        uuids = pq.read_table(vector_file.path, columns=["uuid"]).column(0).to_pylist()
+        uuids = read_columns(vector_file.path, ["uuid"]).column(0).to_pylist()
         rows += [vector_file.first_row + i for i, uuid in enumerate(uuids) if uuid in labels]
     room = max(0, max_points - len(rows))
     picked = sorted(set(rows) | set(sample_rows(source, function_name, room + len(rows)).tolist()))[:max_points]

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from vector_trainer.errors import ConfigError, MissingDependencyError
+from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError
 from vector_trainer.extractor import cell_blocks, cell_tasks
 from vector_trainer.extractor.cells import (
     DEFAULT_CELL_SIZE,
@@ -321,5 +321,15 @@ class RayEngine:
                 self.on_progress(stage, total - len(pending), total)
 
     def _gather(self, refs: Sequence[Any], stage: str) -> list[Any]:
+        """The tasks' results; a task's own error is raised as itself when it is ours (an
+        ``InputError`` naming a file), otherwise as a :class:`VectorTrainerError` naming the stage."""
+        ray = ray_module()
         self._wait(refs, stage)
-        return ray_module().get(list(refs))
+        try:
+            return ray.get(list(refs))
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, VectorTrainerError):
+                raise cause from None
+            detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc).splitlines()[0]
+            raise VectorTrainerError(f"a Ray task of the '{stage}' stage failed: {detail}") from None

@@ -57,6 +57,33 @@ def pyarrow_modules() -> tuple[Any, Any]:
     return pyarrow, pyarrow.parquet
 
 
+def read_columns(path: str | os.PathLike[str], columns: Sequence[str] | None = None) -> Any:
+    """A Parquet file's columns as a pyarrow table.
+
+    Raises:
+        InputError: Naming the file, when it is missing, truncated, not Parquet, or lacks a column.
+    """
+    pa, pq = pyarrow_modules()
+    try:
+        return pq.read_table(path, columns=None if columns is None else list(columns))
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: str | os.PathLike[str], exc: Exception) -> InputError:
+    return InputError(
+        f"{path}: cannot be read as a log file ({exc}); write the directory again with 'vectortrainer export-logs'"
+    )
+
+
+def _file_rows(path: Path) -> int:
+    pa, pq = pyarrow_modules()
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from None
+
+
 @dataclass(frozen=True)
 class ExportSummary:
     """What :func:`export_parquet` wrote: rows and files per function, and the directory."""
@@ -169,8 +196,7 @@ class VectorFile:
 def read_vectors(path: str | os.PathLike[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``vector`` column of one file as a float32 ``rows x dim`` matrix, and each row's
     vector length (``-1`` where it has none); rows of another length are left zero."""
-    _, pq = pyarrow_modules()
-    column = pq.read_table(path, columns=["vector"]).column("vector").combine_chunks()
+    column = read_columns(path, ["vector"]).column("vector").combine_chunks()
     lengths = column.value_lengths().to_numpy(zero_copy_only=False)
     lengths = np.where(column.is_null().to_numpy(zero_copy_only=False), -1, lengths).astype(np.int64)
     matrix = np.zeros((len(column), dim), dtype=np.float32)
@@ -199,7 +225,7 @@ class ParquetLogs:
         for folder in sorted(p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
             first = next(iter(sorted(folder.glob("part-*.parquet"))), None)
             if first is not None:
-                name = pyarrow_modules()[1].read_table(first, columns=["function_name"]).column(0)[0].as_py()
+                name = read_columns(first, ["function_name"]).column(0)[0].as_py()
                 self._functions[name] = folder
         self._indexes: dict[str, VectorIndex] = {}
         self.golden: dict[str, dict[str, Any]] = {}
@@ -216,10 +242,9 @@ class ParquetLogs:
 
     def vector_files(self, function_name: str) -> list[VectorFile]:
         """The function's files with the rows each holds, in row order."""
-        _, pq = pyarrow_modules()
         files, first = [], 0
         for path in sorted(self._folder(function_name).glob("part-*.parquet")):
-            rows = pq.ParquetFile(path).metadata.num_rows
+            rows = _file_rows(path)
             files.append(VectorFile(path, first, rows))
             first += rows
         return files
@@ -230,20 +255,18 @@ class ParquetLogs:
 
     def iter_executions(self, function_name: str, *, batch_size: int = READ_BATCH) -> Iterator[ExecutionLog]:
         """Every log of ``function_name`` in uuid order, one record batch at a time."""
-        _, pq = pyarrow_modules()
         for vector_file in self.vector_files(function_name):
-            for batch in pq.ParquetFile(vector_file.path).iter_batches(batch_size=batch_size):
+            for batch in read_columns(vector_file.path).to_batches(max_chunksize=batch_size):
                 yield from _logs(batch, vector_file.path)
 
     def logs_at(self, function_name: str, rows: Sequence[int]) -> list[ExecutionLog]:
         """The logs at the given row numbers (the distributed engine's ids), in the order given."""
-        _, pq = pyarrow_modules()
         wanted = np.asarray(rows, dtype=np.int64)
         found: dict[int, ExecutionLog] = {}
         for vector_file in self.vector_files(function_name):
             local = wanted[(wanted >= vector_file.first_row) & (wanted < vector_file.first_row + vector_file.rows)]
             if local.size:
-                table = pq.read_table(vector_file.path).take(local - vector_file.first_row)
+                table = read_columns(vector_file.path).take(local - vector_file.first_row)
                 found.update(zip(local.tolist(), _logs(table, vector_file.path), strict=True))
         return [found[int(r)] for r in wanted]
 
