@@ -31,6 +31,7 @@ import numpy as np
 
 from selection_real import DEFAULT_DATA, facility_location_full, kmeans_medoids, knn_similarities, load, top
 from vector_trainer.extractor.ann import FaissEngine
+from vector_trainer.extractor.cell_tasks import SteadyRound
 from vector_trainer.extractor.cells import probe_order, scan_cell, train_centroids
 from vector_trainer.extractor.distributed_selection import ANOMALY_OVERSAMPLE, select_distributed
 from vector_trainer.extractor.engines import ExactEngine, normalize_rows
@@ -75,7 +76,7 @@ def single_machine_selection(X: np.ndarray, exact, threshold: float, k: int = TO
 
 def distributed_selection(engine: RayEngine, X: np.ndarray, threshold: float, top_k: int = TOP_K):
     blocks = engine.put_blocks(X)
-    scan = engine.scan(blocks, threshold, steady_budget=top_k, min_cluster_size=MIN_CLUSTER)
+    scan = engine.scan(blocks, threshold, steady=SteadyRound(top_k, MIN_CLUSTER, DEDUP))
     steady, anomalies, graph = select_distributed(
         engine, scan, top_k=top_k, dedup_threshold=DEDUP, anomaly_quantile=ANOMALY_QUANTILE, n_total=len(X)
     )

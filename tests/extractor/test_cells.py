@@ -7,7 +7,7 @@ import pytest
 
 from conftest import clustered, require_modules
 from vector_trainer.extractor import cells
-from vector_trainer.extractor.cell_tasks import route_block, scan_partition
+from vector_trainer.extractor.cell_tasks import SteadyRound, route_block, scan_partition
 from vector_trainer.extractor.cells import SamplePairs, choose_probes, probe_order, sample_pairs, scan_cell
 from vector_trainer.extractor.distributed_selection import weighted_quantile
 from vector_trainer.extractor.engines import ExactEngine, normalize_rows
@@ -80,7 +80,7 @@ def test_routing_with_every_cell_probed_scans_every_pair(vectors) -> None:
     partition_of_cell = np.arange(len(centroids)) % 2
     routed = [route_block((ids[s : s + 250], vectors[s : s + 250]), centroids, 6, partition_of_cell)
               for s in range(0, len(ids), 250)]  # fmt: skip
-    results = [scan_partition([r[p] for r in routed], 0.8, 16, 5, 3) for p in range(2)]
+    results = [scan_partition([r[p] for r in routed], 0.8, 16, SteadyRound(5, 3, 0.98), len(ids)) for p in range(2)]
     density = np.zeros(len(ids))
     for result in results:
         density[result.scan.ids] = result.scan.density
@@ -89,6 +89,9 @@ def test_routing_with_every_cell_probed_scans_every_pair(vectors) -> None:
     for result in results:  # local picks are eligible, at most the budget per cell
         for picks in result.picks:
             assert len(picks.ids) <= 5
+            if len(picks.ids) > 1:  # no near-duplicate offers within a cell
+                sims = picks.vectors @ picks.vectors.T
+                assert (sims[~np.eye(len(sims), dtype=bool)] < 0.98).all()
             at = np.searchsorted(ids, picks.ids)
             assert (exact.neighbor_count[at] + 1 >= 3).all()
 

@@ -13,7 +13,8 @@ from vector_trainer.errors import EmptyDataError, MissingDependencyError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines import ExactEngine, normalize_rows
 from vector_trainer.extractor.knn import choose_epsilon
-from vector_trainer.sources.columnar import ParquetLogs, export_parquet
+from vector_trainer.sources.columnar import ParquetLogs
+from vector_trainer.sources.columnar_export import export_parquet
 from vector_trainer.sources.memory import InMemoryLogs
 
 pytestmark = pytest.mark.slow
@@ -115,9 +116,12 @@ def test_parquet_logs_that_cannot_be_nodes_are_reported_and_failed_stores_refuse
         make_log(103, X[0], status="ERROR"),
     ]
     export_parquet(InMemoryLogs(logs), tmp_path / "pq", rows_per_file=16)
-    result = DensityBasedExtractor(ParquetLogs(tmp_path / "pq"), top_k=5, engine="ray").extract(
-        "fn", tmp_path / "g.jsonl"
-    )
+    extractor = DensityBasedExtractor(ParquetLogs(tmp_path / "pq"), top_k=5, engine="ray")
+    result = extractor.extract("fn", tmp_path / "g.jsonl")
+    labels = {c.uuid: c.strategy.value for c in result.candidates}
+    projection = extractor.projection("fn", labels, max_points=len(labels) + 3)  # wrong-sized rows left out
+    shown = {p["uuid"] for p in projection["points"]}
+    assert set(labels) <= shown and "000100-log" not in shown and len(shown) == len(labels) + 3
     excluded = {e.uuid: e.reason for e in result.report.excluded}
     assert excluded == {
         "000100-log": "dimension_mismatch: 2-d, expected 8-d",
@@ -172,3 +176,14 @@ def test_the_cli_exports_the_demo_store_and_runs_on_it_with_ray(local_ray, tmp_p
         scans = [e for e in events if e["kind"] == "progress" and e["stage"] == "extract: scan tasks"]
         assert scans and scans[-1]["current"] == scans[-1]["total"]  # a bar per stage, following the tasks
     assert main(["export-logs", "pq", "--store", "missing.db"]) == 2
+
+
+def test_an_unreachable_or_malformed_cluster_address_fails_at_once() -> None:
+    require_modules(("ray",), "pip install -e '.[distributed]'")
+    from vector_trainer.errors import ConfigError, VectorTrainerError
+    from vector_trainer.extractor.ray_engine import _check_reachable
+
+    with pytest.raises(VectorTrainerError, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1"):
+        _check_reachable("127.0.0.1:1")
+    with pytest.raises(ConfigError, match=r"extractor\.ray_address: expected host:port"):
+        _check_reachable("not a host")

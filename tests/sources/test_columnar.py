@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import make_log, require_modules
-from vector_trainer.errors import EmptyDataError, InputError
-from vector_trainer.sources import columnar
-from vector_trainer.sources.columnar import ParquetLogs, export_parquet, read_vectors
+from vector_trainer.errors import ConfigError, EmptyDataError, InputError
+from vector_trainer.sources import columnar_export
+from vector_trainer.sources.columnar import MANIFEST, ParquetLogs, read_vectors
+from vector_trainer.sources.columnar_export import export_parquet
 from vector_trainer.sources.memory import InMemoryLogs
 
 pytestmark = pytest.mark.usefixtures("needs_pyarrow")
@@ -29,7 +30,7 @@ def _logs() -> list:
     return logs
 
 
-def test_export_then_read_gives_back_every_log_in_uuid_order(tmp_path) -> None:
+def test_export_then_read_gives_back_every_log_in_the_sources_order(tmp_path) -> None:
     source = InMemoryLogs(reversed(_logs()))
     summary = export_parquet(source, tmp_path / "pq", rows_per_file=10)
     assert summary.rows == {"answer/v2": 26, "other": 1}
@@ -37,7 +38,7 @@ def test_export_then_read_gives_back_every_log_in_uuid_order(tmp_path) -> None:
     back = ParquetLogs(tmp_path / "pq")
     assert back.list_functions() == ["answer/v2", "other"]
     read = list(back.iter_executions("answer/v2", batch_size=4))
-    expected = sorted((log for log in _logs() if log.function_name == "answer/v2"), key=lambda log: log.uuid)
+    expected = [log for log in reversed(_logs()) if log.function_name == "answer/v2"]
     assert [log.uuid for log in read] == [log.uuid for log in expected]
     for got, want in zip(read, expected, strict=True):
         assert (got.status, dict(got.inputs), got.output, got.error_message) == (
@@ -57,7 +58,7 @@ def test_function_names_that_slug_alike_get_their_own_directories(tmp_path) -> N
     rng = np.random.default_rng(1)
     logs = [make_log(i, rng.normal(size=4), function=name) for i, name in enumerate(["a/b", "a_b", "a-b", "../x"])]
     export_parquet(InMemoryLogs(logs), tmp_path / "pq")
-    assert len([p for p in (tmp_path / "pq").iterdir()]) == 4
+    assert len([p for p in (tmp_path / "pq").iterdir() if p.is_dir()]) == 4
     back = ParquetLogs(tmp_path / "pq")
     assert back.list_functions() == ["../x", "a-b", "a/b", "a_b"]
     assert [log.uuid for log in back.iter_executions("../x")] == ["000003-log"]
@@ -77,7 +78,7 @@ def test_a_log_json_cannot_carry_is_refused_and_the_old_export_survives(tmp_path
 
 def test_a_crash_mid_export_leaves_no_half_written_directory(tmp_path, monkeypatch) -> None:
     calls = {"n": 0}
-    real = columnar._table
+    real = columnar_export._table
 
     def crash_on_second(pa, logs):
         calls["n"] += 1
@@ -85,7 +86,7 @@ def test_a_crash_mid_export_leaves_no_half_written_directory(tmp_path, monkeypat
             raise OSError("disk full")
         return real(pa, logs)
 
-    monkeypatch.setattr(columnar, "_table", crash_on_second)
+    monkeypatch.setattr(columnar_export, "_table", crash_on_second)
     with pytest.raises(OSError, match="disk full"):
         export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")
     assert list(tmp_path.iterdir()) == []
@@ -127,3 +128,46 @@ def test_a_truncated_file_is_named_with_the_fix(tmp_path) -> None:
     broken.write_bytes(broken.read_bytes()[:100])
     with pytest.raises(InputError, match=r"part-00001\.parquet: cannot be read as a log file.*export-logs"):
         list(source.iter_executions("answer/v2"))
+
+
+def test_export_refuses_to_replace_what_it_did_not_write(tmp_path) -> None:
+    source = InMemoryLogs(_logs())
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="not an earlier export"):
+        export_parquet(source, tmp_path / "keep")
+    assert (tmp_path / "keep" / "notes.txt").read_text() == "precious"
+    (tmp_path / "afile").write_text("hi")
+    with pytest.raises(InputError, match="is a file"):
+        export_parquet(source, tmp_path / "afile")
+    with pytest.raises(ConfigError, match="rows_per_file must be >= 1"):
+        export_parquet(source, tmp_path / "pq", rows_per_file=0)
+    with pytest.raises(EmptyDataError, match="holds no logs"):
+        export_parquet(InMemoryLogs([]), tmp_path / "pq")
+    export_parquet(source, tmp_path / "pq")
+    export_parquet(source, tmp_path / "pq", rows_per_file=5)  # an earlier export is replaced
+    assert len(ParquetLogs(tmp_path / "pq").vector_files("answer/v2")) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "keep", "pq"]
+    assert (tmp_path / "pq").stat().st_mode & 0o055  # readable by others, as a new directory is
+
+
+def test_export_refuses_a_directory_holding_its_own_store(tmp_path) -> None:
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    with SQLiteLogStore(tmp_path / "out" / "logs.db") as store:
+        with pytest.raises(InputError, match="lies inside"):
+            export_parquet(store, tmp_path / "out")
+        with pytest.raises(InputError, match="lies inside"):
+            export_parquet(store, tmp_path)  # parent: not an export either, but the store is named
+    assert (tmp_path / "out" / "logs.db").exists()
+
+
+def test_a_file_missing_from_the_export_is_named(tmp_path) -> None:
+    export_parquet(InMemoryLogs(_logs()), tmp_path / "pq", rows_per_file=10)
+    source = ParquetLogs(tmp_path / "pq")
+    source.vector_files("answer/v2")[1].path.unlink()
+    with pytest.raises(InputError, match=r"part-00001\.parquet: listed in manifest\.json but missing"):
+        source.vector_files("answer/v2")
+    (tmp_path / "pq" / MANIFEST).unlink()
+    with pytest.raises(InputError, match=r"no manifest\.json"):
+        ParquetLogs(tmp_path / "pq")

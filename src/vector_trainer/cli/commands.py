@@ -204,7 +204,7 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_export_logs(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer export-logs OUT``."""
-    from vector_trainer.sources.columnar import export_parquet
+    from vector_trainer.sources.columnar_export import export_parquet
     from vector_trainer.sources.detect import open_source
 
     source = open_source(SourceConfig(kind=args.source, store=args.store))
@@ -212,7 +212,7 @@ def cmd_export_logs(args: argparse.Namespace, console: Console) -> int:
     for name, rows in summary.rows.items():
         console.print(f"{printable(name)}: {rows:,} logs in {summary.files[name]} files")
     console.print(
-        f"wrote {summary.directory}; run on it with --source parquet --store {summary.directory} --engine ray"
+        f"wrote {args.out}; run on it with --source parquet --store {args.out} --engine ray"
     )
     return EXIT_OK
 

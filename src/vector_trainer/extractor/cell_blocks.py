@@ -33,14 +33,23 @@ class FileProfile:
 
 
 def profile_file(path: Path) -> FileProfile:
-    """Count a file's statuses and its SUCCESS rows' vector dimensions (reads two columns)."""
-    table = read_columns(path, ["status", "vector"])
-    statuses = table.column("status").to_pylist()
-    vectors = table.column("vector").combine_chunks()
-    lengths = vectors.value_lengths().to_numpy(zero_copy_only=False)
-    present = ~vectors.is_null().to_numpy(zero_copy_only=False)
+    """Count a file's statuses and the dimensions of its SUCCESS rows' usable vectors (finite,
+    not zero: the rows :func:`.graph.load_logs` would keep), so both paths agree on the dimension."""
+    statuses = read_columns(path, ["status"]).column("status").to_pylist()
     success = np.asarray([s == STATUS_SUCCESS for s in statuses], dtype=bool)
-    return FileProfile(Counter(statuses), Counter(lengths[success & present].astype(int).tolist()))
+    _, lengths = read_vectors(path, 0)
+    dimensions: Counter = Counter()
+    for dim in np.unique(lengths[success & (lengths > 0)]).tolist():
+        matrix, _ = read_vectors(path, dim)
+        rows = success & (lengths == dim)
+        dimensions[dim] = int(np.count_nonzero(_usable(matrix) & rows))
+    return FileProfile(Counter(statuses), +dimensions)
+
+
+def _usable(matrix: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.linalg.norm(matrix, axis=1)
+    return np.isfinite(matrix).all(axis=1) & np.isfinite(norms) & (norms > 0)
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,7 @@ def read_file_block(path: Path, first_row: int, dim: int) -> tuple[tuple[np.ndar
     success = np.asarray([s == STATUS_SUCCESS for s in table.column("status").to_pylist()], dtype=bool)
     matrix, lengths = read_vectors(path, dim)
     present, right_size = lengths >= 0, lengths == dim
-    with np.errstate(over="ignore", invalid="ignore"):
-        norms = np.linalg.norm(matrix, axis=1)
-    usable = right_size & np.isfinite(matrix).all(axis=1) & np.isfinite(norms) & (norms > 0)
+    usable = right_size & _usable(matrix)
     keep = success & usable
     uuids = table.column("uuid").to_pylist()
     excluded = []

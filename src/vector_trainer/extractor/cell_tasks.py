@@ -150,7 +150,17 @@ class PartitionResult:
     seconds: float = 0.0
 
 
-def local_steady_picks(queries: np.ndarray, scan: CellScan, budget: int, min_cluster_size: int) -> LocalPicks:
+@dataclass(frozen=True)
+class SteadyRound:
+    """The first selection round's settings: the run's ``top_k``, ``min_cluster_size`` and
+    ``dedup_threshold`` (a cell offers no near-duplicate of its own earlier offers)."""
+
+    top_k: int
+    min_cluster_size: int
+    dedup_threshold: float
+
+
+def local_steady_picks(queries: np.ndarray, scan: CellScan, budget: int, steady: SteadyRound) -> LocalPicks:
     """Greedy facility location inside one cell: clients and facilities are the cell's own
     queries, weighted by their heaviest edges (as :func:`.selection.select_steady` does on the
     whole graph), so each cell offers its ``budget`` best representatives."""
@@ -161,12 +171,20 @@ def local_steady_picks(queries: np.ndarray, scan: CellScan, budget: int, min_clu
     inside = (lists >= 0) & (sorted_ids[pos] == lists) if len(sorted_ids) else np.zeros(lists.shape, bool)
     index = np.where(inside, order[pos] if len(sorted_ids) else -1, -1)
     weights = np.where(inside, np.maximum(scan.knn_similarity[:, :FACILITY_NEIGHBOURS], 0.0), 0.0)
-    eligible = scan.neighbor_count + 1 >= min_cluster_size
+    eligible = scan.neighbor_count + 1 >= steady.min_cluster_size
+    threshold = np.float32(steady.dedup_threshold)
+    offered: list[int] = []
+
+    def accept(node: int) -> bool:
+        if offered and float((queries[offered] @ queries[node]).max()) >= threshold:
+            return False
+        offered.append(node)
+        return True
 
     def similarity_to(node: int) -> np.ndarray:
         return np.maximum(queries @ queries[node], 0.0)
 
-    picks, gains = greedy_facility_location(weights, index, eligible, budget, lambda _node: True, similarity_to)
+    picks, gains = greedy_facility_location(weights, index, eligible, budget, accept, similarity_to)
     sizes = represented_counts(weights, index, picks)
     nodes = np.asarray(picks, dtype=np.int64)
     stats = np.column_stack((scan.density[nodes], scan.neighbor_count[nodes], scan.nearest_similarity[nodes]))
@@ -186,12 +204,11 @@ def scan_partition(
     pieces: Sequence[RoutedPiece],
     threshold: float,
     k: int,
-    steady_budget: int,
-    min_cluster_size: int,
+    steady: SteadyRound | None = None,
     total_logs: int = 0,
 ) -> PartitionResult:
     """Scan every cell of a partition: its queries against the candidates linked to it; with a
-    ``steady_budget`` (the run's ``top_k``), each cell's local steady picks too."""
+    ``steady`` round, each cell's local steady picks too."""
     start = time.perf_counter()
     rows = np.concatenate([p.rows for p in pieces])
     row_ids = np.concatenate([p.row_ids for p in pieces])
@@ -213,9 +230,9 @@ def scan_partition(
         scan = scan_cell(queries, query_ids[mine], rows[linked], row_ids[linked], threshold, k)
         scans.append(scan)
         cells_of.append(np.full(len(mine), cell, dtype=np.int64))
-        if steady_budget:
-            budget = local_budget(steady_budget, len(mine), total_logs or len(query_ids))
-            picks.append(local_steady_picks(queries, scan, budget, min_cluster_size))
+        if steady is not None:
+            budget = local_budget(steady.top_k, len(mine), total_logs or len(query_ids))
+            picks.append(local_steady_picks(queries, scan, budget, steady))
     cells = np.concatenate(cells_of) if cells_of else np.empty(0, dtype=np.int64)
     seconds = time.perf_counter() - start
     return PartitionResult(_concat_scans(scans, k), cells, tuple(picks), len(rows), pairs, seconds)

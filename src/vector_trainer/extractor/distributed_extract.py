@@ -23,6 +23,7 @@ import numpy as np
 from vector_trainer.chatml import render_input, render_output
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import EmptyDataError
+from vector_trainer.extractor.cell_tasks import SteadyRound
 from vector_trainer.extractor.distributed_selection import DistributedPick, GraphSummary, select_distributed
 from vector_trainer.extractor.engine_choice import make_engine
 from vector_trainer.extractor.engines import normalize_rows
@@ -92,7 +93,7 @@ def extract_distributed(
     _check_nodes(function_name, blocks.n, statuses, excluded, s.strict)
     report_progress(1, EXTRACT_STEPS)
     epsilon = engine.choose_threshold(blocks, s.epsilon)
-    scan = engine.scan(blocks, epsilon.threshold, steady_budget=s.top_k, min_cluster_size=s.min_cluster_size)
+    scan = engine.scan(blocks, epsilon.threshold, steady=SteadyRound(s.top_k, s.min_cluster_size, s.dedup_threshold))
     steady, anomalies, graph = select_distributed(
         engine,
         scan,
@@ -220,10 +221,14 @@ def sampled_projection(
     for vector_file in source.vector_files(function_name):
         uuids = read_columns(vector_file.path, ["uuid"]).column(0).to_pylist()
         rows += [vector_file.first_row + i for i, uuid in enumerate(uuids) if uuid in labels]
-    room = max(0, max_points - len(rows))
-    picked = sorted(set(rows) | set(sample_rows(source, function_name, room + len(rows)).tolist()))[:max_points]
-    logs = [log for log in source.logs_at(function_name, picked) if log.vector is not None]
-    X = normalize_rows(np.stack([log.vector for log in logs])) if logs else np.zeros((0, 1), np.float32)
+    labelled = set(rows)
+    others = [r for r in sample_rows(source, function_name, max_points + len(rows)).tolist() if r not in labelled]
+    picked = rows + others[: max(0, max_points - len(rows))]  # the selected logs are always shown
+    logs = [log for log in source.logs_at(function_name, picked) if log.is_success and log.vector is not None]
+    dims = Counter(len(log.vector) for log in logs)
+    dim = min(dims, key=lambda d: (-dims[d], d)) if dims else 0
+    logs = [log for log in logs if len(log.vector) == dim and np.isfinite(log.vector).all()]
+    X = normalize_rows(np.stack([log.vector for log in logs])) if logs else np.zeros((0, max(dim, 1)), np.float32)
     projection = pca_projection(X, [log.uuid for log in logs], labels, max_points=max_points)
     return {**projection, "n_total": sum(f.rows for f in source.vector_files(function_name))}
 

@@ -2,18 +2,22 @@
 candidates and cells (not by ``n x d``).
 
 * **Steady: two-round facility location** (GreeDi, Mirzasoleiman et al. 2013). Round one runs in
-  the scan tasks: each cell picks its ``top_k`` representatives by greedy facility location over
-  its own logs (:func:`.cell_tasks.local_steady_picks`). Round two runs on the driver over the
-  pooled picks, each weighted by the gain it had in its cell (the mass of logs it represents):
-  the same greedy, so a large region still gets a pick before a small one gets a second.
-* **Anomalies**: the density cutoff is the ``anomaly_quantile`` of a seeded density sample from
-  every partition (weighted by partition size); each partition offers its most novel logs under
-  the cutoff (novelty as in :mod:`.selection`). A cell scan can only miss similar logs, so the
-  novelty it gives is an upper bound of the exact one; the offered logs' neighbour lists are then
-  recomputed exactly against every log (one task per block), and the driver takes the most novel
-  by exact novelty that are not near-duplicates of a steady pick or of each other. When every
-  partition's last offer is below the last pick's exact novelty, no log left out could have
-  ranked higher, and the ranking is the exact one (``GraphSummary.anomalies_exact``).
+  the scan tasks: each cell picks representatives by greedy facility location over its own logs
+  (:func:`.cell_tasks.local_steady_picks`, :func:`.cell_tasks.local_budget` of them). Round two
+  runs on the driver over the pooled picks, each weighted by the number of logs it represents
+  best in its cell (a coreset): the same greedy, so a large region still gets a pick before a
+  small one gets a second.
+* **Anomalies**: the density cutoff is the ``anomaly_quantile`` of the partitions' densities
+  (``np.quantile`` of them all when no partition holds more than :data:`QUANTILE_SAMPLE` logs, a
+  weighted quantile of seeded samples otherwise); each partition offers the logs under the
+  cutoff with the highest novelty bound (:func:`novelty_bound`: a scan only misses similar logs,
+  and a missing entry counts as -1). The offers' lists are recomputed exactly against every log
+  (one task per block), best bound first, and the driver takes the most novel by exact novelty
+  that are not near-duplicates of a steady pick or of each other. When no unscored log's bound
+  reaches the last pick's exact novelty, none could have ranked higher:
+  ``GraphSummary.anomalies_exact`` then says the ranking is the exact novelty ranking of the
+  logs under the cutoff. The cutoff itself comes from the scan's densities, lower bounds of the
+  exact ones, so which logs are under it can differ from the single-machine graph at its edge.
 
 Both skip near-duplicates by vector (``dedup_threshold``); identical texts embed identically, so
 they are near-duplicates too.
@@ -76,7 +80,8 @@ class GraphSummary:
         sizes: Logs each partition's sample stands for.
         isolated: Logs with no neighbour.
         cutoff: The anomaly density cutoff.
-        anomalies_exact: Whether the anomaly ranking provably equals the exact graph's.
+        anomalies_exact: Whether the anomaly ranking is provably the exact novelty ranking of the logs
+            under the cutoff.
     """
 
     density_sample: tuple[np.ndarray, ...]
@@ -86,11 +91,26 @@ class GraphSummary:
     anomalies_exact: bool
 
 
+def novelty_bound(knn_similarity: np.ndarray, k: int) -> np.ndarray:
+    """An upper bound of each log's exact novelty from a list that may miss entries: a list
+    found in part holds each rank's similarity or less, and a missing entry counts as -1, the
+    least a cosine can be; so the mean is at most the exact one."""
+    near = knn_similarity[:, :k].astype(np.float64)
+    found = np.where(np.isfinite(near), near, -1.0).sum(axis=1) - (k - near.shape[1])
+    return 1.0 - found / k
+
+
+def exact_novelty(nearest: np.ndarray) -> np.ndarray:
+    """Novelty from exact lists, as :func:`.selection.novelty_scores` computes it (the mean of the
+    entries there are; 1 for a log with no other log)."""
+    near = nearest.astype(np.float64)
+    finite = np.isfinite(near)
+    return 1.0 - np.where(finite, near, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
+
+
 def _anomaly_pool(result: PartitionResult, cutoff: float, take: int, novelty_k: int, *pieces) -> tuple:
     s = result.scan
-    near = s.knn_similarity[:, :novelty_k]
-    finite = np.isfinite(near)
-    novelty = 1.0 - np.where(finite, near, 0.0).sum(axis=1, dtype=np.float64) / np.maximum(finite.sum(axis=1), 1)
+    novelty = novelty_bound(s.knn_similarity, novelty_k)
     low = np.flatnonzero(s.density <= cutoff)
     best = low[np.lexsort((s.ids[low], -novelty[low]))[:take]]
     rows = np.concatenate([p.rows for p in pieces])
@@ -102,8 +122,11 @@ def _anomaly_pool(result: PartitionResult, cutoff: float, take: int, novelty_k: 
 
 
 def weighted_quantile(samples: Sequence[np.ndarray], sizes: Sequence[int], q: float) -> float:
-    """The ``q`` quantile of the union the samples stand for (each sample weighted by its size)."""
+    """The ``q`` quantile of the union the samples stand for (each sample weighted by its size);
+    when no sample was thinned, ``np.quantile`` of them all, the rule of the in-memory path."""
     values = np.concatenate(samples)
+    if all(len(sample) == size for sample, size in zip(samples, sizes, strict=True)):
+        return float(np.quantile(values, q))
     weights = np.concatenate([np.full(len(s), size / max(len(s), 1)) for s, size in zip(samples, sizes, strict=True)])
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
@@ -145,7 +168,7 @@ def select_distributed(
     anomaly_quantile: float,
     n_total: int,
 ) -> tuple[list[DistributedPick], list[DistributedPick], GraphSummary]:
-    """Steady picks, anomalies and the graph's summary from a scan made with ``steady_budget=top_k``."""
+    """Steady picks, anomalies and the graph's summary from a scan made with a ``steady`` round."""
     ray = ray_module()
     summarize = ray.remote(_summarize)
     summaries: list[_PartitionSummary] = engine._gather(
@@ -228,7 +251,7 @@ def _rescored_anomalies(
     while True:
         todo = order[scored : scored + batch]
         sims = engine.nearest_similarities(scan.blocks, (pool.ids[todo], pool.vectors[todo]), novelty_k)
-        exact[todo] = 1.0 - sims.mean(axis=1)
+        exact[todo] = exact_novelty(sims)
         scored += len(todo)
         done = order[:scored]
         picks = _anomalies(pool.subset(done), exact[done], steady_vectors, rows, top_k, dedup_threshold)

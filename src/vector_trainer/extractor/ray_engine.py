@@ -20,6 +20,7 @@ Ray (``num_cpus``, no dashboard); ``address`` or ``RAY_ADDRESS`` joins a cluster
 from __future__ import annotations
 
 import os
+import socket
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from vector_trainer.sources.columnar import VectorFile
 #: Rows per block put into the object store by :meth:`RayEngine.density`.
 DEFAULT_BLOCK_ROWS = 32_768
 DEFAULT_CALIBRATION_SAMPLE = 1000
+#: Seconds to wait for a cluster's address to answer before giving up.
+CONNECT_TIMEOUT_S = 10.0
 #: Scan partitions per CPU of the cluster (more than one keeps every CPU busy to the end).
 PARTITIONS_PER_CPU = 4
 Progress = Callable[[str, int, int], None]
@@ -72,15 +75,44 @@ def ray_module() -> Any:
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     """Join the Ray cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one with
-    ``num_cpus`` CPUs and no dashboard; an already connected driver is reused."""
+    ``num_cpus`` CPUs and no dashboard; an already connected driver is reused.
+
+    Raises:
+        ConfigError: For an address that is not ``host:port``, ``ray://host:port`` or ``auto``.
+        VectorTrainerError: When the cluster cannot be reached (checked within
+            :data:`CONNECT_TIMEOUT_S`, where Ray itself would retry for minutes).
+    """
     ray = ray_module()
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        return ray
+    _check_reachable(address)
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise VectorTrainerError(f"cannot join the Ray cluster at {address}: {exc}") from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"extractor.ray_address: expected host:port, ray://host:port or auto, got {address!r} "
+            "(from --ray-address, ray_address or RAY_ADDRESS)"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise VectorTrainerError(
+            f"cannot reach the Ray cluster at {address} ({exc}); check --ray-address or RAY_ADDRESS, "
+            "or leave both unset for a local Ray"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -120,9 +152,9 @@ def _route(block: cell_tasks.Block, centroids: np.ndarray, probes: int, partitio
 
 
 def _scan(
-    threshold: float, k: int, budget: int, min_cluster_size: int, total: int, *pieces: cell_tasks.RoutedPiece
+    threshold: float, k: int, steady: cell_tasks.SteadyRound | None, total: int, *pieces: cell_tasks.RoutedPiece
 ) -> Any:
-    return cell_tasks.scan_partition(pieces, threshold, k, budget, min_cluster_size, total)
+    return cell_tasks.scan_partition(pieces, threshold, k, steady, total)
 
 
 def balance_cells(work: np.ndarray, partitions: int) -> np.ndarray:
@@ -171,7 +203,13 @@ class RayEngine:
         seed: int = 0,
         on_progress: Progress | None = None,
     ) -> None:
-        for label, value in (("cell_size", cell_size), ("knn", knn), ("block_rows", block_rows)):
+        sizes = (
+            ("cell_size", cell_size),
+            ("knn", knn),
+            ("block_rows", block_rows),
+            ("calibration_sample", calibration_sample),
+        )
+        for label, value in sizes:
             if value < 1:
                 raise ConfigError(f"{label} must be >= 1, got {value}")
         if not 0 < max_probe_share <= 1:
@@ -249,7 +287,7 @@ class RayEngine:
     # -- the distributed pass --------------------------------------------------------------------
 
     def scan(
-        self, blocks: BlockSet, threshold: float, *, steady_budget: int = 0, min_cluster_size: int = 1
+        self, blocks: BlockSet, threshold: float, *, steady: cell_tasks.SteadyRound | None = None
     ) -> DistributedScan:
         """Run the four stages over ``blocks``; the partition results stay in the object store."""
         ray = connect(self.address, self.num_cpus)
@@ -280,8 +318,7 @@ class RayEngine:
         routed = [r if isinstance(r, list) else [r] for r in routed]
         scan_task = ray.remote(_scan)
         results = tuple(
-            scan_task.remote(threshold, self.knn, steady_budget, min_cluster_size, blocks.n, *[r[p] for r in routed])
-            for p in range(partitions)
+            scan_task.remote(threshold, self.knn, steady, blocks.n, *[r[p] for r in routed]) for p in range(partitions)
         )
         self._wait(results, "scan")
         per_partition = tuple(np.bincount(partition_of_cell, minlength=partitions).tolist())

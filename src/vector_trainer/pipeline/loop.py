@@ -29,6 +29,7 @@ from vector_trainer._layout import CYCLES_DIRNAME, LOOP_STATE_FILENAME, NOVELTY_
 from vector_trainer._shared import utc_now
 from vector_trainer.config import Config
 from vector_trainer.errors import InputError
+from vector_trainer.extractor.distributed_extract import is_distributed
 from vector_trainer.extractor.novelty import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.fileio import atomic_write_json, loads_strict
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
@@ -164,7 +165,7 @@ class ContinuousLoop:
 
     def _anomaly_rise(self, pipeline: TrainingPipeline, function_name: str, root: Path) -> str | None:
         path = root / NOVELTY_FILENAME
-        if pipeline.extractor is None or not path.is_file():
+        if pipeline.extractor is None or not path.is_file() or _distributed(pipeline):
             return None
         reference = NoveltyReference.load(path)
         n_new, share = new_anomaly_share(pipeline.extractor.analyze(function_name), reference)
@@ -176,11 +177,17 @@ class ContinuousLoop:
         )
 
     def _remember(self, pipeline: TrainingPipeline, function_name: str, root: Path) -> None:
-        """Keep what this cycle saw, for the next check's anomaly share."""
-        if pipeline.extractor is None:
+        """Keep what this cycle saw, for the next check's anomaly share (not on the distributed
+        path, whose graph no process holds: its cycles start on new logs or feedback only)."""
+        if pipeline.extractor is None or _distributed(pipeline):
             return
         analysis = pipeline.extractor.analyze(function_name)
         reference_from(analysis, pipeline.extractor.settings.anomaly_quantile).save(root / NOVELTY_FILENAME)
+
+
+def _distributed(pipeline: TrainingPipeline) -> bool:
+    extractor = pipeline.extractor
+    return extractor is not None and is_distributed(extractor.engine, extractor.dataset_manager)
 
 
 def _decision_of(gated: dict[str, Any]) -> dict[str, Any]:

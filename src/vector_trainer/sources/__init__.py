@@ -9,7 +9,7 @@ _EXPORTS = {
     "SQLiteLogStore": "vector_trainer.sources.store",
     "InMemoryLogs": "vector_trainer.sources.memory",
     "ParquetLogs": "vector_trainer.sources.columnar",
-    "export_parquet": "vector_trainer.sources.columnar",
+    "export_parquet": "vector_trainer.sources.columnar_export",
     "ImportSummary": "vector_trainer.sources.store",
     "ingest_file": "vector_trainer.sources.ingest",
     "read_records": "vector_trainer.sources.ingest",

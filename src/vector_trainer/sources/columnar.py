@@ -1,9 +1,10 @@
 """Logs as Parquet files: the layout the distributed engine's tasks read in parallel.
 
-:func:`export_parquet` (``vectortrainer export-logs``) writes any log source to a directory with
-one sub-directory per function (a slug of its name and a hash, as run directories are named),
-``<function>/part-00000.parquet`` ..., rows sorted by uuid (the
-graph's node order) in files of at most ``rows_per_file`` rows:
+:func:`.columnar_export.export_parquet` (``vectortrainer export-logs``) writes any log source to a
+directory with one sub-directory per function (a slug of its name and a hash, as run directories
+are named), ``<function>/part-00000.parquet`` ..., rows in the source's order (uuid order for the
+embedded store), in files of at most ``rows_per_file`` rows, and a ``manifest.json`` that lists
+every function with its directory, files and rows (a missing or cut file is then detected):
 
 ======================  ===================================================================
 ``uuid``                string
@@ -23,28 +24,28 @@ rows, so each task reads its own file. pyarrow is imported on first use (extra `
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vector_trainer._layout import function_dirname
 from vector_trainer.errors import EmptyDataError, InputError, MissingDependencyError
 from vector_trainer.fileio import loads_strict
 from vector_trainer.sources.vector_index import VectorIndex
-from vector_trainer.types import DatasetManagerProtocol, ExecutionLog, NeighborHit
+from vector_trainer.types import ExecutionLog, NeighborHit
 
 #: Rows per Parquet file (one distributed task reads one file).
 DEFAULT_ROWS_PER_FILE = 65_536
 #: Rows per record batch when reading a file page by page.
 READ_BATCH = 4096
-_FILE_PATTERN = "part-{:05d}.parquet"
+#: The export's table of contents: every function, its directory, files and rows.
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "vectortrainer-parquet-logs/1"
+STAGING_MARK = ".staging-"
+FILE_PATTERN = "part-{:05d}.parquet"
 
 
 def pyarrow_modules() -> tuple[Any, Any]:
@@ -85,106 +86,6 @@ def _file_rows(path: Path) -> int:
 
 
 @dataclass(frozen=True)
-class ExportSummary:
-    """What :func:`export_parquet` wrote: rows and files per function, and the directory."""
-
-    directory: Path
-    rows: dict[str, int]
-    files: dict[str, int]
-
-
-def _schema(pa: Any) -> Any:
-    text = pa.string()
-    return pa.schema(
-        [
-            ("uuid", text),
-            ("function_name", text),
-            ("status", text),
-            ("inputs", text),
-            ("output", text),
-            ("error_message", text),
-            ("timestamp", text),
-            ("vector", pa.list_(pa.float32())),
-        ]
-    )
-
-
-def _table(pa: Any, logs: Sequence[ExecutionLog]) -> Any:
-    return pa.Table.from_pydict(
-        {
-            "uuid": [log.uuid for log in logs],
-            "function_name": [log.function_name for log in logs],
-            "status": [log.status for log in logs],
-            "inputs": [json.dumps(dict(log.inputs), ensure_ascii=False, allow_nan=False) for log in logs],
-            "output": [
-                None if log.output is None else json.dumps(log.output, ensure_ascii=False, allow_nan=False)
-                for log in logs
-            ],
-            "error_message": [log.error_message for log in logs],
-            "timestamp": [log.timestamp for log in logs],
-            "vector": [None if log.vector is None else np.asarray(log.vector, dtype=np.float32) for log in logs],
-        },
-        schema=_schema(pa),
-    )
-
-
-def export_parquet(
-    manager: DatasetManagerProtocol,
-    directory: str | os.PathLike[str],
-    *,
-    functions: Iterable[str] | None = None,
-    rows_per_file: int = DEFAULT_ROWS_PER_FILE,
-    page_size: int = 1000,
-) -> ExportSummary:
-    """Write a source's logs as Parquet (module docstring); all or nothing.
-
-    The files are written into a temporary directory beside ``directory`` and moved into place
-    when every function is written; an existing ``directory`` is replaced only then.
-
-    Raises:
-        InputError: If an input or output holds NaN or an infinity (JSON cannot carry it).
-        EmptyDataError: If a named function has no logs.
-    """
-    pa, pq = pyarrow_modules()
-    target = Path(directory)
-    names = list(functions) if functions is not None else manager.list_functions()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        rows, files = {}, {}
-        for name in names:
-            logs = sorted(manager.iter_executions(name, batch_size=page_size), key=lambda log: log.uuid)
-            if not logs:
-                raise EmptyDataError(f"function '{name}' has no logs to export")
-            folder = staging / function_dirname(name)
-            folder.mkdir()
-            for number, start in enumerate(range(0, len(logs), rows_per_file)):
-                try:
-                    table = _table(pa, logs[start : start + rows_per_file])
-                except ValueError as exc:
-                    raise InputError(
-                        f"function '{name}': a log's input or output holds NaN or Infinity ({exc})"
-                    ) from None
-                pq.write_table(table, folder / _FILE_PATTERN.format(number))
-            rows[name], files[name] = len(logs), -(-len(logs) // rows_per_file)
-        _replace_directory(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return ExportSummary(target, rows, files)
-
-
-def _replace_directory(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = target.with_name(f".{target.name}.old-{os.getpid()}")
-    os.replace(target, retired)
-    os.replace(staging, target)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-@dataclass(frozen=True)
 class VectorFile:
     """One Parquet file of a function: its path, first row (in the function's uuid order) and rows."""
 
@@ -210,7 +111,7 @@ def read_vectors(path: str | os.PathLike[str], dim: int) -> tuple[np.ndarray, np
 
 
 class ParquetLogs:
-    """A log source over a directory written by :func:`export_parquet` (read-only; golden
+    """A log source over a directory written by :func:`.columnar_export.export_parquet` (read-only; golden
     registrations are kept in :attr:`golden`, as :class:`~.memory.InMemoryLogs` keeps them).
 
     Raises:
@@ -219,32 +120,43 @@ class ParquetLogs:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory).resolve()  # tasks may run in another working directory
-        if not self.directory.is_dir():
-            raise InputError(f"{self.directory}: no such directory; write one with 'vectortrainer export-logs'")
-        self._functions: dict[str, Path] = {}
-        for folder in sorted(p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            first = next(iter(sorted(folder.glob("part-*.parquet"))), None)
-            if first is not None:
-                name = read_columns(first, ["function_name"]).column(0)[0].as_py()
-                self._functions[name] = folder
+        manifest_path = self.directory / MANIFEST
+        if not manifest_path.is_file():
+            where = "no such directory" if not self.directory.is_dir() else f"no {MANIFEST} in it"
+            raise InputError(f"{self.directory}: {where}; write one with 'vectortrainer export-logs'")
+        try:
+            manifest = loads_strict(manifest_path.read_text(encoding="utf-8"))
+            self._functions: dict[str, dict[str, Any]] = dict(manifest["functions"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{manifest_path}: not a manifest of export-logs ({exc}); export again") from None
         self._indexes: dict[str, VectorIndex] = {}
         self.golden: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"ParquetLogs({str(self.directory)!r}, functions={self.list_functions()})"
 
-    def _folder(self, function_name: str) -> Path:
-        folder = self._functions.get(function_name)
-        if folder is None:
+    def _entry(self, function_name: str) -> dict[str, Any]:
+        entry = self._functions.get(function_name)
+        if entry is None:
             known = ", ".join(self._functions) or "none"
             raise EmptyDataError(f"no logs for function '{function_name}' in {self.directory} (functions: {known})")
-        return folder
+        return entry
 
     def vector_files(self, function_name: str) -> list[VectorFile]:
-        """The function's files with the rows each holds, in row order."""
+        """The function's files with the rows each holds, in row order, as the manifest lists them.
+
+        Raises:
+            InputError: If a listed file is missing or holds another number of rows.
+        """
+        entry = self._entry(function_name)
         files, first = [], 0
-        for path in sorted(self._folder(function_name).glob("part-*.parquet")):
+        for listed in entry["files"]:
+            path = self.directory / entry["directory"] / listed["name"]
+            if not path.is_file():
+                raise InputError(f"{path}: listed in {MANIFEST} but missing; export the logs again")
             rows = _file_rows(path)
+            if rows != listed["rows"]:
+                raise InputError(f"{path}: holds {rows} rows, {MANIFEST} says {listed['rows']}; export the logs again")
             files.append(VectorFile(path, first, rows))
             first += rows
         return files
