@@ -211,9 +211,7 @@ def cmd_export_logs(args: argparse.Namespace, console: Console) -> int:
     summary = export_parquet(source, args.out, functions=args.function, rows_per_file=args.rows_per_file)
     for name, rows in summary.rows.items():
         console.print(f"{printable(name)}: {rows:,} logs in {summary.files[name]} files")
-    console.print(
-        f"wrote {args.out}; run on it with --source parquet --store {args.out} --engine ray"
-    )
+    console.print(f"wrote {args.out}; run on it with --source parquet --store {args.out} --engine ray")
     return EXIT_OK
 
 
