@@ -171,3 +171,16 @@ def test_a_file_missing_from_the_export_is_named(tmp_path) -> None:
     (tmp_path / "pq" / MANIFEST).unlink()
     with pytest.raises(InputError, match=r"no manifest\.json"):
         ParquetLogs(tmp_path / "pq")
+
+
+def test_a_corrupted_page_fails_its_checksum(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    logs = [make_log(i, rng.normal(size=64)) for i in range(300)]
+    export_parquet(InMemoryLogs(logs), tmp_path / "pq")
+    source = ParquetLogs(tmp_path / "pq")
+    path = source.vector_files("fn")[0].path
+    data = bytearray(path.read_bytes())
+    data[20_000:20_064] = bytes(64)  # inside the vector column's pages, away from the footer
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="checksum"):
+        list(source.iter_executions("fn"))

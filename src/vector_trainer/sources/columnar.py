@@ -62,11 +62,12 @@ def read_columns(path: str | os.PathLike[str], columns: Sequence[str] | None = N
     """A Parquet file's columns as a pyarrow table.
 
     Raises:
-        InputError: Naming the file, when it is missing, truncated, not Parquet, or lacks a column.
+        InputError: Naming the file, when it is missing, truncated, not Parquet, lacks a column, or
+            fails its page checksums (export writes them, so a flipped byte is caught).
     """
     pa, pq = pyarrow_modules()
     try:
-        return pq.read_table(path, columns=None if columns is None else list(columns))
+        return pq.read_table(path, columns=None if columns is None else list(columns), page_checksum_verification=True)
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(path, exc) from None
 

@@ -145,7 +145,7 @@ def _export_function(manager: Any, name: str, staging: Path, rows_per_file: int,
         except ValueError as exc:
             raise InputError(f"function '{name}': a log's input or output holds NaN or Infinity ({exc})") from None
         file_name = FILE_PATTERN.format(len(files))
-        pq.write_table(table, folder / file_name)
+        pq.write_table(table, folder / file_name, write_page_checksum=True)
         files.append({"name": file_name, "rows": len(batch)})
         batch.clear()
 
