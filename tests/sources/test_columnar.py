@@ -184,3 +184,24 @@ def test_a_corrupted_page_fails_its_checksum(tmp_path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="checksum"):
         list(source.iter_executions("fn"))
+
+
+def test_a_foreign_manifest_is_not_taken_for_an_export(tmp_path) -> None:
+    app = tmp_path / "webapp"
+    app.mkdir()
+    (app / "manifest.json").write_text('{"name": "my app"}')
+    (app / "index.html").write_text("<html></html>")
+    with pytest.raises(InputError, match="not an earlier export"):
+        export_parquet(InMemoryLogs(_logs()), app)
+    assert (app / "index.html").exists()
+    with pytest.raises(InputError, match="not a manifest of export-logs"):
+        ParquetLogs(app)
+
+
+def test_an_open_source_sees_a_new_export(tmp_path) -> None:
+    export_parquet(InMemoryLogs(_logs()[:10]), tmp_path / "pq")
+    source = ParquetLogs(tmp_path / "pq")
+    assert sum(f.rows for f in source.vector_files("answer/v2")) == 10
+    export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")  # a long-running loop's next check
+    assert sum(f.rows for f in source.vector_files("answer/v2")) == 26
+    assert source.list_functions() == ["answer/v2", "other"]

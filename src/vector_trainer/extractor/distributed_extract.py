@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vector_trainer._shared import vector_problem
 from vector_trainer.chatml import render_input, render_output
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import EmptyDataError
@@ -225,9 +226,11 @@ def sampled_projection(
     others = [r for r in sample_rows(source, function_name, max_points + len(rows)).tolist() if r not in labelled]
     picked = rows + others[: max(0, max_points - len(rows))]  # the selected logs are always shown
     logs = [log for log in source.logs_at(function_name, picked) if log.is_success and log.vector is not None]
-    dims = Counter(len(log.vector) for log in logs)
+    logs = [log for log in logs if vector_problem(log.vector) is None]  # graph nodes only
+    chosen = [log for log in logs if log.uuid in labels] or logs  # the selected logs have the graph's dimension
+    dims = Counter(len(log.vector) for log in chosen)
     dim = min(dims, key=lambda d: (-dims[d], d)) if dims else 0
-    logs = [log for log in logs if len(log.vector) == dim and np.isfinite(log.vector).all()]
+    logs = [log for log in logs if len(log.vector) == dim]
     X = normalize_rows(np.stack([log.vector for log in logs])) if logs else np.zeros((0, max(dim, 1)), np.float32)
     projection = pca_projection(X, [log.uuid for log in logs], labels, max_points=max_points)
     return {**projection, "n_total": sum(f.rows for f in source.vector_files(function_name))}

@@ -38,6 +38,9 @@ from vector_trainer.extractor.selection import greedy_facility_location, novelty
 QUANTILE_SAMPLE = 20_000
 #: Anomaly candidates each partition offers, as a multiple of ``top_k`` (dedup may refuse some).
 ANOMALY_OVERSAMPLE = 4
+#: One-row and blocked products of the same pair differ by up to about 1e-7 in float32: a bound
+#: must beat the last pick by more than this to prove anything.
+BOUND_MARGIN = 1e-6
 #: Most pool neighbours a pooled pick can represent another through (second round).
 POOL_NEIGHBOURS = 32
 
@@ -257,7 +260,7 @@ def _rescored_anomalies(
         picks = _anomalies(pool.subset(done), exact[done], steady_vectors, rows, top_k, dedup_threshold)
         unscored = max(float(bounds[order[scored]]) if scored < len(order) else -np.inf, bound_left)
         full = len(picks) == top_k
-        if full and picks[-1].score > unscored:
+        if full and picks[-1].score > unscored + BOUND_MARGIN:
             return picks, True
         if scored >= len(order):  # every offer scored: exact if no partition held more back
             return picks, not truncated

@@ -111,32 +111,59 @@ def read_vectors(path: str | os.PathLike[str], dim: int) -> tuple[np.ndarray, np
     return matrix, lengths
 
 
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The functions an export's manifest lists (``{name: {directory, rows, files}}``).
+
+    Raises:
+        InputError: If the file is not a manifest written by ``export-logs``.
+    """
+    try:
+        manifest = loads_strict(path.read_text(encoding="utf-8"))
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+        functions = dict(manifest["functions"])
+        for entry in functions.values():
+            [(f["name"], int(f["rows"])) for f in entry["files"]], entry["directory"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: not a manifest of export-logs ({exc}); export the logs again") from None
+    return functions
+
+
 class ParquetLogs:
     """A log source over a directory written by :func:`.columnar_export.export_parquet` (read-only; golden
     registrations are kept in :attr:`golden`, as :class:`~.memory.InMemoryLogs` keeps them).
 
     Raises:
-        InputError: If the directory does not exist or holds no function directories.
+        InputError: If the directory does not exist or holds no manifest written by export-logs.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory).resolve()  # tasks may run in another working directory
-        manifest_path = self.directory / MANIFEST
-        if not manifest_path.is_file():
-            where = "no such directory" if not self.directory.is_dir() else f"no {MANIFEST} in it"
-            raise InputError(f"{self.directory}: {where}; write one with 'vectortrainer export-logs'")
-        try:
-            manifest = loads_strict(manifest_path.read_text(encoding="utf-8"))
-            self._functions: dict[str, dict[str, Any]] = dict(manifest["functions"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{manifest_path}: not a manifest of export-logs ({exc}); export again") from None
+        self._read: tuple[int, int] | None = None
+        self._functions: dict[str, dict[str, Any]] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self.golden: dict[str, dict[str, Any]] = {}
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Read the manifest again when a new export replaced it (a long-running loop sees new logs)."""
+        manifest_path = self.directory / MANIFEST
+        try:
+            stat = manifest_path.stat()
+        except OSError:
+            where = "no such directory" if not self.directory.is_dir() else f"no {MANIFEST} in it"
+            raise InputError(f"{self.directory}: {where}; write one with 'vectortrainer export-logs'") from None
+        if self._read == (stat.st_ino, stat.st_mtime_ns):
+            return
+        self._functions = read_manifest(manifest_path)
+        self._read = (stat.st_ino, stat.st_mtime_ns)
+        self._indexes.clear()
 
     def __repr__(self) -> str:
         return f"ParquetLogs({str(self.directory)!r}, functions={self.list_functions()})"
 
     def _entry(self, function_name: str) -> dict[str, Any]:
+        self._refresh()
         entry = self._functions.get(function_name)
         if entry is None:
             known = ", ".join(self._functions) or "none"
@@ -164,10 +191,11 @@ class ParquetLogs:
 
     def list_functions(self) -> list[str]:
         """Names of the functions with files, sorted."""
+        self._refresh()
         return sorted(self._functions)
 
     def iter_executions(self, function_name: str, *, batch_size: int = READ_BATCH) -> Iterator[ExecutionLog]:
-        """Every log of ``function_name`` in uuid order, one record batch at a time."""
+        """Every log of ``function_name`` in the export's row order, one record batch at a time."""
         for vector_file in self.vector_files(function_name):
             for batch in read_columns(vector_file.path).to_batches(max_chunksize=batch_size):
                 yield from _logs(batch, vector_file.path)

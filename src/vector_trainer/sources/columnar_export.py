@@ -26,6 +26,7 @@ from vector_trainer.sources.columnar import (
     MANIFEST_FORMAT,
     STAGING_MARK,
     pyarrow_modules,
+    read_manifest,
 )
 from vector_trainer.types import DatasetManagerProtocol, ExecutionLog
 
@@ -125,11 +126,20 @@ def _check_target(target: Path, manager: Any) -> None:
         raise InputError(f"the store {store} lies inside {target}; export to a directory outside it")
     if target.is_file():
         raise InputError(f"{target} is a file; give export-logs a directory to write")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+    if target.is_dir() and any(target.iterdir()) and not _is_export(target):
         raise InputError(
             f"{target} exists and is not an earlier export (no {MANIFEST}); choose a new directory, "
             "export-logs replaces only its own exports"
         )
+
+
+def _is_export(directory: Path) -> bool:
+    """Whether ``directory`` holds a manifest that ``export-logs`` wrote (its format says so)."""
+    try:
+        read_manifest(directory / MANIFEST)
+    except InputError:
+        return False
+    return True
 
 
 def _export_function(manager: Any, name: str, staging: Path, rows_per_file: int, page_size: int) -> dict[str, Any]:
@@ -146,6 +156,7 @@ def _export_function(manager: Any, name: str, staging: Path, rows_per_file: int,
             raise InputError(f"function '{name}': a log's input or output holds NaN or Infinity ({exc})") from None
         file_name = FILE_PATTERN.format(len(files))
         pq.write_table(table, folder / file_name, write_page_checksum=True)
+        os.utime(staging)  # a live export's staging directory never looks stale
         files.append({"name": file_name, "rows": len(batch)})
         batch.clear()
 
@@ -185,7 +196,9 @@ def _replace_directory(staging: Path, target: Path) -> None:
     try:
         os.replace(staging, target)
     except BaseException:
-        os.replace(retired / "export", target)  # put the earlier export back
+        with contextlib.suppress(OSError):
+            os.replace(retired / "export", target)  # put the earlier export back
+        if not (retired / "export").exists():  # back in place; otherwise it stays in `retired`
+            shutil.rmtree(retired, ignore_errors=True)
         raise
-    finally:
-        shutil.rmtree(retired, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
