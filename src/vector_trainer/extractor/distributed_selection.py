@@ -256,6 +256,7 @@ def _rescored_anomalies(
         sims = engine.nearest_similarities(scan.blocks, (pool.ids[todo], pool.vectors[todo]), novelty_k)
         exact[todo] = exact_novelty(sims)
         scored += len(todo)
+        batch *= 2  # a proof not reached at once: fewer passes over every block
         done = order[:scored]
         picks = _anomalies(pool.subset(done), exact[done], steady_vectors, rows, top_k, dedup_threshold)
         unscored = max(float(bounds[order[scored]]) if scored < len(order) else -np.inf, bound_left)
