@@ -116,14 +116,12 @@ class LocalPicks:
 
     Attributes:
         ids: Global ids of the picks, in pick order.
-        gains: Facility-location gain of each pick in its cell (the mass it represents).
         region_sizes: Logs of the cell each pick represents best.
         vectors: The picks' rows.
         stats: ``density, neighbor_count, nearest_similarity`` of each pick (``m x 3``).
     """
 
     ids: np.ndarray
-    gains: np.ndarray
     region_sizes: np.ndarray
     vectors: np.ndarray
     stats: np.ndarray
@@ -135,7 +133,6 @@ class PartitionResult:
 
     Attributes:
         scan: Per-query results.
-        cells: Each query's cell.
         picks: Each cell's local steady picks.
         received_rows: Candidate rows the task received (the bytes moved to it, in rows).
         pairs: Similarities it computed.
@@ -143,11 +140,25 @@ class PartitionResult:
     """
 
     scan: CellScan
-    cells: np.ndarray
     picks: tuple[LocalPicks, ...]
     received_rows: int = 0
     pairs: int = 0
     seconds: float = 0.0
+
+
+class VectorDedup:
+    """Accepts vectors that are not near-duplicates (similarity ``>= threshold``) of the ones it
+    accepted before: the selection's dedup by vector, where the logs' texts are not at hand."""
+
+    def __init__(self, threshold: float, dim: int) -> None:
+        self.threshold, self.chosen = np.float32(threshold), np.empty((0, dim), dtype=np.float32)
+
+    def accept(self, vector: np.ndarray) -> bool:
+        """Take ``vector`` unless it repeats an earlier one; returns whether it was taken."""
+        if self.chosen.size and float((self.chosen @ vector).max()) >= self.threshold:
+            return False
+        self.chosen = np.vstack((self.chosen, vector))
+        return True
 
 
 @dataclass(frozen=True)
@@ -164,31 +175,23 @@ def local_steady_picks(queries: np.ndarray, scan: CellScan, budget: int, steady:
     """Greedy facility location inside one cell: clients and facilities are the cell's own
     queries, weighted by their heaviest edges (as :func:`.selection.select_steady` does on the
     whole graph), so each cell offers its ``budget`` best representatives."""
-    order = np.argsort(scan.ids)
-    sorted_ids = scan.ids[order]
     lists = scan.knn_index[:, :FACILITY_NEIGHBOURS]
-    pos = np.clip(np.searchsorted(sorted_ids, lists), 0, max(len(sorted_ids) - 1, 0))
-    inside = (lists >= 0) & (sorted_ids[pos] == lists) if len(sorted_ids) else np.zeros(lists.shape, bool)
-    index = np.where(inside, order[pos] if len(sorted_ids) else -1, -1)
-    weights = np.where(inside, np.maximum(scan.knn_similarity[:, :FACILITY_NEIGHBOURS], 0.0), 0.0)
+    index = positions_of(lists.ravel(), scan.ids).reshape(lists.shape)  # -1: a neighbour of another cell
+    weights = np.where(index >= 0, np.maximum(scan.knn_similarity[:, :FACILITY_NEIGHBOURS], 0.0), 0.0)
     eligible = scan.neighbor_count + 1 >= steady.min_cluster_size
-    threshold = np.float32(steady.dedup_threshold)
-    offered: list[int] = []
+    dedup = VectorDedup(steady.dedup_threshold, queries.shape[1])
 
     def accept(node: int) -> bool:
-        if offered and float((queries[offered] @ queries[node]).max()) >= threshold:
-            return False
-        offered.append(node)
-        return True
+        return dedup.accept(queries[node])
 
     def similarity_to(node: int) -> np.ndarray:
         return np.maximum(queries @ queries[node], 0.0)
 
-    picks, gains = greedy_facility_location(weights, index, eligible, budget, accept, similarity_to)
+    picks, _gains = greedy_facility_location(weights, index, eligible, budget, accept, similarity_to)
     sizes = represented_counts(weights, index, picks)
     nodes = np.asarray(picks, dtype=np.int64)
     stats = np.column_stack((scan.density[nodes], scan.neighbor_count[nodes], scan.nearest_similarity[nodes]))
-    return LocalPicks(scan.ids[nodes], np.asarray(gains), np.asarray(sizes, dtype=np.int64), queries[nodes], stats)
+    return LocalPicks(scan.ids[nodes], np.asarray(sizes, dtype=np.int64), queries[nodes], stats)
 
 
 def local_budget(top_k: int, cell_logs: int, total_logs: int) -> int:
@@ -220,7 +223,6 @@ def scan_partition(
     query_rows = positions_of(query_ids, row_ids)  # a query is always a candidate of its own cell
     scans: list[CellScan] = []
     picks: list[LocalPicks] = []
-    cells_of: list[np.ndarray] = []
     pairs = 0
     for cell in np.unique(query_cells):
         mine = np.flatnonzero(query_cells == cell)
@@ -229,13 +231,11 @@ def scan_partition(
         queries = rows[query_rows[mine]]
         scan = scan_cell(queries, query_ids[mine], rows[linked], row_ids[linked], threshold, k)
         scans.append(scan)
-        cells_of.append(np.full(len(mine), cell, dtype=np.int64))
         if steady is not None:
             budget = local_budget(steady.top_k, len(mine), total_logs or len(query_ids))
             picks.append(local_steady_picks(queries, scan, budget, steady))
-    cells = np.concatenate(cells_of) if cells_of else np.empty(0, dtype=np.int64)
     seconds = time.perf_counter() - start
-    return PartitionResult(_concat_scans(scans, k), cells, tuple(picks), len(rows), pairs, seconds)
+    return PartitionResult(_concat_scans(scans, k), tuple(picks), len(rows), pairs, seconds)
 
 
 def _concat_scans(scans: list[CellScan], k: int) -> CellScan:

@@ -32,7 +32,7 @@ from vector_trainer.extractor.examples import build_examples, register_picks, sp
 from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
 from vector_trainer.extractor.knn import EpsilonChoice
 from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
-from vector_trainer.extractor.report import ExtractionReport, SelectedExample, build_report
+from vector_trainer.extractor.report import ExtractionReport, GraphFacts, SelectedExample, build_report
 from vector_trainer.extractor.selection import select_anomalies, select_steady
 from vector_trainer.fileio import atomic_write_json, atomic_write_jsonl
 from vector_trainer.sources.detect import as_dataset_manager
@@ -286,7 +286,7 @@ class DensityBasedExtractor:
 
         def report(selected, rejected, warnings, registered) -> ExtractionReport:
             parameters = self.report_parameters(function_name, analysis.epsilon)
-            return build_report(analysis, parameters, selected, rejected, warnings, registered)
+            return build_report(GraphFacts.of(analysis), parameters, selected, rejected, warnings, registered)
 
         return self.write_selection(
             function_name, candidates, Path(output_path), register_golden, report, report_progress

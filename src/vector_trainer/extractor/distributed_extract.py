@@ -15,7 +15,6 @@ import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,7 +31,7 @@ from vector_trainer.extractor.graph import ExcludedLog, all_failed_error, exclus
 from vector_trainer.extractor.knn import EpsilonChoice
 from vector_trainer.extractor.projection import pca_projection
 from vector_trainer.extractor.ray_engine import RayEngine
-from vector_trainer.extractor.report import DensityStats, ExtractionReport, SelectedExample, report_warnings
+from vector_trainer.extractor.report import DensityStats, ExtractionReport, GraphFacts, build_report
 from vector_trainer.sources.columnar import ParquetLogs, read_columns
 from vector_trainer.types import STATUS_SUCCESS, GoldenCandidate, SelectionStrategy
 
@@ -111,20 +110,11 @@ def extract_distributed(
         f"report densities from a sample of {sum(map(len, graph.density_sample))} logs"
     )
 
+    facts = _facts(function_name, note, statuses, excluded, blocks.n, graph)
+    parameters = {**extractor.report_parameters(function_name, epsilon), "engine": "ray"}
+
     def report(selected, rejected, warnings, registered) -> ExtractionReport:
-        return _report(
-            function_name,
-            extractor.report_parameters(function_name, epsilon),
-            note,
-            statuses,
-            excluded,
-            blocks.n,
-            graph,
-            selected,
-            rejected,
-            warnings,
-            registered,
-        )
+        return build_report(facts, parameters, selected, rejected, warnings, registered)
 
     return extractor.write_selection(function_name, candidates, out, register_golden, report, report_progress)
 
@@ -172,38 +162,25 @@ def _candidates(source: ParquetLogs, function_name: str, picks: list[Distributed
     return candidates
 
 
-def _report(
+def _facts(
     function_name: str,
-    parameters: Mapping[str, Any],
     note: str,
     statuses: Counter,
     excluded: tuple[ExcludedLog, ...],
     in_graph: int,
     graph: GraphSummary,
-    selected: list[SelectedExample],
-    rejected: list[dict[str, Any]],
-    warnings: Mapping[str, int],
-    registered: Mapping[str, int] | None,
-) -> ExtractionReport:
-    steady_sizes = [e.candidate.region_size for e in selected if e.candidate.strategy is SelectionStrategy.STEADY]
-    return ExtractionReport(
+) -> GraphFacts:
+    return GraphFacts(
         function_name=function_name,
-        parameters=MappingProxyType({**parameters, "engine": "ray"}),
         engine="ray",
-        engine_approximate=True,
-        engine_note=note,
+        approximate=True,
+        note=note,
         logs_total=sum(statuses.values()),
-        logs_by_status=MappingProxyType(dict(sorted(statuses.items()))),
+        logs_by_status=dict(sorted(statuses.items())),
         excluded=excluded,
         in_graph=in_graph,
-        regions=len(steady_sizes),
-        region_sizes=tuple(sorted(steady_sizes, reverse=True)),
         isolated_nodes=graph.isolated,
         density=DensityStats.of(np.concatenate(graph.density_sample)),
-        selected=tuple(selected),
-        rejected=tuple(MappingProxyType(r) for r in rejected),
-        golden_registration=MappingProxyType(dict(registered)) if registered is not None else None,
-        warnings=report_warnings(selected, warnings),
     )
 
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vector_trainer.extractor.cell_tasks import LocalPicks, PartitionResult
+from vector_trainer.extractor.cell_tasks import LocalPicks, PartitionResult, VectorDedup
+from vector_trainer.extractor.cells import positions_of, scan_cell
 from vector_trainer.extractor.ray_engine import DistributedScan, RayEngine, ray_module
 from vector_trainer.extractor.selection import greedy_facility_location, novelty_neighbours
 
@@ -117,9 +118,7 @@ def _anomaly_pool(result: PartitionResult, cutoff: float, take: int, novelty_k: 
     low = np.flatnonzero(s.density <= cutoff)
     best = low[np.lexsort((s.ids[low], -novelty[low]))[:take]]
     rows = np.concatenate([p.rows for p in pieces])
-    row_ids = np.concatenate([p.row_ids for p in pieces])
-    order = np.argsort(row_ids)
-    vectors = rows[order[np.searchsorted(row_ids, s.ids[best], sorter=order)]]
+    vectors = rows[positions_of(s.ids[best], np.concatenate([p.row_ids for p in pieces]))]
     stats = np.column_stack((s.density[best], s.neighbor_count[best], s.nearest_similarity[best]))
     return s.ids[best], novelty[best], stats, vectors
 
@@ -134,32 +133,6 @@ def weighted_quantile(samples: Sequence[np.ndarray], sizes: Sequence[int], q: fl
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
     return float(values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(values) - 1)])
-
-
-class _VectorDedup:
-    def __init__(self, threshold: float, dim: int) -> None:
-        self.threshold, self.chosen = np.float32(threshold), np.empty((0, dim), dtype=np.float32)
-
-    def accept(self, vector: np.ndarray) -> bool:
-        if self.chosen.size and float((self.chosen @ vector).max()) >= self.threshold:
-            return False
-        self.chosen = np.vstack((self.chosen, vector))
-        return True
-
-
-def _pool_lists(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pooled pick's most similar other pooled picks (``m x POOL_NEIGHBOURS``)."""
-    m = len(vectors)
-    width = min(POOL_NEIGHBOURS, max(m - 1, 0))
-    sims = np.full((m, width), -np.inf, dtype=np.float32)
-    index = np.full((m, width), -1, dtype=np.int64)
-    for r0 in range(0, m, 1024):
-        block = vectors[r0 : r0 + 1024] @ vectors.T
-        block[np.arange(len(block)), np.arange(r0, r0 + len(block))] = -np.inf
-        if width:
-            part = np.argpartition(-block, width - 1, axis=1)[:, :width]
-            sims[r0 : r0 + len(block)], index[r0 : r0 + len(block)] = np.take_along_axis(block, part, axis=1), part
-    return sims, index
 
 
 def select_distributed(
@@ -207,19 +180,26 @@ def _steady(
     if not picks:
         return [], np.empty((0, 0), dtype=np.float32)
     ids = np.concatenate([p.ids for p in picks])
-    mass = np.concatenate([p.region_sizes for p in picks]).astype(np.float64)
     sizes = np.concatenate([p.region_sizes for p in picks])
     vectors = np.concatenate([p.vectors for p in picks])
     stats = np.concatenate([p.stats for p in picks])
-    sims, index = _pool_lists(vectors)
-    weights = np.where(index >= 0, np.maximum(sims, 0.0), 0.0)
-    dedup = _VectorDedup(dedup_threshold, vectors.shape[1])
+    positions = np.arange(len(ids))  # each pooled pick's most similar other pooled picks
+    lists = scan_cell(vectors, positions, vectors, positions, 1.0, POOL_NEIGHBOURS)
+    index = lists.knn_index
+    weights = np.where(index >= 0, np.maximum(lists.knn_similarity, 0.0), 0.0)
+    dedup = VectorDedup(dedup_threshold, vectors.shape[1])
 
     def similarity_to(node: int) -> np.ndarray:
         return np.maximum(vectors @ vectors[node], 0.0)
 
     chosen, gains = greedy_facility_location(
-        weights, index, np.ones(len(ids), bool), top_k, lambda node: dedup.accept(vectors[node]), similarity_to, mass
+        weights,
+        index,
+        np.ones(len(ids), bool),
+        top_k,
+        lambda node: dedup.accept(vectors[node]),
+        similarity_to,
+        sizes.astype(np.float64),
     )
     owner = np.argmax(vectors @ vectors[chosen].T, axis=1) if chosen else np.empty(0, dtype=np.int64)
     regions = np.bincount(owner, weights=sizes, minlength=len(chosen)).astype(np.int64)
@@ -289,7 +269,7 @@ def _anomalies(
     top_k: int,
     dedup_threshold: float,
 ) -> list[DistributedPick]:
-    dedup = _VectorDedup(dedup_threshold, pool.vectors.shape[1])
+    dedup = VectorDedup(dedup_threshold, pool.vectors.shape[1])
     if len(steady_vectors):
         dedup.chosen = np.ascontiguousarray(steady_vectors, dtype=np.float32)
     picks: list[DistributedPick] = []

@@ -138,7 +138,6 @@ class DistributedScan:
     blocks: BlockSet
     centroids: np.ndarray
     probes: ProbeChoice
-    cells_per_partition: tuple[int, ...]
 
 
 def _take_rows(block: cell_tasks.Block, positions: np.ndarray) -> cell_tasks.Block:
@@ -274,15 +273,11 @@ class RayEngine:
         one task per block, so the rule and its figures are the in-memory ones."""
         if requested != "auto":
             return choose_epsilon(np.empty((0, blocks.dim), np.float32), requested)
-        ray = connect(self.address, self.num_cpus)
         k = min(AUTO_NEIGHBOURS, blocks.n - 1)
         if k < 1:
             return choose_epsilon(np.zeros((1, blocks.dim), np.float32), "auto")
         sample = self._sample(blocks, min(AUTO_SAMPLE, blocks.n), seed=0)
-        task = ray.remote(cell_blocks.sample_kth)
-        tops = np.concatenate(self._gather([task.remote(b, sample, k) for b in blocks.refs], "epsilon"), axis=1)
-        kth = np.partition(tops, tops.shape[1] - k, axis=1)[:, tops.shape[1] - k]
-        return epsilon_from_kth(kth, k)
+        return epsilon_from_kth(self.nearest_similarities(blocks, sample, k, stage="epsilon")[:, k - 1], k)
 
     # -- the distributed pass --------------------------------------------------------------------
 
@@ -321,16 +316,17 @@ class RayEngine:
             scan_task.remote(threshold, self.knn, steady, blocks.n, *[r[p] for r in routed]) for p in range(partitions)
         )
         self._wait(results, "scan")
-        per_partition = tuple(np.bincount(partition_of_cell, minlength=partitions).tolist())
-        self.last_scan = DistributedScan(results, tuple(map(tuple, routed)), blocks, centroids, choice, per_partition)
+        self.last_scan = DistributedScan(results, tuple(map(tuple, routed)), blocks, centroids, choice)
         return self.last_scan
 
-    def nearest_similarities(self, blocks: BlockSet, rows: cell_tasks.Block, k: int) -> np.ndarray:
+    def nearest_similarities(
+        self, blocks: BlockSet, rows: cell_tasks.Block, k: int, *, stage: str = "exact lists"
+    ) -> np.ndarray:
         """Exact ``k`` largest similarities of a few rows to every other row (one task per block,
         merged on the driver): ``len(rows) x k``, best first, ``-inf`` padded."""
         ray = connect(self.address, self.num_cpus)
         task = ray.remote(cell_blocks.sample_kth)
-        tops = np.concatenate(self._gather([task.remote(b, rows, k) for b in blocks.refs], "exact lists"), axis=1)
+        tops = np.concatenate(self._gather([task.remote(b, rows, k) for b in blocks.refs], stage), axis=1)
         width = min(k, tops.shape[1])
         best = np.partition(tops, tops.shape[1] - width, axis=1)[:, tops.shape[1] - width :]
         return -np.sort(-best, axis=1)

@@ -140,8 +140,54 @@ class ExtractionReport:
         }
 
 
+@dataclass(frozen=True)
+class GraphFacts:
+    """What a report says of the graph, whichever path computed it.
+
+    Attributes:
+        function_name: The function.
+        engine: Name of the engine that computed the densities.
+        approximate: Whether they are approximate.
+        note: How, in words.
+        logs_total: Logs read, by status in ``logs_by_status``.
+        logs_by_status: See ``logs_total``.
+        excluded: Logs left out of the graph, and why.
+        in_graph: Graph nodes.
+        isolated_nodes: Nodes with no neighbour.
+        density: The densities' statistics.
+    """
+
+    function_name: str
+    engine: str
+    approximate: bool
+    note: str
+    logs_total: int
+    logs_by_status: Mapping[str, int]
+    excluded: tuple[ExcludedLog, ...]
+    in_graph: int
+    isolated_nodes: int
+    density: DensityStats
+
+    @classmethod
+    def of(cls, a: GraphAnalysis) -> GraphFacts:
+        """The facts of an in-memory analysis."""
+        res = a.result
+        return cls(
+            function_name=a.function_name,
+            engine=res.engine,
+            approximate=res.approximate,
+            note=res.note,
+            logs_total=a.total_logs,
+            logs_by_status=a.status_counts,
+            excluded=a.excluded,
+            in_graph=len(a.logs),
+            isolated_nodes=int(np.count_nonzero(res.neighbor_count == 0)),
+            density=DensityStats.of(res.density),
+        )
+
+
 def build_report(
-    a: GraphAnalysis,
+    graph: GraphFacts,
     parameters: Mapping[str, Any],
     selected: list[SelectedExample],
     rejected: list[dict[str, Any]],
@@ -149,30 +195,29 @@ def build_report(
     registered: Mapping[str, int] | None,
 ) -> ExtractionReport:
     """Assemble the report of one extraction."""
-    res = a.result
     steady_sizes = [e.candidate.region_size for e in selected if e.candidate.strategy is SelectionStrategy.STEADY]
     return ExtractionReport(
-        function_name=a.function_name,
+        function_name=graph.function_name,
         parameters=MappingProxyType(dict(parameters)),
-        engine=res.engine,
-        engine_approximate=res.approximate,
-        engine_note=res.note,
-        logs_total=a.total_logs,
-        logs_by_status=MappingProxyType(dict(a.status_counts)),
-        excluded=a.excluded,
-        in_graph=len(a.logs),
+        engine=graph.engine,
+        engine_approximate=graph.approximate,
+        engine_note=graph.note,
+        logs_total=graph.logs_total,
+        logs_by_status=MappingProxyType(dict(graph.logs_by_status)),
+        excluded=graph.excluded,
+        in_graph=graph.in_graph,
         regions=len(steady_sizes),
         region_sizes=tuple(sorted(steady_sizes, reverse=True)),
-        isolated_nodes=int(np.count_nonzero(res.neighbor_count == 0)),
-        density=DensityStats.of(res.density),
+        isolated_nodes=graph.isolated_nodes,
+        density=graph.density,
         selected=tuple(selected),
         rejected=tuple(MappingProxyType(r) for r in rejected),
         golden_registration=MappingProxyType(dict(registered)) if registered is not None else None,
-        warnings=report_warnings(selected, warnings),
+        warnings=_report_warnings(selected, warnings),
     )
 
 
-def report_warnings(selected: list[SelectedExample], warnings: Mapping[str, int]) -> tuple[str, ...]:
+def _report_warnings(selected: list[SelectedExample], warnings: Mapping[str, int]) -> tuple[str, ...]:
     """The report's warnings: the format checks' counts, and too few examples to train on."""
     found = [f"{count} examples: {message}" for message, count in sorted(warnings.items())]
     if len(selected) < MIN_TRAINING_EXAMPLES:
