@@ -27,7 +27,13 @@ from vector_trainer.extractor.cell_tasks import SteadyRound
 from vector_trainer.extractor.distributed_selection import DistributedPick, GraphSummary, select_distributed
 from vector_trainer.extractor.engine_choice import make_engine
 from vector_trainer.extractor.engines import normalize_rows
-from vector_trainer.extractor.graph import ExcludedLog, all_failed_error, exclusion_counts, strict_error
+from vector_trainer.extractor.graph import (
+    ExcludedLog,
+    all_failed_error,
+    common_dimension,
+    exclusion_counts,
+    strict_error,
+)
 from vector_trainer.extractor.knn import EpsilonChoice
 from vector_trainer.extractor.projection import pca_projection
 from vector_trainer.extractor.ray_engine import RayEngine
@@ -206,7 +212,7 @@ def sampled_projection(
     logs = [log for log in logs if vector_problem(log.vector) is None]  # graph nodes only
     chosen = [log for log in logs if log.uuid in labels] or logs  # the selected logs have the graph's dimension
     dims = Counter(len(log.vector) for log in chosen)
-    dim = min(dims, key=lambda d: (-dims[d], d)) if dims else 0
+    dim = common_dimension(dims)
     logs = [log for log in logs if len(log.vector) == dim]
     X = normalize_rows(np.stack([log.vector for log in logs])) if logs else np.zeros((0, max(dim, 1)), np.float32)
     projection = pca_projection(X, [log.uuid for log in logs], labels, max_points=max_points)

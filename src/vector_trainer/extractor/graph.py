@@ -102,6 +102,11 @@ def load_logs(
     return LoadedLogs(tuple(usable), tuple(excluded), dict(sorted(statuses.items())), len(logs))
 
 
+def common_dimension(counts: Mapping[int, int]) -> int:
+    """The graph's dimension: the most common among usable vectors (ties: the smaller; 0 for none)."""
+    return min(counts, key=lambda d: (-counts[d], d)) if counts else 0
+
+
 def all_failed_error(function_name: str, statuses: Mapping[str, int]) -> EmptyDataError:
     """The error for a function none of whose logs succeeded (the counts by status in it)."""
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
@@ -153,7 +158,7 @@ def _validate_vectors(logs: list[ExecutionLog], strict: bool) -> tuple[list[Exec
     dims = Counter(int(np.asarray(log.vector).shape[0]) for log in candidates)
     usable: list[ExecutionLog] = []
     if dims:
-        expected = min(dims, key=lambda d: (-dims[d], d))
+        expected = common_dimension(dims)
         for log in candidates:
             dim = int(np.asarray(log.vector).shape[0])
             if dim == expected:

@@ -44,6 +44,7 @@ from vector_trainer.extractor.cells import (
     train_centroids,
 )
 from vector_trainer.extractor.engines import DensityResult
+from vector_trainer.extractor.graph import common_dimension
 from vector_trainer.extractor.knn import (
     AUTO_NEIGHBOURS,
     AUTO_SAMPLE,
@@ -256,12 +257,12 @@ class RayEngine:
     def read_files(self, files: Sequence[VectorFile]) -> tuple[BlockSet, list[cell_blocks.FileNodes], Counter]:
         """Read Parquet files in tasks (one per file): the blocks of their graph nodes, what each
         file left out, and the statuses of all rows. The dimension is the most common one of the
-        SUCCESS rows' vectors (ties: the smaller), as in memory."""
+        SUCCESS rows' usable vectors (:func:`.graph.common_dimension`), as in memory."""
         ray = connect(self.address, self.num_cpus)
         profiles = self._gather([ray.remote(cell_blocks.profile_file).remote(f.path) for f in files], "profile")
         statuses: Counter = sum((p.statuses for p in profiles), Counter())
         dims: Counter = sum((p.dimensions for p in profiles), Counter())
-        dim = min(dims, key=lambda d: (-dims[d], d)) if dims else 0
+        dim = common_dimension(dims)
         read = ray.remote(num_returns=2)(cell_blocks.read_file_block)
         pairs = [read.remote(f.path, f.first_row, dim) for f in files]
         nodes = self._gather([meta for _, meta in pairs], "read")
