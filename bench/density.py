@@ -4,10 +4,14 @@ For each size, in one process and one run, on real MiniLM vectors (the Banking77
 queries of ../shared/data, then noisy copies of them) and on clustered synthetic vectors:
 
 * **floor**: the same tiles as the engine (the upper triangle of ``X X^T`` in ``block``-sized
-  tiles, diagonal tiles included), products only, results discarded: what any exact method
-  must at least compute;
+  tiles, diagonal tiles included), products only, results discarded, one multi-threaded BLAS
+  call per tile: what any exact method must at least compute;
+* **floor_tile_threads**: the same products, a tile per core on one BLAS thread each, scheduled
+  as the engine schedules them (``extractor/_tiles.py``): where this is below ``floor``, the
+  engine's own products run faster than BLAS's threads do on one tile;
 * **engine**: ``ExactEngine`` as extraction runs it (64-nearest lists included), compiled pass
-  (numba) and, with ``--numpy``, the NumPy reductions;
+  (numba) on a tile per core, and on one thread (``engine_one_thread``: one multi-threaded BLAS
+  call, then the kernel, per tile); with ``--numpy``, the NumPy reductions;
 * **faiss_range**: faiss ``IndexFlatIP.range_search`` (exact), summed into densities;
 * **extraction**: ``DensityBasedExtractor.extract`` end to end on the real vectors
   (``epsilon="auto"``, density and lists, steady picks, anomalies, dedup, ChatML export).
@@ -33,6 +37,7 @@ import numpy as np
 
 from _memory import MemorySource, as_logs
 from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.extractor._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, normalize_rows
 from vector_trainer.extractor.knn import choose_epsilon
 
@@ -86,6 +91,21 @@ def floor(X: np.ndarray, block: int) -> float:
     return time.perf_counter() - start
 
 
+def floor_tile_threads(X: np.ndarray, block: int) -> float:
+    """The engine's tiles, products only, on the engine's schedule: a tile per BLAS thread."""
+    n_blocks = -(-len(X) // block)
+
+    def product(i: int, j: int) -> None:
+        rows = X[i * block : (i + 1) * block]
+        _ = rows @ (rows.T.copy() if i == j else X[j * block : (j + 1) * block].T)
+
+    workers = blas_threads()
+    start = time.perf_counter()
+    with single_threaded_blas(workers):
+        run_tiles([(i, i) for i in range(n_blocks)] + tile_order(n_blocks), product, workers)
+    return time.perf_counter() - start
+
+
 def timed(fn):
     start = time.perf_counter()
     value = fn()
@@ -114,8 +134,17 @@ def faiss_range(X: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray
 def measure(X: np.ndarray, threshold: float, block: int, with_numpy: bool) -> dict:
     ExactEngine(block=256, fused=True).density(X[:1000], threshold)  # load the compiled kernels
     floor_s = floor(X, block)
+    tiles_floor_s = floor_tile_threads(X, block)
     result, engine_s = timed(lambda: ExactEngine(block=block, fused=True).density(X, threshold))
-    row = {"floor_s": round(floor_s, 2), "engine_s": round(engine_s, 2), "engine_ratio": round(engine_s / floor_s, 3)}
+    _, one_thread_s = timed(lambda: ExactEngine(block=block, fused=True, workers=1).density(X, threshold))
+    row = {
+        "floor_s": round(floor_s, 2),
+        "floor_tile_threads_s": round(tiles_floor_s, 2),
+        "engine_s": round(engine_s, 2),
+        "engine_ratio": round(engine_s / floor_s, 3),
+        "engine_over_tile_threads_floor": round(engine_s / tiles_floor_s, 3),
+        "engine_one_thread_ratio": round(one_thread_s / floor_s, 3),
+    }
     if with_numpy:
         _, numpy_s = timed(lambda: ExactEngine(block=block, fused=False).density(X, threshold))
         row |= {"engine_numpy_s": round(numpy_s, 2), "engine_numpy_ratio": round(numpy_s / floor_s, 3)}

@@ -15,10 +15,12 @@ from it in a single sweep, so the work after the product is one read of the tile
   :class:`~.knn.RunningTopK`.
 * ``kth_largest``: each row's ``r``-th largest entry (the sampled floor of a diagonal tile).
 
-The kernels run on one thread, between BLAS calls: measured on two cores, a parallel kernel
-loses more to OpenBLAS's spinning worker threads than it gains. This module imports numba, so
-the engine imports it on first use (:func:`._fused.load_kernels`) and falls back to its NumPy
-reductions when numba is missing; the compiled code is cached on disk.
+Each call runs on one thread and writes only its tile's rows and columns, so the engine runs
+a tile per core, each on one BLAS thread (:mod:`._tiles`); measured on two cores, a kernel
+parallel inside one tile (``prange``) loses more to OpenBLAS's spinning worker threads than it
+gains. This module imports numba, so the engine imports it on first use
+(:func:`._fused.load_kernels`) and falls back to its NumPy reductions when numba is missing;
+the compiled code is cached on disk.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ Three engines implement :class:`NeighborEngine`:
   is computed once and reduced along both axes, so the work is half of ``X X^T`` and memory is
   ``O(n*d + block^2 + n*k)``; the ``n x n`` matrix never exists. The same pass keeps each
   node's ``k`` most similar other nodes, exactly (:mod:`.knn`). With numba installed, each tile
-  is read once by a compiled kernel (:mod:`._fused`): edge sums and list candidates together.
+  is read once by a compiled kernel (:mod:`._fused`): edge sums and list candidates together,
+  a tile per core (:mod:`._tiles`), so the kernel's time is spread over the cores too.
 * :class:`~.ann.FaissEngine` -- an inverted-file index (faiss, extra ``ann``) for large ``n``:
   density uncapped (range search where a node has more than ``k`` neighbours), probe count
   chosen so a sample measured against exact search meets a recall target.
@@ -29,6 +30,7 @@ import numpy as np
 from vector_trainer._shared import vector_problem
 from vector_trainer.errors import ConfigError, InputError
 from vector_trainer.extractor._fused import FusedPass, load_kernels
+from vector_trainer.extractor._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.knn import DEFAULT_KNN, RunningTopK
 from vector_trainer.types import DatasetManagerProtocol, ExecutionLog
 
@@ -127,16 +129,26 @@ class ExactEngine:
         fused: Read each tile in one compiled pass (numba, :mod:`._fused`): ``True``, ``False``
             (NumPy reductions), or ``None`` for compiled from :data:`FUSED_MIN_NODES` nodes when
             numba is installed. Both give the same figures (sums in a different order).
+        workers: Threads for the compiled path's tiles (:mod:`._tiles`), each with one BLAS
+            thread; ``None`` for as many as BLAS runs. The figures do not depend on it.
     """
 
     name = "exact"
 
     def __init__(
-        self, block: int = DEFAULT_BLOCK, knn: int = DEFAULT_KNN, seed: int = 0, *, fused: bool | None = None
+        self,
+        block: int = DEFAULT_BLOCK,
+        knn: int = DEFAULT_KNN,
+        seed: int = 0,
+        *,
+        fused: bool | None = None,
+        workers: int | None = None,
     ) -> None:
         if block < 1:
             raise ConfigError(f"block must be >= 1, got {block}")
-        self.block, self.knn, self.seed, self.fused = block, knn, seed, fused
+        if workers is not None and workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        self.block, self.knn, self.seed, self.fused, self.workers = block, knn, seed, fused, workers
 
     def _kernels(self, n: int) -> ModuleType | None:
         if self.fused is False or (self.fused is None and n < FUSED_MIN_NODES):
@@ -155,35 +167,18 @@ class ExactEngine:
         fused = FusedPass(kernels, t, density, count, top) if kernels is not None else None
         nearest = np.full(n, -np.inf, dtype=np.float32)
         b = self.block
-        starts = range(0, n, b)
-        for i0 in starts:  # diagonal tiles first: they seed every row's list and floor
-            i1 = min(n, i0 + b)
-            tile = _gram(Xp[i0:i1])
-            np.fill_diagonal(tile, -np.inf)
-            sample_fraction = (i1 - i0 - 1) / max(n - 1, 1)
-            if top is None:
-                np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
-            if fused is not None:
-                fused.diagonal(tile, i0, sample_fraction)
-                continue
-            if top is not None:
-                top.seed(i0, tile, i0, sample_fraction=sample_fraction)
-            np.fill_diagonal(tile, 0.0)
-            _accumulate(tile, t, density, count, i0, None)
-        for i0 in starts:
-            i1 = min(n, i0 + b)
-            for j0 in range(i0 + b, n, b):
-                j1 = min(n, j0 + b)
-                tile = Xp[i0:i1] @ Xp[j0:j1].T
-                if top is None:
-                    np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
-                    np.maximum(nearest[j0:j1], tile.max(axis=0), out=nearest[j0:j1])
-                if fused is not None:
-                    fused.off_diagonal(tile, i0, j0)
-                    continue
-                if top is not None:
-                    top.offer(i0, j0, tile)
-                _accumulate(tile, t, density, count, i0, j0)
+
+        def tile(i: int, j: int) -> None:  # blocks i <= j; the diagonal tiles come first
+            i0, j0 = i * b, j * b
+            if i == j:
+                self._diagonal_tile(Xp, i0, t, density, count, nearest, top, fused)
+            else:
+                self._off_diagonal_tile(Xp, i0, j0, t, density, count, nearest, top, fused)
+
+        n_blocks = -(-n // b)
+        workers = self._workers(fused, n_blocks)
+        with single_threaded_blas(workers):
+            run_tiles([(i, i) for i in range(n_blocks)] + tile_order(n_blocks), tile, workers)
         if fused is not None:
             fused.finish()
         back = np.empty_like(order)
@@ -203,6 +198,47 @@ class ExactEngine:
             knn_similarity=sims[back],
             knn_index=np.where(index[back] >= 0, order[np.maximum(index[back], 0)], -1),
         )
+
+    def _workers(self, fused: FusedPass | None, n_blocks: int) -> int:
+        """Threads for the tiles: one per BLAS thread on the compiled path (:mod:`._tiles`)."""
+        if fused is None or n_blocks < 2:
+            return 1  # the NumPy reductions are multi-threaded BLAS calls of their own
+        return self.workers if self.workers is not None else blas_threads()
+
+    def _diagonal_tile(
+        self, Xp: np.ndarray, i0: int, t: np.float32, density: np.ndarray, count: np.ndarray,
+        nearest: np.ndarray, top: RunningTopK | None, fused: FusedPass | None,
+    ) -> None:  # fmt: skip
+        n = Xp.shape[0]
+        i1 = min(n, i0 + self.block)
+        tile = _gram(Xp[i0:i1])
+        np.fill_diagonal(tile, -np.inf)
+        sample_fraction = (i1 - i0 - 1) / max(n - 1, 1)
+        if top is None:
+            np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
+        if fused is not None:
+            fused.diagonal(tile, i0, sample_fraction)
+            return
+        if top is not None:
+            top.seed(i0, tile, i0, sample_fraction=sample_fraction)
+        np.fill_diagonal(tile, 0.0)
+        _accumulate(tile, t, density, count, i0, None)
+
+    def _off_diagonal_tile(
+        self, Xp: np.ndarray, i0: int, j0: int, t: np.float32, density: np.ndarray, count: np.ndarray,
+        nearest: np.ndarray, top: RunningTopK | None, fused: FusedPass | None,
+    ) -> None:  # fmt: skip
+        i1, j1 = min(Xp.shape[0], i0 + self.block), min(Xp.shape[0], j0 + self.block)
+        tile = Xp[i0:i1] @ Xp[j0:j1].T
+        if top is None:
+            np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
+            np.maximum(nearest[j0:j1], tile.max(axis=0), out=nearest[j0:j1])
+        if fused is not None:
+            fused.off_diagonal(tile, i0, j0)
+            return
+        if top is not None:
+            top.offer(i0, j0, tile)
+        _accumulate(tile, t, density, count, i0, j0)
 
     @staticmethod
     def _recompute(X: np.ndarray, top: RunningTopK, rows: np.ndarray) -> None:

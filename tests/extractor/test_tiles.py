@@ -1,0 +1,112 @@
+"""Issue 17: the exact pass's tiles on several threads (extractor/_tiles.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import clustered
+from vector_trainer.errors import ConfigError
+from vector_trainer.extractor._tiles import blas_threads, run_tiles, tile_order
+from vector_trainer.extractor.engines import ExactEngine
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2, 3, 6, 7, 25])
+def test_tile_order_lists_each_pair_once_in_disjoint_rounds(n_blocks: int) -> None:
+    tiles = tile_order(n_blocks)
+    assert sorted(tiles) == [(i, j) for i in range(n_blocks) for j in range(i + 1, n_blocks)]
+    round_size = n_blocks // 2
+    for start in range(0, len(tiles), max(round_size, 1)):
+        blocks = [b for tile in tiles[start : start + round_size] for b in tile]
+        assert len(blocks) == len(set(blocks)), "a round's tiles share a block"
+
+
+def test_run_tiles_never_overlaps_tiles_sharing_a_block_and_keeps_their_order() -> None:
+    tiles = [(i, i) for i in range(6)] + tile_order(6)
+    running: set[int] = set()
+    finished: list[tuple[int, int]] = []
+    overlaps: list[tuple[int, int]] = []
+    lock = threading.Lock()
+    concurrent = threading.Event()
+
+    def work(i: int, j: int) -> None:
+        with lock:
+            if {i, j} & running:
+                overlaps.append((i, j))
+            if running:
+                concurrent.set()
+            running.update((i, j))
+        time.sleep(0.002)
+        with lock:
+            running.difference_update((i, j))
+            finished.append((i, j))
+
+    run_tiles(tiles, work, workers=3)
+    assert not overlaps
+    assert concurrent.is_set(), "no two tiles ever ran at once"
+    assert sorted(finished) == sorted(tiles)
+    for block in range(6):  # the tiles touching a block finish in list order
+        touching = [tile for tile in tiles if block in tile]
+        assert [tile for tile in finished if block in tile] == touching
+
+
+def test_run_tiles_reraises_a_workers_error_and_stops() -> None:
+    calls: list[tuple[int, int]] = []
+
+    def work(i: int, j: int) -> None:
+        calls.append((i, j))
+        if (i, j) == (0, 1):
+            raise ValueError("tile failed")
+
+    with pytest.raises(ValueError, match="tile failed"):
+        run_tiles(tile_order(12), work, workers=2)
+    assert len(calls) < len(tile_order(12))
+
+
+@pytest.mark.parametrize("knn", [0, 16])
+def test_threaded_pass_gives_the_serial_figures_bit_for_bit(knn: int) -> None:
+    """Tiles sharing a block run in list order, so every sum is added in the same order."""
+    pytest.importorskip("numba")
+    X, _ = clustered([150, 100, 60, 40], dim=12, spread=0.25, seed=11)
+    serial = ExactEngine(block=24, knn=knn, fused=True, workers=1).density(X, threshold=0.6)
+    threaded = ExactEngine(block=24, knn=knn, fused=True, workers=3).density(X, threshold=0.6)
+    np.testing.assert_array_equal(threaded.density, serial.density)
+    np.testing.assert_array_equal(threaded.neighbor_count, serial.neighbor_count)
+    np.testing.assert_array_equal(threaded.nearest_similarity, serial.nearest_similarity)
+    if knn:
+        np.testing.assert_array_equal(threaded.knn_index, serial.knn_index)
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="workers must be >= 1"):
+        ExactEngine(workers=0)
+
+
+def test_blas_threads_is_at_least_one() -> None:
+    assert blas_threads() >= 1
+
+
+def test_overlapping_passes_leave_blas_threads_as_they_were() -> None:
+    """BLAS limits are process-wide: two passes in two threads must not restore each other's."""
+    pytest.importorskip("numba")
+    X, _ = clustered([120, 80], dim=8, spread=0.3, seed=3)
+    before = blas_threads()
+    errors: list[BaseException] = []
+
+    def one_pass() -> None:
+        try:
+            for _ in range(3):
+                ExactEngine(block=16, fused=True, workers=2).density(X, threshold=0.6)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=one_pass) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert blas_threads() == before
