@@ -89,12 +89,14 @@ class TestDensityMath:
         )
         assert all(i not in row for i, row in enumerate(result.knn_index))
 
-    def test_rows_the_sampled_floor_misses_are_recomputed(self, monkeypatch) -> None:
-        """A floor set too high (miss rate forced to 50%) still gives exact lists."""
-        monkeypatch.setattr(knn_module, "FLOOR_MISS_RATE", 0.5)
+    @pytest.mark.parametrize("fused", [True, False], ids=["fused", "numpy"])
+    def test_rows_whose_first_floor_is_too_high_are_recomputed(self, monkeypatch, fused: bool) -> None:
+        """First floors raised above the safe k-th best still give exact lists."""
+        seed_floors = knn_module.RunningTopK.seed_floors
+        monkeypatch.setattr(knn_module.RunningTopK, "seed_floors", lambda top, r0, f: seed_floors(top, r0, f + 0.05))
         X, _ = clustered([200, 150, 60], dim=8, spread=0.2, seed=4)
         Xn = normalize_rows(X)
-        result = ExactEngine(block=40, knn=32).density(Xn, threshold=0.7)
+        result = ExactEngine(block=40, knn=32, fused=fused).density(Xn, threshold=0.7)
         S = Xn @ Xn.T
         np.fill_diagonal(S, -np.inf)
         np.testing.assert_allclose(result.knn_similarity, -np.sort(-S, axis=1)[:, :32], atol=1e-5)

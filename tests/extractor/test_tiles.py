@@ -1,4 +1,5 @@
-"""Issue 17: the exact pass's tiles on several threads (extractor/_tiles.py)."""
+"""Issue 17: the exact pass's row order, first floors and tiles on several threads
+(extractor/_locality.py, extractor/_tile_kernel.py, extractor/_tiles.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from conftest import clustered
 from vector_trainer.errors import ConfigError
+from vector_trainer.extractor._locality import locality_order
 from vector_trainer.extractor._tiles import blas_threads, run_tiles, tile_order
 from vector_trainer.extractor.engines import ExactEngine
 
@@ -110,3 +112,34 @@ def test_overlapping_passes_leave_blas_threads_as_they_were() -> None:
         thread.join()
     assert not errors
     assert blas_threads() == before
+
+
+def test_locality_order_puts_each_cluster_in_few_blocks() -> None:
+    X, labels = clustered([256] * 8, dim=16, spread=0.1, seed=4)
+    order = locality_order(X, block=256, seed=0)
+    assert sorted(order.tolist()) == list(range(len(X)))
+    blocks_per_cluster = [len(set((np.flatnonzero(labels[order] == c) // 256).tolist())) for c in range(8)]
+    assert max(blocks_per_cluster) <= 3  # a random order spreads each cluster over all 8 blocks
+    np.testing.assert_array_equal(order, locality_order(X, block=256, seed=0))  # seeded
+
+
+@pytest.mark.parametrize("width", [5, 64, 300, 1000])
+def test_first_floor_is_at_most_each_rows_kth_best(width: int) -> None:
+    """The diagonal tile's floor bound: never above the row's k-th best (else the list could
+    lose an entry), exact when the row is narrow, and -inf when the row has fewer than k entries."""
+    kernels = pytest.importorskip("vector_trainer.extractor._tile_kernel")
+    rng = np.random.default_rng(width)
+    tile = rng.uniform(-1, 1, size=(40, width)).astype(np.float32)
+    tile[:, ::7] = -np.inf  # self-similarities and padding
+    tile[3] = tile[3, 1]  # ties
+    k = 16
+    floors = kernels.kth_largest_floor(tile, k)
+    finite = np.isfinite(tile).sum(axis=1)
+    padded = np.hstack((tile, np.full((len(tile), k), -np.inf, dtype=np.float32)))
+    kth = np.where(finite >= k, -np.sort(-padded, axis=1)[:, k - 1], -np.inf)
+    assert (floors <= kth).all()
+    if width <= kernels.FLOOR_GROUPS_PER_RANK * k:
+        np.testing.assert_array_equal(floors, kth)
+    else:
+        distinct = np.arange(len(tile)) != 3  # row 3 is all ties
+        assert (floors > -np.inf).all() and ((tile >= floors[:, None]).sum(axis=1)[distinct] <= 2 * k).all()

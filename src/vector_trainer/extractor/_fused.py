@@ -11,7 +11,7 @@ from types import ModuleType
 
 import numpy as np
 
-from vector_trainer.extractor.knn import RunningTopK, floor_rank
+from vector_trainer.extractor.knn import RunningTopK
 
 #: Candidates buffered per node, in list widths, before the buffer is cut to its best ``k``.
 LIST_BUFFER_FACTOR = 2
@@ -41,11 +41,11 @@ class FusedPass:
         )
         self._floors = (top.floor, top.first_floor) if top is not None else (np.empty(0, np.float32),) * 2
 
-    def diagonal(self, tile: np.ndarray, i0: int, sample_fraction: float) -> None:
-        """A diagonal tile (self-similarities ``-inf``): floors, list candidates and row sums."""
+    def diagonal(self, tile: np.ndarray, i0: int) -> None:
+        """A diagonal tile (self-similarities ``-inf``): floors (at most each row's ``k``-th best
+        in the tile), list candidates and row sums."""
         if self.top is not None:
-            rank = min(floor_rank(self.top.k, sample_fraction), max(tile.shape[1] - 1, 1))
-            self.top.seed_floors(i0, self.kernels.kth_largest(tile, rank))
+            self.top.seed_floors(i0, self.kernels.kth_largest_floor(tile, self.top.k))
         self._run(tile, i0, i0, with_columns=False, diagonal=True)
 
     def off_diagonal(self, tile: np.ndarray, i0: int, j0: int) -> None:

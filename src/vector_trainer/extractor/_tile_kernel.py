@@ -13,7 +13,8 @@ from it in a single sweep, so the work after the product is one read of the tile
   ``O(n k)``).
 * ``finish_lists``: each row's ``k`` best buffered entries, best first, into the lists of
   :class:`~.knn.RunningTopK`.
-* ``kth_largest``: each row's ``r``-th largest entry (the sampled floor of a diagonal tile).
+* ``kth_largest_floor``: a lower bound on each row's ``r``-th largest entry (the first floor,
+  from a diagonal tile).
 
 Each call runs on one thread and writes only its tile's rows and columns, so the engine runs
 a tile per core, each on one BLAS thread (:mod:`._tiles`); measured on two cores, a kernel
@@ -33,6 +34,8 @@ FASTMATH_FLAGS = ("reassoc", "nsz", "contract")
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=set(FASTMATH_FLAGS))
 # Helpers called per row or per entry are inlined: a call that passes arrays costs numba
 # reference-count updates, more than the helper's own work.
+#: Groups of columns per rank in :func:`kth_largest_floor` (more: a tighter bound, a longer pass).
+FLOOR_GROUPS_PER_RANK = 4
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=set(FASTMATH_FLAGS), inline="always")
 
 
@@ -52,12 +55,14 @@ def _row_sums(tile, i, t, with_columns, col_density, col_count):
             edges += m
             col_density[j] += v
             col_count[j] += m
-    else:
+    else:  # the same selects as above, named: written inline, LLVM leaves this loop scalar (10x slower)
         for j in range(tile.shape[1]):
             s = tile[i, j]
             hit = s >= t
-            acc += s if hit else np.float32(0.0)
-            edges += np.float32(1.0) if hit else np.float32(0.0)
+            v = s if hit else np.float32(0.0)
+            m = np.float32(1.0) if hit else np.float32(0.0)
+            acc += v
+            edges += m
     return acc, edges
 
 
@@ -101,17 +106,21 @@ def _compact(buf_sims, buf_cols, row, k):
     return kth
 
 
-@_inline
-def _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, s, col):
-    """Append ``(s, col)`` to ``row``'s buffer; a full buffer is cut to its ``k`` best and the
-    row's floor rises to their ``k``-th (amortised O(1) per candidate, no sort)."""
+@_jit
+def _absorb(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, sims, cols, n):
+    """Append a row's ``n`` candidates from one tile to its buffer; a full buffer is cut to its
+    ``k`` best and the row's floor rises to their ``k``-th (amortised O(1) per candidate)."""
     m = buf_len[row]
-    buf_sims[row, m] = s
-    buf_cols[row, m] = col
-    m += 1
-    if m == buf_sims.shape[1]:
-        floor[row] = max(first_floor[row], _compact(buf_sims, buf_cols, row, k))
-        m = k
+    for q in range(n):
+        s = sims[q]
+        if s < floor[row]:
+            continue  # the floor rose since the candidate was flagged
+        buf_sims[row, m] = s
+        buf_cols[row, m] = cols[q]
+        m += 1
+        if m == buf_sims.shape[1]:
+            floor[row] = max(first_floor[row], _compact(buf_sims, buf_cols, row, k))
+            m = k
     buf_len[row] = m
 
 
@@ -119,12 +128,24 @@ def _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, s, col):
 def tile_pass(
     tile, t, row0, col0, with_columns, diagonal, density, count, buf_sims, buf_cols, buf_len, floor, first_floor, k
 ):  # fmt: skip
+    """Edge sums and list candidates of one tile, rows ``row0..`` against columns ``col0..``.
+
+    Every buffer keeps a free slot between tile rows (a full one is cut at once), and a tile row
+    offers each column at most one entry, so the innermost loop appends to column buffers with
+    no call in it: a call there (even one never taken) made every append several times dearer.
+    A row's own candidates are gathered first and appended after its scan (:func:`_absorb`).
+    """
     bi, bj = tile.shape
     col_density = np.zeros(bj, dtype=np.float32)
     col_count = np.zeros(bj, dtype=np.float32)
     col_floor = floor[col0 : col0 + bj]
     flags = np.zeros(-(-bj // 8) * 8, dtype=np.uint8)
     words = flags.view(np.uint64)
+    flagged = np.empty(flags.shape[0] + 8, dtype=np.int64)
+    row_sims = np.empty(bj, dtype=np.float32)
+    row_cols = np.empty(bj, dtype=np.int32)
+    filled = np.empty(bj, dtype=np.int64)
+    width = buf_sims.shape[1]
     for i in range(bi):  # one row at a time, so the row is read from memory once
         row = row0 + i
         acc, edges = _row_sums(tile, i, t, with_columns, col_density, col_count)
@@ -132,17 +153,36 @@ def tile_pass(
         count[row] += np.int64(edges)
         if k == 0 or _flag_candidates(tile, i, floor[row], col_floor, with_columns, flags) == 0:
             continue
+        n_flagged = 0  # floors only rise: an entry not flagged cannot reach one now
         for w in range(words.shape[0]):
-            if words[w] == 0:
-                continue
-            for j in range(w * 8, min(bj, w * 8 + 8)):
-                if not flags[j]:
-                    continue  # floors only rise: an entry not flagged cannot reach one now
-                s = tile[i, j]
-                if s >= floor[row] and not (diagonal and j == i):  # a diagonal tile's own entry is no candidate
-                    _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, s, col0 + j)
-                if with_columns and s >= col_floor[j]:
-                    _offer(buf_sims, buf_cols, buf_len, floor, first_floor, k, col0 + j, s, row)
+            if words[w] != 0:
+                for j in range(w * 8, w * 8 + 8):  # branch-free: the flagged columns of the word
+                    flagged[n_flagged] = j
+                    n_flagged += flags[j]
+        row_floor = floor[row]
+        n_row = 0
+        n_filled = 0
+        for q in range(n_flagged):
+            j = flagged[q]
+            s = tile[i, j]
+            if s >= row_floor and not (diagonal and j == i):  # a diagonal tile's own entry is no candidate
+                row_sims[n_row] = s
+                row_cols[n_row] = col0 + j
+                n_row += 1
+            if with_columns and s >= col_floor[j]:
+                c = col0 + j
+                m = buf_len[c]
+                buf_sims[c, m] = s
+                buf_cols[c, m] = row
+                buf_len[c] = m + 1
+                filled[n_filled] = c
+                n_filled += 1 if m + 1 == width else 0
+        for q in range(n_filled):  # restore every column buffer's free slot
+            c = filled[q]
+            floor[c] = max(first_floor[c], _compact(buf_sims, buf_cols, c, k))
+            buf_len[c] = k
+        if n_row:
+            _absorb(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, row_sims, row_cols, n_row)
     if with_columns:
         for j in range(bj):
             density[col0 + j] += col_density[j]
@@ -150,21 +190,45 @@ def tile_pass(
 
 
 @_jit
-def kth_largest(tile, r):
+def kth_largest_floor(tile, r):
+    """A lower bound on each row's ``r``-th largest entry (``-inf`` when it has fewer than ``r``
+    finite ones), cheap enough for every diagonal tile.
+
+    The row's columns are dealt into ``g = min(width, FLOOR_GROUPS_PER_RANK * r)`` groups
+    (column ``j`` into group ``j mod g``) and the bound is the ``r``-th largest of the groups'
+    maxima: those ``r`` maxima are ``r`` distinct entries of the row, so the row's ``r``-th
+    largest is at least as large. It is exact when the row's best ``r`` entries fall in distinct
+    groups (always when ``width <= g``); strided groups keep similar neighbouring columns apart.
+    The ``r``-th largest maximum is found bit by bit on the floats' order-preserving integer
+    keys (32 counting passes over ``g`` keys, branch-free), not by a heap whose branches the
+    processor cannot predict.
+    """
     bi, bj = tile.shape
+    groups = min(bj, FLOOR_GROUPS_PER_RANK * r)
     out = np.full(bi, -np.inf, dtype=np.float32)
-    best = np.empty(r, dtype=np.float32)
+    if groups < r:
+        return out
+    maxima = np.empty(groups, dtype=np.float32)
+    bits = maxima.view(np.int32)
+    keys = np.empty(groups, dtype=np.int64)
     for i in range(bi):
-        best[:] = -np.inf
-        low = 0  # slot of the smallest of the r kept values
-        for j in range(bj):
-            s = tile[i, j]
-            if s > best[low]:
-                best[low] = s
-                for q in range(r):
-                    if best[q] < best[low]:
-                        low = q
-        out[i] = best[low]
+        maxima[:] = -np.inf
+        for c0 in range(0, bj, groups):  # contiguous runs of the groups: vectorised maxima
+            for g in range(min(groups, bj - c0)):
+                maxima[g] = max(maxima[g], tile[i, c0 + g])
+        for g in range(groups):  # IEEE order as integer order: negatives flipped below positives
+            b = np.int64(bits[g])
+            keys[g] = (b ^ np.int64(0x7FFFFFFF)) if b < 0 else b
+        prefix = np.int64(-(1 << 31))  # the r-th largest key, found from its highest bit down
+        for bit in range(31, -1, -1):
+            candidate = prefix + np.int64(1 << bit)
+            at_least = 0
+            for g in range(groups):
+                at_least += 1 if keys[g] >= candidate else 0
+            if at_least >= r:
+                prefix = candidate
+        bits[0] = np.int32((prefix ^ np.int64(0x7FFFFFFF)) if prefix < 0 else prefix)
+        out[i] = maxima[0]
     return out
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from vector_trainer._shared import vector_problem
 from vector_trainer.errors import ConfigError, InputError
 from vector_trainer.extractor._fused import FusedPass, load_kernels
+from vector_trainer.extractor._locality import locality_order
 from vector_trainer.extractor._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.knn import DEFAULT_KNN, RunningTopK
 from vector_trainer.types import DatasetManagerProtocol, ExecutionLog
@@ -157,7 +158,8 @@ class ExactEngine:
 
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
         n = X.shape[0]
-        order = np.random.default_rng(self.seed).permutation(n)  # diagonal tiles become random samples
+        b = self.block
+        order = locality_order(X, b, self.seed)  # similar rows in one block: tight first floors
         Xp = X[order]
         t = effective_threshold(threshold)
         density = np.zeros(n, dtype=np.float64)
@@ -166,7 +168,6 @@ class ExactEngine:
         top = RunningTopK(n, min(self.knn, max(n - 1, 1))) if self.knn else None
         fused = FusedPass(kernels, t, density, count, top) if kernels is not None else None
         nearest = np.full(n, -np.inf, dtype=np.float32)
-        b = self.block
 
         def tile(i: int, j: int) -> None:  # blocks i <= j; the diagonal tiles come first
             i0, j0 = i * b, j * b
@@ -213,14 +214,13 @@ class ExactEngine:
         i1 = min(n, i0 + self.block)
         tile = _gram(Xp[i0:i1])
         np.fill_diagonal(tile, -np.inf)
-        sample_fraction = (i1 - i0 - 1) / max(n - 1, 1)
         if top is None:
             np.maximum(nearest[i0:i1], tile.max(axis=1), out=nearest[i0:i1])
         if fused is not None:
-            fused.diagonal(tile, i0, sample_fraction)
+            fused.diagonal(tile, i0)
             return
         if top is not None:
-            top.seed(i0, tile, i0, sample_fraction=sample_fraction)
+            top.seed(i0, tile, i0, final=False)
         np.fill_diagonal(tile, 0.0)
         _accumulate(tile, t, density, count, i0, None)
 

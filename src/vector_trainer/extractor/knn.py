@@ -1,20 +1,19 @@
 """Each node's ``k`` most similar other nodes, collected during the density pass itself.
 
 The exact density pass visits every unordered pair once, in symmetric tiles ``X_I X_J^T``
-(``J > I``), after the diagonal tiles ``X_I X_I^T``, with the rows in a seeded random order.
-:class:`RunningTopK` rides along:
+(``J > I``), after the diagonal tiles ``X_I X_I^T``, with the rows in an order that puts similar
+rows in one block (:mod:`._locality`). :class:`RunningTopK` rides along:
 
-1. A diagonal tile is a random sample of a row's columns (fraction ``p``). It seeds the row's
-   list with that sample's exact top ``k`` and sets the row's *floor* to the sample's ``r``-th
-   best similarity, with ``r`` the smallest rank such that more than ``r - 1`` of the row's true
-   top ``k`` fall in the sample with probability at most :data:`FLOOR_MISS_RATE` (a binomial
-   tail). The floor is then, with that confidence, below the row's final ``k``-th similarity.
+1. A diagonal tile seeds its rows' lists with their exact top ``k`` inside the block and sets
+   each row's *floor* to the ``k``-th of them (``-inf`` while fewer than ``k``). The ``k``-th
+   best of some columns is at most the ``k``-th best of all, so the floor is safe: no entry of
+   the row's final list is below it.
 2. An off-diagonal tile offers only the entries at or above the floor of their row (and,
    transposed, of their column); they are buffered as ``(row, column, similarity)`` triples and
-   merged into the lists when the buffer is full, which can raise the floors further.
-3. A row whose final ``k``-th similarity is below its first floor may have lost an entry to the
-   filter; :meth:`RunningTopK.incomplete_rows` names those rows (about ``FLOOR_MISS_RATE * n``),
-   and the engine recomputes them exactly. The lists are therefore exact.
+   merged into the lists when the buffer is full, which raises the floors further.
+3. A row whose final ``k``-th similarity is below its first floor would have lost an entry to
+   the filter; :meth:`RunningTopK.incomplete_rows` names such rows (none with the floors above)
+   and the engine recomputes them exactly, so the lists stay exact whatever floors are given.
 
 Memory is ``O(n * k)`` and no pair is multiplied twice: the lists cost a filter over each tile,
 and a row keeps only a few hundred candidates over the whole pass.
@@ -22,7 +21,6 @@ and a row keeps only a few hundred candidates over the whole pass.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,26 +29,6 @@ import numpy as np
 DEFAULT_KNN = 64
 #: Buffered candidates (in units of ``n * k``) before they are merged into the lists.
 BUFFER_FACTOR = 2
-#: Probability, per row, that the sampled floor is above the row's true ``k``-th similarity
-#: (the row is then recomputed exactly, so this trades filter strength for rework).
-FLOOR_MISS_RATE = 1e-3
-
-
-def floor_rank(k: int, sample_fraction: float, miss_rate: float | None = None) -> int:
-    """Smallest rank ``r`` in ``1..k`` with ``P(Binomial(k - 1, p) >= r) <= miss_rate``: the
-    ``r``-th best similarity of a ``p``-sample of a row is then below the row's ``k``-th best
-    with probability at least ``1 - miss_rate``."""
-    p = min(max(sample_fraction, 0.0), 1.0)
-    miss_rate = FLOOR_MISS_RATE if miss_rate is None else miss_rate
-    trials = k - 1
-    tail = 1.0
-    for r in range(1, k + 1):
-        tail -= math.comb(trials, r - 1) * p ** (r - 1) * (1.0 - p) ** (trials - r + 1)
-        if tail <= miss_rate:
-            return r
-    return k
-
-
 #: Sort key spacing per row: similarities lie in [-1, 1], so ``1 - s`` lies in [0, 2] < 4.
 _ROW_STRIDE = 4.0
 
@@ -75,12 +53,12 @@ class RunningTopK:
         self._pending = 0
         self._limit = max(BUFFER_FACTOR * n * k, 1)
 
-    def seed(self, row0: int, tile: np.ndarray, col0: int, sample_fraction: float | None = None) -> None:
+    def seed(self, row0: int, tile: np.ndarray, col0: int, *, final: bool = True) -> None:
         """Exact top ``k`` of rows ``row0..`` from ``tile`` (self-similarities already ``-inf``).
 
-        With ``sample_fraction`` (the share of each row's columns the tile holds, in random
-        order), the rows' floors are set from it (module docstring); without, the rows are
-        final and nothing further is offered to them.
+        With ``final`` the rows are done and nothing further is offered to them; otherwise the
+        tile is some of each row's columns, and the rows' floors become the ``k``-th best of
+        them (a safe floor, module docstring).
         """
         width = tile.shape[1]
         take = min(self.k, width)
@@ -93,16 +71,15 @@ class RunningTopK:
         rows = slice(row0, row0 + tile.shape[0])
         self.similarity[rows, :take] = np.take_along_axis(sims, order, axis=1)
         self.index[rows, :take] = np.take_along_axis(part, order, axis=1) + col0
-        if sample_fraction is None:
+        if final:
             self.floor[rows], self.first_floor[rows] = np.inf, -np.inf
             return
-        rank = min(floor_rank(self.k, sample_fraction), take)
-        self.floor[rows] = self.first_floor[rows] = self.similarity[rows, rank - 1]
+        self.seed_floors(row0, self.similarity[rows, self.k - 1])
 
     def seed_floors(self, row0: int, floors: np.ndarray) -> None:
-        """Set the floors of rows ``row0..`` from their diagonal tile's sampled ``r``-th best
-        (:func:`floor_rank`) without filling their lists: the compiled pass then buffers the
-        tile's entries at or above the floor like any other tile's (:mod:`._tile_kernel`)."""
+        """Set the first floors of rows ``row0..``: the ``k``-th best similarity of each row in its
+        diagonal tile. The compiled pass (:mod:`._tile_kernel`) sets them without filling the
+        lists and buffers the tile's entries at or above them like any other tile's."""
         rows = slice(row0, row0 + floors.shape[0])
         self.floor[rows] = self.first_floor[rows] = floors
 
