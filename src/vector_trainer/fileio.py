@@ -106,13 +106,12 @@ def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> Pat
     return atomic_write_text(path, body)
 
 
-def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` of a text file (``.gz`` decompressed), decoding each line
-    as strict UTF-8 so that an encoding error names its own line.
+def iter_byte_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_line)`` of a file (``.gz`` decompressed), undecoded.
 
     Raises:
-        InputError: ``file:line: not valid UTF-8``, ``file: not a readable gzip file`` for a
-            truncated or fake ``.gz``, or ``file: cannot be read`` (missing, a directory, no permission).
+        InputError: ``file: not a readable gzip file`` for a truncated or fake ``.gz``, or
+            ``file: cannot be read`` (missing, a directory, no permission).
     """
     name = os.fspath(path)
     is_gzip = Path(path).suffix == ".gz"
@@ -124,13 +123,8 @@ def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the path") from exc
     try:
         with handle:
-            for line_no, raw in enumerate(handle, start=1):
-                try:
-                    yield line_no, raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(
-                        f"{name}:{line_no}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8"
-                    ) from exc
+            for line_no, raw in enumerate(handle, start=1):  # line_no also names a gzip error below
+                yield line_no, raw
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         if not is_gzip:
             raise
@@ -139,6 +133,31 @@ def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
             f"{name}: not a readable gzip file {where} ({exc}); "
             "the file is truncated or not gzip-compressed: re-download it, or drop the .gz suffix"
         ) from exc
+
+
+def decode_line(raw: bytes, name: str, line_no: int) -> str:
+    """One line as strict UTF-8.
+
+    Raises:
+        InputError: ``file:line: not valid UTF-8``.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}:{line_no}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8") from exc
+
+
+def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` of a text file (``.gz`` decompressed), decoding each line
+    as strict UTF-8 so that an encoding error names its own line.
+
+    Raises:
+        InputError: ``file:line: not valid UTF-8``, ``file: not a readable gzip file`` for a
+            truncated or fake ``.gz``, or ``file: cannot be read`` (missing, a directory, no permission).
+    """
+    name = os.fspath(path)
+    for line_no, raw in iter_byte_lines(path):
+        yield line_no, decode_line(raw, name, line_no)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -38,8 +39,9 @@ import numpy as np
 from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem, vector_problem
 from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import iter_jsonl, iter_text_lines, loads_strict
+from vector_trainer.fileio import iter_text_lines, loads_strict
 from vector_trainer.sources.embedders import Embedder
+from vector_trainer.sources.record_lines import iter_record_lines
 from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ImportSummary, SQLiteLogStore, StoredRecord
 from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
 
@@ -59,34 +61,54 @@ JSON_CELLS = ("input", "output")
 _NUMBER_TYPES = frozenset({int, float})
 
 
+def content_uuid(text: str) -> str:
+    """``str(uuid.uuid5(RECORD_UUID_NAMESPACE, text))``, without building ``UUID`` objects (a
+    third of the time; the import derives one per record that has no uuid)."""
+    digest = bytearray(hashlib.sha1(RECORD_UUID_NAMESPACE.bytes + text.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _fail(where: str, message: str) -> InputError:
     return InputError(f"{where}: {message}")
 
 
 def _parse_vector(raw: Any, where: str) -> np.ndarray | None:
-    if raw is None or raw == "":
+    if raw is None or (isinstance(raw, str) and not raw):
         return None
     if isinstance(raw, str):
         try:
             raw = loads_strict(raw)
         except ValueError as exc:
             raise _fail(where, f"'vector' is not a JSON array: {exc}") from exc
+    if isinstance(raw, np.ndarray):  # decoded in C (.record_lines), numbers only
+        if raw.ndim != 1 or not raw.size or raw.dtype.kind not in "fiu":
+            raise _fail(where, "'vector' must be a non-empty list of numbers")
+        vector = raw.astype(np.float64, copy=False)
+    else:
+        vector = _list_vector(raw, where)
+    problem = array_problem(vector)
+    if problem == "non_finite_vector" and not np.isfinite(vector).all():
+        position = int(np.argmin(np.isfinite(vector)))
+        shown = raw[position] if isinstance(raw, list) else float(vector[position])
+        raise _fail(where, f"'vector'[{position}] is {shown!r}; vectors must be finite (no NaN or inf)")
+    if problem is not None:
+        raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP[problem]}")
+    return vector.astype(np.float32)
+
+
+def _list_vector(raw: Any, where: str) -> np.ndarray:
     if not isinstance(raw, list) or not raw:
         raise _fail(where, "'vector' must be a non-empty list of numbers")
     if not set(map(type, raw)) <= _NUMBER_TYPES:  # one C-level pass; bool is not a number here
         position, value = next((p, v) for p, v in enumerate(raw) if type(v) not in _NUMBER_TYPES)
         raise _fail(where, f"'vector'[{position}] is {value!r}, not a number")
     try:
-        vector = np.asarray(raw, dtype=np.float64)
+        return np.asarray(raw, dtype=np.float64)
     except OverflowError as exc:  # an integer beyond float64
         raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP['non_finite_vector']}") from exc
-    problem = array_problem(vector)
-    if problem == "non_finite_vector" and not np.isfinite(vector).all():
-        position = int(np.argmin(np.isfinite(vector)))
-        raise _fail(where, f"'vector'[{position}] is {raw[position]!r}; vectors must be finite (no NaN or inf)")
-    if problem is not None:
-        raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP[problem]}")
-    return vector.astype(np.float32)
 
 
 def _parse_timestamp(raw: Any, where: str) -> str | None:
@@ -156,7 +178,7 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
             sort_keys=True,
             ensure_ascii=False,
         )
-        log_uuid = str(uuid_lib.uuid5(RECORD_UUID_NAMESPACE, digest_source))
+        log_uuid = content_uuid(digest_source)
     elif isinstance(raw_uuid, str):
         log_uuid = raw_uuid.strip()
         if not log_uuid:
@@ -205,8 +227,7 @@ def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
         except csv.Error as exc:
             raise InputError(f"{name}: malformed CSV ({exc})") from exc
         return
-    for line_no, obj in iter_jsonl(path):
-        yield f"{name}:{line_no}", obj
+    yield from iter_record_lines(path)
 
 
 def iter_records(path: str | os.PathLike[str], *, unique: bool = False) -> Iterator[tuple[str, ExecutionLog]]:
