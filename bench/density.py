@@ -14,7 +14,9 @@ queries of ../shared/data, then noisy copies of them) and on clustered synthetic
   call, then the kernel, per tile); with ``--numpy``, the NumPy reductions;
 * **faiss_range**: faiss ``IndexFlatIP.range_search`` (exact), summed into densities;
 * **extraction**: ``DensityBasedExtractor.extract`` end to end on the real vectors
-  (``epsilon="auto"``, density and lists, steady picks, anomalies, dedup, ChatML export).
+  (``epsilon="auto"``, density and lists, steady picks, anomalies, dedup, ChatML export), and
+  again with each text repeated 10 times (same text, same vector), where selection once grew
+  as regions x members: ``rest_of_extraction_s`` should double with ``n``, not grow 9x.
 
 Each figure is a wall time in seconds; ratios are against the floor, and the extraction's
 against the engine. The densities of engine and faiss are compared (nodes whose count differs:
@@ -40,10 +42,13 @@ from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.engines import DEFAULT_BLOCK, ExactEngine, normalize_rows
 from vector_trainer.extractor.knn import choose_epsilon
+from vector_trainer.types import ExecutionLog
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 #: Standard deviation of the noise added to each copy of a real vector.
 NOISE = 0.02
+#: How often each log repeats in the duplicate-heavy extraction.
+DUPLICATE_COPIES = 10
 #: Threshold of the synthetic runs (epsilon 0.3); the real runs use epsilon="auto".
 SYNTHETIC_THRESHOLD = 0.7
 
@@ -161,8 +166,22 @@ def measure(X: np.ndarray, threshold: float, block: int, with_numpy: bool) -> di
     return row
 
 
-def extraction(X: np.ndarray, block: int) -> dict:
-    logs = as_logs(X)
+def duplicate_logs(X: np.ndarray, copies: int) -> tuple[list[ExecutionLog], np.ndarray]:
+    """Every log repeated ``copies`` times, same text and same vector (the same question asked
+    again), under distinct uuids: the case whose selection used to grow as regions x members."""
+    distinct = -(-len(X) // copies)
+    rows = np.arange(len(X)) % distinct
+    logs = [
+        ExecutionLog(f"{i:07d}", "fn", "SUCCESS", {"question": f"q{r}"}, f"a{r}", vector=X[r])
+        for i, r in enumerate(rows.tolist())
+    ]
+    return logs, X[rows]
+
+
+def extraction(X: np.ndarray, block: int, copies: int = 1) -> dict:
+    """The whole extraction against the density pass alone, on ``X`` (``copies > 1``: on its
+    first ``n / copies`` logs, each repeated ``copies`` times)."""
+    logs, X = duplicate_logs(X, copies) if copies > 1 else (as_logs(X), X)
     threshold = choose_epsilon(X, "auto").threshold
     _, density_s = timed(lambda: ExactEngine(block=block).density(X, threshold))
     with tempfile.TemporaryDirectory() as out:
@@ -172,6 +191,7 @@ def extraction(X: np.ndarray, block: int) -> dict:
         "density_with_lists_s": round(density_s, 2),
         "extraction_s": round(whole_s, 2),
         "extraction_over_density": round(whole_s / density_s, 3),
+        "rest_of_extraction_s": round(whole_s - density_s, 2),
         "examples_written": result.n_examples,
     }
 
@@ -190,6 +210,7 @@ def main() -> None:
         report = {"n": n, "d": X.shape[1], "real": {"vectors": origin, "threshold": round(threshold, 4)}}
         report["real"] |= measure(X, threshold, args.block, args.numpy)
         report["real"]["extraction"] = extraction(X, args.block)
+        report["real"]["extraction_each_text_10_times"] = extraction(X, args.block, copies=DUPLICATE_COPIES)
         synthetic = clustered_sphere(n, X.shape[1], max(10, n // 500), seed=0)
         report["clustered"] = {"threshold": SYNTHETIC_THRESHOLD} | measure(
             synthetic, SYNTHETIC_THRESHOLD, args.block, args.numpy

@@ -26,6 +26,8 @@ import numpy as np
 
 #: k-means cells per block of the pass: a block then holds a few whole cells.
 CELLS_PER_BLOCK = 4
+#: Most cells (the chain costs ``cells^2``; past this a cell spans more than a block).
+MAX_CELLS = 4096
 #: Sampled rows per cell that train the cells.
 SAMPLE_PER_CELL = 32
 #: Lloyd rounds on the sample (the order only needs neighbours close, not optimal cells).
@@ -46,12 +48,13 @@ def locality_order(X: np.ndarray, block: int, seed: int) -> np.ndarray:
     n_blocks = -(-n // block)
     if n_blocks < 2:
         return shuffled
-    cells = min(n, CELLS_PER_BLOCK * n_blocks)
+    cells = min(n, CELLS_PER_BLOCK * n_blocks, MAX_CELLS)
     sample = X[np.sort(rng.choice(n, min(n, SAMPLE_PER_CELL * cells), replace=False))]
     centroids = _spherical_kmeans(sample, sample[rng.choice(len(sample), cells, replace=False)])
     rank = np.empty(cells, dtype=np.int64)
     rank[_nearest_chain(centroids)] = np.arange(cells)
-    return shuffled[np.argsort(rank[_assign(X[shuffled], centroids)], kind="stable")]
+    chain_position = rank[_assign(X, centroids)]
+    return shuffled[np.argsort(chain_position[shuffled], kind="stable")]
 
 
 def _assign(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
