@@ -92,7 +92,7 @@ class ExtractorConfig:
     dedup_threshold: float = param(0.98, Interval(0, 1, "right"), doc="similarity of near-duplicates")
     anomaly_quantile: float = param(0.25, Interval(0, 1), doc="density quantile of anomaly candidates")
     engine: str = param("auto", OneOf(("auto", "exact", "faiss", "ray")), doc="neighbour engine")
-    ann_threshold: int = param(100_000, Interval(1, None), doc="'auto' uses faiss above this many logs")
+    ann_threshold: int = param(200_000, Interval(1, None), doc="'auto' uses faiss above this many logs")
     ray_address: str = param("", doc="engine 'ray': cluster address (empty: RAY_ADDRESS, else a local Ray)")
     ray_cpus: int = param(0, Interval(0, None), doc="engine 'ray': CPUs of a local Ray (0: all)")
     system_prompt: str = param(DEFAULT_SYSTEM_PROMPT, doc="system message of every training example")
