@@ -37,6 +37,25 @@ HOSTILE_LINES = [
     pytest.param(_line_with('"ok"', "-Infinity"), "-Infinity is not valid JSON", id="inf-output"),
     pytest.param(_line_with('"function_name"', '"uuid": "   ", "function_name"'), "'uuid' is blank", id="blank-uuid"),
     pytest.param(_line_with('"function_name"', f'"uuid": "{"u" * 300}", "function_name"'), "at most", id="long-uuid"),
+    # Issue 17's fast decoder reads unknown fields too, and nesting has one limit on every path.
+    pytest.param(
+        _line_with('"function_name"', '"zz": "@", "function_name"').replace(b"@", b"\xff"),
+        "not valid UTF-8",
+        id="bad-utf8-in-unknown-field",
+    ),
+    pytest.param(
+        _line_with('"function_name"', f'"zz": 1{"0" * 4300}, "function_name"'),
+        "integer with thousands of digits",
+        id="huge-int-in-unknown-field",
+    ),
+    pytest.param(_line_with('"ok"', "[" * 101 + "]" * 101), "'output' is nested more than 100", id="nesting-101"),
+    # Near the recursion limit either decoder may give up first: "nested too deeply" either way.
+    pytest.param(_line_with('"ok"', "[" * 987 + "]" * 987), "nested", id="nesting-987"),
+    pytest.param(
+        _line_with('"function_name"', '"zz": ' + '{"b": ' * 988 + "1" + "}" * 988 + ', "function_name"'),
+        "nested",
+        id="nesting-988-in-unknown-field",
+    ),
 ]
 
 

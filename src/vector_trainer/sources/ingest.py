@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem, vector_problem
@@ -50,6 +51,9 @@ RECORD_UUID_NAMESPACE = uuid_lib.UUID("6f1c63e4-3b0e-4d7e-9a51-7c0d2b8f4a10")
 PROVIDED_VECTOR_SPACE = "provided"
 #: Longest accepted uuid; real ids (UUIDs, hashes, database keys) are far shorter.
 MAX_UUID_CHARS = 256
+#: Deepest nesting of lists and objects a record's field may have (real logs stay far below it;
+#: past about 1,000 the standard library cannot encode or decode the value at all).
+MAX_NESTING = 100
 #: Records embedded and written per step of a streaming import.
 EMBED_BATCH_SIZE = 512
 #: CSV columns whose cells are decoded when they hold a JSON object or array, so a record reads
@@ -76,39 +80,47 @@ def _fail(where: str, message: str) -> InputError:
 
 
 def _parse_vector(raw: Any, where: str) -> np.ndarray | None:
-    if raw is None or (isinstance(raw, str) and not raw):
+    if raw is None or raw == "":
         return None
     if isinstance(raw, str):
         try:
             raw = loads_strict(raw)
         except ValueError as exc:
             raise _fail(where, f"'vector' is not a JSON array: {exc}") from exc
-    if isinstance(raw, np.ndarray):  # decoded in C (.record_lines), numbers only
-        if raw.ndim != 1 or not raw.size or raw.dtype.kind not in "fiu":
-            raise _fail(where, "'vector' must be a non-empty list of numbers")
-        vector = raw.astype(np.float64, copy=False)
-    else:
-        vector = _list_vector(raw, where)
+    if not isinstance(raw, list) or not raw:
+        raise _fail(where, "'vector' must be a non-empty list of numbers")
+    try:  # numbers only (bool is not one here), integers as floats, in one pass in C
+        numbers = msgspec.convert(raw, list[float])
+    except msgspec.ValidationError as exc:
+        position, value = next(((p, v) for p, v in enumerate(raw) if type(v) not in _NUMBER_TYPES), (None, None))
+        if position is not None:
+            raise _fail(where, f"'vector'[{position}] is {value!r}, not a number") from exc
+        raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP['non_finite_vector']}") from exc
+    vector = np.asarray(numbers, dtype=np.float64)
     problem = array_problem(vector)
     if problem == "non_finite_vector" and not np.isfinite(vector).all():
         position = int(np.argmin(np.isfinite(vector)))
-        shown = raw[position] if isinstance(raw, list) else float(vector[position])
-        raise _fail(where, f"'vector'[{position}] is {shown!r}; vectors must be finite (no NaN or inf)")
+        raise _fail(where, f"'vector'[{position}] is {raw[position]!r}; vectors must be finite (no NaN or inf)")
     if problem is not None:
         raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP[problem]}")
     return vector.astype(np.float32)
 
 
-def _list_vector(raw: Any, where: str) -> np.ndarray:
-    if not isinstance(raw, list) or not raw:
-        raise _fail(where, "'vector' must be a non-empty list of numbers")
-    if not set(map(type, raw)) <= _NUMBER_TYPES:  # one C-level pass; bool is not a number here
-        position, value = next((p, v) for p, v in enumerate(raw) if type(v) not in _NUMBER_TYPES)
-        raise _fail(where, f"'vector'[{position}] is {value!r}, not a number")
-    try:
-        return np.asarray(raw, dtype=np.float64)
-    except OverflowError as exc:  # an integer beyond float64
-        raise _fail(where, f"'vector' is unusable: {VECTOR_PROBLEM_HELP['non_finite_vector']}") from exc
+def _nesting_problem(record: Mapping[str, Any]) -> str | None:
+    """The first field (other than ``vector``, checked on its own) nested deeper than
+    :data:`MAX_NESTING`, or ``None``. Counted with an explicit stack, so the rule does not depend
+    on how deep the caller's stack is, and a record that passes can be encoded and decoded again."""
+    for key, value in record.items():
+        if key == "vector" or not isinstance(value, (list, dict)):
+            continue
+        pending = [(value, 1)]
+        while pending:
+            container, depth = pending.pop()
+            if depth > MAX_NESTING:
+                return key
+            children = container.values() if isinstance(container, dict) else container
+            pending.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
+    return None
 
 
 def _parse_timestamp(raw: Any, where: str) -> str | None:
@@ -147,6 +159,11 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     Raises:
         InputError: Naming ``where`` and the offending field.
     """
+    deep = _nesting_problem(record)
+    if deep is not None:
+        raise _fail(
+            where, f"'{deep}' is nested more than {MAX_NESTING} levels deep; flatten it or store it as a string"
+        )
     function_name = record.get("function_name")
     if not isinstance(function_name, str) or not function_name.strip():
         raise _fail(where, "missing field 'function_name' (a non-empty string)")
