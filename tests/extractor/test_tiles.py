@@ -82,9 +82,20 @@ def test_threaded_pass_gives_the_serial_figures_bit_for_bit(knn: int) -> None:
         np.testing.assert_array_equal(threaded.knn_index, serial.knn_index)
 
 
-def test_workers_must_be_positive() -> None:
+def test_workers_and_list_width_are_checked() -> None:
     with pytest.raises(ConfigError, match="workers must be >= 1"):
         ExactEngine(workers=0)
+    with pytest.raises(ConfigError, match="knn must be >= 0"):
+        ExactEngine(knn=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_rows_of_other_float_types_give_the_float32_figures(dtype) -> None:
+    X, _ = clustered([40, 30], dim=8, spread=0.2, seed=5)
+    expected = ExactEngine(block=16, fused=True).density(X.astype(dtype).astype(np.float32), threshold=0.6)
+    result = ExactEngine(block=16, fused=True).density(X.astype(dtype), threshold=0.6)
+    np.testing.assert_array_equal(result.density, expected.density)
+    np.testing.assert_array_equal(result.knn_index, expected.knn_index)
 
 
 def test_blas_threads_is_at_least_one() -> None:

@@ -149,6 +149,8 @@ class ExactEngine:
             raise ConfigError(f"block must be >= 1, got {block}")
         if workers is not None and workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
+        if knn < 0:
+            raise ConfigError(f"knn must be >= 0 (0: no neighbour lists), got {knn}")
         self.block, self.knn, self.seed, self.fused, self.workers = block, knn, seed, fused, workers
 
     def _kernels(self, n: int) -> ModuleType | None:
@@ -157,6 +159,7 @@ class ExactEngine:
         return load_kernels()
 
     def density(self, X: np.ndarray, threshold: float, ids: Sequence[str] = ()) -> DensityResult:
+        X = np.ascontiguousarray(X, dtype=np.float32)  # the kernels' type (float16 or float64 rows too)
         n = X.shape[0]
         b = self.block
         order = locality_order(X, b, self.seed)  # similar rows in one block: tight first floors
