@@ -29,11 +29,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from density import SHARED_DATA
 from vector_trainer.sources.embedders import HashingEmbedder
 from vector_trainer.sources.ingest import ingest_file
 from vector_trainer.sources.store import SQLiteLogStore
-
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def real_rows() -> tuple[list[str], list[str], np.ndarray] | None:

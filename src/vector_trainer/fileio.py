@@ -194,6 +194,29 @@ def loads_strict(text: str) -> Any:
     return value
 
 
+def _loads_line(text: str, name: str, line_no: int) -> Any:
+    try:
+        return loads_strict(text)
+    except ValueError as exc:
+        raise InputError(f"{name}:{line_no}: {exc}") from exc
+
+
+def json_object_line(raw: bytes, name: str, line_no: int) -> dict[str, Any] | None:
+    """One JSONL line read strictly as a JSON object (``None`` for a blank line).
+
+    Raises:
+        InputError: ``file:line: ...`` for invalid UTF-8, invalid JSON (see :func:`loads_strict`)
+            or a value that is not an object.
+    """
+    text = decode_line(raw, name, line_no)
+    if not text.strip():
+        return None
+    value = _loads_line(text, name, line_no)
+    if not isinstance(value, dict):
+        raise InputError(f"{name}:{line_no}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for each non-blank line of a JSONL file, any JSON value.
 
@@ -202,12 +225,8 @@ def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
     """
     name = os.fspath(path)
     for line_no, line in iter_text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            yield line_no, loads_strict(line)
-        except ValueError as exc:
-            raise InputError(f"{name}:{line_no}: {exc}") from exc
+        if line.strip():
+            yield line_no, _loads_line(line, name, line_no)
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -218,10 +237,10 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             or a non-object line.
     """
     name = os.fspath(path)
-    for line_no, value in iter_json_lines(path):
-        if not isinstance(value, dict):
-            raise InputError(f"{name}:{line_no}: expected a JSON object, got {type(value).__name__}")
-        yield line_no, value
+    for line_no, raw in iter_byte_lines(path):
+        value = json_object_line(raw, name, line_no)
+        if value is not None:
+            yield line_no, value
 
 
 def remove_stale_temp_files(directory: str | os.PathLike[str], *, older_than_s: float = STALE_TMP_AGE_S) -> int:

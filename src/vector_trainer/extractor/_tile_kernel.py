@@ -29,13 +29,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+#: Groups of columns per rank in :func:`kth_largest_floor` (more: a tighter bound, a longer pass).
+FLOOR_GROUPS_PER_RANK = 4
 # Reassociation lets LLVM vectorise float reductions; no "nnan"/"ninf": tiles hold -inf.
 FASTMATH_FLAGS = ("reassoc", "nsz", "contract")
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=set(FASTMATH_FLAGS))
 # Helpers called per row or per entry are inlined: a call that passes arrays costs numba
 # reference-count updates, more than the helper's own work.
-#: Groups of columns per rank in :func:`kth_largest_floor` (more: a tighter bound, a longer pass).
-FLOOR_GROUPS_PER_RANK = 4
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=set(FASTMATH_FLAGS), inline="always")
 
 
@@ -228,7 +228,7 @@ def kth_largest_floor(tile, r):
             if at_least >= r:
                 prefix = candidate
         bits[0] = np.int32((prefix ^ np.int64(0x7FFFFFFF)) if prefix < 0 else prefix)
-        out[i] = maxima[0]
+        out[i] = maxima[0]  # the key's bits read back as the float they came from
     return out
 
 

@@ -18,8 +18,7 @@ from typing import Any
 
 import msgspec
 
-from vector_trainer.errors import InputError
-from vector_trainer.fileio import decode_line, iter_byte_lines, loads_strict
+from vector_trainer.fileio import iter_byte_lines, json_object_line
 
 #: One decoder for every line; configuration only, never changed after this line.
 _DECODER = msgspec.json.Decoder()
@@ -39,21 +38,7 @@ def iter_record_lines(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[
         except (msgspec.MsgspecError, RecursionError):
             record = None
         if not isinstance(record, dict):  # refused, blank, or not an object: the strict reading
-            record = _strict_record(raw, name, line_no)
+            record = json_object_line(raw, name, line_no)
             if record is None:
                 continue
         yield f"{name}:{line_no}", record
-
-
-def _strict_record(raw: bytes, name: str, line_no: int) -> dict[str, Any] | None:
-    """A line read by the strict decoder (``None`` for a blank line)."""
-    text = decode_line(raw, name, line_no)
-    if not text.strip():
-        return None
-    try:
-        value = loads_strict(text)
-    except ValueError as exc:
-        raise InputError(f"{name}:{line_no}: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InputError(f"{name}:{line_no}: expected a JSON object, got {type(value).__name__}")
-    return value
