@@ -25,6 +25,7 @@ LAYERS = {
     "_layout": 0,
     "fileio": 0,
     "chatml": 0,
+    "conversation": 0,
     "config": 0,
     "sources": 1,
     "extractor": 2,

@@ -1,9 +1,12 @@
 """Chat-format (ChatML) training examples: rendering logs faithfully and OpenAI's format checks.
 
-The checks follow OpenAI's fine-tuning data-preparation cookbook: every line is an object
-with a ``messages`` list; each message has a ``role`` and string ``content``; only the keys
-role, content, name, function_call and weight are allowed; roles are system, user, assistant,
-function or tool; every example has an assistant message.
+The checks follow OpenAI's fine-tuning format (chat, multi-turn, tools): every line is an
+object with a ``messages`` list and optional ``tools`` / ``parallel_tool_calls``; each message
+has a known ``role`` and only the keys its role may carry; content is a string (or, for a user,
+a list of text and image parts), absent only on an assistant turn that calls tools; tool calls
+are ``{"id", "type": "function", "function": {"name", "arguments"}}`` with ``arguments`` JSON
+text; a ``tool`` message answers an earlier call by ``tool_call_id``; ``weight`` (0 or 1) only on
+assistant turns; and at least one assistant turn is trained on (weight not 0).
 """
 
 from __future__ import annotations
@@ -12,11 +15,25 @@ import json
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from vector_trainer.conversation import Conversation
+
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-ALLOWED_MESSAGE_KEYS = frozenset({"role", "content", "name", "function_call", "weight"})
-ALLOWED_ROLES = frozenset({"system", "user", "assistant", "function", "tool"})
+#: The keys each role's messages may carry in OpenAI's fine-tuning format.
+ALLOWED_MESSAGE_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "system": frozenset({"role", "content", "name"}),
+        "user": frozenset({"role", "content", "name"}),
+        "assistant": frozenset({"role", "content", "name", "tool_calls", "function_call", "refusal", "weight"}),
+        "tool": frozenset({"role", "content", "tool_call_id"}),
+        "function": frozenset({"role", "content", "name"}),
+    }
+)
+ALLOWED_ROLES = frozenset(ALLOWED_MESSAGE_KEYS)
+#: Top-level keys of an example besides ``messages``.
+ALLOWED_EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 MIN_TRAINING_EXAMPLES = 10
 #: Name of the single captured argument of a log imported from plain text.
 PLAIN_INPUT_KEY = "input"
@@ -118,6 +135,110 @@ def build_example(system_prompt: str | None, user: str, assistant: str) -> dict[
     return {"messages": messages}
 
 
+def conversation_example(conversation: Conversation, system_prompt: str | None = None) -> dict[str, Any]:
+    """A conversation log as a fine-tuning example: the messages exactly as logged, every earlier
+    assistant turn with ``"weight": 0`` (only the logged reply is trained on), the reply last, the
+    offered tools at the top level. ``system_prompt`` fills in only a conversation that has no
+    system message of its own.
+
+    Raises:
+        ValueError: If the conversation has no reply.
+    """
+    if conversation.reply is None:
+        raise ValueError("the conversation has no reply to train on")
+    messages = [message.to_openai() for message in conversation.messages]
+    for message in messages:
+        if message["role"] == "assistant":
+            message["weight"] = 0
+    if system_prompt and not conversation.system_messages:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    messages.append(conversation.reply.to_openai())
+    example: dict[str, Any] = {"messages": messages}
+    if conversation.tools:
+        example["tools"] = [dict(tool) for tool in conversation.tools]
+    return example
+
+
+def _content_issue(role: str, message: Mapping[str, Any]) -> str | None:
+    content = message.get("content")
+    if content is None:
+        if role == "assistant" and (message.get("tool_calls") or message.get("function_call")):
+            return None
+        return "lacks 'content'"
+    if isinstance(content, str):
+        return "has empty content" if not content.strip() and role in {"user", "assistant"} else None
+    if isinstance(content, list) and content and role == "user":
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") not in ("text", "image_url"):
+                return "has a content part that is neither text nor image_url"
+        return None
+    return "content is not a string"
+
+
+def _tool_call_issue(call: Any) -> str | None:
+    if not isinstance(call, dict) or call.get("type") != "function" or not isinstance(call.get("id"), str):
+        return "a tool call is not {'id', 'type': 'function', 'function': {...}}"
+    function = call.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+        return "a tool call has no function name"
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):
+        return f"tool call {call['id']!r}: 'arguments' must be a JSON string"
+    try:
+        json.loads(arguments)
+    except json.JSONDecodeError:
+        return f"tool call {call['id']!r}: 'arguments' is not valid JSON"
+    return None
+
+
+def _message_issues(index: int, message: Any, called: set[str]) -> list[FormatIssue]:
+    if not isinstance(message, dict):
+        return [FormatIssue("error", f"message {index} is not an object")]
+    role = message.get("role")
+    if role not in ALLOWED_ROLES:
+        return [FormatIssue("error", f"message {index} has unrecognised role {role!r}")]
+    issues: list[FormatIssue] = []
+    unknown = set(message) - ALLOWED_MESSAGE_KEYS[role]
+    if unknown:
+        issues.append(FormatIssue("error", f"message {index} ({role}) has unrecognised keys {sorted(unknown)}"))
+    problem = _content_issue(role, message)
+    if problem:
+        issues.append(FormatIssue("error", f"message {index} ({role}) {problem}"))
+    if ("weight" in message and message["weight"] not in (0, 1)) or isinstance(message.get("weight"), bool):
+        issues.append(FormatIssue("error", f"message {index} weight must be 0 or 1"))
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list) or not calls:
+            issues.append(FormatIssue("error", f"message {index} 'tool_calls' must be a non-empty list"))
+        else:
+            for call in calls:
+                call_problem = _tool_call_issue(call)
+                if call_problem:
+                    issues.append(FormatIssue("error", f"message {index}: {call_problem}"))
+                elif isinstance(call, dict):
+                    called.add(call["id"])
+    if role == "tool" and message.get("tool_call_id") not in called:
+        issues.append(FormatIssue("error", f"message {index} (tool) answers no earlier tool call"))
+    return issues
+
+
+def _tools_issues(example: dict[str, Any]) -> list[FormatIssue]:
+    tools = example.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        return [FormatIssue("error", "'tools' must be a list")]
+    names = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            return [FormatIssue("error", "a tool is not {'type': 'function', 'function': {'name', ...}}")]
+        names.append(function["name"])
+    if len(set(names)) != len(names):
+        return [FormatIssue("error", "'tools' names a function twice")]
+    return []
+
+
 def check_example(example: Any) -> list[FormatIssue]:
     """OpenAI's format checks for one example; an empty list means it is valid."""
     if not isinstance(example, dict):
@@ -125,28 +246,19 @@ def check_example(example: Any) -> list[FormatIssue]:
     messages = example.get("messages")
     if not isinstance(messages, list) or not messages:
         return [FormatIssue("error", "missing or empty 'messages' list")]
-    issues: list[FormatIssue] = []
-    roles: list[str] = []
+    issues = [FormatIssue("error", f"unrecognised key {key!r}") for key in sorted(set(example) - ALLOWED_EXAMPLE_KEYS)]
+    issues += _tools_issues(example)
+    if "parallel_tool_calls" in example and not isinstance(example["parallel_tool_calls"], bool):
+        issues.append(FormatIssue("error", "'parallel_tool_calls' must be true or false"))
+    called: set[str] = set()
     for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            issues.append(FormatIssue("error", f"message {index} is not an object"))
-            continue
-        unknown = set(message) - ALLOWED_MESSAGE_KEYS
-        if unknown:
-            issues.append(FormatIssue("error", f"message {index} has unrecognised keys {sorted(unknown)}"))
-        if "role" not in message or "content" not in message:
-            issues.append(FormatIssue("error", f"message {index} lacks 'role' or 'content'"))
-            continue
-        role, content = message["role"], message["content"]
-        if role not in ALLOWED_ROLES:
-            issues.append(FormatIssue("error", f"message {index} has unrecognised role {role!r}"))
-        roles.append(role)
-        if not isinstance(content, str):
-            issues.append(FormatIssue("error", f"message {index} content is not a string"))
-        elif not content.strip() and role in {"user", "assistant"}:
-            issues.append(FormatIssue("error", f"message {index} ({role}) has empty content"))
+        issues += _message_issues(index, message, called)
+    roles = [m.get("role") for m in messages if isinstance(m, dict)]
+    trained = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant" and m.get("weight") != 0]
     if "assistant" not in roles:
         issues.append(FormatIssue("error", "example has no assistant message"))
+    elif not trained:
+        issues.append(FormatIssue("error", "every assistant message has weight 0: nothing would be trained on"))
     if "user" not in roles:
         issues.append(FormatIssue("warning", "example has no user message"))
     if "system" not in roles:

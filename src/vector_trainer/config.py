@@ -10,6 +10,9 @@ or Python: ``extractor.epsilon: must be in (0, 1] or 'auto', got 1.5``. This mod
     [source]
     store = ".vectortrainer/logs.db"
 
+    [embedding]          # what a log's vector embeds, when VectorTrainer makes it
+    view = "last_user"   # for conversations: last_user, history, reply, field, whole
+
     [extractor]          # DensityBasedExtractor(...)
     epsilon = "auto"     # or a number in (0, 1]
     top_k = 50
@@ -80,6 +83,29 @@ class SourceConfig:
     page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading the store")
 
 
+#: The text a log's vector embeds (:mod:`vector_trainer.sources.views`).
+EMBEDDING_VIEWS = ("last_user", "history", "reply", "field", "whole")
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """``[embedding]``: which text of a log VectorTrainer embeds (at ingest, ``reembed``, ``run --reembed``)."""
+
+    view: str = param(
+        "last_user",
+        OneOf(EMBEDDING_VIEWS),
+        doc="conversations: the last user turn, it with earlier turns (history), the reply, one input "
+        "field, or the whole rendered input",
+    )
+    history_chars: int = param(
+        1000, Interval(1, 1_000_000), doc="view 'history': characters of earlier turns kept after the last user turn"
+    )
+    input_field: str = param("", doc="view 'field': the input argument to embed")
+    embedder: str = param("auto", OneOf(("auto", "hashing", "local", "openai")), doc="embedder of logs without vectors")
+    model: str | None = param(None, NonEmpty(), doc="sentence-transformers model directory for embedder 'local'")
+    reembed: bool = param(False, doc="run/loop: embed each log's view as it is read, ignoring stored vectors")
+
+
 @dataclass(frozen=True)
 class ExtractorConfig:
     """Arguments of :class:`~vector_trainer.extractor.DensityBasedExtractor`."""
@@ -145,7 +171,9 @@ class LocalLoRATrainerConfig:
     n_epochs: int = param(1, Interval(1, None), doc="training epochs")
     learning_rate: float = param(2e-4, Interval(0, 1, "right"), doc="optimiser learning rate")
     batch_size: int = param(2, Interval(1, None), doc="per-device batch size")
-    max_length: int = param(512, Interval(8, None), doc="longest tokenized example")
+    max_length: int | None = param(
+        None, Interval(8, None), doc="longest tokenized example (default: the data's longest; longer ones are refused)"
+    )
     lora_r: int = param(8, Interval(1, None), doc="LoRA rank")
     lora_alpha: int = param(16, Interval(1, None), doc="LoRA scaling")
     lora_dropout: float = param(0.05, Interval(0, 1, "left"), doc="LoRA dropout")
@@ -235,6 +263,7 @@ class Config:
     """The whole configuration."""
 
     source: SourceConfig = field(default_factory=SourceConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
     synthesizer: SynthesizerConfig = field(default_factory=SynthesizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -247,6 +276,7 @@ class Config:
 _SECTIONS: Mapping[str, type] = MappingProxyType(
     {
         "source": SourceConfig,
+        "embedding": EmbeddingConfig,
         "extractor": ExtractorConfig,
         "synthesizer": SynthesizerConfig,
         "pipeline": PipelineConfig,

@@ -28,6 +28,7 @@ from vector_trainer.errors import (
 HANDLERS = {
     "run": commands.cmd_run,
     "ingest": commands.cmd_ingest,
+    "reembed": commands.cmd_reembed,
     "export-logs": commands.cmd_export_logs,
     "functions": commands.cmd_functions,
     "synthesize": commands.cmd_synthesize,

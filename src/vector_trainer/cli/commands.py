@@ -57,6 +57,7 @@ def run_config(args: argparse.Namespace) -> Config:
         ray_address=args.ray_address,
         system_prompt=args.system_prompt,
     )
+    config = with_overrides(config, "embedding", reembed=args.reembed)
     config = with_overrides(config, "trainer", name=args.trainer, **trainer_flags(args))
     config = with_overrides(
         config, "pipeline", poll_interval_s=args.poll_interval, register_golden=args.register_golden
@@ -75,7 +76,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     config = run_config(args)
     if getattr(args, "demo", False):
         config = _prepare_demo(config, console)
-    source = open_source(config.source)
+    source = open_source(config.source, embedding=config.embedding)
     functions = functions_to_run(config, source)
     pairs = load_feedback(config.run.feedback) if config.run.feedback else []
     trainer = trainer_from_config(config.trainer)
@@ -164,13 +165,29 @@ def _prepare_demo(config: Config, console: Console) -> Config:
     return config
 
 
+def embedding_config(args: argparse.Namespace) -> Config:
+    """The configuration of ``ingest``/``reembed``: the file's ``[embedding]``, then the flags over it."""
+    return with_overrides(
+        base_config(args),
+        "embedding",
+        embedder=args.embedder,
+        model=args.embedding_model,
+        view=args.view,
+        input_field=args.input_field,
+        history_chars=args.history_chars,
+    )
+
+
 def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer ingest FILE``."""
     from vector_trainer.sources.embedders import make_embedder
     from vector_trainer.sources.ingest import ingest_file
     from vector_trainer.sources.store import SQLiteLogStore
+    from vector_trainer.sources.views import EmbeddingView
 
-    embedder = make_embedder(args.embedder, model_path=args.embedding_model)
+    settings = embedding_config(args).embedding
+    view = EmbeddingView.from_config(settings)
+    embedder = make_embedder(settings.embedder, model_path=settings.model)
     with (
         SQLiteLogStore(args.store) as store,
         Progress(
@@ -190,15 +207,41 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
             vector_space=args.vector_space,
             on_duplicate=args.on_duplicate,
             on_progress=show,
+            view=view,
+            log_format=args.format,
+            function_name=args.function_name,
         )
     skipped = f", {summary.skipped} skipped as duplicates" if summary.skipped else ""
     console.print(
         f"imported {summary.inserted} new and {summary.updated} updated logs{skipped} "
         f"({printable(', '.join(summary.functions)) or 'none new'}) into {args.store}"
     )
-    vectors = f"{summary.embedded} embedded with {summary.embedder}" if summary.embedder else "vectors from the file"
+    vectors = (
+        f"{summary.embedded} embedded with {summary.embedder} from view {summary.view}"
+        if summary.embedder
+        else "vectors from the file"
+    )
     console.print(f"vectors: {vectors}")
     console.print(f"next: vectortrainer functions --store {args.store}   then   vectortrainer run --store {args.store}")
+    return EXIT_OK
+
+
+def cmd_reembed(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer reembed``: every vector of the store's functions made again from a view."""
+    from vector_trainer.sources.embedders import make_embedder
+    from vector_trainer.sources.reembed import reembed_store
+    from vector_trainer.sources.store import SQLiteLogStore
+    from vector_trainer.sources.views import EmbeddingView
+
+    settings = embedding_config(args).embedding
+    view = EmbeddingView.from_config(settings)
+    embedder = make_embedder(settings.embedder, model_path=settings.model)
+    with SQLiteLogStore(args.store, create=False) as store:
+        functions = functions_to_run(with_overrides(Config(), "run", functions=args.function), store)
+        for function_name in functions:
+            count, space = reembed_store(store, function_name, embedder, view)
+            console.print(f"{printable(function_name)}: {count:,} logs re-embedded into '{printable(space)}'")
+    console.print(f"next: vectortrainer run --store {args.store}")
     return EXIT_OK
 
 

@@ -135,7 +135,7 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     config = with_overrides(config, "pipeline", live_dir=config.run.out)
     if config.extractor.validation_fraction == 0:  # the gate needs examples no model was trained on
         config = with_overrides(config, "extractor", validation_fraction=config.gate.validation_fraction)
-    source = open_source(config.source)
+    source = open_source(config.source, embedding=config.embedding)
     trainer = trainer_from_config(config.trainer)
     trainer.check_ready()
     loop = ContinuousLoop(

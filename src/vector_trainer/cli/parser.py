@@ -12,7 +12,9 @@ from vector_trainer._params import options_of
 from vector_trainer.config import (
     DEFAULT_TRAIN_ROOT,
     DEFAULT_TRAINER,
+    EMBEDDING_VIEWS,
     TRAINER_SETTINGS,
+    EmbeddingConfig,
     ExtractorConfig,
     GateConfig,
     LoopConfig,
@@ -22,6 +24,7 @@ from vector_trainer.config import (
     SynthesizerConfig,
 )
 from vector_trainer.sources.columnar import DEFAULT_ROWS_PER_FILE
+from vector_trainer.sources.formats import LOG_FORMATS
 from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ON_DUPLICATE
 
 #: Flags whose name is not the option's (``--budget`` sets ``max_budget_usd``).
@@ -69,6 +72,29 @@ def _add_trainer_arguments(p: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_view_arguments(p: argparse.ArgumentParser) -> None:
+    """The embedder and the view flags of ``ingest`` and ``reembed`` (defaults from ``[embedding]``)."""
+    p.add_argument("--config", help="TOML config file: its [embedding] section gives the defaults below")
+    p.add_argument(
+        "--embedder",
+        choices=options_of(EmbeddingConfig, "embedder"),
+        help="embeds records without a vector; auto: openai with OPENAI_API_KEY, local with "
+        f"--embedding-model, else hashing (lexical, offline) {_default(EmbeddingConfig, 'embedder')}",
+    )
+    p.add_argument(
+        "--embedding-model",
+        help="sentence-transformers model path for --embedder local (default: the bundled all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--view",
+        choices=EMBEDDING_VIEWS,
+        help="what a conversation's vector embeds: its last user turn, it with earlier turns (history), the "
+        f"reply, one input (field, with --input-field) or the whole input {_default(EmbeddingConfig, 'view')}",
+    )
+    p.add_argument("--input-field", help="the input argument view 'field' embeds")
+    p.add_argument("--history-chars", type=int, help=f"view history {_default(EmbeddingConfig, 'history_chars')}")
+
+
 def _epsilon(text: str) -> float | str:
     """``auto`` or a number (its range is checked with the rest of the configuration)."""
     if text.strip().lower() == "auto":
@@ -96,7 +122,16 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, help=f"most picks per strategy {_default(ExtractorConfig, 'top_k')}")
     p.add_argument("--engine", choices=["auto", "exact", "faiss", "ray"], help=f"{_default(ExtractorConfig, 'engine')}")
     p.add_argument("--ray-address", help="engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--system-prompt", help="system message of every training example")
+    p.add_argument(
+        "--system-prompt", help="system message of every single-input example and of conversations logged without one"
+    )
+    p.add_argument(
+        "--reembed",
+        action="store_true",
+        default=None,
+        help="embed each log's [embedding] view (default: a conversation's last user turn) as it is read, "
+        "instead of its stored vector",
+    )
     _add_trainer_arguments(p)
     p.add_argument("--wait", action="store_true", default=None, help="poll the job until it finishes")
     p.add_argument(
@@ -127,18 +162,18 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="import JSONL/CSV execution records into the embedded store")
     ingest.add_argument("file", help="JSONL or CSV file (optionally .gz); see the README for the format")
     ingest.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
-    ingest.add_argument(
-        "--embedder",
-        default="auto",
-        choices=["auto", "hashing", "local", "openai"],
-        help="embeds records without a vector; auto: openai with OPENAI_API_KEY, local with "
-        "--embedding-model, else hashing (lexical, offline)",
-    )
-    ingest.add_argument(
-        "--embedding-model",
-        help="sentence-transformers model path for --embedder local (default: the bundled all-MiniLM-L6-v2)",
-    )
     ingest.add_argument("--vector-space", default="provided", help="name of the model that made the file's vectors")
+    ingest.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", *LOG_FORMATS],
+        help="records (ours), openai (request/response logs), chat ({'messages': [...]} files), otel (OTLP JSON "
+        "GenAI spans), langfuse (generations); auto: detected from the first object (default: auto)",
+    )
+    ingest.add_argument(
+        "--function", dest="function_name", help="function of logs whose format names none (default: the format's)"
+    )
+    _add_view_arguments(ingest)
     ingest.add_argument(
         "--on-duplicate",
         choices=ON_DUPLICATE,
@@ -147,6 +182,14 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
         f"or stop (error) (default: {DEFAULT_ON_DUPLICATE})",
     )
     ingest.set_defaults(handler=handlers["ingest"])
+
+    reembed = sub.add_parser(
+        "reembed", help="re-embed the embedded store's logs from a view (e.g. a conversation's last user turn)"
+    )
+    reembed.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
+    reembed.add_argument("--function", action="append", help="function to re-embed (repeatable; default: all)")
+    _add_view_arguments(reembed)
+    reembed.set_defaults(handler=handlers["reembed"])
 
     export = sub.add_parser("export-logs", help="write a log source to Parquet files (for --engine ray)")
     export.add_argument("out", help="directory to write (one sub-directory per function; replaced when done)")

@@ -16,9 +16,9 @@ from typing import Any
 
 from vector_trainer import _layout
 from vector_trainer._params import check_values
-from vector_trainer.chatml import build_example, render_output, render_prompt, template_fields
+from vector_trainer.chatml import template_fields
 from vector_trainer.config import ExtractorConfig
-from vector_trainer.errors import ConfigError, EmptyDataError, InputError
+from vector_trainer.errors import ConfigError, EmptyDataError
 from vector_trainer.extractor.distributed_extract import (
     EXTRACT_STEPS,
     extract_distributed,
@@ -28,7 +28,7 @@ from vector_trainer.extractor.distributed_extract import (
 )
 from vector_trainer.extractor.engine_choice import make_engine
 from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine
-from vector_trainer.extractor.examples import build_examples, register_picks, split_examples
+from vector_trainer.extractor.examples import build_examples, log_example, register_picks, split_examples
 from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
 from vector_trainer.extractor.knn import EpsilonChoice
 from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
@@ -225,26 +225,15 @@ class DensityBasedExtractor:
         return self.settings.system_prompts.get(function_name, self.settings.system_prompt)
 
     def to_example(self, log: ExecutionLog) -> dict[str, Any]:
-        """The ChatML example of a log: its input as the app sends it (the function's prompt
-        template, if any) as the user turn, its decoded output as the assistant turn.
+        """The ChatML example of a log (:func:`~vector_trainer.extractor.examples.log_example`
+        with the function's system prompt and prompt template).
 
         Raises:
-            InputError: If the log's input or output holds NaN or an infinity, or lacks an
-                input its function's template uses.
+            InputError: If the log's input or output holds NaN or an infinity, lacks an input
+                its function's template uses, or is a malformed conversation.
         """
         template = self.settings.prompt_templates.get(log.function_name)
-        try:
-            user, assistant = render_prompt(log.inputs, template), render_output(log.output)
-        except KeyError as exc:
-            raise InputError(
-                f"log {log.uuid}: prompt_templates.{log.function_name} uses {{{exc.args[0]}}}, but the log's "
-                f"inputs are {', '.join(log.inputs) or 'none'}; fix the template or the log"
-            ) from None
-        except ValueError as exc:
-            raise InputError(
-                f"log {log.uuid}: its input or output holds NaN or Infinity, which a training file cannot carry"
-            ) from exc
-        return build_example(self.system_prompt_for(log.function_name), user, assistant)
+        return log_example(log, self.system_prompt_for(log.function_name), template)
 
     def extract(
         self,
@@ -333,6 +322,13 @@ class DensityBasedExtractor:
             report=written,
         )
 
+    def vector_space(self, function_name: str) -> str:
+        """What made the function's vectors: the embedder and view (``hashing-bow-384@history:1000``)
+        where the source records it, else ``"stored by the source"``."""
+        lookup = getattr(self.dataset_manager, "vector_space", None)
+        space = lookup(function_name) if callable(lookup) else None
+        return str(space[0]) if space else "stored by the source"
+
     def report_parameters(self, function_name: str, epsilon: EpsilonChoice) -> dict[str, Any]:
         """The settings an extraction of ``function_name`` used, as its report records them."""
         s = self.settings
@@ -347,6 +343,7 @@ class DensityBasedExtractor:
             "anomaly_quantile": s.anomaly_quantile,
             "system_prompt": self.system_prompt_for(function_name),
             "prompt_template": s.prompt_templates.get(function_name),
+            "vector_space": self.vector_space(function_name),
             "validation_fraction": s.validation_fraction,
         }
 

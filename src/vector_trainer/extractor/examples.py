@@ -8,11 +8,51 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vector_trainer.chatml import check_example
+from vector_trainer.chatml import (
+    build_example,
+    check_example,
+    conversation_example,
+    render_output,
+    render_prompt,
+)
+from vector_trainer.conversation import ConversationError, conversation_of
+from vector_trainer.errors import InputError
 from vector_trainer.types import ExecutionLog, GoldenCandidate
 
 #: A selected log and its ChatML example.
 Picked = tuple[GoldenCandidate, dict[str, Any]]
+
+
+def log_example(log: ExecutionLog, system_prompt: str, template: str | None = None) -> dict[str, Any]:
+    """The ChatML example of a log.
+
+    A conversation log is the conversation as logged (:func:`~vector_trainer.chatml.conversation_example`:
+    its own system messages, every earlier turn, tool calls and tools, only the reply trained
+    on; ``system_prompt`` fills in only when it has none). Any other log is its input as the app
+    sends it (``template``, if any) as the user turn and its decoded output as the assistant turn.
+
+    Raises:
+        InputError: If the log's input or output holds NaN or an infinity, lacks an input the
+            template uses, or is a malformed conversation.
+    """
+    try:
+        conversation = conversation_of(log.inputs, log.output)
+    except ConversationError as exc:
+        raise InputError(f"log {log.uuid}: {exc}") from None
+    if conversation is not None:
+        return conversation_example(conversation, system_prompt)
+    try:
+        user, assistant = render_prompt(log.inputs, template), render_output(log.output)
+    except KeyError as exc:
+        raise InputError(
+            f"log {log.uuid}: prompt_templates.{log.function_name} uses {{{exc.args[0]}}}, but the log's "
+            f"inputs are {', '.join(log.inputs) or 'none'}; fix the template or the log"
+        ) from None
+    except ValueError as exc:
+        raise InputError(
+            f"log {log.uuid}: its input or output holds NaN or Infinity, which a training file cannot carry"
+        ) from exc
+    return build_example(system_prompt, user, assistant)
 
 
 def split_examples(examples: list[Picked], fraction: float) -> tuple[list[Picked], list[Picked]]:

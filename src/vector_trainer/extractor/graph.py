@@ -20,6 +20,7 @@ from vector_trainer.chatml import text_problem
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.extractor.engines import DensityResult, ExactEngine, NeighborEngine, normalize_rows
 from vector_trainer.extractor.knn import DEFAULT_KNN, EpsilonChoice, choose_epsilon
+from vector_trainer.extractor.separability import check_separable
 from vector_trainer.types import STATUS_SUCCESS, DatasetManagerProtocol, ExecutionLog
 
 MAX_UUIDS_IN_MESSAGE = 10
@@ -178,9 +179,15 @@ def analyze_graph(
     engine: NeighborEngine,
     epsilon: float | str,
 ) -> GraphAnalysis:
-    """Densities and neighbour lists of the loaded logs, with ``epsilon`` given or ``"auto"``."""
+    """Densities and neighbour lists of the loaded logs, with ``epsilon`` given or ``"auto"``.
+
+    Raises:
+        EmptyDataError: If the vectors cannot separate logs whose inputs differ
+            (:func:`~vector_trainer.extractor.separability.check_separable`).
+    """
     logs = loaded.usable
     X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
+    check_separable(function_name, logs, X)
     ids = [log.uuid for log in logs]
     choice = choose_epsilon(X, epsilon)
     result = engine.density(X, choice.threshold, ids)

@@ -79,7 +79,7 @@ def build_pipeline(
         gated: Add the gate (``[gate]``): evaluate and promote only what is better.
     """
     extractor = DensityBasedExtractor.from_config(
-        source if source is not None else open_source(config.source), config.extractor
+        source if source is not None else open_source(config.source, embedding=config.embedding), config.extractor
     )
     return TrainingPipeline(
         extractor,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from vector_trainer.config import SourceConfig
+from vector_trainer.config import EmbeddingConfig, SourceConfig
 from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, VectorTrainerError
 from vector_trainer.sources.vectorwave import VectorWaveLegacyAdapter, VectorWaveStoreAdapter
 from vector_trainer.types import DatasetManagerProtocol
@@ -68,18 +68,34 @@ def connect_vectorwave() -> DatasetManagerProtocol:
     return as_dataset_manager(manager)
 
 
-def open_source(config: SourceConfig, *, create: bool = False) -> DatasetManagerProtocol:
+def open_source(
+    config: SourceConfig, *, create: bool = False, embedding: EmbeddingConfig | None = None
+) -> DatasetManagerProtocol:
     """The log source a ``[source]`` configuration names (the embedded store, VectorWave, or a
-    Parquet directory).
+    Parquet directory), re-embedded as it is read when ``embedding.reembed`` is set.
 
     Args:
         config: The ``[source]`` section.
         create: Create the embedded store when it does not exist (readers never do).
+        embedding: The ``[embedding]`` section; with ``reembed``, every log's vector is made
+            from its view (:class:`~vector_trainer.sources.reembed.ReembeddedSource`).
 
     Raises:
         ConfigError: For an unknown ``source.kind``.
         EmptyDataError: If the embedded store does not exist and ``create`` is false.
     """
+    source = _open(config, create)
+    if embedding is None or not embedding.reembed:
+        return source
+    from vector_trainer.sources.embedders import make_embedder
+    from vector_trainer.sources.reembed import ReembeddedSource
+    from vector_trainer.sources.views import EmbeddingView
+
+    embedder = make_embedder(embedding.embedder, model_path=embedding.model)
+    return ReembeddedSource(source, embedder, EmbeddingView.from_config(embedding))
+
+
+def _open(config: SourceConfig, create: bool) -> DatasetManagerProtocol:
     if config.kind == "sqlite":
         from vector_trainer.sources.store import SQLiteLogStore
 

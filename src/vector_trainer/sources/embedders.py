@@ -62,8 +62,27 @@ class Embedder(Protocol):
         ...
 
 
+#: Scripts written without spaces between words, or whose words carry attached particles and
+#: endings (Hangul, kana, CJK ideographs, Thai): their words also contribute character n-grams.
+_NGRAM_SCRIPTS = re.compile(
+    "[\u0e00-\u0e7f"  # Thai
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"  # Hangul
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff]"  # CJK ideographs
+)
+
+
+def _char_ngrams(word: str) -> list[str]:
+    """Character bigrams and trigrams of a word in an n-gram script (``#`` marks them apart from words)."""
+    return [f"#{word[i : i + n]}" for n in (2, 3) for i in range(len(word) - n + 1)]
+
+
 class HashingEmbedder:
     """Feature-hashing bag of words and word bigrams, L2-normalised (lexical, offline).
+
+    Words in scripts without spaces or with attached particles (Korean, Japanese, Chinese, Thai)
+    also add their character bigrams and trigrams, so ``팬분들께`` and ``팬분들이`` share features
+    and a Chinese sentence is not one token. Text in other scripts embeds as it always has.
 
     Args:
         dim: Output dimension.
@@ -80,7 +99,8 @@ class HashingEmbedder:
 
     def _features(self, text: str) -> list[str]:
         words = _TOKEN_PATTERN.findall(text.lower())
-        return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+        grams = [gram for word in words if _NGRAM_SCRIPTS.search(word) for gram in _char_ngrams(word)]
+        return words + [f"{a} {b}" for a, b in itertools.pairwise(words)] + grams
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -6,9 +6,12 @@ Record format (one JSON object per line, or one CSV row with these columns):
 field            required  meaning
 ===============  ========  ==========================================================
 function_name    yes       the function (LLM feature) that produced the log
-input            yes       the user input: a string, or an object of named arguments
-output           SUCCESS   the returned value (any JSON value); ``return_value`` as
-                           VectorWave's JSON text is accepted instead
+input            yes       the user input: a string, an object of named arguments, or
+                           a conversation: ``{"messages": [...], "tools": [...]}`` (a
+                           bare list of chat messages is read as ``{"messages": ...}``)
+output           SUCCESS   the returned value (any JSON value); for a conversation,
+                           the reply text or an assistant message (``tool_calls``);
+                           ``return_value`` as VectorWave's JSON text is accepted instead
 status           yes       SUCCESS, ERROR, FAILURE or ANOMALY (case-insensitive)
 uuid             no        stable id; default: derived from the record's content
 vector           no        embedding, a list of finite numbers (CSV: a JSON array)
@@ -22,14 +25,13 @@ and nothing of that import is written.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import itertools
 import json
 import os
 import uuid as uuid_lib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,21 @@ import msgspec
 import numpy as np
 
 from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem, vector_problem
-from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
+from vector_trainer.chatml import PLAIN_INPUT_KEY
+from vector_trainer.conversation import (
+    MESSAGES_KEY,
+    ConversationError,
+    is_conversation_input,
+    normalise_inputs,
+    normalise_reply,
+)
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import iter_text_lines, loads_strict
+from vector_trainer.fileio import loads_strict
 from vector_trainer.sources.embedders import Embedder
-from vector_trainer.sources.record_lines import iter_record_lines
+from vector_trainer.sources.formats import convert
+from vector_trainer.sources.raw_files import iter_raw_objects
 from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ImportSummary, SQLiteLogStore, StoredRecord
+from vector_trainer.sources.views import EmbeddingView
 from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
 
 #: Namespace for uuids derived from record content, so re-imports do not duplicate.
@@ -56,9 +67,6 @@ MAX_UUID_CHARS = 256
 MAX_NESTING = 100
 #: Records embedded and written per step of a streaming import.
 EMBED_BATCH_SIZE = 512
-#: CSV columns whose cells are decoded when they hold a JSON object or array, so a record reads
-#: (and derives its uuid) the same from CSV as from JSONL.
-JSON_CELLS = ("input", "output")
 
 
 #: Element types a vector may hold (exactly: ``bool`` is an ``int`` subclass and is refused).
@@ -149,6 +157,16 @@ def _parse_output(record: Mapping[str, Any], where: str) -> tuple[bool, Any]:
     return False, None
 
 
+def _conversation_fields(inputs: dict[str, Any], output: Any, where: str) -> tuple[dict[str, Any], Any]:
+    """A conversation's inputs and reply in the canonical shape (:mod:`vector_trainer.conversation`)."""
+    if not is_conversation_input(inputs):
+        raise _fail(where, "'input.messages' must be a non-empty list of chat messages ({'role', 'content'})")
+    try:
+        return normalise_inputs(inputs, "input"), None if output is None else normalise_reply(output, "output")
+    except ConversationError as exc:
+        raise _fail(where, str(exc)) from None
+
+
 def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     """Validate one raw record and turn it into an :class:`ExecutionLog` (vector possibly None).
 
@@ -174,8 +192,10 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
         inputs: dict[str, Any] = {PLAIN_INPUT_KEY: raw_input}
     elif isinstance(raw_input, dict) and raw_input:
         inputs = dict(raw_input)
+    elif isinstance(raw_input, list) and raw_input:
+        inputs = {MESSAGES_KEY: raw_input}
     else:
-        raise _fail(where, "'input' must be a string or a non-empty object of named arguments")
+        raise _fail(where, "'input' must be a string, a non-empty object of named arguments, or a message list")
     status_raw = record.get("status")
     if not isinstance(status_raw, str) or not status_raw.strip():
         raise _fail(where, f"missing field 'status' (one of {', '.join(sorted(KNOWN_STATUSES))})")
@@ -185,6 +205,8 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     has_output, output = _parse_output(record, where)
     if status == STATUS_SUCCESS and (not has_output or output is None):
         raise _fail(where, "missing field 'output' (required for SUCCESS records)")
+    if MESSAGES_KEY in inputs:
+        inputs, output = _conversation_fields(inputs, output, where)
     error_message = record.get("error_message")
     if error_message is not None and not isinstance(error_message, str):
         raise _fail(where, "'error_message' must be a string")
@@ -216,43 +238,22 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     )
 
 
-def _json_cell(value: str) -> Any:
-    """A CSV cell holding a JSON object or array, decoded; any other text stays text (so
-    ``42`` or ``true`` remain the strings they were typed as)."""
-    stripped = value.strip()
-    if stripped[:1] not in ("{", "["):
-        return value
-    try:
-        decoded = loads_strict(stripped)
-    except ValueError:
-        return value
-    return decoded if isinstance(decoded, (dict, list)) else value
-
-
-def _iter_raw(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    name = os.fspath(path)
-    suffixes = [s.lower() for s in path.suffixes]
-    if ".csv" in suffixes:
-        try:
-            reader = csv.DictReader(line for _, line in iter_text_lines(path))
-            for row in reader:
-                cleaned = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-                for key in JSON_CELLS:
-                    if isinstance(cleaned.get(key), str):
-                        cleaned[key] = _json_cell(cleaned[key])
-                yield f"{name}:{reader.line_num}", cleaned
-        except csv.Error as exc:
-            raise InputError(f"{name}: malformed CSV ({exc})") from exc
-        return
-    yield from iter_record_lines(path)
-
-
-def iter_records(path: str | os.PathLike[str], *, unique: bool = False) -> Iterator[tuple[str, ExecutionLog]]:
+def iter_records(
+    path: str | os.PathLike[str],
+    *,
+    unique: bool = False,
+    log_format: str = "auto",
+    function_name: str | None = None,
+) -> Iterator[tuple[str, ExecutionLog]]:
     """Parse and validate the records of a JSONL/CSV file (``.gz`` allowed) one at a time.
 
     Args:
         path: The file.
         unique: Refuse a uuid that appears twice in the file (naming both lines).
+        log_format: ``auto`` or one of :data:`~vector_trainer.sources.formats.LOG_FORMATS`
+            (OpenAI request logs, chat files, OTLP JSON spans, Langfuse generations).
+        function_name: The function of logs whose format names none (see
+            :mod:`~vector_trainer.sources.formats`).
 
     Yields:
         ``(file:line, log)`` pairs in file order.
@@ -265,7 +266,14 @@ def iter_records(path: str | os.PathLike[str], *, unique: bool = False) -> Itera
         raise InputError(f"{file_path}: no such file")
     first_seen: dict[str, str] = {}
     count = 0
-    for where, raw in _iter_raw(file_path):
+    objects = [0]
+
+    def counted() -> Iterator[tuple[str, Mapping[str, Any]]]:
+        for item in iter_raw_objects(file_path):
+            objects[0] += 1
+            yield item
+
+    for where, raw in convert(counted(), log_format, function_name):
         log = parse_record(raw, where)
         count += 1
         if unique:
@@ -274,24 +282,58 @@ def iter_records(path: str | os.PathLike[str], *, unique: bool = False) -> Itera
             first_seen[log.uuid] = where
         yield where, log
     if not count:
-        raise InputError(f"{file_path}: no records found")
+        hint = (
+            f" ({objects[0]} objects read, none a chat call: spans without message content, or observations "
+            "that are not generations; enable content capture in the instrumentation, e.g. "
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true)"
+            if objects[0]
+            else ""
+        )
+        raise InputError(f"{file_path}: no records found{hint}")
 
 
-def read_records(path: str | os.PathLike[str]) -> list[tuple[str, ExecutionLog]]:
-    """Every record of a file, validated (see :func:`iter_records`), as a list."""
-    return list(iter_records(path))
+def read_records(path: str | os.PathLike[str], **options: Any) -> list[tuple[str, ExecutionLog]]:
+    """Every record of a file, validated (see :func:`iter_records`, which takes ``options``), as a list."""
+    return list(iter_records(path, **options))
+
+
+def embedding_space(embedder: Embedder, view: EmbeddingView) -> str:
+    """The name of the space vectors made by ``embedder`` from ``view`` live in (the embedder's
+    name for the default view, so stores made before views existed keep their space)."""
+    return embedder.name if view.kind == EmbeddingView.kind else f"{embedder.name}@{view.name}"
+
+
+def embed_logs(logs: Sequence[tuple[str, ExecutionLog]], embedder: Embedder, view: EmbeddingView) -> np.ndarray:
+    """The vectors of ``(where, log)`` pairs: ``view``'s text of each, embedded in one batch.
+
+    Raises:
+        InputError: Naming the log whose text the view cannot take, or whose vector is unusable.
+    """
+    if not logs:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = np.asarray(
+        embedder.embed([view.text(log.inputs, log.output, where=where) for where, log in logs]), dtype=np.float32
+    )
+    for (where, _), vector in zip(logs, vectors, strict=True):
+        if vector_problem(vector) is not None:
+            raise _fail(
+                where, f"the embedder made an unusable vector from its {view.name} text (no words?); add a vector"
+            )
+    return vectors
 
 
 def _stored_batches(
     records: Iterator[tuple[str, ExecutionLog]],
     embedder: Embedder,
+    view: EmbeddingView,
     vector_space: str,
     progress: Callable[[int, int], None],
 ) -> Iterator[StoredRecord]:
     done = embedded_count = 0
+    space = embedding_space(embedder, view)
     while batch := list(itertools.islice(records, EMBED_BATCH_SIZE)):
         missing = [(where, log) for where, log in batch if log.vector is None]
-        vectors = embedder.embed([render_input(log.inputs) for _, log in missing]) if missing else []
+        vectors = embed_logs(missing, embedder, view)
         done, embedded_count = done + len(batch), embedded_count + len(missing)
         progress(done, embedded_count)
         embedded = {log.uuid: vectors[i] for i, (_, log) in enumerate(missing)}
@@ -299,10 +341,7 @@ def _stored_batches(
             if log.uuid not in embedded:
                 yield StoredRecord(log=log, space=vector_space, source=where)
                 continue
-            vector = np.asarray(embedded[log.uuid], dtype=np.float32)
-            if vector_problem(vector) is not None:
-                raise _fail(where, "the embedder produced an unusable vector (input has no words?); add a vector")
-            yield StoredRecord(log=dataclasses.replace(log, vector=vector), space=embedder.name, source=where)
+            yield StoredRecord(log=dataclasses.replace(log, vector=embedded[log.uuid]), space=space, source=where)
 
 
 def ingest_file(
@@ -313,6 +352,9 @@ def ingest_file(
     vector_space: str = PROVIDED_VECTOR_SPACE,
     on_duplicate: str = DEFAULT_ON_DUPLICATE,
     on_progress: Callable[[int, int], None] | None = None,
+    view: EmbeddingView | None = None,
+    log_format: str = "auto",
+    function_name: str | None = None,
 ) -> ImportSummary:
     """Validate, embed (where vectors are missing) and import a file in one transaction.
 
@@ -327,6 +369,12 @@ def ingest_file(
         on_duplicate: A uuid already stored or met earlier in the file is skipped (the default:
             repeated identical logs are normal), updated, or an ``error`` naming the record.
         on_progress: Called with ``(records read, records embedded)`` after each batch.
+        view: Which text of a log is embedded (default: the last user turn of a conversation,
+            the rendered input of any other log).
+        log_format: ``auto`` (detected from the first record), or one of
+            :data:`~vector_trainer.sources.formats.LOG_FORMATS`.
+        function_name: For formats that carry no function name (OpenAI logs, chat files,
+            traces): the function the logs belong to (default: the format's own guess).
 
     Raises:
         InputError: For the first bad record; the store is unchanged.
@@ -338,8 +386,12 @@ def ingest_file(
         if on_progress is not None:
             on_progress(done, embedded)
 
-    records = iter_records(path, unique=on_duplicate == "error")
+    chosen = view or EmbeddingView()
+    records = iter_records(path, unique=on_duplicate == "error", log_format=log_format, function_name=function_name)
     summary = store.import_records(
-        _stored_batches(records, embedder, vector_space, progress), on_duplicate=on_duplicate
+        _stored_batches(records, embedder, chosen, vector_space, progress), on_duplicate=on_duplicate
     )
-    return dataclasses.replace(summary, embedded=counts[0], embedder=embedder.name if counts[0] else None)
+    embedded = counts[0]
+    return dataclasses.replace(
+        summary, embedded=embedded, embedder=embedder.name if embedded else None, view=chosen.name if embedded else None
+    )

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from vector_trainer.chatml import render_input
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
-from vector_trainer.sources.ingest import parse_record
+from vector_trainer.sources.ingest import embed_logs, parse_record
 from vector_trainer.sources.vector_index import VectorIndex
+from vector_trainer.sources.views import EmbeddingView
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 
@@ -48,7 +48,13 @@ class InMemoryLogs:
         return f"InMemoryLogs({len(self._logs)} logs, functions={self.list_functions()})"
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], *, embedder: Embedder | None = None) -> InMemoryLogs:
+    def from_records(
+        cls,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        embedder: Embedder | None = None,
+        view: EmbeddingView | None = None,
+    ) -> InMemoryLogs:
         """Logs from records in the import format (``function_name``, ``input``, ``output``,
         ``status``, optional ``uuid``, ``vector``, ``timestamp``, ``error_message``).
 
@@ -56,6 +62,8 @@ class InMemoryLogs:
             records: The records, e.g. ``json.loads`` of each line of a JSONL file.
             embedder: Embeds the input of records without a vector (default: the offline
                 lexical :class:`HashingEmbedder`; use ``make_embedder("local")`` for MiniLM).
+            view: Which text of those records is embedded (default: a conversation's last user
+                turn, any other record's input).
 
         Raises:
             InputError: Naming ``record N`` (0-based) and the field at fault.
@@ -64,7 +72,7 @@ class InMemoryLogs:
         missing = [i for i, log in enumerate(logs) if log.vector is None]
         if missing:
             chosen = embedder or HashingEmbedder()
-            vectors = np.asarray(chosen.embed([render_input(logs[i].inputs) for i in missing]), dtype=np.float32)
+            vectors = embed_logs([(f"record {i}", logs[i]) for i in missing], chosen, view or EmbeddingView())
             for row, i in enumerate(missing):
                 logs[i] = dataclasses.replace(logs[i], vector=vectors[row])
         return cls(logs)

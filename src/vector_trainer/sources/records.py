@@ -28,6 +28,7 @@ class ImportSummary:
     skipped: int = 0
     embedded: int = 0
     embedder: str | None = None
+    view: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import itertools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +205,33 @@ class SQLiteLogStore:
                 )
             )
         return rows
+
+    def replace_vectors(self, function_name: str, vectors: Mapping[str, np.ndarray], space: str) -> int:
+        """Give every log of a function a new vector of one new ``space``, in one transaction
+        (``vectortrainer reembed``); returns how many logs changed.
+
+        Raises:
+            InputError: If a log of the function has no new vector, or the dimensions differ.
+        """
+        rows = self._conn.execute("SELECT uuid FROM executions WHERE function_name = ?", (function_name,))
+        missing = {row[0] for row in rows} - set(vectors)
+        dims = {int(np.asarray(v).shape[0]) for v in vectors.values()}
+        if missing or len(dims) != 1:
+            problem = f"{len(missing)} logs got no new vector" if missing else f"the dimensions {sorted(dims)} differ"
+            raise InputError(f"reembedding '{function_name}': {problem}; nothing was changed")
+        self._begin_write()
+        try:
+            self._conn.executemany(
+                "UPDATE executions SET vector = ?, dim = ? WHERE uuid = ? AND function_name = ?",
+                ((encode_vector(np.asarray(v))[0], *dims, uuid, function_name) for uuid, v in vectors.items()),
+            )
+            self._conn.execute("INSERT OR REPLACE INTO vector_spaces VALUES (?, ?, ?)", (function_name, space, *dims))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._generation += 1
+        return len(vectors)
 
     def _begin_write(self) -> None:
         try:

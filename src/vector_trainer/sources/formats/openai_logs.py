@@ -1,0 +1,82 @@
+"""OpenAI chat-completions request/response logs, and plain chat examples.
+
+A request log is ``{"request": {"model", "messages", "tools", ..., "metadata"}, "response":
+{"id", "created", "choices": [{"message", "finish_reason"}], "usage"}}``; a failed call has an
+``error`` object (at the top level or as the response). The function name comes from the
+request's ``metadata`` (``function_name``, ``feature`` or ``name``) unless one is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vector_trainer.errors import InputError
+from vector_trainer.sources.formats._shared import error_record, iso_from_unix, pick_function, reply_status
+from vector_trainer.types import STATUS_SUCCESS
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, Mapping):
+        return str(error.get("message") or error.get("code") or error.get("type") or "error")
+    return str(error)
+
+
+def from_request_log(
+    raw: Mapping[str, Any], where: str, function_name: str | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One record from a request/response log (see the module docstring).
+
+    Raises:
+        InputError: If ``request`` is not an object with ``messages``.
+    """
+    request = raw.get("request")
+    if not isinstance(request, Mapping) or "messages" not in request:
+        raise InputError(f"{where}: 'request' must be the chat-completions request, with its 'messages'")
+    response = raw.get("response") if isinstance(raw.get("response"), Mapping) else {}
+    metadata = request.get("metadata") if isinstance(request.get("metadata"), Mapping) else {}
+    record: dict[str, Any] = {
+        "function_name": pick_function(
+            function_name, metadata.get("function_name"), metadata.get("feature"), metadata.get("name")
+        ),
+        "input": {"messages": request["messages"], **({"tools": request["tools"]} if request.get("tools") else {})},
+        "uuid": raw.get("id") or response.get("id"),
+        "timestamp": iso_from_unix(response.get("created") or raw.get("created"), where),
+    }
+    error = raw.get("error") or response.get("error")
+    choices = response.get("choices")
+    if error:
+        record.update(error_record(_error_text(error)))
+    elif not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+        record.update(error_record("the response has no choices"))
+    else:
+        message = choices[0].get("message")
+        status, problem = reply_status([choices[0].get("finish_reason")], message)
+        record.update(status=status, output=message, error_message=problem)
+    yield where, record
+
+
+def from_chat_example(
+    raw: Mapping[str, Any], where: str, function_name: str | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One record from ``{"messages": [...], "tools": [...]}`` whose last message is the reply.
+
+    Raises:
+        InputError: If the last message is not the assistant's.
+    """
+    messages = raw.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise InputError(f"{where}: 'messages' must hold the prompt and, last, the assistant's reply")
+    reply = messages[-1]
+    if not isinstance(reply, Mapping) or reply.get("role") != "assistant":
+        raise InputError(f"{where}: the last message must be the assistant's reply, the one to learn from")
+    record: dict[str, Any] = {
+        "function_name": pick_function(function_name, raw.get("function_name")),
+        "input": {"messages": messages[:-1], **({"tools": raw["tools"]} if raw.get("tools") else {})},
+        "output": reply,
+        "status": STATUS_SUCCESS,
+    }
+    for key in ("uuid", "timestamp"):
+        if raw.get(key):
+            record[key] = raw[key]
+    yield where, record
