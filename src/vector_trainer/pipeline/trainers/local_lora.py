@@ -39,14 +39,17 @@ from vector_trainer.config import LocalLoRATrainerConfig
 from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, TrainerError
 from vector_trainer.fileio import atomic_write_json, iter_jsonl
 from vector_trainer.pipeline.trainers.base import BaseTrainer
+from vector_trainer.pipeline.trainers.chat_rows import (
+    LengthPlan,
+    example_rows,
+    load_tokenizer,
+    model_context,
+    plan_max_length,
+)
 
 _D = LocalLoRATrainerConfig
 REQUIRED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets")
 #: Used when the model's tokenizer has no chat template of its own.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -77,7 +80,8 @@ class LocalLoRATrainer(BaseTrainer):
         n_epochs: Training epochs.
         learning_rate: Optimiser learning rate.
         batch_size: Per-device batch size.
-        max_length: Longest tokenized example (longer ones are truncated).
+        max_length: Longest tokenized example; ``None`` takes the data's longest. An example
+            longer than it (or than the model's context) is refused by name, never truncated.
         lora_r: LoRA rank.
         lora_alpha: LoRA scaling.
         lora_dropout: LoRA dropout.
@@ -95,7 +99,7 @@ class LocalLoRATrainer(BaseTrainer):
         n_epochs: int = _D.n_epochs,
         learning_rate: float = _D.learning_rate,
         batch_size: int = _D.batch_size,
-        max_length: int = _D.max_length,
+        max_length: int | None = _D.max_length,
         lora_r: int = _D.lora_r,
         lora_alpha: int = _D.lora_alpha,
         lora_dropout: float = _D.lora_dropout,
@@ -152,6 +156,20 @@ class LocalLoRATrainer(BaseTrainer):
                 "cached hub id (--model PATH, or model = ... under [trainer])"
             )
 
+    def plan_lengths(self, training_file: str | os.PathLike[str], max_length: int | None = None) -> LengthPlan:
+        """The sequence length training uses: the file's longest example as the model's chat
+        template renders it (``max_length``, when given, must hold every example).
+
+        Raises:
+            InputError: Naming the examples whose reply would be cut off (exit code 2).
+        """
+        from transformers import AutoConfig
+
+        tokenizer = load_tokenizer(str(self.model))
+        _, lengths = example_rows(iter_jsonl(training_file), tokenizer)
+        context = model_context(AutoConfig.from_pretrained(str(self.model)), tokenizer)
+        return plan_max_length(lengths, max_length, context, os.fspath(training_file))
+
     def find_job(self, client_token: str) -> str | None:
         """The job started with this token, if its process was launched."""
         job_id = f"lora-{client_token}"
@@ -167,6 +185,7 @@ class LocalLoRATrainer(BaseTrainer):
         if not training_file.is_file():
             raise TrainerError(f"training file {training_file} does not exist (prepare_data returns its path)")
         params = {**self.hyperparameters, **{k: v for k, v in hyperparameters.items() if k != "validation_file"}}
+        params["max_length"] = self.plan_lengths(training_file, params["max_length"]).max_length
         if client_token:
             job_id = f"lora-{client_token}"  # a re-run after a kill reuses the directory (find_job)
         else:
@@ -295,16 +314,13 @@ def _train(job_dir: Path, spec: dict[str, Any]) -> str:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     hp = spec["hyperparameters"]
-    rows = [{"messages": example["messages"]} for _, example in iter_jsonl(spec["training_file"])]
-    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if not tokenizer.chat_template:
-        tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer = load_tokenizer(spec["model"])
+    rows, lengths = example_rows(iter_jsonl(spec["training_file"]), tokenizer)
+    plan_max_length(lengths, hp["max_length"], None, spec["training_file"])  # planned by the parent; re-checked
     model = AutoModelForCausalLM.from_pretrained(spec["model"])
     metrics_path = job_dir / "metrics.jsonl"
 
@@ -330,6 +346,7 @@ def _train(job_dir: Path, spec: dict[str, Any]) -> str:
         per_device_train_batch_size=hp["batch_size"],
         learning_rate=hp["learning_rate"],
         max_length=hp["max_length"],
+        completion_only_loss=True,  # the loss is on each row's completion: the trained reply only
         logging_steps=1,
         save_strategy="no",
         report_to=[],
