@@ -283,6 +283,14 @@ def parse_reply(raw: Any, where: str = "output") -> ChatMessage:
     raise ConversationError(f"{where} must be the reply text or an assistant message")
 
 
+def message_text(message: Mapping[str, Any]) -> str:
+    """A stored (OpenAI-shaped) message's text, its tool calls as ``name(arguments)`` lines."""
+    content = message.get("content")
+    text = content if isinstance(content, str) else ""
+    calls = [f"{c['function']['name']}({c['function']['arguments']})" for c in message.get("tool_calls") or []]
+    return "\n".join([text, *calls] if text else calls)
+
+
 def is_conversation_input(inputs: Mapping[str, Any]) -> bool:
     """Whether a log's captured inputs hold a chat prompt (a ``messages`` list of role-bearing objects)."""
     messages = inputs.get(MESSAGES_KEY)

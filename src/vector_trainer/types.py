@@ -95,9 +95,11 @@ class FeedbackPair:
     Attributes:
         bad_output: What the model produced.
         fixed_output: What it should have produced.
-        input_prompt: The user input that led to the output, if known.
+        input_prompt: The user input that led to the output, if known (for a conversation, its
+            last user turn).
         context: Free-form metadata (function name, user id, ...).
         sequence: Order of arrival; later feedback wins ties when rules contradict.
+        messages: The conversation the output answered (OpenAI-shaped messages), if known.
     """
 
     bad_output: str
@@ -105,6 +107,7 @@ class FeedbackPair:
     input_prompt: str = ""
     context: Mapping[str, Any] = field(default_factory=dict)
     sequence: int = 0
+    messages: tuple[Mapping[str, Any], ...] = ()
 
 
 class RuleKind(str, enum.Enum):

@@ -155,6 +155,15 @@ class TestHook:
         prompt = module.intercept_prompt("What time is it?", {})
         assert prompt.startswith("What time is it?") and "Hey friend" in prompt
         assert hook.version.version_id == "v0001"
+        chat = [
+            {"role": "system", "content": "너는 스텔라야."},
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": "오늘 몇 시야?"},
+        ]
+        sent = module.intercept_prompt(chat, {})
+        assert sent[:2] == chat[:2] and sent[3:] == chat[2:]  # the user's own turn is untouched
+        assert sent[2]["role"] == "system" and "Hey friend" in sent[2]["content"]
+        assert chat[2] == {"role": "user", "content": "오늘 몇 시야?"}  # the caller's list is not changed
 
     def test_unversioned_generation(self, tmp_path: Path) -> None:
         hook = HookScriptGenerator().generate([], tmp_path / "h.py", enable_versioning=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 from vector_trainer._params import check_values
 from vector_trainer.chatml import PLAIN_INPUT_KEY, render_prompt, template_fields
 from vector_trainer.config import GateConfig
+from vector_trainer.conversation import message_text
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.fileio import iter_jsonl
 from vector_trainer.gate.judge import LLMJudge
@@ -42,23 +43,34 @@ class EvalExample:
     """One held-out question with the answer it should get.
 
     Attributes:
-        messages: The conversation up to the answer (system and user turns).
+        messages: The conversation up to the answer as ``(role, text)`` (what a judge reads).
         reference: The answer it should get.
         origin: Where it came from (``golden.validation.jsonl:3``, ``feedback:17``).
+        prompt: The conversation as the model is asked it (tool calls and results kept), when
+            it was logged as messages; else built from ``messages``.
     """
 
     messages: tuple[tuple[str, str], ...]
     reference: str
     origin: str
+    prompt: tuple[Mapping[str, Any], ...] = ()
 
-    def chat(self) -> list[dict[str, str]]:
+    @classmethod
+    def asked(cls, messages: Sequence[Mapping[str, Any]], reference: str, origin: str) -> EvalExample:
+        """An example asking ``messages`` as logged (``weight``, a training key, dropped)."""
+        full = tuple({k: v for k, v in m.items() if k != "weight"} for m in messages)
+        return cls(tuple((str(m.get("role")), message_text(m)) for m in full), reference, origin, full)
+
+    def chat(self) -> list[dict[str, Any]]:
         """The messages in chat-completions form."""
-        return [{"role": role, "content": content} for role, content in self.messages]
+        return [dict(m) for m in self.prompt] or [{"role": role, "content": text} for role, text in self.messages]
 
 
 def validation_examples(path: str | os.PathLike[str]) -> list[EvalExample]:
     """The examples of a chat JSONL file (e.g. ``golden.validation.jsonl``): each line's messages
-    up to its last assistant turn, which is the reference.
+    up to its last assistant turn, which is the reference. Conversations keep their tool calls
+    and tool results (``weight`` is a training key and is dropped); an example whose reference is
+    a tool call, not text, cannot be scored against a text answer and is left out.
 
     Raises:
         InputError: Naming ``file:line`` of a line without a final assistant message.
@@ -69,18 +81,22 @@ def validation_examples(path: str | os.PathLike[str]) -> list[EvalExample]:
         if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
             raise InputError(f"{path}:{line}: expected {{'messages': [...]}} ending with an assistant message")
         *prompt, last = messages
-        if last.get("role") != "assistant" or not isinstance(last.get("content"), str) or not prompt:
+        if last.get("role") != "assistant" or not prompt:
             raise InputError(f"{path}:{line}: the last message must be the assistant's answer, after a prompt")
-        turns = tuple((str(m.get("role")), str(m.get("content"))) for m in prompt if isinstance(m, dict))
-        examples.append(EvalExample(turns, last["content"], f"{Path(path).name}:{line}"))
+        if not isinstance(last.get("content"), str):
+            if last.get("tool_calls"):
+                continue
+            raise InputError(f"{path}:{line}: the assistant's answer has no text content")
+        asked = [m for m in prompt if isinstance(m, dict)]
+        examples.append(EvalExample.asked(asked, last["content"], f"{Path(path).name}:{line}"))
     return examples
 
 
 def feedback_examples(
     pairs: Sequence[FeedbackPair], system_prompt: str | None = None, prompt_template: str | None = None
 ) -> list[EvalExample]:
-    """Held-out feedback as examples: the input prompt asked, the fixed output as reference
-    (pairs without an input prompt cannot be asked and are left out).
+    """Held-out feedback as examples: the conversation (or the input prompt) asked, the fixed output
+    as reference (pairs with neither cannot be asked and are left out).
 
     Args:
         pairs: The held-out pairs.
@@ -91,13 +107,15 @@ def feedback_examples(
     head = (("system", system_prompt),) if system_prompt else ()
     usable = prompt_template if prompt_template and set(template_fields(prompt_template)) == {PLAIN_INPUT_KEY} else None
     return [
-        EvalExample(
+        EvalExample.asked(p.messages, p.fixed_output, f"feedback:{p.sequence}")
+        if p.messages
+        else EvalExample(
             (*head, ("user", render_prompt({PLAIN_INPUT_KEY: p.input_prompt}, usable))),
             p.fixed_output,
             f"feedback:{p.sequence}",
         )
         for p in pairs
-        if p.input_prompt.strip()
+        if p.messages or p.input_prompt.strip()
     ]
 
 

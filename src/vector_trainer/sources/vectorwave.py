@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vector_trainer.config import SourceConfig
+from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_inputs, normalise_reply
 from vector_trainer.types import ExecutionLog, NeighborHit
 
 #: Properties VectorWave writes itself (never captured inputs).
@@ -96,6 +97,30 @@ def parameters_from_source(source_code: str, function_name: str) -> tuple[str, .
     return None
 
 
+def _captured(value: Any) -> Any:
+    """A captured argument as the function received it: a message list that a backend stored as
+    JSON text (Weaviate keeps non-scalar properties as text) is decoded; anything else is kept."""
+    if isinstance(value, str) and value.startswith("[{"):
+        try:
+            decoded = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        if isinstance(decoded, list) and all(isinstance(m, dict) and "role" in m for m in decoded):
+            return decoded
+    return value
+
+
+def _conversation(inputs: dict[str, Any], output: Any) -> tuple[dict[str, Any], Any]:
+    """A ``messages`` function's inputs and reply in the canonical conversation shape; a row whose
+    messages are malformed is kept as it is (its example then names it)."""
+    if not is_conversation_input(inputs):
+        return inputs, output
+    try:
+        return normalise_inputs(inputs, "input"), output if output is None else normalise_reply(output, "output")
+    except ConversationError:
+        return inputs, output
+
+
 def _timestamp(raw: Any) -> str | None:
     if raw is None:
         return None
@@ -109,6 +134,9 @@ def vectorwave_object_to_log(
 ) -> ExecutionLog:
     """Convert one VectorWave execution (any generation) into an :class:`ExecutionLog`.
 
+    A function that takes ``messages`` (a chat prompt) gives a conversation log: its messages
+    (decoded where the backend kept them as JSON text) and reply in the canonical shape.
+
     Args:
         uuid: The object's uuid.
         properties: Its properties.
@@ -117,15 +145,16 @@ def vectorwave_object_to_log(
             signature order. Otherwise every non-VectorWave property is taken as an input.
     """
     if parameters:
-        inputs = {name: properties[name] for name in parameters if name in properties}
+        inputs = {name: _captured(properties[name]) for name in parameters if name in properties}
     else:
-        inputs = {k: v for k, v in properties.items() if k not in VECTORWAVE_STANDARD_PROPERTIES}
+        inputs = {k: _captured(v) for k, v in properties.items() if k not in VECTORWAVE_STANDARD_PROPERTIES}
+    inputs, output = _conversation(inputs, decode_return_value(properties.get("return_value")))
     return ExecutionLog(
         uuid=str(uuid),
         function_name=str(properties.get("function_name", "")),
         status=str(properties.get("status", "")).upper(),
         inputs=inputs,
-        output=decode_return_value(properties.get("return_value")),
+        output=output,
         error_message=properties.get("error_message"),
         timestamp=_timestamp(properties.get("timestamp_utc")),
         vector=extract_vector(vector),

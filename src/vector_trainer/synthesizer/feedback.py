@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from vector_trainer.conversation import ConversationError, message_text, parse_messages
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import iter_json_lines, iter_jsonl, iter_text_lines
 from vector_trainer.types import FeedbackPair
@@ -15,7 +17,9 @@ MAX_FEEDBACK_CHARS = 100_000
 
 
 def load_feedback(path: str | os.PathLike[str]) -> list[FeedbackPair]:
-    """Read feedback JSONL: ``bad_output``, ``fixed_output``, optional ``input_prompt``, ``context``.
+    """Read feedback JSONL: ``bad_output``, ``fixed_output``, optional ``input_prompt``, ``context``,
+    and ``messages``: the conversation the bad output answered, instead of ``input_prompt`` (whose
+    default is then its last user turn).
 
     Raises:
         InputError: ``file:line: ...`` for the first malformed line.
@@ -41,8 +45,24 @@ def load_feedback(path: str | os.PathLike[str]) -> list[FeedbackPair]:
             raise InputError(f"{where}: 'context' must be an object")
         if "function_name" in record:
             context = {**context, "function_name": record["function_name"]}
-        pairs.append(FeedbackPair(record["bad_output"], record["fixed_output"], prompt, context, sequence=len(pairs)))
+        messages = _messages(record.get("messages"), where)
+        if messages and not prompt:
+            prompt = next((message_text(m) for m in reversed(messages) if m["role"] == "user"), "")
+        pairs.append(
+            FeedbackPair(
+                record["bad_output"], record["fixed_output"], prompt, context, sequence=len(pairs), messages=messages
+            )
+        )
     return pairs
+
+
+def _messages(raw: Any, where: str) -> tuple[dict[str, Any], ...]:
+    if raw is None:
+        return ()
+    try:
+        return tuple(m.to_openai() for m in parse_messages(raw, "messages"))
+    except ConversationError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def check_pair(pair: FeedbackPair) -> bool:

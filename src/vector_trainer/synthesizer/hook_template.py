@@ -271,12 +271,28 @@ _INDEX = index_rules(RULES)
 _LONGEST = longest_literal(_INDEX[0])
 
 
-def intercept_prompt(user_input: str, context: dict[str, Any] | None = None) -> str:
-    """Return the prompt to send to the model (the learned instructions appended, if enabled)."""
-    if not INJECT_INSTRUCTIONS or not INSTRUCTIONS or not isinstance(user_input, str):
+def _is_system(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("role") in ("system", "developer")
+
+
+def intercept_prompt(user_input: Any, context: dict[str, Any] | None = None) -> Any:
+    """Return the prompt to send to the model, with the learned instructions if enabled.
+
+    A list of chat messages gets them as a system message of their own, after the
+    conversation's leading system messages: the user's own turns are never changed. A string
+    gets them appended, as before. Anything else is returned as it is.
+    """
+    if not INJECT_INSTRUCTIONS or not INSTRUCTIONS:
         return user_input
-    bullet_list = "\n".join("- " + instruction for instruction in INSTRUCTIONS)
-    return user_input + "\n\n" + INSTRUCTION_HEADER + "\n" + bullet_list
+    block = INSTRUCTION_HEADER + "\n" + "\n".join("- " + instruction for instruction in INSTRUCTIONS)
+    if isinstance(user_input, list):
+        lead = 0
+        while lead < len(user_input) and _is_system(user_input[lead]):
+            lead += 1
+        return [*user_input[:lead], {"role": "system", "content": block}, *user_input[lead:]]
+    if not isinstance(user_input, str):
+        return user_input
+    return user_input + "\n\n" + block
 
 
 def intercept_output(model_output: str, context: dict[str, Any] | None = None) -> str:
