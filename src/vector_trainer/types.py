@@ -227,6 +227,7 @@ class CostEstimate:
         encoding: The tokenizer used (``o200k_base``, ``cl100k_base`` or ``utf8-bytes``).
         note: Human-readable remarks (fallbacks, price source).
         over_context: Examples longer than the model's training context (billed truncated).
+        over_context_lines: Their line numbers in the file.
     """
 
     model: str
@@ -240,6 +241,7 @@ class CostEstimate:
     encoding: str
     note: str = ""
     over_context: int = 0
+    over_context_lines: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the estimate."""

@@ -9,8 +9,8 @@ import pytest
 
 from fake_openai import VALID_KEY, FakeOpenAIServer
 from vector_trainer.cli import main
-from vector_trainer.errors import ConfigError
-from vector_trainer.pipeline.costguard import estimate_cost
+from vector_trainer.errors import ConfigError, InputError
+from vector_trainer.pipeline.costguard import check_context, estimate_cost
 from vector_trainer.pipeline.trainers import OpenAITrainer
 
 
@@ -81,3 +81,7 @@ def test_example_over_the_context_is_flagged(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     estimate = estimate_cost(path, "gpt-4o-mini", 1)
     assert estimate.over_context == 1 and "longer than" in estimate.note and "lines 1" in estimate.note
+    # The OpenAI path refuses it by name, as the local trainer does: its reply would be cut off.
+    with pytest.raises(InputError, match=r"long\.jsonl: 1 of 12 examples are longer than .* \(lines 1\)"):
+        check_context(estimate, str(path))
+    check_context(estimate_cost(_chat_file(tmp_path / "short.jsonl"), "gpt-4o-mini", 1), "short.jsonl")

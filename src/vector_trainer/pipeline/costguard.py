@@ -240,6 +240,25 @@ def estimate_cost(
         encoding=encoding,
         note="; ".join(n.rstrip(".") for n in notes),
         over_context=len(over_context),
+        over_context_lines=tuple(over_context),
+    )
+
+
+def check_context(estimate: CostEstimate, where: str) -> None:
+    """Refuse a file with examples longer than the model's training context: their end, the
+    reply trained on, would be cut off (the local trainer refuses the same way).
+
+    Raises:
+        InputError: Naming how many examples and which lines.
+    """
+    if not estimate.over_context:
+        return
+    lines = ", ".join(str(n) for n in estimate.over_context_lines[:MAX_LINES_IN_NOTE])
+    more = " ..." if estimate.over_context > MAX_LINES_IN_NOTE else ""
+    raise InputError(
+        f"{where}: {estimate.over_context} of {estimate.n_examples} examples are longer than {estimate.model}'s "
+        f"training context, so their reply would be cut off and not trained on (lines {lines}{more}); "
+        "shorten or drop them"
     )
 
 

@@ -37,7 +37,7 @@ from vector_trainer.fileio import atomic_write_json
 from vector_trainer.gate.evaluate import ModelEvaluator, feedback_examples, validation_examples
 from vector_trainer.gate.policy import PromotionPolicy
 from vector_trainer.gate.promote import Promoter
-from vector_trainer.pipeline.costguard import check_budget
+from vector_trainer.pipeline.costguard import check_budget, check_context
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES, BaseTrainer
@@ -294,6 +294,7 @@ class TrainingPipeline:
             atomic_write_json(run.path(COST_FILENAME), cost)
             if not estimate.exact:
                 hub.log(estimate.note.split(";")[0], "warning")
+            check_context(estimate, str(inputs.train_path))
             check_budget(estimate, getattr(trainer, "max_budget_usd", None))
         if trainer.dry_run:
             plan = {

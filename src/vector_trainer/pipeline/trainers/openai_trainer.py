@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from vector_trainer._params import check_values
 from vector_trainer.config import OpenAITrainerConfig
 from vector_trainer.errors import MissingDependencyError, TrainerError, redact
-from vector_trainer.pipeline.costguard import ModelPrice, check_budget, estimate_cost
+from vector_trainer.pipeline.costguard import ModelPrice, check_budget, check_context, estimate_cost
 from vector_trainer.pipeline.trainers.base import BaseTrainer
 from vector_trainer.types import CostEstimate
 
@@ -154,10 +154,13 @@ class OpenAITrainer(BaseTrainer):
 
         Raises:
             BudgetExceededError: Estimate above ``max_budget_usd``.
+            InputError: Examples longer than the model's training context (naming their lines).
             TrainerError: Upload refused (message without credentials).
         """
         if check_cost:
-            check_budget(self.estimate(jsonl_path), self.max_budget_usd)
+            estimate = self.estimate(jsonl_path)
+            check_context(estimate, os.fspath(jsonl_path))
+            check_budget(estimate, self.max_budget_usd)
         path = Path(jsonl_path)
 
         def upload() -> Any:
