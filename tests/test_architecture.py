@@ -26,6 +26,7 @@ LAYERS = {
     "fileio": 0,
     "chatml": 0,
     "conversation": 0,
+    "base_models": 0,
     "config": 0,
     "sources": 1,
     "extractor": 2,

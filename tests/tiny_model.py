@@ -7,7 +7,7 @@ from pathlib import Path
 from vector_trainer.pipeline.trainers.chat_rows import CHATML_TEMPLATE
 
 
-def make_tiny_model(path: Path, texts: list[str]) -> Path:
+def make_tiny_model(path: Path, texts: list[str], context: int = 512) -> Path:
     """Write a 2-layer Llama with random weights and a byte-level BPE tokenizer to ``path``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -35,7 +35,7 @@ def make_tiny_model(path: Path, texts: list[str]) -> Path:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=4,
-        max_position_embeddings=512,
+        max_position_embeddings=context,
         pad_token_id=fast.pad_token_id,
         eos_token_id=fast.eos_token_id,
         bos_token_id=None,

@@ -102,7 +102,9 @@ class EmbeddingConfig:
     )
     input_field: str = param("", doc="view 'field': the input argument to embed")
     embedder: str = param("auto", OneOf(("auto", "hashing", "local", "openai")), doc="embedder of logs without vectors")
-    model: str | None = param(None, NonEmpty(), doc="sentence-transformers model directory for embedder 'local'")
+    model: str | None = param(
+        None, NonEmpty(), doc="embedder 'local': a sentence-transformers model directory; 'openai': the model's name"
+    )
     reembed: bool = param(False, doc="run/loop: embed each log's view as it is read, ignoring stored vectors")
 
 

@@ -67,7 +67,7 @@ def _identical_vector_file(path: Path, n: int = 40) -> Path:
 def test_vectors_that_separate_nothing_are_refused_with_the_fix(tmp_path: Path) -> None:
     with SQLiteLogStore(tmp_path / "logs.db") as store:
         ingest_file(_identical_vector_file(tmp_path / "logs.jsonl"), store, HashingEmbedder())
-        with pytest.raises(EmptyDataError, match=r"100% of .* pairs .*vectortrainer reembed"):
+        with pytest.raises(EmptyDataError, match=r"100% of 40 sampled logs .*vectortrainer reembed"):
             DensityBasedExtractor(store, top_k=5).analyze("chat")
 
 
@@ -111,3 +111,13 @@ def test_ingest_embeds_the_last_user_turn_and_reports_the_view(tmp_path: Path) -
         stored = {log.uuid: log.vector for log in store.iter_executions("chat")}
     expected = HashingEmbedder().embed([rows[i]["input"]["messages"][-1]["content"] for i in range(6)])
     assert sorted(map(tuple, np.round(list(stored.values()), 5))) == sorted(map(tuple, np.round(expected, 5)))
+
+
+def test_two_shared_prompts_are_refused_too() -> None:
+    """Two personas (two languages): two vectors for every call, which separate nothing within each."""
+    rows = [{**record(i), "uuid": str(i), "vector": [1.0, 0.0, 0.0] if i % 4 else [0.0, 1.0, 0.0]} for i in range(40)]
+    with pytest.raises(EmptyDataError, match="cannot separate its logs: 100%"):
+        DensityBasedExtractor(InMemoryLogs.from_records(rows), top_k=3).analyze("chat")
+    few = [{**row, "vector": [1.0, 0.0, float(i > 36)]} for i, row in enumerate(rows)]  # 3 differ: refused still
+    with pytest.raises(EmptyDataError):
+        DensityBasedExtractor(InMemoryLogs.from_records(few), top_k=3).analyze("chat")

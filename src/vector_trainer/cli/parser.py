@@ -83,7 +83,8 @@ def _add_view_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--embedding-model",
-        help="sentence-transformers model path for --embedder local (default: the bundled all-MiniLM-L6-v2)",
+        help="--embedder local: a sentence-transformers model directory (default: the bundled all-MiniLM-L6-v2); "
+        "--embedder openai: the embedding model (default: text-embedding-3-small; OPENAI_BASE_URL for Ollama, vLLM)",
     )
     p.add_argument(
         "--view",

@@ -2,8 +2,9 @@
 
 When every call shares a long prefix (a persona system prompt, retrieved context) and the
 embedder stops at its window, every call gets the same vector: the graph then has one region
-and the selection one example. That is detected on a sample: among pairs of logs whose inputs
-differ, the share whose vectors are (nearly) identical.
+and the selection one example; with two prompts (two languages, say) it gets two vectors. That
+is detected on a sample: the share of logs whose vector is (nearly) identical to that of a log
+with a different input. Logs repeated with the same input do not count.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from vector_trainer.types import ExecutionLog
 
 #: Cosine similarity at or above which two vectors count as the same.
 SAME_VECTOR = 0.999
-#: Share of differing-input pairs with the same vector at which the vectors are refused.
-MAX_SAME_SHARE = 0.9
+#: Share of logs sharing their vector with a log of another input at which the vectors are refused.
+MAX_SAME_SHARE = 0.5
 #: Logs sampled (evenly) for the check: its cost stays a few milliseconds whatever n is.
 SAMPLE = 400
-#: Fewest pairs of differing inputs the verdict needs.
-MIN_PAIRS = 10
+#: Fewest distinct inputs the verdict needs.
+MIN_INPUTS = 5
 
 REEMBED_HELP = (
     "Re-embed what identifies each request ([embedding] view, default: a conversation's last user turn): "
@@ -32,22 +33,17 @@ REEMBED_HELP = (
 )
 
 
-def same_vector_share(logs: Sequence[ExecutionLog], vectors: np.ndarray) -> tuple[float, int]:
-    """``(share, pairs)``: of the sampled pairs of logs with different inputs, the share whose
-    vectors have cosine >= :data:`SAME_VECTOR`, and how many such pairs there were."""
+def same_vector_share(logs: Sequence[ExecutionLog], vectors: np.ndarray) -> tuple[float, int, int]:
+    """``(share, sampled, distinct inputs)``: of the sampled logs, the share whose vector has
+    cosine >= :data:`SAME_VECTOR` with that of a sampled log whose input differs."""
     n = len(logs)
     rows = np.unique(np.linspace(0, n - 1, num=min(n, SAMPLE)).astype(np.int64))
     sample = np.asarray(vectors[rows], dtype=np.float32)
     norms = np.linalg.norm(sample, axis=1, keepdims=True)
     sample = sample / np.where(norms > 0, norms, 1.0)
     keys = np.unique([render_input(logs[i].inputs) for i in rows], return_inverse=True)[1]
-    upper = np.triu(np.ones((len(rows), len(rows)), dtype=bool), k=1)
-    differing = upper & (keys[:, None] != keys[None, :])
-    pairs = int(differing.sum())
-    if pairs == 0:
-        return 0.0, 0
-    same = (sample @ sample.T) >= SAME_VECTOR
-    return float((same & differing).sum() / pairs), pairs
+    clash = ((sample @ sample.T) >= SAME_VECTOR) & (keys[:, None] != keys[None, :])
+    return float(clash.any(axis=1).mean()), len(rows), int(keys.max()) + 1
 
 
 def check_separable(function_name: str, logs: Sequence[ExecutionLog], vectors: np.ndarray) -> None:
@@ -56,12 +52,12 @@ def check_separable(function_name: str, logs: Sequence[ExecutionLog], vectors: n
     Raises:
         EmptyDataError: Saying how many pairs are identical, the likely cause and the fix.
     """
-    share, pairs = same_vector_share(logs, vectors)
-    if pairs < MIN_PAIRS or share < MAX_SAME_SHARE:
+    share, sampled, inputs = same_vector_share(logs, vectors)
+    if inputs < MIN_INPUTS or share < MAX_SAME_SHARE:
         return
     raise EmptyDataError(
-        f"the vectors of '{function_name}' cannot separate its logs: {share:.0%} of {pairs:,} sampled pairs of logs "
-        f"with different inputs have the same vector (cosine >= {SAME_VECTOR}). They were most likely made from "
-        "text every call shares (a long system prompt cut at the embedder's window), so selection would see one "
-        f"region and pick one example. {REEMBED_HELP}."
+        f"the vectors of '{function_name}' cannot separate its logs: {share:.0%} of {sampled:,} sampled logs have "
+        f"the same vector (cosine >= {SAME_VECTOR}) as a log with a different input. They were most likely made from "
+        "text every call shares (a long system prompt cut at the embedder's window), so selection would see a "
+        f"region per shared prompt and pick one example from each. {REEMBED_HELP}."
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from vector_trainer._shared import chat_client
+from vector_trainer.base_models import resolve_base_model
 from vector_trainer.config import GateConfig
 from vector_trainer.errors import InputError, MissingDependencyError, VectorTrainerError, redact
 
@@ -133,8 +134,9 @@ class LocalChatModel:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
             except ImportError as exc:
                 raise MissingDependencyError("peft", "local", "Evaluating a local model") from exc
-            tokenizer = AutoTokenizer.from_pretrained(self.base_model)
-            model = AutoModelForCausalLM.from_pretrained(self.base_model)
+            base = resolve_base_model(self.base_model)
+            tokenizer = AutoTokenizer.from_pretrained(base)
+            model = AutoModelForCausalLM.from_pretrained(base)
             if self.adapter_dir is not None:
                 model = PeftModel.from_pretrained(model, str(self.adapter_dir))
             model.eval()

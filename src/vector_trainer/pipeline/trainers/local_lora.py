@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from vector_trainer._params import check_values
 from vector_trainer._shared import utc_now
+from vector_trainer.base_models import resolve_base_model
 from vector_trainer.chatml import check_example
 from vector_trainer.config import LocalLoRATrainerConfig
 from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, TrainerError
@@ -165,9 +166,10 @@ class LocalLoRATrainer(BaseTrainer):
         """
         from transformers import AutoConfig
 
-        tokenizer = load_tokenizer(str(self.model))
+        base = resolve_base_model(str(self.model))
+        tokenizer = load_tokenizer(base)
         _, lengths = example_rows(iter_jsonl(training_file), tokenizer)
-        context = model_context(AutoConfig.from_pretrained(str(self.model)), tokenizer)
+        context = model_context(AutoConfig.from_pretrained(base), tokenizer)
         return plan_max_length(lengths, max_length, context, os.fspath(training_file))
 
     def find_job(self, client_token: str) -> str | None:
@@ -197,7 +199,8 @@ class LocalLoRATrainer(BaseTrainer):
             job_dir / "job.json",
             {
                 "job_id": job_id,
-                "model": self.model,
+                "model": resolve_base_model(str(self.model)),
+                "model_given": self.model,
                 "training_file": str(training_file),
                 "validation_file": hyperparameters.get("validation_file"),
                 "hyperparameters": params,
