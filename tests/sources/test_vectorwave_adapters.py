@@ -122,3 +122,24 @@ def test_missing_vectorwave_is_a_clear_error(monkeypatch, tmp_path, capsys) -> N
     monkeypatch.setitem(sys.modules, "vectorwave", None)  # import fails as if not installed
     assert main(["run", "--source", "vectorwave", "--out", str(tmp_path)]) == 2  # configuration
     assert 'pip install ".[vectorwave]"' in capsys.readouterr().err
+
+
+def test_a_messages_function_on_weaviate_is_a_conversation() -> None:
+    """0.2.x on Weaviate keeps a captured list as JSON text: it is decoded and normalised."""
+    import json
+
+    from conversation_samples import conversation
+    from vector_trainer.conversation import conversation_of
+
+    objects = []
+    for i, vector in enumerate(clustered([6], dim=8, seed=2)[0]):
+        obj = vectorwave_object(i, vector, function="chat", answer={"role": "assistant", "content": f"reply {i}"})
+        messages, _ = conversation(i, tool=i % 2 == 0)
+        obj.properties.pop("question")
+        obj.properties.update(messages=json.dumps(messages, ensure_ascii=False), model="gpt-4o-mini")
+        objects.append(obj)
+    logs = list(as_dataset_manager(FakeLegacyManager(objects)).iter_executions("chat"))
+    assert {tuple(log.inputs) for log in logs} == {("messages", "model")}
+    conv = conversation_of(logs[0].inputs, logs[0].output)
+    assert conv is not None and conv.messages[0].role == "system" and conv.messages[-1].role == "tool"
+    assert logs[1].output == "reply 1"  # a text-only assistant message is stored as its text
