@@ -184,3 +184,34 @@ def test_formats_are_detected_from_the_first_object(raw: dict, expected: str) ->
 def test_a_named_format_that_does_not_fit_is_an_error_naming_the_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"logs\.jsonl:1: 'request' must be the chat-completions request"):
         read_records(_jsonl(tmp_path / "logs.jsonl", [record(1)]), log_format="openai")
+
+
+def test_refused_and_filtered_replies_are_failures_not_import_errors(tmp_path: Path) -> None:
+    """A refusal (``content: null``) or a filtered reply must not stop the import: it is a FAILURE."""
+    refused = openai_log(1)
+    refused["response"]["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "No puedo."}
+    filtered = openai_log(2, finish_reason="content_filter")
+    filtered["response"]["choices"][0]["message"] = {"role": "assistant", "content": None}
+    span = otel_current(3, tool=False)
+    attrs = span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    for attr in attrs:
+        if attr["key"] == "gen_ai.output.messages":
+            parts = [{"role": "assistant", "parts": [{"type": "refusal", "content": "No."}], "finish_reason": "stop"}]
+            attr["value"] = {"stringValue": json.dumps(parts)}
+    logs = [log for _, log in read_records(_jsonl(tmp_path / "logs.jsonl", [refused, filtered, openai_log(3)]))]
+    assert [log.status for log in logs] == ["FAILURE", "FAILURE", "SUCCESS"]
+    assert "refused" in logs[0].error_message and logs[0].inputs["model"] == "gpt-4o-mini"
+    [(_, log)] = read_records(_jsonl(tmp_path / "spans.jsonl", [span]))
+    assert log.status == "FAILURE" and log.output["refusal"] == "No."
+    row = {"function_name": "f", "input": {"messages": [{"role": "user", "content": "q"}]}, "status": "FAILURE",
+           "output": {"role": "assistant", "content": None, "refusal": "no"}}  # fmt: skip
+    assert read_records(_jsonl(tmp_path / "ours.jsonl", [row]))[0][1].output["refusal"] == "no"
+    with pytest.raises(InputError, match="neither content nor tool_calls"):  # a SUCCESS needs a reply
+        read_records(_jsonl(tmp_path / "ours.jsonl", [{**row, "status": "SUCCESS"}]))
+
+
+def test_a_langfuse_export_that_starts_with_a_span_is_detected(tmp_path: Path) -> None:
+    rows = [{"id": "span-1", "traceId": "t1", "type": "SPAN", "name": "retrieval", "input": "q", "output": "d"},
+            langfuse_generation(1)]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(rows), encoding="utf-8")
+    assert [log.uuid for _, log in read_records(tmp_path / "export.json")] == ["gen-1"]

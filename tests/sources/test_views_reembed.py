@@ -121,3 +121,12 @@ def test_two_shared_prompts_are_refused_too() -> None:
     few = [{**row, "vector": [1.0, 0.0, float(i > 36)]} for i, row in enumerate(rows)]  # 3 differ: refused still
     with pytest.raises(EmptyDataError):
         DensityBasedExtractor(InMemoryLogs.from_records(few), top_k=3).analyze("chat")
+
+
+def test_the_reply_view_embeds_failed_calls_by_their_input(tmp_path: Path) -> None:
+    rows = [record(i) for i in range(4)] + [{**record(9), "status": "ERROR", "output": None, "error_message": "429"}]
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with SQLiteLogStore(tmp_path / "logs.db") as store:
+        assert ingest_file(path, store, HashingEmbedder(), view=EmbeddingView("reply")).embedded == 5
+        assert reembed_store(store, "chat", HashingEmbedder(), EmbeddingView("reply"))[0] == 5

@@ -18,7 +18,7 @@ from vector_trainer.errors import EmptyDataError
 from vector_trainer.types import ExecutionLog
 
 #: Cosine similarity at or above which two vectors count as the same.
-SAME_VECTOR = 0.999
+SAME_VECTOR = 0.9999
 #: Share of logs sharing their vector with a log of another input at which the vectors are refused.
 MAX_SAME_SHARE = 0.5
 #: Logs sampled (evenly) for the check: its cost stays a few milliseconds whatever n is.

@@ -40,7 +40,7 @@ import msgspec
 import numpy as np
 
 from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem, vector_problem
-from vector_trainer.chatml import PLAIN_INPUT_KEY
+from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
 from vector_trainer.conversation import (
     MESSAGES_KEY,
     ConversationError,
@@ -157,12 +157,24 @@ def _parse_output(record: Mapping[str, Any], where: str) -> tuple[bool, Any]:
     return False, None
 
 
-def _conversation_fields(inputs: dict[str, Any], output: Any, where: str) -> tuple[dict[str, Any], Any]:
-    """A conversation's inputs and reply in the canonical shape (:mod:`vector_trainer.conversation`)."""
+def _conversation_fields(
+    inputs: dict[str, Any], output: Any, where: str, *, strict_reply: bool
+) -> tuple[dict[str, Any], Any]:
+    """A conversation's inputs and reply in the canonical shape (:mod:`vector_trainer.conversation`).
+    Only a SUCCESS log's reply must be one to learn from; a failed call's (a refusal, a filtered
+    or empty reply) is kept as logged."""
     if not is_conversation_input(inputs):
         raise _fail(where, "'input.messages' must be a non-empty list of chat messages ({'role', 'content'})")
     try:
-        return normalise_inputs(inputs, "input"), None if output is None else normalise_reply(output, "output")
+        normal = normalise_inputs(inputs, "input")
+        if output is None:
+            return normal, None
+        try:
+            return normal, normalise_reply(output, "output")
+        except ConversationError:
+            if strict_reply:
+                raise
+            return normal, output
     except ConversationError as exc:
         raise _fail(where, str(exc)) from None
 
@@ -206,7 +218,7 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     if status == STATUS_SUCCESS and (not has_output or output is None):
         raise _fail(where, "missing field 'output' (required for SUCCESS records)")
     if MESSAGES_KEY in inputs:
-        inputs, output = _conversation_fields(inputs, output, where)
+        inputs, output = _conversation_fields(inputs, output, where, strict_reply=status == STATUS_SUCCESS)
     error_message = record.get("error_message")
     if error_message is not None and not isinstance(error_message, str):
         raise _fail(where, "'error_message' must be a string")
@@ -303,6 +315,15 @@ def embedding_space(embedder: Embedder, view: EmbeddingView) -> str:
     return embedder.name if view.kind == EmbeddingView.kind else f"{embedder.name}@{view.name}"
 
 
+def _view_text(view: EmbeddingView, where: str, log: ExecutionLog) -> str:
+    """The view's text; a failed call with none there (no reply to embed) embeds its input: it
+    is never a graph node, but it is stored like the rest."""
+    text = view.text(log.inputs, log.output, where=where)
+    if text.strip() or log.status == STATUS_SUCCESS:
+        return text
+    return render_input(log.inputs) or (log.error_message or "")
+
+
 def embed_logs(logs: Sequence[tuple[str, ExecutionLog]], embedder: Embedder, view: EmbeddingView) -> np.ndarray:
     """The vectors of ``(where, log)`` pairs: ``view``'s text of each, embedded in one batch.
 
@@ -311,9 +332,7 @@ def embed_logs(logs: Sequence[tuple[str, ExecutionLog]], embedder: Embedder, vie
     """
     if not logs:
         return np.zeros((0, 0), dtype=np.float32)
-    vectors = np.asarray(
-        embedder.embed([view.text(log.inputs, log.output, where=where) for where, log in logs]), dtype=np.float32
-    )
+    vectors = np.asarray(embedder.embed([_view_text(view, where, log) for where, log in logs]), dtype=np.float32)
     for (where, _), vector in zip(logs, vectors, strict=True):
         if vector_problem(vector) is not None:
             raise _fail(

@@ -16,11 +16,15 @@ from vector_trainer.errors import InputError
 from vector_trainer.sources.formats._shared import error_record, pick_function, reply_status
 
 GENERATION = "GENERATION"
+#: Langfuse's observation types: an export may start with any of them.
+OBSERVATION_TYPES = frozenset({"GENERATION", "SPAN", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EMBEDDING"})
 
 
 def looks_like(raw: Mapping[str, Any]) -> bool:
     """Whether an object is a Langfuse observation, a trace with observations, or an API page of them."""
     if raw.get("type") == GENERATION or isinstance(raw.get("observations"), list):
+        return True
+    if raw.get("type") in OBSERVATION_TYPES and "traceId" in raw and "function_name" not in raw:
         return True
     data = raw.get("data")
     return isinstance(data, list) and bool(data) and isinstance(data[0], Mapping) and "type" in data[0]

@@ -39,7 +39,11 @@ def from_request_log(
         "function_name": pick_function(
             function_name, metadata.get("function_name"), metadata.get("feature"), metadata.get("name")
         ),
-        "input": {"messages": request["messages"], **({"tools": request["tools"]} if request.get("tools") else {})},
+        "input": {
+            "messages": request["messages"],
+            **({"tools": request["tools"]} if request.get("tools") else {}),
+            **({"model": request["model"]} if isinstance(request.get("model"), str) else {}),
+        },
         "uuid": raw.get("id") or response.get("id"),
         "timestamp": iso_from_unix(response.get("created") or raw.get("created"), where),
     }

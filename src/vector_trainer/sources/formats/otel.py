@@ -94,12 +94,15 @@ def _from_parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     ``tool`` message each)."""
     role = message.get("role", "user")
     texts, calls, answers = [], [], []
+    refusal = None
     for part in message.get("parts") or []:
         kind = part.get("type")
         if kind == "text":
             texts.append(str(part.get("content", "")))
         elif kind == "tool_call":
             calls.append({"id": part.get("id"), "name": part.get("name"), "arguments": part.get("arguments")})
+        elif kind == "refusal":
+            refusal = str(part.get("content", ""))
         elif kind == "tool_call_response":
             response = part.get("response")
             content = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
@@ -109,6 +112,8 @@ def _from_parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     out: dict[str, Any] = {"role": role, "content": "\n".join(texts) if texts else None}
     if calls:
         out["tool_calls"] = calls
+    if refusal is not None:
+        out["refusal"] = refusal
     return [out]
 
 
