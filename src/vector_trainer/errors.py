@@ -98,3 +98,4 @@ class PipelineError(VectorTrainerError):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(f"stage '{stage}' failed: {message}")
         self.stage = stage
+        self.message = message

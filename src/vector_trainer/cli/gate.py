@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vector_trainer._shared import printable
-from vector_trainer.cli.commands import EXIT_OK, base_config, functions_to_run, run_config
+from vector_trainer.cli.commands import EXIT_FAILED, EXIT_OK, base_config, functions_to_run, run_config
 from vector_trainer.config import Config, with_overrides
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import atomic_write_json
@@ -130,7 +130,8 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.sources.detect import open_source
     from vector_trainer.synthesizer.feedback import load_feedback
 
-    config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs)
+    # --interval is checked like [loop] interval_s (a number >= 1) before any cycle runs
+    config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs, interval_s=args.interval)
     # The loop keeps its cycles, live hooks and registries under --out.
     config = with_overrides(config, "pipeline", live_dir=config.run.out)
     if config.extractor.validation_fraction == 0:  # the gate needs examples no model was trained on
@@ -148,21 +149,28 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     def feedback() -> list[Any]:
         return load_feedback(config.run.feedback) if config.run.feedback else []
 
-    def report(outcomes: list[Any]) -> None:
+    def report(outcomes: list[Any]) -> bool:
+        """Print each function's outcome; whether every cycle that ran finished or is pending."""
         for outcome in outcomes:
             shown = printable(outcome.function_name)
             if not outcome.ran:
                 console.print(f"{shown}: {'; '.join(outcome.notes)}")
                 continue
             console.print(f"{shown}: cycle {outcome.cycle_dir} ({'; '.join(outcome.reasons)})")
+            if outcome.failed:
+                console.print(Text(f"  failed in {printable(outcome.failed)}; the next cycle starts fresh", "red"))
+                continue
             for part in ("hook", "model"):
                 decision = (getattr(outcome, part) or {}).get("decision") or {}
                 console.print(f"  {part}: {printable(str(decision.get('reason', '')))}")
+            for note in outcome.notes:
+                console.print(f"  {printable(note)}")
+        return not any(outcome.failed for outcome in outcomes)
 
-    if args.once or args.interval is None:
+    if args.once:
+        return EXIT_OK if report(loop.run_once(feedback())) else EXIT_FAILED
+    while True:  # a failed cycle is recorded and the loop goes on: unattended means it never stops for good
         report(loop.run_once(feedback()))
-        return EXIT_OK
-    while True:
-        report(loop.run_once(feedback()))
-        console.print(f"next check in {args.interval:g} s (Ctrl-C stops; a cycle cut short resumes on the next start)")
-        time.sleep(args.interval)
+        interval = config.loop.interval_s
+        console.print(f"next check in {interval:g} s (Ctrl-C stops; a cycle cut short resumes on the next start)")
+        time.sleep(interval)

@@ -325,9 +325,12 @@ def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
 
     loop = sub.add_parser("loop", help="run gated cycles when new logs or feedback arrive")
     _add_run_arguments(loop)
-    loop.add_argument("--once", action="store_true", help="check once and exit (for cron)")
+    loop.add_argument("--once", action="store_true", help="check once and exit (for cron; exit 1 when a cycle failed)")
     loop.add_argument(
-        "--interval", type=float, help=f"check every this many seconds (default: {LoopConfig.interval_s})"
+        "--interval",
+        type=float,
+        help=f"without --once, check every this many seconds, forever (default: [loop] interval_s, "
+        f"{LoopConfig.interval_s:g}); a failed cycle is recorded and the loop goes on",
     )
     loop.add_argument(
         "--min-new-logs", type=int, help=f"new logs that start a cycle (default: {LoopConfig.min_new_logs})"

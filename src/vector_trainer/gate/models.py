@@ -20,7 +20,29 @@ Messages = list[dict[str, str]]
 
 
 class ModelError(VectorTrainerError):
-    """A model could not answer (the message says what was asked and what was waited for)."""
+    """A model could not answer (the message says what was asked and what was waited for).
+
+    Attributes:
+        transient: The cause may pass (a rate limit, a timeout, a server error, a lost
+            connection): asking again later may succeed.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+#: HTTP statuses that say "try again later".
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+TRANSIENT_ERRORS = frozenset({"APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an SDK error may pass on its own (rate limit, timeout, 5xx, connection)."""
+    status = getattr(exc, "status_code", None)
+    return type(exc).__name__ in TRANSIENT_ERRORS or (
+        isinstance(status, int) and (status in TRANSIENT_STATUSES or status >= 500)
+    )
 
 
 @runtime_checkable
@@ -89,7 +111,8 @@ class OpenAIChatModel:
         except Exception as exc:
             waited = f"{self.base_url or 'the OpenAI API'} (model {self.name}, timeout {self.timeout_s:g} s)"
             raise ModelError(
-                redact(f"chat request to {waited} failed: {type(exc).__name__}: {exc}", self._api_key)
+                redact(f"chat request to {waited} failed: {type(exc).__name__}: {exc}", self._api_key),
+                transient=is_transient(exc),
             ) from None
 
 

@@ -13,7 +13,8 @@ says so. Every decision is recorded with its reason.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,14 @@ from vector_trainer import _layout
 from vector_trainer._shared import utc_now
 from vector_trainer.errors import VectorTrainerError
 from vector_trainer.gate.evaluate import EvalExample, Evaluation, ModelEvaluator
+from vector_trainer.gate.models import ModelError
 from vector_trainer.gate.policy import Decision, PromotionPolicy
 from vector_trainer.gate.registry import ModelRegistry
 from vector_trainer.synthesizer.versions import open_hook_versions
 from vector_trainer.types import FeedbackPair
+
+#: Waits before the second and third try of an evaluation that failed for a passing reason.
+RETRY_DELAYS_S = (5.0, 30.0)
 
 
 class Promoter:
@@ -36,6 +41,9 @@ class Promoter:
         policy: Decides.
         endpoint: ``(base_url, api_key)`` of the OpenAI-compatible endpoint serving trained
             models (``None`` parts: ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``).
+        retry_delays_s: Seconds to wait before each new try of an evaluation that failed for a
+            passing reason; when every try fails, the model stays pending (never rejected).
+        sleep: Injected sleep (tests).
     """
 
     def __init__(
@@ -45,11 +53,15 @@ class Promoter:
         policy: PromotionPolicy,
         *,
         endpoint: tuple[str | None, str | None] = (None, None),
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.home = Path(home)
         self.evaluator = evaluator
         self.policy = policy
         self._endpoint = endpoint
+        self.retry_delays_s = tuple(retry_delays_s)
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"Promoter({str(self.home)!r}, base_url={self._endpoint[0]!r})"
@@ -95,6 +107,11 @@ class Promoter:
                 decision = Decision(True, f"{decision.reason}; live hook is now {version.version_id}")
         return {"evaluation": evaluation.to_dict(), "decision": decision.to_dict()}
 
+    def _rejected(self, model_id: str, why: str) -> dict[str, Any]:
+        decision = Decision(False, f"the incumbent stays: {why}")
+        self.registry.reject(model_id, decision.reason)
+        return {"model_id": model_id, "decision": decision.to_dict()}
+
     def gate_model(
         self,
         training: dict[str, Any],
@@ -128,17 +145,25 @@ class Promoter:
         active = registry.active()
         incumbent_provider, incumbent_model = (active.provider, active.model) if active else (provider, base_model)
         live = self.live_hook
-        try:
-            evaluation = self.evaluator.evaluate(
-                self._reach(record.provider, record.model),
-                self._reach(incumbent_provider, incumbent_model),
-                examples,
-                hook_path=live if live.is_file() else None,
-            )
-        except VectorTrainerError as exc:
-            decision = Decision(False, f"the incumbent stays: evaluation failed: {exc}")
-            registry.reject(record.model_id, decision.reason)
-            return {"model_id": record.model_id, "decision": decision.to_dict()}
+        for delay in (*self.retry_delays_s, None):
+            try:
+                evaluation = self.evaluator.evaluate(
+                    self._reach(record.provider, record.model),
+                    self._reach(incumbent_provider, incumbent_model),
+                    examples,
+                    hook_path=live if live.is_file() else None,
+                )
+                break
+            except ModelError as exc:
+                if not exc.transient:
+                    return self._rejected(record.model_id, f"evaluation failed: {exc}")
+                if delay is None:  # it may pass: the model stays registered and pending, not rejected
+                    tries = len(self.retry_delays_s) + 1
+                    reason = f"the incumbent stays for now: evaluation pending after {tries} tries: {exc}"
+                    return {"model_id": record.model_id, "decision": Decision(False, reason).to_dict(), "pending": True}
+                self._sleep(delay)
+            except VectorTrainerError as exc:
+                return self._rejected(record.model_id, f"evaluation failed: {exc}")
         decision = self.policy.decide(evaluation)
         registry.record_evaluation(record.model_id, evaluation_summary(evaluation, decision))
         if decision.promote:

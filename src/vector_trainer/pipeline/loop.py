@@ -10,14 +10,20 @@ the pipeline's ``live_dir``; the live hook (``<home>/hook/``) and the model regi
 A cycle starts when at least ``min_new_logs`` logs arrived since the last one, the function's
 feedback changed, or the share of anomalies among the new logs rose by ``anomaly_rise`` over
 their share among the logs already seen (:mod:`vector_trainer.extractor.novelty`). ``loop.json``
-keeps that watermark and the cycle in progress, written before the cycle starts: after a crash
-the same cycle directory is resumed, so no job is paid for twice. A lock on the output root keeps
-a second loop off the same runs.
+keeps that watermark and the cycle in progress (its name: every path is derived from the
+function's home, never read from the file), written before the cycle starts: after a crash the
+same cycle directory is resumed with the golden set it already paid for, so no job is paid for
+twice (:mod:`vector_trainer.pipeline.paid_jobs`). A cycle whose job is still running, or whose
+model could not be evaluated for a passing reason (a rate limit, a timeout), stays pending and is
+resumed, and gated, by the next check. A cycle that fails is recorded as failed with its reason,
+the watermark moves on (the next cycle starts fresh, on new data), and the other functions are
+still checked. A lock on the output root keeps a second loop off the same runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +34,18 @@ from filelock import FileLock, Timeout
 from vector_trainer._layout import CYCLES_DIRNAME, LOOP_STATE_FILENAME, NOVELTY_FILENAME
 from vector_trainer._shared import utc_now
 from vector_trainer.config import Config
-from vector_trainer.errors import InputError
+from vector_trainer.errors import InputError, PipelineError
 from vector_trainer.extractor.distributed_extract import is_distributed
 from vector_trainer.extractor.novelty import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.fileio import atomic_write_json, loads_strict
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
+from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES
 from vector_trainer.synthesizer.feedback import pairs_for_function
 from vector_trainer.types import FeedbackPair
 
 LOOP_LOCK_FILENAME = "loop.lock"
+#: A cycle's name: the only form in which ``loop.json`` may name a directory.
+CYCLE_NAME = re.compile(r"c\d{4,6}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class CycleOutcome:
     hook: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
+    failed: str | None = None
+    pending: bool = False
 
 
 def feedback_digest(pairs: Sequence[FeedbackPair]) -> str:
@@ -119,30 +130,39 @@ class ContinuousLoop:
     def _check(self, function_name: str, pairs: Sequence[FeedbackPair]) -> CycleOutcome:
         pipeline = self.pipeline_for(function_name)
         root = pipeline.promoter(function_name).home
+        _refuse_links(root, pipeline.live_dir)
         state = _read_state(root / LOOP_STATE_FILENAME)
         current = Watermark(self.count_logs(function_name), feedback_digest(pairs))
-        pending = state.get("pending")
+        pending = _pending_name(state.get("pending"), root)
         reasons = self._reasons(state.get("watermark"), current, pipeline, function_name, root)
         if pending:
-            reasons = ("resuming the interrupted cycle " + Path(pending).name, *reasons)
+            reasons = ("resuming the interrupted cycle " + pending, *reasons)
         if not reasons:
             return CycleOutcome(function_name, ran=False, notes=("nothing new since the last cycle",))
-        cycle_dir = Path(pending) if pending else root / CYCLES_DIRNAME / f"c{len(state.get('cycles', [])) + 1:04d}"
-        state["pending"] = str(cycle_dir)
+        cycles = _cycles(state)
+        name = pending or f"c{len(cycles) + 1:04d}"
+        cycle_dir = root / CYCLES_DIRNAME / name
+        _refuse_links(cycle_dir, root)
+        state.update(pending=name, cycles=cycles)
         _write_state(root / LOOP_STATE_FILENAME, state)
-        summary = pipeline.run(function_name, pairs, cycle_dir, wait=self.config.run.wait)
+        record: dict[str, Any] = {"cycle_dir": str(cycle_dir), "reasons": list(reasons)}
+        try:
+            summary = pipeline.run(function_name, pairs, cycle_dir, wait=self.config.run.wait)
+        except PipelineError as exc:  # recorded; the next cycle starts fresh, on new data
+            record.update(finished_at=utc_now(), failed=f"stage '{exc.stage}': {exc.message}")
+            state.update(pending=None, watermark=current.to_dict(), cycles=[*cycles, record])
+            _write_state(root / LOOP_STATE_FILENAME, state)
+            return CycleOutcome(function_name, True, reasons, str(cycle_dir), failed=record["failed"])
         gated = summary["stages"]["gate"]
+        waiting = _still_waiting(summary["stages"]["train"], gated["model"])
+        if waiting:  # the next check resumes this cycle and gates its model
+            _write_state(root / LOOP_STATE_FILENAME, state)
+            notes = (f"{waiting}; the next check resumes {name} and gates its model",)
+            return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"],
+                                notes=notes, pending=True)  # fmt: skip
         self._remember(pipeline, function_name, root)
-        state.setdefault("cycles", []).append(
-            {
-                "cycle_dir": str(cycle_dir),
-                "finished_at": utc_now(),
-                "reasons": list(reasons),
-                "hook": _decision_of(gated["hook"]),
-                "model": _decision_of(gated["model"]),
-            }
-        )
-        state.update(pending=None, watermark=current.to_dict())
+        record.update(finished_at=utc_now(), hook=_decision_of(gated["hook"]), model=_decision_of(gated["model"]))
+        state.update(pending=None, watermark=current.to_dict(), cycles=[*cycles, record])
         _write_state(root / LOOP_STATE_FILENAME, state)
         return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"])
 
@@ -188,6 +208,58 @@ class ContinuousLoop:
 def _distributed(pipeline: TrainingPipeline) -> bool:
     extractor = pipeline.extractor
     return extractor is not None and is_distributed(extractor.engine, extractor.dataset_manager)
+
+
+def _still_waiting(training: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """Why a cycle's model is not decided yet (its job runs; its evaluation could not reach a model)."""
+    status = training.get("status")
+    if training.get("mode") == "submitted" and status not in TERMINAL_STATUSES:
+        return f"job {training.get('job_id')} is {status}"
+    if model.get("pending"):
+        return str(model.get("decision", {}).get("reason", "the evaluation is pending"))
+    return None
+
+
+def _pending_name(raw: Any, root: Path) -> str | None:
+    """The pending cycle's name, checked: ``loop.json`` names a cycle, never a path. A state file
+    written before names were used holds the full path of a directory under ``<root>/cycles``.
+
+    Raises:
+        InputError: If it names anything else (the file was edited or planted).
+    """
+    if raw is None:
+        return None
+    name = raw if isinstance(raw, str) and CYCLE_NAME.fullmatch(raw) else None
+    if name is None and isinstance(raw, str) and Path(raw).parent == root / CYCLES_DIRNAME:
+        name = Path(raw).name if CYCLE_NAME.fullmatch(Path(raw).name) else None
+    if name is None:
+        raise InputError(
+            f"{root / LOOP_STATE_FILENAME}: 'pending' must name a cycle of {root / CYCLES_DIRNAME} (like c0003), "
+            f"got {raw!r}; restore the file or set it to null"
+        )
+    return name
+
+
+def _cycles(state: dict[str, Any]) -> list[dict[str, Any]]:
+    cycles = state.get("cycles", [])
+    if not isinstance(cycles, list) or not all(isinstance(c, dict) for c in cycles):
+        raise InputError("loop.json: 'cycles' must be a list of objects; restore the file or move it away")
+    return cycles
+
+
+def _refuse_links(path: Path, root: Path) -> None:
+    """Refuse a symbolic link at ``path`` or at any directory between ``root`` and it.
+
+    Raises:
+        InputError: Naming the link.
+    """
+    current = path
+    while True:
+        if current.is_symlink():
+            raise InputError(f"{current} is a symbolic link; the loop only writes inside its own directories")
+        if current in (root, current.parent):
+            return
+        current = current.parent
 
 
 def _decision_of(gated: dict[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,7 @@ uploaded or paid for twice; the existing job is polled instead.
 
 from __future__ import annotations
 
-import inspect
 import os
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +26,7 @@ from vector_trainer._layout import (
     PROJECTION_FILENAME,
     RULES_FILENAME,
 )
-from vector_trainer._shared import sha256_file, utc_now
+from vector_trainer._shared import utc_now
 from vector_trainer.chatml import render_value
 from vector_trainer.config import PipelineConfig, RunConfig
 from vector_trainer.errors import ConfigError
@@ -39,6 +37,7 @@ from vector_trainer.gate.policy import PromotionPolicy
 from vector_trainer.gate.promote import Promoter
 from vector_trainer.pipeline.costguard import check_budget, check_context
 from vector_trainer.pipeline.monitor import PipelineMonitor
+from vector_trainer.pipeline.paid_jobs import JobLedger, ensure_job, kept_training_input
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES, BaseTrainer
 from vector_trainer.synthesizer.damage import KNOWN_GOOD_SAMPLE, sample_known_good
@@ -130,12 +129,21 @@ class TrainingPipeline:
         run = RunDirectory(Path(output_dir), function_name, self.monitor)
         inputs: dict[str, TrainingInput] = {}
         learn, held_out = self.evaluator.split(feedback_pairs) if self.evaluator else (list(feedback_pairs), [])
-        run.stage("extract", lambda: self._extract(function_name, run, inputs))
+        kept = kept_training_input(run)
+        if kept is None:
+            run.stage("extract", lambda: self._extract(function_name, run, inputs))
+        else:  # paying for this golden set has begun: the resumed run trains on it, new logs wait
+            inputs["train"] = kept
+            run.stage("extract", lambda: {**run.state["extract"], "kept": "the golden set already paid for"})
         synthesized = run.stage("synthesize", lambda: self._synthesize(function_name, learn, run))
         trained = run.stage("train", lambda: self._train(inputs["train"], run, wait))
         if self.evaluator is not None:
             run.stage("gate", lambda: self._gate(function_name, run, inputs["train"], synthesized, trained, held_out))
         return run.finish()
+
+    def ledger(self, function_name: str) -> JobLedger:
+        """The paid jobs of one function across runs (in its live directory, beside the registry)."""
+        return JobLedger(self.live_dir / _layout.function_dirname(function_name))
 
     def promoter(self, function_name: str) -> Promoter:
         """The gate of one function's live hook and model registry (a gated pipeline only).
@@ -146,7 +154,9 @@ class TrainingPipeline:
         if self.evaluator is None or self.promotion_policy is None:
             raise ConfigError("this pipeline is not gated: pass an evaluator or a promotion_policy")
         home = self.live_dir / _layout.function_dirname(function_name)
-        return Promoter(home, self.evaluator, self.promotion_policy, endpoint=self.trainer.serving_endpoint())
+        return Promoter(
+            home, self.evaluator, self.promotion_policy, endpoint=self.trainer.serving_endpoint(), sleep=self._sleep
+        )
 
     def train(
         self,
@@ -190,7 +200,7 @@ class TrainingPipeline:
         excluded = len(report.excluded)
         if excluded:
             hub.log(f"{excluded} logs excluded: unusable vector or NaN (uuids in {result.report_path.name})", "warning")
-        return {
+        run.state["extract"] = {
             "examples": report.written,
             "steady": report.count(strategy=SelectionStrategy.STEADY),
             "anomaly": report.count(strategy=SelectionStrategy.ANOMALY),
@@ -204,6 +214,7 @@ class TrainingPipeline:
             "report_path": str(result.report_path),
             "golden_registration": dict(report.golden_registration) if report.golden_registration else None,
         }
+        return dict(run.state["extract"])
 
     def known_good(self, function_name: str) -> list[str]:
         """The function's SUCCESS outputs: text nobody complained about (the damage check's reference)."""
@@ -307,12 +318,15 @@ class TrainingPipeline:
             run.state["training"] = {"mode": "dry_run", "would_submit": plan}
             run.persist()
             return {"mode": "dry_run", "status": "not_submitted", "cost": cost, "would_submit": plan}
-        job_id = self._ensure_job(inputs, run)
+        ledger = self.ledger(run.state.get("function_name", "")) if self.evaluator is not None else None
+        job_id = ensure_job(trainer, inputs, run, ledger)
         status = trainer.get_status(job_id)
         run.state["training"]["status"] = status["status"]
         run.persist()
         if wait:
             status = self._wait(job_id, run)
+        if ledger is not None:
+            ledger.record({"job_id": job_id, "status": status["status"]})
         result: dict[str, Any] = {"mode": "submitted", "job_id": job_id, "status": status["status"], "cost": cost}
         if status["status"] == "succeeded":
             outcome = trainer.get_result(job_id)
@@ -325,55 +339,6 @@ class TrainingPipeline:
         elif status["status"] in ("failed", "cancelled"):
             trainer.get_result(job_id)  # raises TrainerError with the job's error
         return result
-
-    def _ensure_job(self, inputs: TrainingInput, run: RunDirectory) -> str:
-        trainer, hub, state = self.trainer, run.hub, run.state
-        digest = sha256_file(inputs.train_path)
-        training = state.get("training") or {}
-        if training.get("file_sha256") != digest or training.get("trainer") != trainer.name:
-            if training.get("job_id"):
-                state.setdefault("previous_jobs", []).append(training)
-            training = {"mode": "submitted", "trainer": trainer.name, "file_sha256": digest}
-        state["training"] = training
-        if training.get("job_id"):
-            hub.log(f"resuming: job {training['job_id']} already exists for this training file; not uploading again")
-            return str(training["job_id"])
-        # A token written before any paid call lets a re-run after a kill find what that call made.
-        if not training.get("client_token"):
-            training["client_token"] = secrets.token_hex(8)
-            run.persist()
-        token = str(training["client_token"])
-        training["file_id"] = self._ensure_upload(training, "file_id", inputs.train_path, token, run)
-        if inputs.validation_path:
-            training["validation_file_id"] = self._ensure_upload(
-                training, "validation_file_id", inputs.validation_path, f"{token}-validation", run
-            )
-        hyper: dict[str, Any] = {}
-        if training.get("validation_file_id"):
-            hyper["validation_file"] = training["validation_file_id"]
-        found = trainer.find_job(token)
-        if found:
-            hub.log(f"resuming: job {found} was created by an interrupted run; not creating another")
-            training["job_id"] = found
-        else:
-            training["job_id"] = _with_token(trainer.start_training, token, training["file_id"], **hyper)
-            hub.log(f"started fine-tuning job {training['job_id']}")
-        training["created_at"] = utc_now()
-        run.persist()
-        return str(training["job_id"])
-
-    def _ensure_upload(self, training: dict[str, Any], key: str, path: Path, token: str, run: RunDirectory) -> str:
-        if training.get(key):
-            run.hub.log(f"resuming: file {training[key]} already uploaded")
-            return str(training[key])
-        found = self.trainer.find_upload(path, token)
-        if found:
-            run.hub.log(f"resuming: file {found} was uploaded by an interrupted run; not uploading again")
-            training[key] = found
-        else:
-            training[key] = _with_token(self.trainer.prepare_data, token, path)
-        run.persist()
-        return str(training[key])
 
     def _wait(self, job_id: str, run: RunDirectory) -> dict[str, Any]:
         seen_steps: set[Any] = set()
@@ -389,11 +354,3 @@ class TrainingPipeline:
                 return status
             run.hub.log(f"job {job_id}: {status['status']}")
             self._sleep(self.poll_interval_s)
-
-
-def _with_token(method: Callable[..., str], token: str, *args: Any, **kwargs: Any) -> str:
-    """Call a trainer method with ``client_token`` when it takes one (trainers written before
-    tokens existed keep working, without the resume-after-kill lookup)."""
-    if "client_token" in inspect.signature(method).parameters:
-        kwargs["client_token"] = token
-    return method(*args, **kwargs)
