@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vector_trainer.conversation import Conversation
+from vector_trainer.conversation import Conversation, strict_json
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 #: The keys each role's messages may carry in OpenAI's fine-tuning format.
@@ -185,9 +185,9 @@ def _tool_call_issue(call: Any) -> str | None:
     if not isinstance(arguments, str):
         return f"tool call {call['id']!r}: 'arguments' must be a JSON string"
     try:
-        json.loads(arguments)
-    except json.JSONDecodeError:
-        return f"tool call {call['id']!r}: 'arguments' is not valid JSON"
+        strict_json(arguments)
+    except ValueError as exc:
+        return f"tool call {call['id']!r}: 'arguments' is not valid JSON ({exc})"
     return None
 
 
@@ -195,7 +195,7 @@ def _message_issues(index: int, message: Any, called: set[str]) -> list[FormatIs
     if not isinstance(message, dict):
         return [FormatIssue("error", f"message {index} is not an object")]
     role = message.get("role")
-    if role not in ALLOWED_ROLES:
+    if not isinstance(role, str) or role not in ALLOWED_ROLES:
         return [FormatIssue("error", f"message {index} has unrecognised role {role!r}")]
     issues: list[FormatIssue] = []
     unknown = set(message) - ALLOWED_MESSAGE_KEYS[role]
@@ -213,11 +213,14 @@ def _message_issues(index: int, message: Any, called: set[str]) -> list[FormatIs
         else:
             for call in calls:
                 call_problem = _tool_call_issue(call)
+                if call_problem is None and call["id"] in called:
+                    call_problem = f"tool call id {call['id']!r} is used twice"
                 if call_problem:
                     issues.append(FormatIssue("error", f"message {index}: {call_problem}"))
-                elif isinstance(call, dict):
+                else:
                     called.add(call["id"])
-    if role == "tool" and message.get("tool_call_id") not in called:
+    answered = message.get("tool_call_id")
+    if role == "tool" and (not isinstance(answered, str) or answered not in called):
         issues.append(FormatIssue("error", f"message {index} (tool) answers no earlier tool call"))
     return issues
 

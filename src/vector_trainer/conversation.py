@@ -127,35 +127,73 @@ class Conversation:
         return next((m for m in reversed(self.messages) if m.role == "user"), None)
 
 
+def _part_text(part: Mapping[str, Any]) -> str | None:
+    """The text of a text part (``text`` or ``content``), ``None`` for another kind of part."""
+    kind = part.get("type", "text")
+    if not isinstance(kind, str):
+        raise ConversationError(f"a content part's 'type' must be a string, got {type(kind).__name__}")
+    if kind not in TEXT_PART_TYPES:
+        return None
+    text = part.get("text", part.get("content"))
+    if not isinstance(text, str):
+        raise ConversationError(f"a content part ({kind}) has no string 'text'")
+    return text
+
+
 def _text_of_parts(parts: Sequence[Any], where: str, *, keep_images: bool) -> str | tuple[Mapping[str, Any], ...]:
-    texts: list[str] = []
-    has_other = False
+    """Text parts joined into one string; a user message with images keeps its parts, every
+    text part written as ``{"type": "text", "text"}``."""
+    normal: list[dict[str, Any]] = []
     for index, part in enumerate(parts):
         if isinstance(part, str):
-            texts.append(part)
+            normal.append({"type": "text", "text": part})
             continue
         if not isinstance(part, Mapping):
             raise ConversationError(f"{where} content part {index} is not an object or a string")
-        kind = part.get("type", "text")
-        if kind in TEXT_PART_TYPES:
-            text = part.get("text", part.get("content"))
-            if not isinstance(text, str):
-                raise ConversationError(f"{where} content part {index} ({kind}) has no string 'text'")
-            texts.append(text)
-        elif kind == "image_url" and keep_images:
-            has_other = True
+        try:
+            text = _part_text(part)
+        except ConversationError as exc:
+            raise ConversationError(f"{where} content part {index}: {exc}") from None
+        if text is not None:
+            normal.append({"type": "text", "text": text})
+        elif part.get("type") == "image_url" and keep_images:
+            normal.append(dict(part))
         else:
             raise ConversationError(
-                f"{where} content part {index} has type {kind!r}; only text parts (and images in user messages) "
-                "can be trained on"
+                f"{where} content part {index} has type {part.get('type')!r}; only text parts (and images in user "
+                "messages) can be trained on"
             )
-    if has_other:
-        return tuple(
-            {"type": "text", "text": p} if isinstance(p, str) else dict(p)
-            for p in parts
-            if isinstance(p, str) or p.get("type") in ("text", "image_url")
-        )
-    return PART_SEPARATOR.join(texts)
+    if any(p["type"] == "image_url" for p in normal):
+        return tuple(normal)
+    return PART_SEPARATOR.join(p["text"] for p in normal)
+
+
+#: Deepest nesting of a tool call's arguments (as :data:`~vector_trainer.sources.ingest.MAX_NESTING`).
+MAX_ARGUMENT_NESTING = 100
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str) -> Any:
+    """JSON text decoded as RFC 8259 says (no ``NaN``/``Infinity``), nesting bounded.
+
+    Raises:
+        ValueError: Saying why.
+    """
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels") from None
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_ARGUMENT_NESTING:
+            raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
 
 
 def _arguments_text(raw: Any, where: str) -> str:
@@ -163,12 +201,17 @@ def _arguments_text(raw: Any, where: str) -> str:
         return "{}"
     if isinstance(raw, str):
         try:
-            json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConversationError(f"{where} 'arguments' is not JSON text ({exc.msg})") from None
+            strict_json(raw)
+        except ValueError as exc:
+            raise ConversationError(f"{where} 'arguments' is not usable JSON text ({exc})") from None
         return raw
     if isinstance(raw, (Mapping, list)):
-        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            strict_json(text)
+        except (ValueError, RecursionError) as exc:
+            raise ConversationError(f"{where} 'arguments' cannot be JSON text ({exc})") from None
+        return text
     raise ConversationError(f"{where} 'arguments' must be JSON text or an object, got {type(raw).__name__}")
 
 
@@ -189,6 +232,16 @@ def parse_tool_call(raw: Any, where: str) -> ToolCall:
     if not isinstance(call_id, str) or not call_id:
         raise ConversationError(f"{where} has no 'id' (a tool message answers a call by its id)")
     return ToolCall(call_id, name, _arguments_text(function.get("arguments"), f"{where} {name}"))
+
+
+#: Placeholder id of a deprecated ``function`` message until it is linked to its call.
+_FUNCTION_ANSWER = "\x00function"
+
+
+def where_id(where: str) -> str:
+    """A stable call id derived from a message's place (``messages[3]`` -> ``3``)."""
+    digits = "".join(ch for ch in where if ch.isdigit())
+    return digits or "reply"
 
 
 def parse_message(raw: Any, where: str) -> ChatMessage:
@@ -214,13 +267,21 @@ def parse_message(raw: Any, where: str) -> ChatMessage:
     calls_raw = raw.get("tool_calls") or []
     if not isinstance(calls_raw, list):
         raise ConversationError(f"{where} 'tool_calls' must be a list")
+    legacy = raw.get("function_call")
+    if legacy is not None and not calls_raw and role == "assistant":  # the deprecated form, as one tool call
+        if not isinstance(legacy, Mapping):
+            raise ConversationError(f"{where} 'function_call' must be an object")
+        calls_raw = [{"id": f"call_{where_id(where)}", "type": "function", "function": legacy}]
     if calls_raw and role != "assistant":
         raise ConversationError(f"{where} ({role}) has tool_calls; only assistant messages call tools")
     calls = tuple(parse_tool_call(call, f"{where} tool_calls[{i}]") for i, call in enumerate(calls_raw))
     call_id = raw.get("tool_call_id")
+    if role == "function":  # the deprecated answer to a function_call: a tool message (linked by parse_messages)
+        role, call_id = "tool", call_id if isinstance(call_id, str) and call_id else _FUNCTION_ANSWER
+        name = None
     if role == "tool" and (not isinstance(call_id, str) or not call_id):
         raise ConversationError(f"{where} (tool) has no 'tool_call_id' naming the call it answers")
-    if role == "assistant" and content is None and not calls and raw.get("function_call") is None:
+    if role == "assistant" and content is None and not calls:
         raise ConversationError(f"{where} (assistant) has neither content nor tool_calls")
     if role != "assistant" and content is None:
         raise ConversationError(f"{where} ({role}) has no content")
@@ -236,15 +297,23 @@ def parse_messages(raw: Any, where: str = "messages") -> tuple[ChatMessage, ...]
     """
     if not isinstance(raw, list) or not raw:
         raise ConversationError(f"{where} must be a non-empty list of chat messages")
-    messages = tuple(parse_message(item, f"{where}[{i}]") for i, item in enumerate(raw))
+    messages = list(parse_message(item, f"{where}[{i}]") for i, item in enumerate(raw))
     called: set[str] = set()
-    for index, message in enumerate(messages):
-        called.update(call.id for call in message.tool_calls)
+    last_call: str | None = None
+    for index in range(len(messages)):
+        message = messages[index]
+        ids = [call.id for call in message.tool_calls]
+        if len(set(ids)) != len(ids) or called.intersection(ids):
+            raise ConversationError(f"{where}[{index}] repeats a tool call id; every call needs its own id")
+        called.update(ids)
+        last_call = ids[-1] if ids else last_call
+        if message.tool_call_id == _FUNCTION_ANSWER:  # a deprecated function message answers the last call
+            message = messages[index] = ChatMessage("tool", message.content, tool_call_id=last_call or "")
         if message.role == "tool" and message.tool_call_id not in called:
             raise ConversationError(
                 f"{where}[{index}] answers tool call {message.tool_call_id!r}, which no earlier assistant turn made"
             )
-    return messages
+    return tuple(messages)
 
 
 def parse_tools(raw: Any, where: str = "tools") -> tuple[Mapping[str, Any], ...]:
@@ -263,6 +332,8 @@ def parse_tools(raw: Any, where: str = "tools") -> tuple[Mapping[str, Any], ...]
         if not isinstance(item, Mapping):
             raise ConversationError(f"{where}[{index}] is not an object")
         nested = item.get("function")
+        if nested is not None and not isinstance(nested, Mapping):
+            raise ConversationError(f"{where}[{index}] 'function' must be an object")
         function = nested if isinstance(nested, Mapping) else {k: v for k, v in item.items() if k != "type"}
         if not isinstance(function.get("name"), str) or not function["name"]:
             raise ConversationError(f"{where}[{index}] has no function name")

@@ -130,3 +130,19 @@ def test_the_reply_view_embeds_failed_calls_by_their_input(tmp_path: Path) -> No
     with SQLiteLogStore(tmp_path / "logs.db") as store:
         assert ingest_file(path, store, HashingEmbedder(), view=EmbeddingView("reply")).embedded == 5
         assert reembed_store(store, "chat", HashingEmbedder(), EmbeddingView("reply"))[0] == 5
+
+
+def test_repeated_last_turns_are_refused_with_the_history_view_as_the_fix() -> None:
+    """Distinct conversations whose last user turn is 'yes' or 'thanks' get one vector per turn
+    under the default view: the advice is the history view, not the view already in use."""
+    rows = []
+    for i in range(40):
+        messages = [{"role": "user", "content": f"Book flight {i} to city {i}"},
+                    {"role": "assistant", "content": f"Flight {i}?"},
+                    {"role": "user", "content": ("yes", "thanks", "continue")[i % 3]}]  # fmt: skip
+        rows.append({"function_name": "f", "input": {"messages": messages}, "output": "ok", "status": "SUCCESS"})
+    logs = InMemoryLogs.from_records(rows)
+    with pytest.raises(EmptyDataError, match=r"last user turns repeat .*view = 'history'"):
+        DensityBasedExtractor(logs, top_k=3).analyze("f")
+    history = InMemoryLogs.from_records(rows, view=EmbeddingView("history"))
+    assert len(DensityBasedExtractor(history, top_k=3).analyze("f").logs) == 40

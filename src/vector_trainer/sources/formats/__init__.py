@@ -76,8 +76,16 @@ def convert(
     """
     if log_format != "auto" and log_format not in CONVERTERS:
         raise InputError(f"unknown log format {log_format!r}; use auto or one of {', '.join(LOG_FORMATS)}")
-    converter = None if log_format == "auto" else CONVERTERS[log_format]
+    name = None if log_format == "auto" else log_format
     for where, raw in raws:
-        if converter is None:
-            converter = CONVERTERS[detect_format(raw)]
-        yield from converter(raw, where, function_name)
+        if name is None:
+            name = detect_format(raw)
+        try:
+            records = list(CONVERTERS[name](raw, where, function_name))
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+            # a value of the wrong type somewhere in a foreign format: named, never a traceback
+            raise InputError(
+                f"{where}: not a well-formed {name} log ({type(exc).__name__}: {str(exc)[:200]}); "
+                "check the line, or name the format with --format"
+            ) from None
+        yield from records

@@ -27,7 +27,7 @@ def reply_status(finish_reasons: Iterable[Any], reply: Mapping[str, Any] | str |
     if isinstance(reply, Mapping):
         if reply.get("refusal"):
             return STATUS_FAILURE, f"the model refused: {reply['refusal']}"
-        if not reply.get("content") and not reply.get("tool_calls"):
+        if not reply.get("content") and not reply.get("tool_calls") and not reply.get("function_call"):
             return STATUS_FAILURE, "the reply is empty"
     elif reply is None or not str(reply).strip():
         return STATUS_FAILURE, "the reply is empty"

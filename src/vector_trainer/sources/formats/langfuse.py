@@ -22,9 +22,10 @@ OBSERVATION_TYPES = frozenset({"GENERATION", "SPAN", "EVENT", "AGENT", "TOOL", "
 
 def looks_like(raw: Mapping[str, Any]) -> bool:
     """Whether an object is a Langfuse observation, a trace with observations, or an API page of them."""
-    if raw.get("type") == GENERATION or isinstance(raw.get("observations"), list):
+    kind = str(raw.get("type", "")).upper()
+    if kind == GENERATION or isinstance(raw.get("observations"), list):
         return True
-    if raw.get("type") in OBSERVATION_TYPES and "traceId" in raw and "function_name" not in raw:
+    if kind in OBSERVATION_TYPES and "traceId" in raw and "function_name" not in raw:
         return True
     data = raw.get("data")
     return isinstance(data, list) and bool(data) and isinstance(data[0], Mapping) and "type" in data[0]
@@ -79,6 +80,8 @@ def from_observation(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """One record per generation in a Langfuse object (see the module docstring)."""
     for obs in _observations(raw):
-        if obs.get("type", GENERATION) == GENERATION:
+        if not isinstance(obs, Mapping):
+            raise InputError(f"{where}: an observation is not an object")
+        if str(obs.get("type", GENERATION)).upper() == GENERATION:
             obs_where = f"{where} generation {obs.get('id', '?')}"
             yield obs_where, generation_record(obs, obs_where, function_name)

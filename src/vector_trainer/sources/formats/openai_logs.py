@@ -13,7 +13,7 @@ from typing import Any
 
 from vector_trainer.errors import InputError
 from vector_trainer.sources.formats._shared import error_record, iso_from_unix, pick_function, reply_status
-from vector_trainer.types import STATUS_SUCCESS
+from vector_trainer.types import STATUS_FAILURE
 
 
 def _error_text(error: Any) -> str:
@@ -74,11 +74,18 @@ def from_chat_example(
     reply = messages[-1]
     if not isinstance(reply, Mapping) or reply.get("role") != "assistant":
         raise InputError(f"{where}: the last message must be the assistant's reply, the one to learn from")
+    weight = reply.get("weight", 1)
+    if weight not in (0, 1) or isinstance(weight, bool):
+        raise InputError(f"{where}: the reply's 'weight' must be 0 or 1, got {weight!r}")
+    status, problem = reply_status([], reply)
+    if weight == 0:
+        status, problem = STATUS_FAILURE, "the reply has weight 0: it is not to be trained on"
     record: dict[str, Any] = {
         "function_name": pick_function(function_name, raw.get("function_name")),
         "input": {"messages": messages[:-1], **({"tools": raw["tools"]} if raw.get("tools") else {})},
-        "output": reply,
-        "status": STATUS_SUCCESS,
+        "output": {k: v for k, v in reply.items() if k != "weight"},
+        "status": status,
+        "error_message": problem,
     }
     for key in ("uuid", "timestamp"):
         if raw.get(key):

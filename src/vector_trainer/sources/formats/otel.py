@@ -57,9 +57,14 @@ def _json(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
     return value
+
+
+def _text(value: Any) -> str:
+    """A part's content as text (structured content as JSON, never a Python repr)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def unflatten(attrs: Mapping[str, Any], prefix: str) -> list[Any]:
@@ -98,15 +103,13 @@ def _from_parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     for part in message.get("parts") or []:
         kind = part.get("type")
         if kind == "text":
-            texts.append(str(part.get("content", "")))
+            texts.append(_text(part.get("content", "")))
         elif kind == "tool_call":
             calls.append({"id": part.get("id"), "name": part.get("name"), "arguments": part.get("arguments")})
         elif kind == "refusal":
-            refusal = str(part.get("content", ""))
+            refusal = _text(part.get("content", ""))
         elif kind == "tool_call_response":
-            response = part.get("response")
-            content = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
-            answers.append({"role": "tool", "tool_call_id": part.get("id"), "content": content})
+            answers.append({"role": "tool", "tool_call_id": part.get("id"), "content": _text(part.get("response"))})
     if answers:
         return answers
     out: dict[str, Any] = {"role": role, "content": "\n".join(texts) if texts else None}
@@ -197,11 +200,12 @@ def span_record(
     if content is None:
         return None
     messages, reply, tools, reasons = content
-    reasons += list(attrs.get("gen_ai.response.finish_reasons") or [])
+    finish = attrs.get("gen_ai.response.finish_reasons") or []
+    reasons += [finish] if isinstance(finish, str) else list(finish) if isinstance(finish, list) else []
     record: dict[str, Any] = {
         "function_name": pick_function(function_name, resource.get("service.name"), span.get("name")),
         "input": {"messages": messages, **({"tools": tools} if tools else {})},
-        "uuid": f"{span.get('traceId', '')}-{span.get('spanId', '')}".strip("-") or None,
+        "uuid": f"{span.get('traceId', '')}-{span['spanId']}" if span.get("spanId") else None,
         "timestamp": iso_from_unix(span.get("startTimeUnixNano"), where, scale=1e9),
     }
     status = span.get("status") if isinstance(span.get("status"), Mapping) else {}
