@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vector_trainer.fileio import loads_strict, too_deep
+
 #: The input that holds a conversation's messages (what VectorWave captures for ``def chat(messages, ...)``).
 MESSAGES_KEY = "messages"
 #: The input that holds the tool definitions the model was offered.
@@ -168,31 +170,20 @@ def _text_of_parts(parts: Sequence[Any], where: str, *, keep_images: bool) -> st
     return PART_SEPARATOR.join(p["text"] for p in normal)
 
 
-#: Deepest nesting of a tool call's arguments (as :data:`~vector_trainer.sources.ingest.MAX_NESTING`).
+#: Deepest nesting of a tool call's arguments (as a record's fields at ingest).
 MAX_ARGUMENT_NESTING = 100
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def strict_json(text: str) -> Any:
-    """JSON text decoded as RFC 8259 says (no ``NaN``/``Infinity``), nesting bounded.
+    """JSON text decoded as RFC 8259 says (:func:`~vector_trainer.fileio.loads_strict`), its
+    nesting bounded by :data:`MAX_ARGUMENT_NESTING`.
 
     Raises:
         ValueError: Saying why.
     """
-    try:
-        value = json.loads(text, parse_constant=_no_constant)
-    except RecursionError:
-        raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels") from None
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > MAX_ARGUMENT_NESTING:
-            raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels")
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    value = loads_strict(text)
+    if too_deep(value, MAX_ARGUMENT_NESTING):
+        raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels")
     return value
 
 
@@ -207,9 +198,10 @@ def _arguments_text(raw: Any, where: str) -> str:
         return raw
     if isinstance(raw, (Mapping, list)):
         try:
+            if too_deep(raw, MAX_ARGUMENT_NESTING):
+                raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels")
             text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-            strict_json(text)
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             raise ConversationError(f"{where} 'arguments' cannot be JSON text ({exc})") from None
         return text
     raise ConversationError(f"{where} 'arguments' must be JSON text or an object, got {type(raw).__name__}")
@@ -239,9 +231,8 @@ _FUNCTION_ANSWER = "\x00function"
 
 
 def where_id(where: str) -> str:
-    """A stable call id derived from a message's place (``messages[3]`` -> ``3``)."""
-    digits = "".join(ch for ch in where if ch.isdigit())
-    return digits or "reply"
+    """A stable call id from a message's place (``messages[3]`` -> ``3``; the reply's: ``reply``)."""
+    return "".join(ch for ch in where if ch.isdigit()) or "reply"
 
 
 def parse_message(raw: Any, where: str) -> ChatMessage:
@@ -323,12 +314,10 @@ def parse_tools(raw: Any, where: str = "tools") -> tuple[Mapping[str, Any], ...]
     Raises:
         ConversationError: Naming the definition without a name.
     """
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
+    if not isinstance(raw, list | None):
         raise ConversationError(f"{where} must be a list of tool definitions")
     tools: list[Mapping[str, Any]] = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(raw or ()):
         if not isinstance(item, Mapping):
             raise ConversationError(f"{where}[{index}] is not an object")
         nested = item.get("function")

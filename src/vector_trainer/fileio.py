@@ -169,6 +169,19 @@ def _refuse_constant(name: str) -> Any:
 _STRICT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` levels in ``value`` (counted with an
+    explicit stack, so the answer never depends on how deep the caller's stack is)."""
+    pending = [(value, 1)] if isinstance(value, (list, dict)) else []
+    while pending:
+        container, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = container.values() if isinstance(container, dict) else container
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
+    return False
+
+
 def loads_strict(text: str) -> Any:
     """Decode one JSON document as RFC 8259 says: no ``NaN``/``Infinity``, no lone UTF-16
     surrogates, and nesting or integer sizes that would exhaust Python become errors.

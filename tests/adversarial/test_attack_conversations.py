@@ -77,7 +77,11 @@ def test_a_legacy_function_call_reply_is_kept_as_a_tool_call(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("arguments", "problem"),
-    [("[" * 980 + "]" * 980, "nested more than 100 levels"), ('{"a": NaN}', "NaN is not JSON")],
+    [
+        ("[" * 980 + "]" * 980, "nested"),
+        ("[" * 150 + "]" * 150, "nested more than 100 levels"),
+        ('{"a": NaN}', "invalid JSON"),
+    ],
 )
 def test_tool_call_arguments_that_no_run_could_use_are_refused_at_ingest(tmp_path: Path, arguments, problem) -> None:
     call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}

@@ -173,7 +173,8 @@ def looped(tmp_path_factory: pytest.TempPathFactory) -> Path:
             loop = ["loop", "--once", "--store", ".vectortrainer/demo.db", "--out", "runs", "--function",
                     "support_faq", "--base-url", server.base_url, "--wait", "--poll-interval", "0"]  # fmt: skip
             assert main(loop) == 0
-            assert main([*loop, "--feedback", str(feedback)]) == 0
+            # another selection (a byte-identical training file would reuse the first job: issue 30)
+            assert main([*loop, "--feedback", str(feedback), "--top-k", "20"]) == 0
     finally:
         os.chdir(cwd)
         for key, value in saved.items():

@@ -31,7 +31,7 @@ import itertools
 import json
 import os
 import uuid as uuid_lib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem, vector_problem
-from vector_trainer.chatml import PLAIN_INPUT_KEY, render_input
+from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem
+from vector_trainer.chatml import PLAIN_INPUT_KEY
 from vector_trainer.conversation import (
     MESSAGES_KEY,
     ConversationError,
@@ -49,12 +49,12 @@ from vector_trainer.conversation import (
     normalise_reply,
 )
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import loads_strict
+from vector_trainer.fileio import loads_strict, too_deep
 from vector_trainer.sources.embedders import Embedder
 from vector_trainer.sources.formats import convert
 from vector_trainer.sources.raw_files import iter_raw_objects
 from vector_trainer.sources.store import DEFAULT_ON_DUPLICATE, ImportSummary, SQLiteLogStore, StoredRecord
-from vector_trainer.sources.views import EmbeddingView
+from vector_trainer.sources.views import EmbeddingView, embed_logs, embedding_space
 from vector_trainer.types import KNOWN_STATUSES, STATUS_SUCCESS, ExecutionLog
 
 #: Namespace for uuids derived from record content, so re-imports do not duplicate.
@@ -116,19 +116,8 @@ def _parse_vector(raw: Any, where: str) -> np.ndarray | None:
 
 def _nesting_problem(record: Mapping[str, Any]) -> str | None:
     """The first field (other than ``vector``, checked on its own) nested deeper than
-    :data:`MAX_NESTING`, or ``None``. Counted with an explicit stack, so the rule does not depend
-    on how deep the caller's stack is, and a record that passes can be encoded and decoded again."""
-    for key, value in record.items():
-        if key == "vector" or not isinstance(value, (list, dict)):
-            continue
-        pending = [(value, 1)]
-        while pending:
-            container, depth = pending.pop()
-            if depth > MAX_NESTING:
-                return key
-            children = container.values() if isinstance(container, dict) else container
-            pending.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
-    return None
+    :data:`MAX_NESTING`, or ``None``: a record that passes can be encoded and decoded again."""
+    return next((key for key, value in record.items() if key != "vector" and too_deep(value, MAX_NESTING)), None)
 
 
 def _parse_timestamp(raw: Any, where: str) -> str | None:
@@ -307,38 +296,6 @@ def iter_records(
 def read_records(path: str | os.PathLike[str], **options: Any) -> list[tuple[str, ExecutionLog]]:
     """Every record of a file, validated (see :func:`iter_records`, which takes ``options``), as a list."""
     return list(iter_records(path, **options))
-
-
-def embedding_space(embedder: Embedder, view: EmbeddingView) -> str:
-    """The name of the space vectors made by ``embedder`` from ``view`` live in (the embedder's
-    name for the default view, so stores made before views existed keep their space)."""
-    return embedder.name if view.kind == EmbeddingView.kind else f"{embedder.name}@{view.name}"
-
-
-def _view_text(view: EmbeddingView, where: str, log: ExecutionLog) -> str:
-    """The view's text; a failed call with none there (no reply to embed) embeds its input: it
-    is never a graph node, but it is stored like the rest."""
-    text = view.text(log.inputs, log.output, where=where)
-    if text.strip() or log.status == STATUS_SUCCESS:
-        return text
-    return render_input(log.inputs) or (log.error_message or "")
-
-
-def embed_logs(logs: Sequence[tuple[str, ExecutionLog]], embedder: Embedder, view: EmbeddingView) -> np.ndarray:
-    """The vectors of ``(where, log)`` pairs: ``view``'s text of each, embedded in one batch.
-
-    Raises:
-        InputError: Naming the log whose text the view cannot take, or whose vector is unusable.
-    """
-    if not logs:
-        return np.zeros((0, 0), dtype=np.float32)
-    vectors = np.asarray(embedder.embed([_view_text(view, where, log) for where, log in logs]), dtype=np.float32)
-    for (where, _), vector in zip(logs, vectors, strict=True):
-        if vector_problem(vector) is not None:
-            raise _fail(
-                where, f"the embedder made an unusable vector from its {view.name} text (no words?); add a vector"
-            )
-    return vectors
 
 
 def _stored_batches(

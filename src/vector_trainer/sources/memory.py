@@ -15,9 +15,9 @@ import numpy as np
 
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
-from vector_trainer.sources.ingest import embed_logs, parse_record
+from vector_trainer.sources.ingest import parse_record
 from vector_trainer.sources.vector_index import VectorIndex
-from vector_trainer.sources.views import EmbeddingView
+from vector_trainer.sources.views import EmbeddingView, embed_logs
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 

@@ -18,10 +18,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from vector_trainer.sources.embedders import Embedder
-from vector_trainer.sources.ingest import EMBED_BATCH_SIZE, embed_logs, embedding_space
+from vector_trainer.sources.ingest import EMBED_BATCH_SIZE
 from vector_trainer.sources.memory import InMemoryLogs
 from vector_trainer.sources.store import SQLiteLogStore
-from vector_trainer.sources.views import EmbeddingView
+from vector_trainer.sources.views import EmbeddingView, embed_logs, embedding_space
 from vector_trainer.types import DatasetManagerProtocol, ExecutionLog, NeighborHit
 
 

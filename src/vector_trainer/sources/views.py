@@ -9,14 +9,19 @@ view names a field or the reply.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from vector_trainer._shared import vector_problem
 from vector_trainer.chatml import render_input, render_output, render_value
 from vector_trainer.config import EmbeddingConfig
 from vector_trainer.conversation import Conversation, conversation_of
 from vector_trainer.errors import ConfigError, InputError
+from vector_trainer.sources.embedders import Embedder
+from vector_trainer.types import STATUS_SUCCESS, ExecutionLog
 
 
 @dataclass(frozen=True)
@@ -90,3 +95,34 @@ class EmbeddingView:
             kept.append(piece)
             budget -= len(piece) + 1
         return "\n".join([*reversed(kept), anchor])
+
+
+def embedding_space(embedder: Embedder, view: EmbeddingView) -> str:
+    """The name of the space vectors made by ``embedder`` from ``view`` live in (the embedder's
+    name for the default view, so stores made before views existed keep their space)."""
+    return embedder.name if view.kind == EmbeddingView.kind else f"{embedder.name}@{view.name}"
+
+
+def _view_text(view: EmbeddingView, where: str, log: ExecutionLog) -> str:
+    """The view's text; a failed call with none there (no reply to embed) embeds its input: it
+    is never a graph node, but it is stored like the rest."""
+    text = view.text(log.inputs, log.output, where=where)
+    if text.strip() or log.status == STATUS_SUCCESS:
+        return text
+    return render_input(log.inputs) or (log.error_message or "")
+
+
+def embed_logs(logs: Sequence[tuple[str, ExecutionLog]], embedder: Embedder, view: EmbeddingView) -> np.ndarray:
+    """The vectors of ``(where, log)`` pairs: ``view``'s text of each, embedded in one batch.
+
+    Raises:
+        InputError: Naming the log whose text the view cannot take, or whose vector is unusable.
+    """
+    if not logs:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = np.asarray(embedder.embed([_view_text(view, where, log) for where, log in logs]), dtype=np.float32)
+    for (where, _), vector in zip(logs, vectors, strict=True):
+        if vector_problem(vector) is not None:
+            problem = f"the embedder made an unusable vector from its {view.name} text (no words?); add a vector"
+            raise InputError(f"{where}: {problem}")
+    return vectors
