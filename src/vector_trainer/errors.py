@@ -8,16 +8,23 @@ from typing import Any
 
 _SECRET_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{6,}")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
+#: A secret passed in a URL's query string (``?api-key=...``, ``&token=...``, signed URLs).
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:api[-_]?key|key|token|access[-_]?token|auth|authorization|secret|client[-_]?secret|"
+    r"password|passwd|pwd|sig|signature|x-amz-signature|x-goog-signature|code)=)[^&#\s'\"]+"
+)
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization|api[-_]?key|x-api-key)(['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+")
 
 
 def redact(text: str, *secrets: str | None) -> str:
     """``text`` with every given secret masked, and anything shaped like a credential: OpenAI-style
-    keys (``sk-...``), ``user:password@`` in URLs, and ``Authorization``/``api_key`` values."""
+    keys (``sk-...``), ``user:password@`` in URLs (``ray://`` included), secrets in a URL's query
+    string (``?api-key=``, ``&token=``, signatures), and ``Authorization``/``api_key`` values."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    text = _QUERY_SECRET.sub(r"\1***", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
     return _SECRET_PATTERN.sub(r"\1***", text)
 

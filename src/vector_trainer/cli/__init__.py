@@ -23,6 +23,7 @@ from vector_trainer.errors import (
     MissingDependencyError,
     UnknownModelError,
     VectorTrainerError,
+    redact,
 )
 
 HANDLERS = {
@@ -62,10 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, console))
     except (InputError, ConfigError, EmptyDataError, MissingDependencyError, UnknownModelError) as exc:
-        errors.print(Text.assemble(("error: ", "red"), str(exc)))
+        errors.print(Text.assemble(("error: ", "red"), redact(str(exc))))
         return EXIT_BAD_INPUT
     except VectorTrainerError as exc:
-        errors.print(Text.assemble(("error: ", "red"), str(exc)))
+        errors.print(Text.assemble(("error: ", "red"), redact(str(exc))))
         return EXIT_FAILED
     except KeyboardInterrupt:
         errors.print("interrupted")

@@ -13,7 +13,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from vector_trainer._layout import HOOK_FILENAME, function_dirname
+from vector_trainer._layout import CYCLES_DIRNAME, HOOK_FILENAME, LOOP_STATE_FILENAME, function_dirname
 from vector_trainer._shared import printable
 from vector_trainer.cli.parser import TRAINER_FLAGS
 from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
@@ -85,6 +85,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for function_name in functions:
         dashboard = CLIDashboard(console)
         run_dir = Path(config.run.out) / function_dirname(function_name)
+        if (run_dir / LOOP_STATE_FILENAME).exists() or (run_dir / CYCLES_DIRNAME).is_dir():
+            raise InputError(
+                f"{run_dir} is a loop's live directory: its hook and models change only through the gate; "
+                "give 'run' another --out"
+            )
         trainer = trainer_from_config(in_run(config, run_dir).trainer)
         pipeline = build_pipeline(config, source=source, trainer=trainer, monitor=dashboard)
         shown = printable(function_name)

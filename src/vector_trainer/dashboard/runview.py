@@ -117,11 +117,15 @@ class RunView:
     @property
     def live_home(self) -> Path | None:
         """The function's live directory (live hook, model registry, loop state) of a gated
-        run: named in its gate stage, or the parent of a loop cycle's ``cycles/`` directory."""
+        run: named in its gate stage (when the run lies inside it), or the parent of a loop
+        cycle's ``cycles/`` directory."""
         stages = self.summary.get("stages") or {}
         gate = stages.get("gate") if isinstance(stages, dict) else None
         if isinstance(gate, dict) and isinstance(gate.get("live_dir"), str):
-            return Path(gate["live_dir"])
+            named = Path(gate["live_dir"])
+            # a state file is not trusted with a path: only a directory the run lies inside counts
+            if named.resolve() in self.path.resolve().parents:
+                return named
         if self.path.parent.name == CYCLES_DIRNAME:
             return self.path.parent.parent
         return None

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError
+from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError, redact
 from vector_trainer.extractor import cell_blocks, cell_tasks
 from vector_trainer.extractor.cells import (
     DEFAULT_CELL_SIZE,
@@ -94,7 +94,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     try:
         ray.init(address=address, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise VectorTrainerError(f"cannot join the Ray cluster at {address}: {exc}") from None
+        raise VectorTrainerError(redact(f"cannot join the Ray cluster at {address}: {exc}")) from None
     return ray
 
 
@@ -104,15 +104,15 @@ def _check_reachable(address: str) -> None:
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(
-            f"extractor.ray_address: expected host:port, ray://host:port or auto, got {address!r} "
+            f"extractor.ray_address: expected host:port, ray://host:port or auto, got {redact(repr(address))} "
             "(from --ray-address, ray_address or RAY_ADDRESS)"
         )
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
+        reached = redact(f"cannot reach the Ray cluster at {address} ({exc})")
         raise VectorTrainerError(
-            f"cannot reach the Ray cluster at {address} ({exc}); check --ray-address or RAY_ADDRESS, "
-            "or leave both unset for a local Ray"
+            f"{reached}; check --ray-address or RAY_ADDRESS, or leave both unset for a local Ray"
         ) from None
 
 

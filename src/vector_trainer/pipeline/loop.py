@@ -34,7 +34,7 @@ from filelock import FileLock, Timeout
 from vector_trainer._layout import CYCLES_DIRNAME, LOOP_STATE_FILENAME, NOVELTY_FILENAME
 from vector_trainer._shared import utc_now
 from vector_trainer.config import Config
-from vector_trainer.errors import InputError, PipelineError
+from vector_trainer.errors import InputError, PipelineError, redact_value
 from vector_trainer.extractor.distributed_extract import is_distributed
 from vector_trainer.extractor.novelty import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.fileio import atomic_write_json, loads_strict
@@ -280,4 +280,4 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, state)
+    atomic_write_json(path, redact_value(state))

@@ -126,8 +126,10 @@ class MonitorHub:
         self.monitors = [m for m in monitors if m is not None]
 
     def emit(self, kind: str, **payload: Any) -> None:
-        """Record and dispatch one event to every monitor."""
+        """Record and dispatch one event to every monitor (credentials redacted first: no monitor,
+        file or terminal ever sees one)."""
         method, names = _HOOKS[kind]
+        payload = redact_value(payload)
         for monitor in self.monitors:
             try:
                 monitor.record(kind, payload)

@@ -126,11 +126,27 @@ def _check_target(target: Path, manager: Any) -> None:
         raise InputError(f"the store {store} lies inside {target}; export to a directory outside it")
     if target.is_file():
         raise InputError(f"{target} is a file; give export-logs a directory to write")
+    foreign = _foreign_files(target) if target.is_dir() and _is_export(target) else []
+    if foreign:  # replacing the export would delete them: export-logs removes only what it wrote
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise InputError(
+            f"{target} holds files export-logs did not write ({shown}); move them away or export elsewhere"
+        )
     if target.is_dir() and any(target.iterdir()) and not _is_export(target):
         raise InputError(
             f"{target} exists and is not an earlier export (no {MANIFEST}); choose a new directory, "
             "export-logs replaces only its own exports"
         )
+
+
+def _foreign_files(directory: Path) -> list[str]:
+    """What an earlier export's directory holds beyond the files its manifest lists."""
+    listed = {MANIFEST}
+    for entry in read_manifest(directory / MANIFEST).values():
+        folder = str(entry["directory"])
+        listed |= {folder, *(f"{folder}/{f['name']}" for f in entry["files"])}
+    found = [p.relative_to(directory).as_posix() for p in sorted(directory.rglob("*"))]
+    return [name for name in found if name not in listed]
 
 
 def _is_export(directory: Path) -> bool:

@@ -167,24 +167,33 @@ def run_hook_file(
     timeout_s: float = SELF_TEST_TIMEOUT_S,
 ) -> list[str]:
     """``intercept_output`` of a hook file on each text, run in a fresh isolated interpreter (a
-    hook is never imported into the caller's process).
+    hook is never imported into the caller's process). The file is read once and checked against
+    the template first; what runs is that checked copy, so a planted or edited file never executes.
 
     Raises:
-        HookValidationError: If the hook is missing, fails to import, raises, returns a
-            non-string or runs past ``timeout_s``.
+        HookValidationError: If the hook is missing, is not a generated hook, fails to import,
+            raises, returns a non-string or runs past ``timeout_s``.
     """
     path = Path(hook_path)
     if not path.is_file():
         raise HookValidationError(f"{path} is not a hook file; pass a generated_prompt_hook.py")
-    outputs = _run_isolated(
-        python or sys.executable,
-        _APPLY_SCRIPT,
-        path.resolve(),
-        list(texts),
-        timeout_s,
-        timed_out=f"hook {path} did not finish {len(texts)} texts in {timeout_s:g} s",
-        failed=f"hook {path} failed in an isolated interpreter",
-    )
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HookValidationError(f"{path} cannot be read ({exc}); pass a generated_prompt_hook.py") from exc
+    validate_hook_source(source)
+    with tempfile.TemporaryDirectory(prefix="vectortrainer-hook-") as scratch:
+        checked = Path(scratch) / _layout.HOOK_FILENAME
+        checked.write_text(source, encoding="utf-8")
+        outputs = _run_isolated(
+            python or sys.executable,
+            _APPLY_SCRIPT,
+            checked,
+            list(texts),
+            timeout_s,
+            timed_out=f"hook {path} did not finish {len(texts)} texts in {timeout_s:g} s",
+            failed=f"hook {path} failed in an isolated interpreter",
+        )
     return list(outputs)
 
 

@@ -26,16 +26,11 @@ from vector_trainer.synthesizer.conflicts import (
 from vector_trainer.synthesizer.damage import Damage, KnownGoodIndex, damaging, sample_known_good
 from vector_trainer.synthesizer.diff import Edit, FeedbackDiff, FeedbackDiffAnalyzer, sentence_rewrites
 from vector_trainer.synthesizer.feedback import check_pair
+from vector_trainer.synthesizer.injection import reads_like_command
 from vector_trainer.synthesizer.llm_advisor import AdvisorError, LLMRuleAdvisor
 from vector_trainer.types import FeedbackPair, Rule, RuleKind
 
 _DIGITS = re.compile(r"\d+")
-#: Text that reads like an instruction to the model is never turned into one (prompt injection).
-INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|pretend|jailbreak)\b|system\s+prompt|you\s+are\s+now|\bact\s+as\b"
-    r"|developer\s+mode|\binstructions?\b|\bprompt\b|\b(?:system|assistant|developer|user)\s*:",
-    re.IGNORECASE,
-)
 WHITESPACE_ONLY = "only whitespace changed"
 _D = SynthesizerConfig
 
@@ -315,7 +310,7 @@ class RuleSetSynthesizer:
         except AdvisorError as exc:
             llm_log["fallbacks"].append(f"instructions: {exc}")
             return (), withheld
-        safe = tuple(text for text in proposed if not INSTRUCTION_LIKE.search(text))
+        safe = tuple(text for text in proposed if not reads_like_command(text))
         withheld += [
             ("llm", f"withheld an LLM instruction that reads like a command: {t[:80]!r}")
             for t in proposed
@@ -392,4 +387,4 @@ class RuleSetSynthesizer:
 def _instruction_like(rule: Rule) -> bool:
     """Whether a rule's texts read like a command to the model (never made into an instruction)."""
     texts = (rule.target, rule.replacement, *rule.segments, *(t for t in rule.template if isinstance(t, str)))
-    return any(INSTRUCTION_LIKE.search(text) for text in texts)
+    return any(reads_like_command(text) for text in texts)
