@@ -61,18 +61,21 @@ def test_config_mirrors_every_constructor_argument_and_default(settings: type, c
     ("toml", "message"),
     [
         ("[extractor]\nepsilon = 1.5\n", r"extractor\.epsilon: must be in \(0, 1\] or 'auto', got 1\.5"),
-        ("[extractor]\ntop_k = 0\n", r"extractor\.top_k: must be >= 1, got 0"),
+        ("[extractor]\ntop_k = 0\n", r"extractor\.top_k: must be in \[1, 1000000\], got 0"),
         (
             "[extractor]\nengine = 'gpu'\n",
             r"extractor\.engine: must be one of 'auto', 'exact', 'faiss', 'ray', got 'gpu'",
         ),
-        ("[extractor]\npage_size = 0\n", r"extractor\.page_size: must be >= 1, got 0"),
-        ("[synthesizer]\nmin_support = 0\n", r"synthesizer\.min_support: must be >= 1, got 0"),
+        ("[extractor]\npage_size = 0\n", r"extractor\.page_size: must be in \[1, 100000\], got 0"),
+        ("[synthesizer]\nmin_support = 0\n", r"synthesizer\.min_support: must be in \[1, 1000000\], got 0"),
         ("[trainer]\nmax_budget_usd = nan\n", r"trainer\.max_budget_usd: must be >= 0, got nan"),
         ("[trainer]\nmax_budget_usd = -1\n", r"trainer\.max_budget_usd: must be >= 0, got -1"),
         ("[trainer]\nname = 'local-lora'\nsuffix = 'x'\n", r"trainer\.suffix: trainer 'local-lora' takes no option"),
-        ("[trainer]\nname = 'local-lora'\nlora_r = 0\n", r"trainer\.lora_r: must be >= 1, got 0"),
-        ("[pipeline]\npoll_interval_s = -1\n", r"pipeline\.poll_interval_s: must be >= 0"),
+        ("[trainer]\nname = 'local-lora'\nlora_r = 0\n", r"trainer\.lora_r: must be in \[1, 4096\], got 0"),
+        ("[pipeline]\npoll_interval_s = -1\n", r"pipeline\.poll_interval_s: must be in \[0, 86400\]"),
+        ("[gate]\nresamples = 1e11\n", r"gate\.resamples: must be an integer"),
+        ("[gate]\nresamples = 100000000000\n", r"gate\.resamples: must be in \[100, 100000\]"),
+        ("[loop]\ninterval_s = 1e400\n", r"loop\.interval_s: must be in \[1, 604800\]"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, toml: str, message: str) -> None:
@@ -87,7 +90,7 @@ def test_constructors_check_the_same_constraints() -> None:
         DensityBasedExtractor(
             object.__new__(type("S", (), {"iter_executions": 0, "near_vector": 0, "list_functions": 0})), epsilon=1.5
         )
-    with pytest.raises(ConfigError, match=r"trainer\.lora_alpha: must be >= 1"):
+    with pytest.raises(ConfigError, match=r"trainer\.lora_alpha: must be in \[1, 65536\]"):
         LocalLoRATrainer(model="m", lora_alpha=0)
     with pytest.raises(ConfigError, match=r"trainer\.max_budget_usd: must be >= 0, got nan"):
         OpenAITrainer(max_budget_usd=float("nan"))

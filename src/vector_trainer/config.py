@@ -56,7 +56,8 @@ from types import MappingProxyType
 from typing import Any
 
 from vector_trainer._params import FrozenMapping, Interval, NonEmpty, OneOf, build_settings, check_values, param
-from vector_trainer.errors import ConfigError
+from vector_trainer.errors import ConfigError, InputError
+from vector_trainer.fileio import read_regular_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,7 +81,7 @@ class SourceConfig:
     store: str = param(
         os.path.join(".vectortrainer", "logs.db"), NonEmpty(), doc="embedded store path (parquet: the directory)"
     )
-    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading the store")
+    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, 100_000), doc="page size when reading the store")
 
 
 #: The text a log's vector embeds (:mod:`vector_trainer.sources.views`).
@@ -115,14 +116,14 @@ class ExtractorConfig:
     epsilon: float | str = param(
         "auto", Interval(0, 1, "right"), OneOf(("auto",)), doc="neighbours have sim >= 1 - epsilon; auto calibrates it"
     )
-    top_k: int = param(50, Interval(1, None), doc="most picks per strategy")
-    min_cluster_size: int = param(3, Interval(2, None), doc="a steady pick has this many logs within epsilon")
+    top_k: int = param(50, Interval(1, 1_000_000), doc="most picks per strategy")
+    min_cluster_size: int = param(3, Interval(2, 1_000_000), doc="a steady pick has this many logs within epsilon")
     dedup_threshold: float = param(0.98, Interval(0, 1, "right"), doc="similarity of near-duplicates")
     anomaly_quantile: float = param(0.25, Interval(0, 1), doc="density quantile of anomaly candidates")
     engine: str = param("auto", OneOf(("auto", "exact", "faiss", "ray")), doc="neighbour engine")
-    ann_threshold: int = param(200_000, Interval(1, None), doc="'auto' uses faiss above this many logs")
+    ann_threshold: int = param(200_000, Interval(1, 10**12), doc="'auto' uses faiss above this many logs")
     ray_address: str = param("", doc="engine 'ray': cluster address (empty: RAY_ADDRESS, else a local Ray)")
-    ray_cpus: int = param(0, Interval(0, None), doc="engine 'ray': CPUs of a local Ray (0: all)")
+    ray_cpus: int = param(0, Interval(0, 100_000), doc="engine 'ray': CPUs of a local Ray (0: all)")
     system_prompt: str = param(DEFAULT_SYSTEM_PROMPT, doc="system message of every training example")
     system_prompts: Mapping[str, str] = param(
         FrozenMapping(), doc="per function: its system message, instead of system_prompt"
@@ -132,19 +133,19 @@ class ExtractorConfig:
     )
     validation_fraction: float = param(0.0, Interval(0, 0.5), doc="share of examples held out")
     strict: bool = param(False, doc="fail on the first bad vector instead of excluding it")
-    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, None), doc="page size when reading logs")
+    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, 100_000), doc="page size when reading logs")
 
 
 @dataclass(frozen=True)
 class SynthesizerConfig:
     """Arguments of the diff analyzer, the rule synthesizer and the hook generator."""
 
-    min_support: int = param(1, Interval(1, None), doc="pairs needed before a rule is active")
+    min_support: int = param(1, Interval(1, 1_000_000), doc="pairs needed before a rule is active")
     general_support: int = param(
-        2, Interval(1, None), doc="distinct pairs before a correction applies beyond the sentence it was seen in"
+        2, Interval(1, 1_000_000), doc="distinct pairs before a correction applies beyond the sentence it was seen in"
     )
-    max_phrase_words: int = param(12, Interval(1, None), doc="longer edits are rewrites, not rules")
-    min_phrase_chars: int = param(4, Interval(1, None), doc="shorter edits are widened to whole words")
+    max_phrase_words: int = param(12, Interval(1, 1_000), doc="longer edits are rewrites, not rules")
+    min_phrase_chars: int = param(4, Interval(1, 1_000), doc="shorter edits are widened to whole words")
     inject_instructions: bool = param(True, doc="intercept_prompt appends the rules as instructions")
 
 
@@ -170,17 +171,19 @@ class LocalLoRATrainerConfig:
 
     model: str | None = param(None, NonEmpty(), doc="a Hugging Face causal LM: a local directory or cached id")
     jobs_dir: str = param(os.path.join(".vectortrainer", "jobs"), NonEmpty(), doc="where job directories go")
-    n_epochs: int = param(1, Interval(1, None), doc="training epochs")
+    n_epochs: int = param(1, Interval(1, 1_000), doc="training epochs")
     learning_rate: float = param(2e-4, Interval(0, 1, "right"), doc="optimiser learning rate")
-    batch_size: int = param(2, Interval(1, None), doc="per-device batch size")
+    batch_size: int = param(2, Interval(1, 4_096), doc="per-device batch size")
     max_length: int | None = param(
-        None, Interval(8, None), doc="longest tokenized example (default: the data's longest; longer ones are refused)"
+        None,
+        Interval(8, 1_048_576),
+        doc="longest tokenized example (default: the data's longest; longer ones are refused)",
     )
-    lora_r: int = param(8, Interval(1, None), doc="LoRA rank")
-    lora_alpha: int = param(16, Interval(1, None), doc="LoRA scaling")
+    lora_r: int = param(8, Interval(1, 4_096), doc="LoRA rank")
+    lora_alpha: int = param(16, Interval(1, 65_536), doc="LoRA scaling")
     lora_dropout: float = param(0.05, Interval(0, 1, "left"), doc="LoRA dropout")
     target_modules: str | list[str] = param("all-linear", doc="modules to adapt")
-    max_steps: int | None = param(None, Interval(1, None), doc="stop after this many optimiser steps")
+    max_steps: int | None = param(None, Interval(1, 10_000_000), doc="stop after this many optimiser steps")
     seed: int = param(0, doc="training seed")
 
 
@@ -210,7 +213,7 @@ class PipelineConfig:
     """Arguments of :class:`~vector_trainer.pipeline.TrainingPipeline`."""
 
     register_golden: bool = param(False, doc="register selections as golden data in the source")
-    poll_interval_s: float = param(30.0, Interval(0, None), doc="seconds between job polls")
+    poll_interval_s: float = param(30.0, Interval(0, 86_400), doc="seconds between job polls")
     live_dir: str = param(
         "vectortrainer-live", NonEmpty(), doc="where a gated run keeps each function's live hook and model registry"
     )
@@ -236,11 +239,11 @@ class GateConfig:
     )
     margin: float = param(0.01, Interval(0, 1), doc="a candidate must beat the incumbent by more than this")
     confidence: float = param(0.95, Interval(0.5, 1, "left"), doc="level of the paired bootstrap interval")
-    resamples: int = param(2000, Interval(100, None), doc="bootstrap resamples")
-    max_examples: int = param(200, Interval(1, None), doc="held-out examples asked of each model")
-    max_tokens: int = param(512, Interval(1, None), doc="longest answer asked of a model")
-    timeout_s: float = param(60.0, Interval(0, None, "neither"), doc="seconds to wait for one answer")
-    holdout_every: int = param(5, Interval(2, None), doc="every n-th feedback pair (by content) is held out")
+    resamples: int = param(2000, Interval(100, 100_000), doc="bootstrap resamples")
+    max_examples: int = param(200, Interval(1, 100_000), doc="held-out examples asked of each model")
+    max_tokens: int = param(512, Interval(1, 32_768), doc="longest answer asked of a model")
+    timeout_s: float = param(60.0, Interval(0, 3_600, "right"), doc="seconds to wait for one answer")
+    holdout_every: int = param(5, Interval(2, 1_000), doc="every n-th feedback pair (by content) is held out")
     validation_fraction: float = param(
         0.1, Interval(0, 0.5, "right"), doc="golden examples the loop holds out when [extractor] holds out none"
     )
@@ -252,12 +255,12 @@ class GateConfig:
 class LoopConfig:
     """What makes ``vectortrainer loop`` start a cycle."""
 
-    min_new_logs: int = param(100, Interval(1, None), doc="new logs since the last cycle that start one")
+    min_new_logs: int = param(100, Interval(1, 10**12), doc="new logs since the last cycle that start one")
     anomaly_rise: float = param(
         0.1, Interval(0, 1, "right"), doc="rise in the share of anomalies among new logs that starts a cycle"
     )
-    anomaly_min_logs: int = param(20, Interval(1, None), doc="fewest new logs whose anomaly share is measured")
-    interval_s: float = param(3600.0, Interval(1, None), doc="seconds between checks with --interval")
+    anomaly_min_logs: int = param(20, Interval(1, 10**12), doc="fewest new logs whose anomaly share is measured")
+    interval_s: float = param(3600.0, Interval(1, 7 * 86_400), doc="seconds between checks with --interval")
 
 
 @dataclass(frozen=True)
@@ -344,11 +347,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     """
     file = Path(path)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_text(file))
     except FileNotFoundError as exc:
         raise ConfigError(f"{file}: no such config file") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: not valid TOML ({exc})") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{file}: not valid TOML ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    except (InputError, OSError) as exc:  # a directory, a FIFO, no permission
+        raise ConfigError(f"--config: {exc}") from exc
     return config_from_dict(data, str(file))
 
 

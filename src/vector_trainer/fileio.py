@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import json
 import os
 import re
 import secrets
+import stat
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -106,6 +108,32 @@ def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> Pat
     return atomic_write_text(path, body)
 
 
+def check_regular_file(path: str | os.PathLike[str]) -> None:
+    """Refuse what is not a regular file where one is expected (a FIFO would hang every reader).
+
+    Raises:
+        InputError: Naming the path and what it is.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the caller's open names it
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise InputError(f"{os.fspath(path)} is {kind}; give the path of a file")
+
+
+def read_regular_text(path: str | os.PathLike[str]) -> str:
+    """A regular file's text (UTF-8): the one way state and configuration files are read.
+
+    Raises:
+        InputError: If it is not a regular file.
+        OSError, UnicodeDecodeError: As :meth:`pathlib.Path.read_text`.
+    """
+    check_regular_file(path)
+    return Path(path).read_text(encoding="utf-8")
+
+
 def iter_byte_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, raw_line)`` of a file (``.gz`` decompressed), undecoded.
 
@@ -117,6 +145,7 @@ def iter_byte_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]
     is_gzip = Path(path).suffix == ".gz"
     opener = gzip.open if is_gzip else open
     line_no = 0
+    check_regular_file(path)
     try:
         handle = opener(path, "rb")
     except OSError as exc:
@@ -124,7 +153,8 @@ def iter_byte_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]
     try:
         with handle:
             for line_no, raw in enumerate(handle, start=1):  # line_no also names a gzip error below
-                yield line_no, raw
+                # a UTF-8 byte order mark (Excel, Notepad) is not part of the first record
+                yield line_no, raw[3:] if line_no == 1 and raw.startswith(codecs.BOM_UTF8) else raw
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         if not is_gzip:
             raise

@@ -228,3 +228,18 @@ def test_evaluate_cli_with_the_judge_deciding(server, tmp_path: Path, monkeypatc
     written = json.loads((tmp_path / "evaluation.json").read_text())
     assert written["comparisons"]["judge"]["candidate_mean"] == 1.0 and written["decision"]["promote"]
     assert "judge" in capsys.readouterr().out
+
+
+def test_evaluate_strict_fails_a_refused_candidate(server, tmp_path: Path, monkeypatch) -> None:
+    """A CI gate: with --strict a refused candidate is exit 3; without it, the decision is only printed."""
+    monkeypatch.setenv("OPENAI_API_KEY", VALID_KEY)
+    validation = tmp_path / "golden.validation.jsonl"
+    rows = [{"messages": [{"role": "user", "content": e.messages[0][1]}, {"role": "assistant", "content": e.reference}]}
+            for e in EXAMPLES]  # fmt: skip
+    validation.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["evaluate", "--candidate", "base", "--incumbent", "good", "--base-url", server.base_url,
+            "--validation", str(validation), "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    assert main([*args, "--strict"]) == 3
+    args[2], args[4] = "good", "base"
+    assert main([*args, "--strict"]) == 0

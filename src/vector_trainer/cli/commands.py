@@ -186,36 +186,19 @@ def embedding_config(args: argparse.Namespace) -> Config:
 def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer ingest FILE``."""
     from vector_trainer.sources.embedders import make_embedder
-    from vector_trainer.sources.ingest import ingest_file
-    from vector_trainer.sources.store import SQLiteLogStore
     from vector_trainer.sources.views import EmbeddingView
 
     settings = embedding_config(args).embedding
     view = EmbeddingView.from_config(settings)
     embedder = make_embedder(settings.embedder, model_path=settings.model)
-    with (
-        SQLiteLogStore(args.store) as store,
-        Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
-        ) as progress,
-    ):
-        task = progress.add_task("reading records", total=None)
-
-        def show(done: int, embedded: int) -> None:
-            text = f"{done:,} records read, {embedded:,} embedded with {embedder.name}"
-            progress.update(task, description=text)
-
-        summary = ingest_file(
-            args.file,
-            store,
-            embedder,
-            vector_space=args.vector_space,
-            on_duplicate=args.on_duplicate,
-            on_progress=show,
-            view=view,
-            log_format=args.format,
-            function_name=args.function_name,
-        )
+    new_store = not Path(args.store).exists()
+    try:
+        summary = _ingest(args, console, embedder, view)
+    except BaseException:
+        if new_store:  # a failed import leaves no empty store behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{args.store}{suffix}").unlink(missing_ok=True)
+        raise
     skipped = f", {summary.skipped} skipped as duplicates" if summary.skipped else ""
     console.print(
         f"imported {summary.inserted} new and {summary.updated} updated logs{skipped} "
@@ -229,6 +212,35 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
     console.print(f"vectors: {vectors}")
     console.print(f"next: vectortrainer functions --store {args.store}   then   vectortrainer run --store {args.store}")
     return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace, console: Console, embedder: Any, view: Any) -> Any:
+    from vector_trainer.sources.ingest import ingest_file
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    with (
+        SQLiteLogStore(args.store) as store,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+        ) as progress,
+    ):
+        task = progress.add_task("reading records", total=None)
+
+        def show(done: int, embedded: int) -> None:
+            text = f"{done:,} records read, {embedded:,} embedded with {embedder.name}"
+            progress.update(task, description=text)
+
+        return ingest_file(
+            args.file,
+            store,
+            embedder,
+            vector_space=args.vector_space,
+            on_duplicate=args.on_duplicate,
+            on_progress=show,
+            view=view,
+            log_format=args.format,
+            function_name=args.function_name,
+        )
 
 
 def cmd_reembed(args: argparse.Namespace, console: Console) -> int:

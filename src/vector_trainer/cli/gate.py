@@ -17,6 +17,9 @@ from vector_trainer.config import Config, with_overrides
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import atomic_write_json
 
+#: ``evaluate --strict``: the candidate was refused.
+EXIT_REFUSED = 3
+
 
 def _gate_config(args: argparse.Namespace) -> Config:
     config = base_config(args)
@@ -82,6 +85,8 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
             Path(args.out) / "evaluation.json", {**evaluation.to_dict(), "decision": decision.to_dict()}
         )
         console.print(f"written {path}")
+    if args.strict and not decision.promote:
+        return EXIT_REFUSED  # a CI gate: a refused candidate fails the step
     return EXIT_OK
 
 

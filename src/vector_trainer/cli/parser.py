@@ -288,6 +288,9 @@ def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
     """The parsers of ``evaluate``, ``models`` and ``loop``."""
     evaluate = sub.add_parser("evaluate", help="compare a candidate model or hook with the incumbent")
     evaluate.add_argument("--candidate", help="candidate model: a served model id, or an adapter directory")
+    evaluate.add_argument(
+        "--strict", action="store_true", help="exit 3 when the candidate is refused (for CI; default: exit 0)"
+    )
     evaluate.add_argument("--incumbent", help="the model in use now (e.g. the base model)")
     evaluate.add_argument("--provider", default="openai", help="openai (any OpenAI-compatible endpoint) or local-lora")
     evaluate.add_argument("--base-url", help="OpenAI-compatible endpoint (vLLM, Ollama; default OPENAI_BASE_URL)")

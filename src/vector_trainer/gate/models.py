@@ -37,6 +37,18 @@ TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 TRANSIENT_ERRORS = frozenset({"APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError"})
 
 
+#: Characters kept per asked token: an answer beyond it came from a server ignoring max_tokens.
+CHARS_PER_TOKEN_CAP = 16
+TRUNCATED_NOTE = " [truncated by VectorTrainer: longer than max_tokens allows]"
+
+
+def capped(answer: str, max_tokens: int) -> str:
+    """An answer cut to what ``max_tokens`` can hold (a hostile or broken server may send
+    megabytes), with a note saying so."""
+    limit = max_tokens * CHARS_PER_TOKEN_CAP
+    return answer if len(answer) <= limit else answer[:limit] + TRUNCATED_NOTE
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether an SDK error may pass on its own (rate limit, timeout, 5xx, connection)."""
     status = getattr(exc, "status_code", None)
@@ -107,7 +119,7 @@ class OpenAIChatModel:
             response = self.client.chat.completions.create(
                 model=self.name, messages=messages, temperature=0, max_tokens=self.max_tokens
             )
-            return response.choices[0].message.content or ""
+            return capped(response.choices[0].message.content or "", self.max_tokens)
         except Exception as exc:
             waited = f"{self.base_url or 'the OpenAI API'} (model {self.name}, timeout {self.timeout_s:g} s)"
             raise ModelError(

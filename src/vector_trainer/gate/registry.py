@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from vector_trainer._shared import utc_now
 from vector_trainer.errors import InputError, ManifestCorruptedError
-from vector_trainer.fileio import atomic_write_json, loads_strict
+from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
 
 REGISTRY_FILENAME = "models.json"
 REGISTRY_SCHEMA = 1
@@ -124,7 +124,7 @@ class ModelRegistry:
             return {"schema": REGISTRY_SCHEMA, "active": None, "models": [], "history": []}
         fix = f"inspect or restore {self.path} by hand; deleting it starts a new registry"
         try:
-            data = loads_strict(self.path.read_text(encoding="utf-8"))
+            data = loads_strict(read_regular_text(self.path))
         except (OSError, ValueError) as exc:
             raise ManifestCorruptedError(f"{self.path} cannot be read ({exc}); {fix}") from exc
         problem = _registry_problem(data)

@@ -37,7 +37,7 @@ from vector_trainer.config import Config
 from vector_trainer.errors import InputError, PipelineError, redact_value
 from vector_trainer.extractor.distributed_extract import is_distributed
 from vector_trainer.extractor.novelty import NoveltyReference, new_anomaly_share, reference_from
-from vector_trainer.fileio import atomic_write_json, loads_strict
+from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES
 from vector_trainer.synthesizer.feedback import pairs_for_function
@@ -270,7 +270,7 @@ def _read_state(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = loads_strict(path.read_text(encoding="utf-8"))
+        data = loads_strict(read_regular_text(path))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path} cannot be read ({exc}); restore it or move it away to start the loop afresh") from exc
     if not isinstance(data, dict):

@@ -342,6 +342,7 @@ class TrainingPipeline:
 
     def _wait(self, job_id: str, run: RunDirectory) -> dict[str, Any]:
         seen_steps: set[Any] = set()
+        said = None
         while True:
             status = self.trainer.get_status(job_id)
             run.state["training"]["status"] = status["status"]
@@ -352,5 +353,7 @@ class TrainingPipeline:
                     run.hub.metrics("train", row)
             if status["status"] in TERMINAL_STATUSES:
                 return status
-            run.hub.log(f"job {job_id}: {status['status']}")
+            if status["status"] != said:  # one line per change, not one per poll
+                run.hub.log(f"job {job_id}: {status['status']}")
+                said = status["status"]
             self._sleep(self.poll_interval_s)

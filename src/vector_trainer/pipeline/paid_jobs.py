@@ -27,7 +27,7 @@ from filelock import FileLock
 from vector_trainer._layout import GOLDEN_FILENAME
 from vector_trainer._shared import sha256_file, utc_now
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import atomic_write_json, loads_strict
+from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.pipeline.trainers.base import BaseTrainer
 
@@ -55,7 +55,7 @@ class JobLedger:
             return []
         fix = "restore it, or move it away (jobs may then be paid again)"
         try:
-            data = loads_strict(self.path.read_text(encoding="utf-8"))
+            data = loads_strict(read_regular_text(self.path))
         except (OSError, ValueError) as exc:
             raise InputError(f"{self.path} cannot be read ({exc}); {fix}") from exc
         jobs = data.get("jobs") if isinstance(data, dict) else None

@@ -17,7 +17,13 @@ from filelock import FileLock, Timeout
 from vector_trainer._layout import EVENTS_FILENAME, LOCK_FILENAME, STATE_FILENAME, SUMMARY_FILENAME
 from vector_trainer._shared import utc_now
 from vector_trainer.errors import InputError, PipelineError, VectorTrainerError, redact_value
-from vector_trainer.fileio import atomic_write_json, contained_path, loads_strict, remove_stale_temp_files
+from vector_trainer.fileio import (
+    atomic_write_json,
+    contained_path,
+    loads_strict,
+    read_regular_text,
+    remove_stale_temp_files,
+)
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
 
 
@@ -31,7 +37,7 @@ def read_run_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = loads_strict(path.read_text(encoding="utf-8"))
+        data = loads_strict(read_regular_text(path))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path} cannot be read ({exc}); move it away to start afresh") from exc
     return data if isinstance(data, dict) else {}

@@ -168,6 +168,25 @@ def _conversation_fields(
         raise _fail(where, str(exc)) from None
 
 
+#: Field names other tools use, and ours.
+FIELD_ALIASES = {
+    "prompt": "input", "query": "input", "question": "input", "request": "input", "instruction": "input",
+    "response": "output", "completion": "output", "answer": "output", "reply": "output", "result": "output",
+    "function": "function_name", "name": "function_name", "feature": "function_name", "state": "status",
+}  # fmt: skip
+
+
+def _field_hint(record: Mapping[str, Any]) -> str:
+    """A pointer for a record in another shape: a chat or trace format, or fields named otherwise."""
+    if "messages" in record or "resourceSpans" in record or "request" in record:
+        return (
+            "; this looks like a conversation log: ingest detects OpenAI request logs, chat files, OTLP spans and "
+            "Langfuse exports from the first line, or name one with --format (see the README's Conversations)"
+        )
+    renames = [f"'{ours}' for '{key}'" for key, ours in FIELD_ALIASES.items() if key in record and ours not in record]
+    return f"; did you mean {', '.join(renames)}?" if renames else ""
+
+
 def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     """Validate one raw record and turn it into an :class:`ExecutionLog` (vector possibly None).
 
@@ -185,9 +204,9 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
         )
     function_name = record.get("function_name")
     if not isinstance(function_name, str) or not function_name.strip():
-        raise _fail(where, "missing field 'function_name' (a non-empty string)")
+        raise _fail(where, "missing field 'function_name' (a non-empty string)" + _field_hint(record))
     if "input" not in record or record["input"] is None:
-        raise _fail(where, "missing field 'input' (a string, or an object of named arguments)")
+        raise _fail(where, "missing field 'input' (a string, or an object of named arguments)" + _field_hint(record))
     raw_input = record["input"]
     if isinstance(raw_input, str):
         inputs: dict[str, Any] = {PLAIN_INPUT_KEY: raw_input}

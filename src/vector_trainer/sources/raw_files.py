@@ -4,6 +4,7 @@ CSV (JSON cells decoded) and ``.json`` documents holding an array of objects."""
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,6 +32,15 @@ def _json_cell(value: str) -> Any:
     return decoded if isinstance(decoded, (dict, list)) else value
 
 
+#: Delimiters a CSV export may use (spreadsheets in many locales write ``;``).
+CSV_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter of a CSV file, from its header: the one that splits it most."""
+    return max(CSV_DELIMITERS, key=header.count)
+
+
 def iter_raw_objects(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """``(file:line, object)`` for each object of a log file, in order.
 
@@ -41,7 +51,9 @@ def iter_raw_objects(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
     suffixes = [s.lower() for s in path.suffixes]
     if ".csv" in suffixes:
         try:
-            reader = csv.DictReader(line for _, line in iter_text_lines(path))
+            lines = (line for _, line in iter_text_lines(path))
+            header = next(lines, "")
+            reader = csv.DictReader(itertools.chain([header], lines), delimiter=_delimiter(header))
             for row in reader:
                 cleaned = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
                 for key in JSON_CELLS:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vector_trainer._shared import utc_now
-from vector_trainer.config import SourceConfig
+from vector_trainer.config import DEMO_STORE, SourceConfig
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.sources.records import (
     DEFAULT_ON_DUPLICATE,
@@ -91,9 +91,15 @@ class SQLiteLogStore:
         if self.path.is_dir():
             raise InputError(f"{self.path} is a directory; give the path of a store file (e.g. {SourceConfig.store})")
         if not create and not self.path.exists():
+            demo = Path(DEMO_STORE)
+            hint = (
+                f"the demo's logs are in {demo}: add --store {demo}"
+                if demo.is_file()
+                else "or try 'vectortrainer demo' (check the path for a typo)"
+            )
             raise EmptyDataError(
                 f"there is no store at {self.path}: import logs with 'vectortrainer ingest FILE --store {self.path}', "
-                "or try 'vectortrainer demo' (check the path for a typo)"
+                + hint
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)

@@ -31,7 +31,7 @@ from filelock import FileLock
 from vector_trainer import _layout
 from vector_trainer._shared import sha256_file
 from vector_trainer.errors import InputError, ManifestCorruptedError
-from vector_trainer.fileio import atomic_write_json, atomic_write_text, loads_strict
+from vector_trainer.fileio import atomic_write_json, atomic_write_text, loads_strict, read_regular_text
 
 MANIFEST_NAME = _layout.MANIFEST_FILENAME
 MANIFEST_SCHEMA = 1
@@ -129,7 +129,7 @@ class HookVersionManager:
             "and deleting the manifest starts a new history"
         )
         try:
-            data = loads_strict(self.manifest_path.read_text(encoding="utf-8"))
+            data = loads_strict(read_regular_text(self.manifest_path))
         except OSError as exc:
             raise ManifestCorruptedError(f"{self.manifest_path} cannot be read ({exc.strerror or exc}); {fix}") from exc
         except ValueError as exc:  # bad UTF-8, or any JSON failure (depth, size, syntax)

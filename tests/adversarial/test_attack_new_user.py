@@ -1,0 +1,88 @@
+"""Issue 30: the snags a new user hit, each with a clear message and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from vector_trainer.cli import main
+from vector_trainer.config import load_config
+from vector_trainer.errors import ConfigError, InputError
+from vector_trainer.gate.models import capped
+from vector_trainer.pipeline.loop import _read_state
+from vector_trainer.sources.ingest import read_records
+
+
+def test_a_failed_ingest_leaves_no_empty_store(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"function_name": "f", "input": "q", "status": "SUCCESS"}\n')
+    store = tmp_path / "new.db"
+    assert main(["ingest", str(bad), "--store", str(store)]) == 2
+    assert not store.exists() and not list(tmp_path.glob("new.db*"))
+    assert "missing field 'output'" in capsys.readouterr().err
+
+
+def test_bom_and_semicolon_csv_read_like_any_other(tmp_path: Path) -> None:
+    jsonl = tmp_path / "excel.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + json.dumps({"function_name": "f", "input": "q", "output": "a",
+                                                     "status": "SUCCESS"}).encode() + b"\n")  # fmt: skip
+    assert read_records(jsonl)[0][1].function_name == "f"
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes(b"\xef\xbb\xbffunction_name;input;output;status\nf;How do I pay?;Like this.;SUCCESS\n")
+    [(_, log)] = read_records(csv)
+    assert (log.function_name, log.inputs, log.output) == ("f", {"input": "How do I pay?"}, "Like this.")
+
+
+@pytest.mark.parametrize(
+    ("record", "hint"),
+    [
+        (
+            {"prompt": "q", "response": "a", "status": "SUCCESS", "function_name": "f"},
+            "did you mean 'input' for 'prompt'",
+        ),
+        ({"name": "f", "input": "q", "output": "a", "status": "SUCCESS"}, "'function_name' for 'name'"),
+        ({"function_name": "f", "messages": [], "status": "SUCCESS"}, "looks like a conversation log"),
+    ],
+)
+def test_other_field_names_get_a_pointer(tmp_path: Path, record: dict, hint: str) -> None:
+    path = tmp_path / "logs.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(InputError, match=hint):
+        read_records(path, log_format="records")
+
+
+def test_run_right_after_demo_points_at_the_demo_store(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["demo", "--out", "warm"]) == 0
+    capsys.readouterr()
+    assert main(["run"]) == 2
+    assert "add --store .vectortrainer/demo.db" in capsys.readouterr().err
+
+
+def test_fifos_and_directories_where_files_belong_are_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "loop.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        _read_state(fifo)
+    with pytest.raises(ConfigError, match=r"--config: .* is a directory"):
+        load_config(tmp_path)
+    config = tmp_path / "deep.toml"
+    config.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(config)
+
+
+def test_interval_is_checked_before_any_cycle(tmp_path: Path, capsys) -> None:
+    for bad in ("-1", "nan", "inf"):
+        assert main(["loop", "--interval", bad, "--store", str(tmp_path / "none.db"), "--out", str(tmp_path)]) == 2
+        assert "loop.interval_s: must be in [1, 604800]" in capsys.readouterr().err
+
+
+def test_a_huge_answer_is_truncated_with_a_note() -> None:
+    answer = capped("x" * 50_000_000, max_tokens=512)
+    assert len(answer) < 10_000 and answer.endswith("longer than max_tokens allows]")
+    assert capped("short", 512) == "short"
