@@ -86,3 +86,21 @@ def test_a_huge_answer_is_truncated_with_a_note() -> None:
     answer = capped("x" * 50_000_000, max_tokens=512)
     assert len(answer) < 10_000 and answer.endswith("longer than max_tokens allows]")
     assert capped("short", 512) == "short"
+
+
+def test_the_word_alignment_is_bounded_and_exact_below_the_bound() -> None:
+    """A 100,000-character feedback pair took 331 s (quadratic alignment): a long differing middle
+    is one rewrite; below the bound the opcodes are SequenceMatcher's own."""
+    from difflib import SequenceMatcher
+
+    from vector_trainer.synthesizer.diff import MAX_ALIGNED_TOKENS, aligned, tokenize
+
+    a = tokenize("Dear customer, your order 1234 ships today. Thanks!")
+    b = tokenize("Hi friend, your order 1234 ships tomorrow. Thanks!")
+    assert aligned(a, b) == SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    long_a, long_b = ["x", *["a", " "] * MAX_ALIGNED_TOKENS, "y"], ["x", *["b", " "] * MAX_ALIGNED_TOKENS, "y"]
+    assert aligned(long_a, long_b) == [
+        ("equal", 0, 1, 0, 1),
+        ("replace", 1, len(long_a) - 2, 1, len(long_b) - 2),  # the last " " and "y" are a common suffix
+        ("equal", len(long_a) - 2, len(long_a), len(long_b) - 2, len(long_b)),
+    ]

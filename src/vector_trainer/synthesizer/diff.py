@@ -110,7 +110,7 @@ class FeedbackDiffAnalyzer:
         """Word-level edits from ``bad`` to ``fixed``; changes separated only by whitespace are
         merged into one phrase edit."""
         a, b = tokenize(bad), tokenize(fixed)
-        ops = [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
+        ops = aligned(a, b)
         merged: list[list[int]] = []
         for index, (tag, i1, i2, j1, j2) in enumerate(ops):
             if tag == "equal":
@@ -176,6 +176,36 @@ _SENTENCE = hook_template.SENTENCE
 SCOPE_MIN_WORDS = 4
 
 
+#: Tokens (words, spaces, punctuation) of the two texts' differing middle above which they are
+#: compared as one rewrite, not word by word: the word alignment is quadratic, this bound keeps
+#: a 100,000-character pair to milliseconds. Real corrections are far below it.
+MAX_ALIGNED_TOKENS = 4_000
+
+
+def aligned(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
+    """``SequenceMatcher`` opcodes of two token lists, in time linear in their length beyond a
+    bounded middle: the common prefix and suffix are matched first, and a differing middle longer
+    than :data:`MAX_ALIGNED_TOKENS` is one ``replace`` (a rewrite, too long to be a rule)."""
+    start = 0
+    limit = min(len(a), len(b))
+    while start < limit and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < limit - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+        end += 1
+    a_mid, b_mid = a[start : len(a) - end], b[start : len(b) - end]
+    if len(a_mid) + len(b_mid) > MAX_ALIGNED_TOKENS:
+        middle = [("replace", start, len(a) - end, start, len(b) - end)]
+    else:
+        middle = [
+            (tag, i1 + start, i2 + start, j1 + start, j2 + start)
+            for tag, i1, i2, j1, j2 in SequenceMatcher(None, a_mid, b_mid, autojunk=False).get_opcodes()
+        ]
+    head = [("equal", 0, start, 0, start)] if start else []
+    tail = [("equal", len(a) - end, len(a), len(b) - end, len(b))] if end else []
+    return head + middle + tail
+
+
 def _word_count(text: str) -> int:
     return len(re.findall(r"\w+", text))
 
@@ -194,7 +224,7 @@ def sentence_rewrites(bad: str, fixed: str) -> list[tuple[str, str]]:
     a_text = [bad[s:e] for s, e in a_spans]
     b_text = [fixed[s:e] for s, e in b_spans]
     rewrites: list[tuple[str, str]] = []
-    for tag, *window in SequenceMatcher(None, a_text, b_text, autojunk=False).get_opcodes():
+    for tag, *window in aligned(a_text, b_text):
         if tag == "equal":
             continue
         i1, i2, j1, j2 = _widen(bad, a_spans, len(b_spans), *window)
