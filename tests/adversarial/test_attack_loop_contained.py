@@ -139,3 +139,34 @@ def test_export_logs_removes_only_what_it_wrote(tmp_path: Path) -> None:
     assert (tmp_path / "pq" / "NOTES.md").read_text() == "mine"
     (tmp_path / "pq" / "NOTES.md").unlink()
     export_parquet(source, tmp_path / "pq")  # its own earlier export is still replaced
+
+
+def test_rewrites_are_bounded_while_they_are_built() -> None:
+    """A replacement of 10,000 characters for every 'a' of a 69 KB text: unchanged, and never built."""
+    from vector_trainer.synthesizer.hook_template import apply_compiled, compile_rules
+
+    compiled = compile_rules(({"rule_id": "r", "kind": "replace", "target": "a", "replacement": "b" * 10_000},))
+    text = "a " * 35_000
+    assert apply_compiled(compiled, text) == text
+    assert apply_compiled(compiled, "an a here") == "an " + "b" * 10_000 + " here"
+
+
+def test_a_regex_rule_with_adjacent_numbers_never_matches() -> None:
+    """Two number groups side by side backtrack polynomially (13 s on 2,000 digits): never compiled."""
+    from vector_trainer.synthesizer.hook_template import apply_compiled, compile_rules
+
+    compiled = compile_rules(({"rule_id": "r", "kind": "regex", "segments": ["", "", "", "x"], "template": ["y"]},))
+    digits = "1" * 2_000
+    assert apply_compiled(compiled, digits) == digits
+
+
+def test_instructions_added_to_a_prompt_are_bounded(tmp_path: Path) -> None:
+    from conftest import load_hook
+    from vector_trainer.synthesizer.hook import MAX_INSTRUCTION_CHARS
+
+    extra = [f"Always mention policy number {i} and its full text " + "x" * 80 for i in range(200)]
+    hook = HookScriptGenerator().generate([], tmp_path / "generated_prompt_hook.py", extra_instructions=extra)
+    module = load_hook(hook.path)
+    prompt = module.intercept_prompt("What time is it?", {})
+    assert len(prompt) < 19 + MAX_INSTRUCTION_CHARS + 100
+    assert module.METADATA["instructions_left_out"] > 0

@@ -135,6 +135,24 @@ def hook_rules(hook_path: str | os.PathLike[str]) -> tuple[dict[str, Any], ...]:
     return ()
 
 
+#: Most characters of instructions a hook adds to every prompt (about 500 tokens): the rules
+#: still apply to the output; a prompt never grows by more than this.
+MAX_INSTRUCTION_CHARS = 2_000
+
+
+def bounded_instructions(instructions: Sequence[str]) -> list[str]:
+    """The instructions, in order (the best-supported rules' first), as long as they fit
+    :data:`MAX_INSTRUCTION_CHARS` together."""
+    kept: list[str] = []
+    used = 0
+    for text in instructions:
+        if used + len(text) + 3 > MAX_INSTRUCTION_CHARS:
+            continue
+        kept.append(text)
+        used += len(text) + 3  # "- " and the line break
+    return kept
+
+
 def _literals(rule: Rule) -> list[str]:
     return [rule.target, rule.replacement, *rule.segments, *(t for t in rule.template if isinstance(t, str))]
 
@@ -249,10 +267,14 @@ class HookScriptGenerator:
     ) -> str:
         """The hook's source: the template with the rules (and any LLM-proposed instructions)
         as literal data."""
-        instructions = [r.instruction for r in rules if r.instruction]
-        instructions += [text for text in extra_instructions if text not in instructions]
+        wanted = [r.instruction for r in rules if r.instruction]
+        wanted += [text for text in extra_instructions if text not in wanted]
+        instructions = bounded_instructions(wanted)
+        metadata = dict(metadata or {})
+        if len(instructions) < len(wanted):
+            metadata["instructions_left_out"] = len(wanted) - len(instructions)
         values: dict[str, Any] = {
-            "METADATA": dict(metadata or {}),
+            "METADATA": metadata,
             "INJECT_INSTRUCTIONS": self.inject_instructions,
             "INSTRUCTION_HEADER": hook_template.INSTRUCTION_HEADER,
             "INSTRUCTIONS": tuple(instructions),

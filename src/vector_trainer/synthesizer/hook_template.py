@@ -35,6 +35,8 @@ _PHASES = {
     "append": 2,
 }
 _NUMBER = r"(\d+)"
+#: Matches nothing: what a rule that cannot be matched in linear time compiles to.
+_NEVER = re.compile(r"(?!)")
 #: A sentence-scoped rule matches whole sentences only: at the start of the text or of a line,
 #: or after a sentence's end; and up to its own end (or, with no final stop, the line's end).
 _SENTENCE_START = r"(?:(?<=\A)|(?<=\n)|(?<=[.!?])|(?<=[.!?]\s)|(?<=\n\s))"
@@ -85,6 +87,8 @@ def compile_rule(rule: dict[str, Any]) -> tuple[int, str, Any, Any]:
         )
     if kind == "regex":
         segments = rule["segments"]
+        if any(segment == "" for segment in segments[1:-1]):  # adjacent numbers: ambiguous, and
+            return _PHASES[kind], kind, _NEVER, tuple(rule["template"])  # polynomial to match
         body = _NUMBER.join(re.escape(segment) for segment in segments)
         first = segments[0][:1] or "0"
         last = segments[-1][-1:] or "0"
@@ -116,10 +120,13 @@ def _with_case_of(matched: str, replacement: str) -> str:
     return replacement
 
 
-def _rewrites(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str:
-    """Every rewrite rule's matches in ``text`` itself, the first rule winning overlaps, spliced once."""
+def _rewrites(compiled: tuple[tuple[int, str, Any, Any], ...], text: str, limit: int) -> str | None:
+    """Every rewrite rule's matches in ``text`` itself, the first rule winning overlaps, spliced
+    once; ``None`` as soon as the result would pass ``limit`` characters (checked while building,
+    so no set of rules can make the hook hold more than that in memory)."""
     taken: list[tuple[int, int, str]] = []
     covered = bytearray(len(text))
+    size = len(text)
     for _phase, kind, matcher, replacement in compiled:
         if kind not in ("replace", "remove", "regex"):
             continue
@@ -134,6 +141,9 @@ def _rewrites(compiled: tuple[tuple[int, str, Any, Any], ...], text: str) -> str
                 new = _with_case_of(match.group(0), replacement)
             else:
                 new = replacement
+            size += len(new) - (end - start)
+            if size > limit:
+                return None
             taken.append((start, end, new))
     if not taken:
         return text
@@ -162,15 +172,17 @@ def apply_compiled(compiled: tuple[tuple[int, str, Any, Any], ...], text: str, l
     ``longest`` is :func:`longest_literal` of ``compiled``, when the caller has it already.
     """
     original = text
-    text = _rewrites(compiled, strip_boundaries(compiled, text))
+    limit = 2 * len(original) + (longest_literal(compiled) if longest is None else longest)
+    rewritten = _rewrites(compiled, strip_boundaries(compiled, text), limit)
+    if rewritten is None:
+        return original
+    text = rewritten
     for _phase, kind, _matcher, replacement in compiled:
         if kind == "prepend" and not text.startswith(replacement):
             text = replacement + text
         elif kind == "append" and not text.endswith(replacement):
             text = text + replacement
-    if len(text) > 2 * len(original) + (longest_literal(compiled) if longest is None else longest):
-        return original
-    return text
+    return original if len(text) > limit else text
 
 
 def longest_literal(compiled: tuple[tuple[int, str, Any, Any], ...]) -> int:
