@@ -183,14 +183,18 @@ def embedding_config(args: argparse.Namespace) -> Config:
     )
 
 
-def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
-    """``vectortrainer ingest FILE``."""
+def embedding_choice(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``(embedder, view)`` of ``ingest``/``reembed`` (:func:`embedding_config`)."""
     from vector_trainer.sources.embedders import make_embedder
     from vector_trainer.sources.views import EmbeddingView
 
     settings = embedding_config(args).embedding
-    view = EmbeddingView.from_config(settings)
-    embedder = make_embedder(settings.embedder, model_path=settings.model)
+    return make_embedder(settings.embedder, model_path=settings.model), EmbeddingView.from_config(settings)
+
+
+def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
+    """``vectortrainer ingest FILE``."""
+    embedder, view = embedding_choice(args)
     new_store = not Path(args.store).exists()
     try:
         summary = _ingest(args, console, embedder, view)
@@ -245,16 +249,13 @@ def _ingest(args: argparse.Namespace, console: Console, embedder: Any, view: Any
 
 def cmd_reembed(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer reembed``: every vector of the store's functions made again from a view."""
-    from vector_trainer.sources.embedders import make_embedder
     from vector_trainer.sources.reembed import reembed_store
     from vector_trainer.sources.store import SQLiteLogStore
-    from vector_trainer.sources.views import EmbeddingView
 
-    settings = embedding_config(args).embedding
-    view = EmbeddingView.from_config(settings)
-    embedder = make_embedder(settings.embedder, model_path=settings.model)
+    embedder, view = embedding_choice(args)
     with SQLiteLogStore(args.store, create=False) as store:
-        functions = functions_to_run(with_overrides(Config(), "run", functions=args.function), store)
+        config = with_overrides(Config(), "source", store=args.store)
+        functions = functions_to_run(with_overrides(config, "run", functions=args.function), store)
         for function_name in functions:
             count, space = reembed_store(store, function_name, embedder, view)
             console.print(f"{printable(function_name)}: {count:,} logs re-embedded into '{printable(space)}'")
