@@ -104,3 +104,15 @@ def test_the_word_alignment_is_bounded_and_exact_below_the_bound() -> None:
         ("replace", 1, len(long_a) - 2, 1, len(long_b) - 2),  # the last " " and "y" are a common suffix
         ("equal", len(long_a) - 2, len(long_a), len(long_b) - 2, len(long_b)),
     ]
+
+
+def test_a_missing_extra_is_exit_2_even_inside_a_stage(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["demo", "--out", "warm"]) == 0
+    monkeypatch.setattr("vector_trainer.pipeline.trainers.local_lora._find_spec", lambda name: None)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    code = main(["run", "--store", ".vectortrainer/demo.db", "--out", "out", "--function", "support_faq",
+                 "--trainer", "local-lora", "--model", "model"])  # fmt: skip
+    assert code == 2 and 'pip install ".[local]"' in capsys.readouterr().err

@@ -17,7 +17,7 @@ from vector_trainer._layout import CYCLES_DIRNAME, HOOK_FILENAME, LOOP_STATE_FIL
 from vector_trainer._shared import printable
 from vector_trainer.cli.parser import TRAINER_FLAGS
 from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
-from vector_trainer.errors import EmptyDataError, InputError, VectorTrainerError
+from vector_trainer.errors import EmptyDataError, InputError, MissingDependencyError, VectorTrainerError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEMO_LOGS = "demo_logs.jsonl.gz"
@@ -99,6 +99,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             )
         except VectorTrainerError as exc:
             dashboard.close()
+            if isinstance(exc.__cause__, MissingDependencyError):
+                raise exc.__cause__ from None  # a missing extra is a setup problem: exit 2, with the pip line
             console.print(Text(f"{shown}: {printable(str(exc))}", style="red"))
             failures += 1
             continue
