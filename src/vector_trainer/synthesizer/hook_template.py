@@ -40,8 +40,35 @@ _NEVER = re.compile(r"(?!)")
 #: A sentence-scoped rule matches whole sentences only: at the start of the text or of a line,
 #: or after a sentence's end; and up to its own end (or, with no final stop, the line's end).
 _SENTENCE_START = r"(?:(?<=\A)|(?<=\n)|(?<=[.!?])|(?<=[.!?]\s)|(?<=\n\s))"
-_AFTER_SENTENCE = r"(?=\s|\Z)"
-_LINE_END = r"(?=[ \t]*(?:\n|\Z))"
+#: What may end a reply after a sentence without changing it: spaces, emoji, closing marks.
+_DECORATION = "[ \t\u2600-\u27bf\ufe0f\u200d\U0001f000-\U0001faff~!\u2026\u3002\uff01\uff1f]"
+_AFTER_SENTENCE = r"(?=\s|\Z|" + _DECORATION + ")"
+_LINE_END = r"(?=" + _DECORATION + r"*(?:\n|\Z))"
+#: Korean particles and endings that attach to a word (a closed list): a target ending in Hangul
+#: also matches when one of these, after an optional plural or honorific (들, 분들, 님, 님들),
+#: completes the word (팬 matches 팬을, 팬들아, 팬분들), but never inside a compound (팬미팅).
+KOREAN_PARTICLES = (
+    "이", "가", "은", "는", "을", "를", "의", "에", "에게", "께", "께서", "에서", "으로", "로", "와", "과",
+    "도", "만", "까지", "부터", "처럼", "보다", "한테", "랑", "이랑", "아", "야", "여", "이여", "요",
+    "이야", "이에요", "예요", "입니다", "이다", "다",
+)  # fmt: skip
+KOREAN_PLURALS = ("들", "분들", "님", "님들")
+#: Japanese particles that may follow a word (no spaces separate Japanese words).
+JAPANESE_PARTICLES = (
+    "は", "が", "を", "に", "で", "と", "の", "へ", "も", "から",
+    "まで", "より", "や", "よ", "ね", "さん", "たち", "様", "達",
+)  # fmt: skip
+_KOREAN_CHAINS = tuple(
+    sorted(
+        {plural + particle for plural in ("", *KOREAN_PLURALS) for particle in ("", *KOREAN_PARTICLES)} - {""},
+        key=len,
+        reverse=True,
+    )
+)
+_KOREAN_TAIL = "(?:" + "|".join(map(re.escape, _KOREAN_CHAINS)) + ")?"
+_JAPANESE_TAIL = "(?:" + "|".join(map(re.escape, sorted(JAPANESE_PARTICLES, key=len, reverse=True))) + ")"
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 WORD = re.compile(r"\w+")
 #: A sentence: from a non-space character to its terminator(s) or the end of the line.
 SENTENCE = re.compile(r"\S[^.!?\n]*(?:[.!?]+|$)", re.MULTILINE)
@@ -50,6 +77,7 @@ SENTENCE = re.compile(r"\S[^.!?\n]*(?:[.!?]+|$)", re.MULTILINE)
 #: by its first sentence (see :func:`required_words`).
 _SENTENCE_AT = re.compile(_SENTENCE_START + r"(?=([^\s.!?][^.!?\n]*(?:[.!?]+|$)))", re.MULTILINE)
 _SENTENCE_KEY = "\x00"
+_TRAILING_DECORATION = re.compile(_DECORATION + "+$")
 
 
 def _is_word_char(char: str) -> bool:
@@ -57,9 +85,22 @@ def _is_word_char(char: str) -> bool:
 
 
 def _bounded(body: str, first: str, last: str) -> str:
-    """Anchor ``body`` at word boundaries where the matched text starts or ends with a word char."""
-    prefix = r"(?<!\w)" if first and _is_word_char(first) else ""
-    suffix = r"(?!\w)" if last and _is_word_char(last) else ""
+    """Anchor ``body`` at word boundaries where the matched text starts or ends with a word char.
+
+    A Korean word may end in a particle (``_KOREAN_TAIL``) before its boundary; Japanese has no
+    spaces: a Japanese target ends at a particle, a non-word character or the text's end, and
+    starts anywhere but inside a katakana word.
+    """
+    if first and _JAPANESE.match(first):
+        prefix = r"(?<![\u30a0-\u30ff])" if "\u30a0" <= first <= "\u30ff" else ""
+    else:
+        prefix = r"(?<!\w)" if first and _is_word_char(first) else ""
+    if last and _HANGUL.match(last):
+        suffix = "(?=" + _KOREAN_TAIL + r"(?!\w))"
+    elif last and _JAPANESE.match(last):
+        suffix = "(?=" + _JAPANESE_TAIL + r"|\W|\Z)"
+    else:
+        suffix = r"(?!\w)" if last and _is_word_char(last) else ""
     return prefix + body + suffix
 
 
@@ -112,11 +153,13 @@ def _expand(template: tuple[Any, ...], match: re.Match[str]) -> str:
 
 
 def _with_case_of(matched: str, replacement: str) -> str:
-    """``replacement`` with the initial capital of ``matched`` (for case-free matches)."""
-    if matched[:1].isupper() and replacement[:1].islower():
-        return replacement[:1].upper() + replacement[1:]
-    if matched[:1].islower() and replacement[:1].isupper() and replacement[1:2].islower():
-        return replacement[:1].lower() + replacement[1:]
+    """``replacement`` with the initial capital of ``matched`` (for case-free matches), when the
+    replacement is a plain lower-case or title-case text; a capitalisation of its own (Wi-Fi,
+    GitHub, iPhone, ORBIT) is kept as it is."""
+    if replacement == replacement.lower():
+        return replacement[:1].upper() + replacement[1:] if matched[:1].isupper() else replacement
+    if replacement[:1].isupper() and replacement[1:] == replacement[1:].lower():
+        return replacement if matched[:1].isupper() else replacement[:1].lower() + replacement[1:]
     return replacement
 
 
@@ -207,7 +250,14 @@ def _keys_of(words: list[str]) -> set[str]:
 
 
 def _sentence_key(sentence: str) -> str:
-    return _SENTENCE_KEY + sentence.strip().casefold()
+    return _SENTENCE_KEY + _TRAILING_DECORATION.sub("", sentence.strip()).casefold()
+
+
+def _stems(word: str) -> set[str]:
+    """A Korean word with each particle chain it may end in taken off (its own form included)."""
+    if not _HANGUL.search(word):
+        return {word}
+    return {word} | {word[: -len(tail)] for tail in _KOREAN_CHAINS if word.endswith(tail) and len(word) > len(tail)}
 
 
 def text_keys(text: str) -> set[str]:
@@ -215,7 +265,9 @@ def text_keys(text: str) -> set[str]:
     looked up in."""
     words = WORD.findall(text.casefold())
     sentences = {_sentence_key(match.group(1)) for match in _SENTENCE_AT.finditer(text)}
-    return set(words) | {words[i] + " " + words[i + 1] for i in range(len(words) - 1)} | sentences
+    stems = [_stems(word) for word in words]
+    pairs = {words[i] + " " + stem for i in range(len(words) - 1) for stem in stems[i + 1]}
+    return set().union(*stems) | pairs | sentences
 
 
 def required_words(rule: dict[str, Any]) -> set[str]:
@@ -226,6 +278,8 @@ def required_words(rule: dict[str, Any]) -> set[str]:
     starts, and that sentence is then the same."""
     kind = rule["kind"]
     if _PHASES[kind] != 1:  # boundary rules: a strip is not bounded by words, so it has no key
+        return set()
+    if _JAPANESE.search(rule.get("target", "")):  # no spaces: a text's "words" are whole runs
         return set()
     if rule.get("scope") == "sentence" and rule["target"][:1] not in ".!?":
         first = SENTENCE.match(rule["target"])  # the same sentence a text has where the rule matches
