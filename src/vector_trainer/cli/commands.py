@@ -319,10 +319,16 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
 
     config = with_overrides(base_config(args), "synthesizer", min_support=args.min_support)
     pairs = load_feedback(args.feedback)
+    if not pairs:
+        raise InputError(f"{args.feedback}: no feedback pairs; nothing to learn a hook from")
+    named = sorted({str(p.context.get("function_name")) for p in pairs if p.context.get("function_name")})
     if args.function:
         pairs = [p for p in pairs if p.context.get("function_name") == args.function]
         if not pairs:
-            raise InputError(f"{args.feedback}: no pair has function_name '{args.function}'")
+            known = ", ".join(named) or "none"
+            raise InputError(f"{args.feedback}: no pair has function_name '{args.function}' (functions named: {known})")
+    elif len(named) > 1:  # one hook per function: their corrections must not mix
+        raise InputError(f"{args.feedback} holds pairs of {len(named)} functions ({', '.join(named)}); add --function")
     result = build_synthesizer(config).synthesize(pairs, known_good=_known_good(args))
     out = Path(args.out)
     hook = HookScriptGenerator(inject_instructions=config.synthesizer.inject_instructions).generate(
@@ -330,20 +336,25 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
     )
     atomic_write_json(out / RULES_FILENAME, result.to_dict())  # after activation: describes the active hook
     table = Table("kind", "target", "replacement", "support", "pairs (1-based)")
+    dropped = {d.rule_id for d in hook.dropped}
     for rule in result.rules:
+        if rule.rule_id in dropped:
+            continue
         target, replacement = rule.shown()
-        pairs = ", ".join(map(str, rule.pair_numbers[:MAX_PAIRS_SHOWN]))
+        shown = ", ".join(map(str, rule.pair_numbers[:MAX_PAIRS_SHOWN]))
         more = f" +{len(rule.sources) - MAX_PAIRS_SHOWN}" if len(rule.sources) > MAX_PAIRS_SHOWN else ""
-        table.add_row(rule.kind.value, repr(target), repr(replacement), str(rule.support), pairs + more)
+        table.add_row(rule.kind.value, repr(target), repr(replacement), str(rule.support), shown + more)
     console.print(table)
     for conflict in result.conflicts:
         console.print(
             f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}"
         )
+    for item in hook.dropped:
+        console.print(f"left out rule {item.rule_id}: it {item.reason}")
     version = hook.version.version_id if hook.version else "unversioned"
-    scoped = sum(rule.scope == "sentence" for rule in result.rules)
+    scoped = sum(rule.scope == "sentence" for rule in result.rules if rule.rule_id not in dropped)
     console.print(
-        f"{len(result.rules)} rules from {len(pairs)} pairs ({scoped} scoped to the sentence they were seen in; "
+        f"{hook.rule_count} rules from {len(pairs)} pairs ({scoped} scoped to the sentence they were seen in; "
         f"{len(result.damage)} demoted or dropped for changing some of {result.known_good} known-good texts) "
         f"-> {hook.path} ({version}); self-test fixed {hook.self_test.fixed_exactly}/{hook.self_test.pairs} "
         "pairs exactly"

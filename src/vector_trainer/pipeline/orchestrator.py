@@ -280,11 +280,13 @@ class TrainingPipeline:
             metadata={"rules": len(synthesis.rules), "feedback_pairs": len(pairs)},
             extra_instructions=synthesis.instructions,
         )
+        for item in hook.dropped:
+            hub.log(f"rule {item.rule_id} left out: it {item.reason}", "warning")
         # Written only once the hook is active, so rules.json always describes the active hook.
         atomic_write_json(run.path(RULES_FILENAME), synthesis.to_dict())
         hub.progress("synthesize", 2, 2)
         return {
-            "rules": len(synthesis.rules),
+            "rules": hook.rule_count,
             "inactive_rules": len(synthesis.inactive),
             "conflicts": len(synthesis.conflicts),
             "pruned": len(synthesis.pruned),
@@ -295,6 +297,7 @@ class TrainingPipeline:
             "hook_path": str(hook.path),
             "hook_version": hook.version.version_id if hook.version else None,
             "self_test": hook.self_test.to_dict(),
+            "left_out": [{"rule_id": d.rule_id, "pair": d.pair, "reason": d.reason} for d in hook.dropped],
         }
 
     def _train(self, inputs: TrainingInput, run: RunDirectory, wait: bool) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from vector_trainer.config import SynthesizerConfig
 from vector_trainer.errors import HookValidationError
 from vector_trainer.fileio import atomic_write_text
 from vector_trainer.synthesizer import hook_template
+from vector_trainer.synthesizer.simulate import DroppedRule, drop_harmful
 from vector_trainer.synthesizer.versions import HookVersion, HookVersionManager
 from vector_trainer.types import FeedbackPair, Rule
 
@@ -60,6 +61,7 @@ class GeneratedHook:
     rule_count: int
     version: HookVersion | None
     self_test: SelfTestReport
+    dropped: tuple[DroppedRule, ...] = ()
 
 
 _SELF_TEST_SCRIPT = r"""
@@ -356,10 +358,15 @@ class HookScriptGenerator:
         ``version_dir`` (default ``<output dir>/.hook_versions``) and made active; without it
         the file is simply written atomically. A hook that fails validation is never written.
 
+        Rules that would move a feedback pair further from its fixed output are left out first
+        (:func:`~vector_trainer.synthesizer.simulate.drop_harmful`, recorded in ``dropped``), so
+        the self-test passes on what ships.
+
         Raises:
             HookValidationError: If the hook fails any check; nothing is activated.
         """
         usable = [p for p in feedback_pairs if isinstance(p.bad_output, str) and isinstance(p.fixed_output, str)]
+        rules, dropped = drop_harmful(rules, usable)  # what the self-test would refuse, left out
         source = self.render(rules, metadata, extra_instructions)
         validate_hook_source(source)
         report = self.self_test(source, usable, rules)
@@ -373,4 +380,4 @@ class HookScriptGenerator:
             version = manager.add(source, rule_count=len(rules))
         else:
             atomic_write_text(target, source)
-        return GeneratedHook(target, digest, len(rules), version, report)
+        return GeneratedHook(target, digest, len(rules), version, report, tuple(dropped))
