@@ -184,3 +184,30 @@ def test_planted_symlinks_are_refused(server, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="symbolic link"):
         loop.run_once()
     assert list(victim.iterdir()) == [] and server.count(*UPLOAD) == 0
+
+
+def test_status_and_cancel_reach_the_endpoint_the_job_was_made_with(server, tmp_path: Path, monkeypatch, capsys):
+    """The run was made with --base-url; status and cancel without it still reach that server."""
+    from conftest import write_chat_jsonl
+    from vector_trainer.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", VALID_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    data = write_chat_jsonl(tmp_path / "golden.jsonl", 12)
+    server.script.hold_running = True
+    assert main(["train", str(data), "--out", str(tmp_path / "run"), "--base-url", server.base_url]) == 0
+    capsys.readouterr()
+    assert main(["status", str(tmp_path / "run")]) == 0
+    assert "running" in capsys.readouterr().out
+    assert main(["cancel", str(tmp_path / "run")]) == 0
+    assert server.count("POST", "/v1/fine_tuning/jobs/") == 1  # the cancel reached the same server
+
+
+@pytest.mark.parametrize("logs", [1e400, "12", -5, True, 10**40])
+def test_a_hostile_watermark_is_named_not_a_traceback(server, tmp_path: Path, logs) -> None:
+    source = ListSource(_logs())
+    loop, home = _loop(server, tmp_path, source)
+    home.mkdir(parents=True)
+    (home / "loop.json").write_text(json.dumps({"watermark": {"logs": logs, "feedback_sha256": "x"}}))
+    with pytest.raises(InputError, match=r"cannot be read|watermark 'logs' must be a count"):
+        loop.run_once()

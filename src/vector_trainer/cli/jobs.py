@@ -76,6 +76,7 @@ def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]
     target = Path(args.target)
     config = base_config(args)
     name = args.trainer
+    training: dict[str, Any] | None = None
     if target.is_dir():
         training = read_run_state(target).get("training")
         if not isinstance(training, dict) or not training:
@@ -86,7 +87,10 @@ def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]
         job_id = str(training["job_id"])
     else:
         job_id = args.target
-    options = {"jobs_dir": args.jobs_dir} if args.jobs_dir else {}
+    options: dict[str, Any] = {"jobs_dir": args.jobs_dir} if args.jobs_dir else {}
+    endpoint = args.base_url or (training or {}).get("base_url") if target.is_dir() else args.base_url
+    if endpoint and name == "openai" and "***" not in str(endpoint):  # a redacted URL cannot be used again
+        options["base_url"] = endpoint
     if not options and name == "local-lora" and target.is_dir() and (target / RUN_JOBS_DIRNAME).is_dir():
         options = {"jobs_dir": str(target / RUN_JOBS_DIRNAME)}  # a run's own local jobs
     if name and name != config.trainer.name:

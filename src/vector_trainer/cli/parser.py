@@ -266,6 +266,10 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
         job.add_argument("--config", help="TOML config file (its [trainer] section is used)")
         job.add_argument("--trainer", help=f"trainer registry key when TARGET is a job id (default: {DEFAULT_TRAINER})")
         job.add_argument("--jobs-dir", help="local-lora: where its job directories are")
+        job.add_argument(
+            "--base-url",
+            help="openai: the endpoint (default: the one the run's job was created with, else the config's)",
+        )
         job.set_defaults(handler=handlers[name])
 
     dashboard = sub.add_parser("dashboard", help="open the web dashboard on run directories (extra 'web')")

@@ -171,8 +171,14 @@ class ContinuousLoop:
     ) -> tuple[str, ...]:
         if not isinstance(last, dict):
             return ("first cycle",)
+        seen = last.get("logs", 0)
+        if not isinstance(seen, int) or isinstance(seen, bool) or not 0 <= seen < 10**15:
+            raise InputError(
+                f"{root / LOOP_STATE_FILENAME}: watermark 'logs' must be a count of logs, got {seen!r}; "
+                "restore the file or move it away to start the loop afresh"
+            )
         reasons = []
-        new_logs = current.logs - int(last.get("logs", 0))
+        new_logs = current.logs - seen
         if new_logs >= self.config.loop.min_new_logs:
             reasons.append(f"{new_logs} new logs (threshold {self.config.loop.min_new_logs})")
         if current.feedback_sha256 != last.get("feedback_sha256"):

@@ -130,6 +130,9 @@ def ensure_job(trainer: BaseTrainer, inputs: TrainingInput, run: RunDirectory, l
         if training.get("job_id"):
             state.setdefault("previous_jobs", []).append(training)
         training = {"mode": "submitted", "trainer": trainer.name, "file_sha256": digest}
+    endpoint = trainer.serving_endpoint()[0]
+    if endpoint:  # status and cancel reach the job where it was made (state files are redacted)
+        training["base_url"] = endpoint
     state["training"] = training
     if training.get("job_id"):
         hub.log(f"resuming: job {training['job_id']} already exists for this training file; not uploading again")
