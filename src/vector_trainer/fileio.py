@@ -108,6 +108,11 @@ def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> Pat
     return atomic_write_text(path, body)
 
 
+#: Longest line of a log, feedback or training file: a record is read whole, so this bounds the
+#: memory one record can take (a 100 MB field is refused, not loaded).
+MAX_LINE_BYTES = 32 * 2**20
+
+
 def check_regular_file(path: str | os.PathLike[str]) -> None:
     """Refuse what is not a regular file where one is expected (a FIFO would hang every reader).
 
@@ -152,7 +157,13 @@ def iter_byte_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the path") from exc
     try:
         with handle:
-            for line_no, raw in enumerate(handle, start=1):  # line_no also names a gzip error below
+            while raw := handle.readline(MAX_LINE_BYTES + 1):  # never more than the bound in memory
+                line_no += 1  # also names a gzip error below
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(
+                        f"{name}:{line_no}: a line of over {MAX_LINE_BYTES // 2**20} MiB; records are limited to "
+                        "that size (store large payloads elsewhere and log a reference)"
+                    )
                 # a UTF-8 byte order mark (Excel, Notepad) is not part of the first record
                 yield line_no, raw[3:] if line_no == 1 and raw.startswith(codecs.BOM_UTF8) else raw
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:

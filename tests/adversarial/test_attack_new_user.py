@@ -116,3 +116,14 @@ def test_a_missing_extra_is_exit_2_even_inside_a_stage(tmp_path: Path, monkeypat
     code = main(["run", "--store", ".vectortrainer/demo.db", "--out", "out", "--function", "support_faq",
                  "--trainer", "local-lora", "--model", "model"])  # fmt: skip
     assert code == 2 and 'pip install ".[local]"' in capsys.readouterr().err
+
+
+def test_a_huge_field_is_refused_without_being_loaded(tmp_path: Path) -> None:
+    from vector_trainer.fileio import MAX_LINE_BYTES
+
+    path = tmp_path / "big.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps({"function_name": "f", "input": "q", "output": "a", "status": "SUCCESS"}) + "\n")
+        handle.write('{"function_name": "f", "input": "' + "x" * (MAX_LINE_BYTES + 10) + '"}\n')
+    with pytest.raises(InputError, match=r"big\.jsonl:2: a line of over 32 MiB"):
+        read_records(path)
