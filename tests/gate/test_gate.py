@@ -240,13 +240,18 @@ def test_a_local_lora_adapter_is_trained_evaluated_through_peft_and_registered(t
     assert os.path.isdir(stored.model)
 
 
-def test_a_formatting_policy_is_not_damage(tmp_path: Path) -> None:
-    """General prepend/append/strip rules are meant to change every output (ADR-017): the hook
-    gate counts only the rules the damage check covers."""
+def test_a_formatting_rule_goes_through_the_damage_check_too(tmp_path: Path) -> None:
+    """Issue 27: an append rule that changes known-good replies is damage like any other (ADR-017
+    exempted general boundary rules; "add an emoji" then changed 56 of 60 known-good replies while
+    the damage check listed nothing)."""
     pairs = [FeedbackPair(f"Latte number {i}.", f"Latte number {i}. ☕", sequence=i) for i in range(4)]
-    rules = RuleSetSynthesizer().synthesize(pairs).rules
-    assert any(r.kind.value == "append" and r.scope == "general" for r in rules)
-    hook = HookScriptGenerator().generate(rules, tmp_path / "h.py", feedback_pairs=pairs, enable_versioning=False)
-    evaluation = evaluate_hooks(hook.path, None, [], ["Tea is ready.", "Open at nine."])
-    assert evaluation.comparisons["no_damage"].candidate_mean == 1.0
-    assert PromotionPolicy().decide_hook(evaluation).promote
+    known_good = ["Tea is ready.", "Open at nine."]
+    result = RuleSetSynthesizer().synthesize(pairs, known_good=known_good)
+    assert any(d.changed == 2 for d in result.damage), result.damage
+    assert not any(r.kind.value == "append" and r.scope == "general" for r in result.rules)
+    unchecked = RuleSetSynthesizer().synthesize(pairs).rules  # no known-good text: the rule stays general
+    assert any(r.kind.value == "append" and r.scope == "general" for r in unchecked)
+    hook = HookScriptGenerator().generate(unchecked, tmp_path / "h.py", feedback_pairs=pairs, enable_versioning=False)
+    evaluation = evaluate_hooks(hook.path, None, [], known_good)
+    assert evaluation.comparisons["no_damage"].candidate_mean == 0.0
+    assert not PromotionPolicy().decide_hook(evaluation).promote

@@ -52,3 +52,32 @@ def test_synthesize_bookkeeping(tmp_path: Path, capsys) -> None:
     assert "functions named: chat, faq" in capsys.readouterr().err
     assert main(["synthesize", "--feedback", str(mixed), "--function", "faq", "--out", str(tmp_path / "h3")]) == 0
     assert "1 rules from 3 pairs" in capsys.readouterr().out
+
+
+def test_store_replies_holding_the_corrected_mistake_are_evidence_not_damage() -> None:
+    """Issue 27: the store's own replies contain the mistake being corrected; they used to demote
+    the rule ("changed_known_good": 2, the example literally a bad_output) so the logged mistakes
+    were never fixed."""
+    from vector_trainer.synthesizer import RuleSetSynthesizer
+
+    pairs = [
+        FeedbackPair("안녕하세요 팬 여러분! 오늘도 고마워요 💫", "안녕하세요 스텔라리! 오늘도 고마워요 💫", sequence=0),
+        FeedbackPair("팬 여러분 콘서트에서 만나요!", "스텔라리 콘서트에서 만나요!", sequence=1),
+    ]
+    store = [p.bad_output for p in pairs] + ["팬미팅은 토요일이에요.", "오늘 날씨 좋아요!"]
+    result = RuleSetSynthesizer().synthesize(pairs, known_good=store)
+    general = [r for r in result.rules if r.scope == "general"]
+    assert [(r.target, r.replacement) for r in general] == [("팬 여러분", "스텔라리")], result.damage
+    assert hook_outputs(result.rules, ["팬 여러분께 감사해요", "팬미팅은 토요일이에요."]) == [
+        "스텔라리께 감사해요",
+        "팬미팅은 토요일이에요.",  # a compound in known-good text: untouched
+    ]
+
+
+def test_a_correction_is_never_dropped_for_its_own_fixed_output() -> None:
+    """A pair that only adds a closing sentence: its own fix ends with that sentence already."""
+    from vector_trainer.synthesizer import RuleSetSynthesizer
+
+    pair = FeedbackPair("Your order ships today.", "Your order ships today. Thanks for waiting!", sequence=0)
+    result = RuleSetSynthesizer().synthesize([pair])
+    assert result.rules and hook_outputs(result.rules, [pair.bad_output]) == [pair.fixed_output]

@@ -1,12 +1,13 @@
 """The damage check: rules are applied to known-good text before a hook can use them.
 
 Known-good text is what nobody complained about: a sample of the function's own SUCCESS outputs
-and the fixed outputs of the feedback. A rewrite rule (replace, remove, number pattern) that
-changes any of it is damage, whatever its support: the evidence that made the rule does not
-explain that change. Boundary rules (prepend, append, strip a prefix or suffix) with general
-support are formatting policies that are *meant* to change every output, so only their scoped
-forms are checked. Texts are indexed by word, so each rule is tried only on texts that contain
-its rarest word: the check is near-linear in rules plus texts.
+and the fixed outputs of the feedback, less any text that holds a mistake the feedback corrects
+(a sentence of a bad output that its fix changed): such a text is evidence for the rule, not
+damage against it. A rule of any kind (rewrite, prepend, append, strip) that changes known-good
+text is damage, whatever its support: the evidence that made the rule does not explain that
+change. A rule is never checked against the fixed outputs of its own pairs. Texts are indexed by
+word, so each rule is tried only on texts that contain its rarest word: the check is
+near-linear in rules plus texts.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vector_trainer.synthesizer import hook_template
-from vector_trainer.types import Rule, RuleKind
+from vector_trainer.types import Rule
 
 #: Known-good texts sampled (seeded) for the check; more cost time and find little more.
 KNOWN_GOOD_SAMPLE = 5_000
-_BOUNDARY_KINDS = frozenset({RuleKind.PREPEND, RuleKind.APPEND, RuleKind.STRIP_PREFIX, RuleKind.STRIP_SUFFIX})
+_SENTENCE_MARK = "\x00"  # how hook_template.text_keys marks a sentence key
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,35 @@ def sample_known_good(texts: Sequence[str], limit: int = KNOWN_GOOD_SAMPLE, seed
     return random.Random(seed).sample(unique, limit)
 
 
-class KnownGoodIndex:
-    """Known-good texts with a word index, to find the texts a rule could change."""
+def flagged_sentences(pairs: Sequence[Any]) -> set[str]:
+    """The sentence keys of bad outputs that their fixed outputs changed: the mistakes corrected."""
+    flagged: set[str] = set()
+    for pair in pairs:
+        bad = {k for k in hook_template.text_keys(pair.bad_output) if k.startswith(_SENTENCE_MARK)}
+        fixed = {k for k in hook_template.text_keys(pair.fixed_output) if k.startswith(_SENTENCE_MARK)}
+        flagged |= bad - fixed
+    return flagged
 
-    def __init__(self, texts: Sequence[str]) -> None:
+
+def without_flagged(texts: Sequence[str], flagged: set[str]) -> list[str]:
+    """The texts that hold none of the flagged sentences (the rest are evidence, not known-good)."""
+    if not flagged:
+        return list(texts)
+    return [t for t in texts if flagged.isdisjoint(hook_template.text_keys(t))]
+
+
+class KnownGoodIndex:
+    """Known-good texts with a word index, to find the texts a rule could change.
+
+    Args:
+        texts: The known-good texts.
+        origins: For a text that is a pair's fixed output, the sequences of those pairs (a rule
+            is not checked against the fixed outputs of its own pairs).
+    """
+
+    def __init__(self, texts: Sequence[str], origins: dict[str, set[int]] | None = None) -> None:
         self.texts = list(texts)
+        self.origins = origins or {}
         postings: dict[str, list[int]] = defaultdict(list)
         for i, text in enumerate(self.texts):
             for key in hook_template.text_keys(text):
@@ -86,15 +111,26 @@ class KnownGoodIndex:
         ]
 
 
+def known_good_index(
+    known_good: Sequence[str], pairs: Sequence[Any], fixes: Sequence[Any], limit: int = KNOWN_GOOD_SAMPLE
+) -> KnownGoodIndex:
+    """The damage check's reference: the store's texts that hold no corrected mistake of
+    ``pairs`` (those are evidence), and the fixed outputs of ``fixes`` (each known as its pairs')."""
+    origins: dict[str, set[int]] = {}
+    for pair in fixes:
+        origins.setdefault(pair.fixed_output, set()).add(pair.sequence)
+    good = [*without_flagged(known_good, flagged_sentences(pairs)), *(p.fixed_output for p in fixes)]
+    return KnownGoodIndex(sample_known_good(good, limit), origins)
+
+
 def is_checked(rule: Rule) -> bool:
-    """Whether a rule must leave known-good text alone (see the module docstring)."""
-    return not (rule.kind in _BOUNDARY_KINDS and rule.scope == "general")
+    """Whether a rule must leave known-good text alone: every rule, of every kind."""
+    return True
 
 
 def checked_rule_data(rules: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """The rules (in the hook's data form) that must leave known-good text alone."""
-    boundary = {kind.value for kind in _BOUNDARY_KINDS}
-    return tuple(r for r in rules if not (r["kind"] in boundary and r.get("scope", "general") == "general"))
+    """The rules (in the hook's data form) that must leave known-good text alone: all of them."""
+    return tuple(rules)
 
 
 def damaging(rules: Sequence[Rule], index: KnownGoodIndex) -> dict[str, tuple[int, str]]:
@@ -105,7 +141,8 @@ def damaging(rules: Sequence[Rule], index: KnownGoodIndex) -> dict[str, tuple[in
     for rule in rules:
         if not is_checked(rule):
             continue
-        changed = index.changed_by(rule)
+        own = set(rule.sources)
+        changed = [t for t in index.changed_by(rule) if not (t in index.origins and index.origins[t] <= own)]
         if changed:
             found[rule.rule_id] = (len(changed), changed[0][:200])
     return found

@@ -23,7 +23,7 @@ from vector_trainer.synthesizer.conflicts import (
     prune_harmful,
     resolve_conflicts,
 )
-from vector_trainer.synthesizer.damage import Damage, KnownGoodIndex, damaging, sample_known_good
+from vector_trainer.synthesizer.damage import Damage, KnownGoodIndex, damaging, known_good_index
 from vector_trainer.synthesizer.diff import Edit, FeedbackDiff, FeedbackDiffAnalyzer, sentence_rewrites
 from vector_trainer.synthesizer.feedback import check_pair
 from vector_trainer.synthesizer.injection import reads_like_command
@@ -224,8 +224,7 @@ class RuleSetSynthesizer:
         evidence = [*usable, *unchanged]
         active, pruned, outliers = prune_harmful(active, [p for p in evidence if p.sequence not in overruled])
         overruled |= outliers
-        good = [*known_good, *(p.fixed_output for p in usable if p.sequence not in overruled)]
-        index = KnownGoodIndex(sample_known_good(good))
+        index = known_good_index(known_good, usable, [p for p in usable if p.sequence not in overruled])
         settled = {r.rule_id for r in active}
         active, damage = self._damage_check(active, by_sequence, narrow | overruled, index, strips)
         if damage:  # demotion added sentence rules: settle the pairs they touch too
