@@ -31,9 +31,9 @@ def _logs(start: int = 0, n: int = 90, seed: int = 0) -> list:
             for i, (v, t) in enumerate(zip(vectors, labels, strict=True))]  # fmt: skip
 
 
-def _pairs(n: int) -> list[FeedbackPair]:
-    return [FeedbackPair(f"Answer {i} hrs", f"Answer {i} hours", input_prompt=f"question {i}", sequence=i)
-            for i in range(n)]  # fmt: skip
+def _pairs(n: int, prompt: bool = True) -> list[FeedbackPair]:
+    return [FeedbackPair(f"Answer {i} hrs", f"Answer {i} hours", input_prompt=f"question {i}" if prompt else "",
+                         sequence=i) for i in range(n)]  # fmt: skip
 
 
 @pytest.fixture
@@ -98,12 +98,13 @@ def test_a_resumed_cycle_keeps_the_golden_set_it_paid_for(server, tmp_path: Path
 
 
 def test_identical_training_data_reuses_the_job(server, tmp_path: Path) -> None:
-    """(b) one more feedback line starts a cycle whose golden.jsonl is byte-identical: no second job."""
+    """(b) one more feedback line starts a cycle whose golden.jsonl is byte-identical: no second job.
+    (Pairs that say what they answered become training examples, so their training data differs.)"""
     source = ListSource(_logs())
     loop, home = _loop(server, tmp_path, source)
-    loop.run_once(_pairs(6))
+    loop.run_once(_pairs(6, prompt=False))
     assert server.count(*CREATE) == 1
-    outcome = loop.run_once(_pairs(7))
+    outcome = loop.run_once(_pairs(7, prompt=False))
     assert outcome[0].ran and "the feedback changed" in outcome[0].reasons
     assert server.count(*CREATE) == 1 and server.count(*UPLOAD) == 2
     first, second = (home / "cycles" / c / "golden.jsonl" for c in ("c0001", "c0002"))

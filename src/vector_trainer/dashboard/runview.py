@@ -256,6 +256,7 @@ def _load_examples(view: RunView) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     selected = view.report.get("selected", [])
+    picked = sum(1 for s in selected if isinstance(s, dict) and s.get("split", "train") == "train")
     rows = []
     for index, line in enumerate(_read_lines(view, path)[:MAX_EXAMPLES_SHOWN]):
         try:
@@ -265,8 +266,8 @@ def _load_examples(view: RunView) -> list[dict[str, Any]]:
             continue
         meta = selected[index] if index < len(selected) and isinstance(selected[index], dict) else {}
         rows.append(
-            {
-                "strategy": meta.get("strategy", ""),
+            {  # the lines after the picks are feedback pairs, trained on with their fixes
+                "strategy": meta.get("strategy", "") if index < picked else "feedback",
                 "density": meta.get("density"),
                 "score": meta.get("score"),
                 "user": messages.get("user", ""),

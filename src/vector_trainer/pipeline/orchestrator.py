@@ -35,6 +35,7 @@ from vector_trainer.fileio import atomic_write_json
 from vector_trainer.gate.evaluate import ModelEvaluator, feedback_examples, validation_examples
 from vector_trainer.gate.policy import PromotionPolicy
 from vector_trainer.gate.promote import Promoter
+from vector_trainer.pipeline.corrections import correct_training_data
 from vector_trainer.pipeline.costguard import check_budget, check_context
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.paid_jobs import JobLedger, ensure_job, kept_training_input
@@ -135,7 +136,7 @@ class TrainingPipeline:
         else:  # paying for this golden set has begun: the resumed run trains on it, new logs wait
             inputs["train"] = kept
             run.stage("extract", lambda: {**run.state["extract"], "kept": "the golden set already paid for"})
-        synthesized = run.stage("synthesize", lambda: self._synthesize(function_name, learn, run))
+        synthesized = run.stage("synthesize", lambda: self._synthesize(function_name, learn, run, inputs, kept is None))
         trained = run.stage("train", lambda: self._train(inputs["train"], run, wait))
         if self.evaluator is not None:
             run.stage("gate", lambda: self._gate(function_name, run, inputs["train"], synthesized, trained, held_out))
@@ -263,7 +264,14 @@ class TrainingPipeline:
             "evaluation_path": str(run.path(EVALUATION_FILENAME)),
         }
 
-    def _synthesize(self, function_name: str, pairs: Sequence[FeedbackPair], run: RunDirectory) -> dict[str, Any]:
+    def _synthesize(
+        self,
+        function_name: str,
+        pairs: Sequence[FeedbackPair],
+        run: RunDirectory,
+        inputs: dict[str, TrainingInput],
+        correct: bool,
+    ) -> dict[str, Any]:
         assert self.synthesizer is not None
         if not pairs:
             return {"status": "skipped", "reason": "no feedback pairs given"}
@@ -284,8 +292,20 @@ class TrainingPipeline:
             hub.log(f"rule {item.rule_id} left out: it {item.reason}", "warning")
         # Written only once the hook is active, so rules.json always describes the active hook.
         atomic_write_json(run.path(RULES_FILENAME), synthesis.to_dict())
+        corrections = None
+        if correct:  # nothing paid for yet: train on what the hook makes of the data, and on the fixes
+            assert self.extractor is not None
+            inputs["train"], corrections = correct_training_data(
+                inputs["train"], hook.path, pairs, self.extractor.system_prompt_for(function_name),
+                self.extractor.settings.prompt_templates.get(function_name), run.dir,
+            )  # fmt: skip
+            hub.log(
+                f"training data: {corrections['replies_corrected']} golden replies corrected by the hook, "
+                f"{corrections['feedback_examples']} feedback examples added"
+            )
         hub.progress("synthesize", 2, 2)
         return {
+            "corrections": corrections,
             "rules": hook.rule_count,
             "inactive_rules": len(synthesis.inactive),
             "conflicts": len(synthesis.conflicts),

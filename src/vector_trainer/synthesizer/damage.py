@@ -13,6 +13,7 @@ near-linear in rules plus texts.
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from vector_trainer.types import Rule
 #: Known-good texts sampled (seeded) for the check; more cost time and find little more.
 KNOWN_GOOD_SAMPLE = 5_000
 _SENTENCE_MARK = "\x00"  # how hook_template.text_keys marks a sentence key
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,17 @@ def sample_known_good(texts: Sequence[str], limit: int = KNOWN_GOOD_SAMPLE, seed
     return random.Random(seed).sample(unique, limit)
 
 
+def _sentence_forms(text: str) -> set[str]:
+    """A text's sentences as keys, numbers abstracted (``It takes # hrs.``): the same sentence
+    with other numbers is the same mistake."""
+    return {_DIGITS.sub("#", k) for k in hook_template.text_keys(text) if k.startswith(_SENTENCE_MARK)}
+
+
 def flagged_sentences(pairs: Sequence[Any]) -> set[str]:
-    """The sentence keys of bad outputs that their fixed outputs changed: the mistakes corrected."""
+    """The sentences of bad outputs that their fixed outputs changed: the mistakes corrected."""
     flagged: set[str] = set()
     for pair in pairs:
-        bad = {k for k in hook_template.text_keys(pair.bad_output) if k.startswith(_SENTENCE_MARK)}
-        fixed = {k for k in hook_template.text_keys(pair.fixed_output) if k.startswith(_SENTENCE_MARK)}
-        flagged |= bad - fixed
+        flagged |= _sentence_forms(pair.bad_output) - _sentence_forms(pair.fixed_output)
     return flagged
 
 
@@ -67,7 +73,7 @@ def without_flagged(texts: Sequence[str], flagged: set[str]) -> list[str]:
     """The texts that hold none of the flagged sentences (the rest are evidence, not known-good)."""
     if not flagged:
         return list(texts)
-    return [t for t in texts if flagged.isdisjoint(hook_template.text_keys(t))]
+    return [t for t in texts if flagged.isdisjoint(_sentence_forms(t))]
 
 
 class KnownGoodIndex:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import Levenshtein
 
@@ -28,7 +29,12 @@ class DroppedRule:
 
 def hook_outputs(rules: Sequence[Rule], texts: Sequence[str]) -> list[str]:
     """``intercept_output`` of a hook holding ``rules``, on each text."""
-    index = hook_template.index_rules(tuple(rule.to_hook_data() for rule in rules))
+    return apply_rule_data(tuple(rule.to_hook_data() for rule in rules), texts)
+
+
+def apply_rule_data(rules: tuple[dict[str, Any], ...], texts: Sequence[str]) -> list[str]:
+    """``intercept_output`` of a hook whose ``RULES`` literal is ``rules``, on each text."""
+    index = hook_template.index_rules(rules)
     longest = hook_template.longest_literal(index[0])
     return [hook_template.apply_compiled(hook_template.select_rules(index, t), t, longest) for t in texts]
 
