@@ -215,12 +215,18 @@ def test_a_kill_mid_cycle_then_a_rerun_never_creates_a_second_job(server, tmp_pa
     assert np.isfinite(registry.list_models()[0].evaluation["comparisons"]["similarity"]["difference"])
 
 
-def test_evaluate_cli_with_the_judge_deciding(server, tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", VALID_KEY)
+def _validation_file(tmp_path: Path) -> Path:
+    """EXAMPLES as a golden.validation.jsonl file."""
     validation = tmp_path / "golden.validation.jsonl"
     rows = [{"messages": [{"role": "user", "content": e.messages[0][1]}, {"role": "assistant", "content": e.reference}]}
             for e in EXAMPLES]  # fmt: skip
     validation.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return validation
+
+
+def test_evaluate_cli_with_the_judge_deciding(server, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", VALID_KEY)
+    validation = _validation_file(tmp_path)
     args = ["evaluate", "--candidate", "good", "--incumbent", "base", "--base-url", server.base_url,
             "--validation", str(validation), "--judge-model", "judge", "--metric", "judge",
             "--out", str(tmp_path)]  # fmt: skip
@@ -233,10 +239,7 @@ def test_evaluate_cli_with_the_judge_deciding(server, tmp_path: Path, monkeypatc
 def test_evaluate_strict_fails_a_refused_candidate(server, tmp_path: Path, monkeypatch) -> None:
     """A CI gate: with --strict a refused candidate is exit 3; without it, the decision is only printed."""
     monkeypatch.setenv("OPENAI_API_KEY", VALID_KEY)
-    validation = tmp_path / "golden.validation.jsonl"
-    rows = [{"messages": [{"role": "user", "content": e.messages[0][1]}, {"role": "assistant", "content": e.reference}]}
-            for e in EXAMPLES]  # fmt: skip
-    validation.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    validation = _validation_file(tmp_path)
     args = ["evaluate", "--candidate", "base", "--incumbent", "good", "--base-url", server.base_url,
             "--validation", str(validation), "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
