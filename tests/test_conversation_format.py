@@ -9,7 +9,7 @@ import pytest
 
 from conversation_samples import PERSONA, TOOLS, conversation, record
 from vector_trainer.chatml import check_example, conversation_example, is_valid_example
-from vector_trainer.conversation import conversation_of
+from vector_trainer.conversation import conversation_of, message_text
 from vector_trainer.extractor.examples import log_example
 from vector_trainer.sources.ingest import parse_record
 
@@ -106,3 +106,4 @@ def test_user_content_parts_with_images_are_accepted() -> None:
                         "status": "SUCCESS"}, "r")  # fmt: skip
     conv = conversation_of(log.inputs, log.output)
     assert conv is not None and conversation_example(conv)["messages"][0]["content"] == parts
+    assert conv.messages[0].text == message_text(example["messages"][0]) == "what is this?"  # one reading

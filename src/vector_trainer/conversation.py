@@ -80,15 +80,8 @@ class ChatMessage:
 
     @property
     def text(self) -> str:
-        """The message's text (text parts joined; tool calls as ``name(arguments)``)."""
-        if isinstance(self.content, str):
-            body = self.content
-        elif self.content:
-            body = PART_SEPARATOR.join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        else:
-            body = ""
-        calls = "\n".join(f"{call.name}({call.arguments})" for call in self.tool_calls)
-        return "\n".join(part for part in (body, calls) if part)
+        """The message's text (:func:`message_text` of its OpenAI form)."""
+        return message_text(self.to_openai())
 
     def to_openai(self) -> dict[str, Any]:
         """The message as OpenAI's chat and fine-tuning formats write it."""
@@ -122,11 +115,6 @@ class Conversation:
     def system_messages(self) -> tuple[ChatMessage, ...]:
         """The system messages of the prompt."""
         return tuple(m for m in self.messages if m.role == "system")
-
-    @property
-    def last_user(self) -> ChatMessage | None:
-        """The latest user message (what the request is about), if any."""
-        return next((m for m in reversed(self.messages) if m.role == "user"), None)
 
 
 def _part_text(part: Mapping[str, Any]) -> str | None:
@@ -344,9 +332,15 @@ def parse_reply(raw: Any, where: str = "output") -> ChatMessage:
 
 
 def message_text(message: Mapping[str, Any]) -> str:
-    """A stored (OpenAI-shaped) message's text, its tool calls as ``name(arguments)`` lines."""
+    """A stored (OpenAI-shaped) message's text (text parts joined), its tool calls as
+    ``name(arguments)`` lines."""
     content = message.get("content")
-    text = content if isinstance(content, str) else ""
+    if isinstance(content, list):
+        text = PART_SEPARATOR.join(
+            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and p.get("type") == "text"
+        )
+    else:
+        text = content if isinstance(content, str) else ""
     calls = [f"{c['function']['name']}({c['function']['arguments']})" for c in message.get("tool_calls") or []]
     return "\n".join([text, *calls] if text else calls)
 

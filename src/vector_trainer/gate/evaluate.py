@@ -30,7 +30,6 @@ from vector_trainer.gate.models import ChatModel, chat_model_for
 from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.synthesizer import hook_template
-from vector_trainer.synthesizer.damage import checked_rule_data
 from vector_trainer.synthesizer.hook import hook_rules, run_hook_file
 from vector_trainer.types import FeedbackPair
 
@@ -388,7 +387,7 @@ def evaluate_hooks(
 def _unchanged(hook: str | os.PathLike[str], texts: Sequence[str]) -> list[float]:
     """1.0 for each text the hook's checked rules leave alone (rules are data, applied here by
     the hook template's own code; the hook file itself is not executed)."""
-    index = hook_template.index_rules(checked_rule_data(hook_rules(hook)))
+    index = hook_template.index_rules(hook_rules(hook))
     return [float(hook_template.apply_compiled(hook_template.select_rules(index, t), t) == t) for t in texts]
 
 

@@ -70,8 +70,8 @@ class ReembeddedSource:
 
     def vector_space(self, function_name: str) -> tuple[str, int] | None:
         """``(space, dim)`` of the function's re-embedded vectors (embedding them if not yet done)."""
-        logs = list(self.iter_executions(function_name))
-        return (self.space, int(logs[0].vector.shape[0])) if logs and logs[0].vector is not None else None
+        first = next(iter(self.iter_executions(function_name)), None)
+        return (self.space, int(first.vector.shape[0])) if first is not None and first.vector is not None else None
 
     def _logs(self, function_name: str, batch_size: int = 500) -> InMemoryLogs:
         if function_name not in self._functions:

@@ -129,24 +129,12 @@ def known_good_index(
     return KnownGoodIndex(sample_known_good(good, limit), origins)
 
 
-def is_checked(rule: Rule) -> bool:
-    """Whether a rule must leave known-good text alone: every rule, of every kind."""
-    return True
-
-
-def checked_rule_data(rules: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """The rules (in the hook's data form) that must leave known-good text alone: all of them."""
-    return tuple(rules)
-
-
 def damaging(rules: Sequence[Rule], index: KnownGoodIndex) -> dict[str, tuple[int, str]]:
-    """``rule_id -> (texts changed, one example)`` for every checked rule that changes known-good text."""
+    """``rule_id -> (texts changed, one example)`` for every rule that changes known-good text."""
     found: dict[str, tuple[int, str]] = {}
     if not index.texts:
         return found
     for rule in rules:
-        if not is_checked(rule):
-            continue
         own = set(rule.sources)
         changed = [t for t in index.changed_by(rule) if not (t in index.origins and index.origins[t] <= own)]
         if changed:

@@ -65,6 +65,8 @@ _KOREAN_CHAINS = tuple(
         reverse=True,
     )
 )
+_KOREAN_CHAIN_SET = frozenset(_KOREAN_CHAINS)
+_LONGEST_CHAIN = len(_KOREAN_CHAINS[0])
 _KOREAN_TAIL = "(?:" + "|".join(map(re.escape, _KOREAN_CHAINS)) + ")?"
 _JAPANESE_TAIL = "(?:" + "|".join(map(re.escape, sorted(JAPANESE_PARTICLES, key=len, reverse=True))) + ")"
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
@@ -257,7 +259,8 @@ def _stems(word: str) -> set[str]:
     """A Korean word with each particle chain it may end in taken off (its own form included)."""
     if not _HANGUL.search(word):
         return {word}
-    return {word} | {word[: -len(tail)] for tail in _KOREAN_CHAINS if word.endswith(tail) and len(word) > len(tail)}
+    ends = range(1, min(len(word), _LONGEST_CHAIN + 1))  # a look-up per suffix length, not per chain
+    return {word} | {word[:-n] for n in ends if word[-n:] in _KOREAN_CHAIN_SET}
 
 
 def text_keys(text: str) -> set[str]:
