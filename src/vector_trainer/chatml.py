@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from vector_trainer.conversation import Conversation, strict_json
+from vector_trainer.conversation import Conversation
+from vector_trainer.fileio import loads_bounded
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 #: The keys each role's messages may carry in OpenAI's fine-tuning format.
@@ -185,7 +186,7 @@ def _tool_call_issue(call: Any) -> str | None:
     if not isinstance(arguments, str):
         return f"tool call {call['id']!r}: 'arguments' must be a JSON string"
     try:
-        strict_json(arguments)
+        loads_bounded(arguments)
     except ValueError as exc:
         return f"tool call {call['id']!r}: 'arguments' is not valid JSON ({exc})"
     return None

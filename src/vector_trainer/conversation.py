@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vector_trainer.fileio import loads_strict, too_deep
+from vector_trainer.fileio import MAX_NESTING, loads_bounded, too_deep
 
 #: The input that holds a conversation's messages (what VectorWave captures for ``def chat(messages, ...)``).
 MESSAGES_KEY = "messages"
@@ -158,36 +158,19 @@ def _text_of_parts(parts: Sequence[Any], where: str, *, keep_images: bool) -> st
     return PART_SEPARATOR.join(p["text"] for p in normal)
 
 
-#: Deepest nesting of a tool call's arguments (as a record's fields at ingest).
-MAX_ARGUMENT_NESTING = 100
-
-
-def strict_json(text: str) -> Any:
-    """JSON text decoded as RFC 8259 says (:func:`~vector_trainer.fileio.loads_strict`), its
-    nesting bounded by :data:`MAX_ARGUMENT_NESTING`.
-
-    Raises:
-        ValueError: Saying why.
-    """
-    value = loads_strict(text)
-    if too_deep(value, MAX_ARGUMENT_NESTING):
-        raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels")
-    return value
-
-
 def _arguments_text(raw: Any, where: str) -> str:
     if raw is None:
         return "{}"
     if isinstance(raw, str):
         try:
-            strict_json(raw)
+            loads_bounded(raw)
         except ValueError as exc:
             raise ConversationError(f"{where} 'arguments' is not usable JSON text ({exc})") from None
         return raw
     if isinstance(raw, (Mapping, list)):
         try:
-            if too_deep(raw, MAX_ARGUMENT_NESTING):
-                raise ValueError(f"nested more than {MAX_ARGUMENT_NESTING} levels")
+            if too_deep(raw, MAX_NESTING):
+                raise ValueError(f"nested more than {MAX_NESTING} levels")
             text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except ValueError as exc:
             raise ConversationError(f"{where} 'arguments' cannot be JSON text ({exc})") from None
@@ -377,6 +360,27 @@ def normalise_reply(output: Any, where: str) -> Any:
     if isinstance(reply.content, str) and not reply.tool_calls and reply.name is None:
         return reply.content
     return reply.to_openai()
+
+
+def normalise_conversation(
+    inputs: Mapping[str, Any], output: Any, *, strict_reply: bool = True
+) -> tuple[dict[str, Any], Any]:
+    """A conversation log's inputs and reply in the stored shape. Only a reply to learn from
+    (``strict_reply``: a SUCCESS log's) must be one; a failed call's reply (a refusal, a filtered
+    or empty reply) is kept as logged.
+
+    Raises:
+        ConversationError: Naming the message, tool or reply at fault.
+    """
+    normal = normalise_inputs(inputs, "input")
+    if output is None:
+        return normal, None
+    try:
+        return normal, normalise_reply(output, "output")
+    except ConversationError:
+        if strict_reply:
+            raise
+        return normal, output
 
 
 def conversation_of(inputs: Mapping[str, Any], output: Any = None) -> Conversation | None:

@@ -223,6 +223,24 @@ def too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+#: Deepest nesting of lists and objects a value read from a log may have: a record's fields and a
+#: tool call's arguments (real logs stay far below it; past about 1,000 the standard library
+#: cannot encode or decode the value at all).
+MAX_NESTING = 100
+
+
+def loads_bounded(text: str) -> Any:
+    """:func:`loads_strict`, with nesting bounded by :data:`MAX_NESTING`.
+
+    Raises:
+        ValueError: Saying why.
+    """
+    value = loads_strict(text)
+    if too_deep(value, MAX_NESTING):
+        raise ValueError(f"nested more than {MAX_NESTING} levels")
+    return value
+
+
 def loads_strict(text: str) -> Any:
     """Decode one JSON document as RFC 8259 says: no ``NaN``/``Infinity``, no lone UTF-16
     surrogates, and nesting or integer sizes that would exhaust Python become errors.

@@ -89,7 +89,7 @@ def test_content_uuid_is_uuid5(text: str) -> None:
 
 def test_nesting_has_one_limit_on_every_path() -> None:
     """100 levels are read; 101 are refused by name, however the line was decoded."""
-    from vector_trainer.sources.ingest import MAX_NESTING
+    from vector_trainer.fileio import MAX_NESTING
 
     record = {"function_name": "f", "input": "q", "status": "SUCCESS"}
     deep = json.loads("[" * MAX_NESTING + "]" * MAX_NESTING)

@@ -41,15 +41,9 @@ import numpy as np
 
 from vector_trainer._shared import VECTOR_PROBLEM_HELP, array_problem
 from vector_trainer.chatml import PLAIN_INPUT_KEY
-from vector_trainer.conversation import (
-    MESSAGES_KEY,
-    ConversationError,
-    is_conversation_input,
-    normalise_inputs,
-    normalise_reply,
-)
+from vector_trainer.conversation import MESSAGES_KEY, ConversationError, is_conversation_input, normalise_conversation
 from vector_trainer.errors import InputError
-from vector_trainer.fileio import loads_strict, too_deep
+from vector_trainer.fileio import MAX_NESTING, loads_strict, too_deep
 from vector_trainer.sources.embedders import Embedder
 from vector_trainer.sources.formats import convert
 from vector_trainer.sources.raw_files import iter_raw_objects
@@ -62,9 +56,6 @@ RECORD_UUID_NAMESPACE = uuid_lib.UUID("6f1c63e4-3b0e-4d7e-9a51-7c0d2b8f4a10")
 PROVIDED_VECTOR_SPACE = "provided"
 #: Longest accepted uuid; real ids (UUIDs, hashes, database keys) are far shorter.
 MAX_UUID_CHARS = 256
-#: Deepest nesting of lists and objects a record's field may have (real logs stay far below it;
-#: past about 1,000 the standard library cannot encode or decode the value at all).
-MAX_NESTING = 100
 #: Records embedded and written per step of a streaming import.
 EMBED_BATCH_SIZE = 512
 
@@ -155,15 +146,7 @@ def _conversation_fields(
     if not is_conversation_input(inputs):
         raise _fail(where, "'input.messages' must be a non-empty list of chat messages ({'role', 'content'})")
     try:
-        normal = normalise_inputs(inputs, "input")
-        if output is None:
-            return normal, None
-        try:
-            return normal, normalise_reply(output, "output")
-        except ConversationError:
-            if strict_reply:
-                raise
-            return normal, output
+        return normalise_conversation(inputs, output, strict_reply=strict_reply)
     except ConversationError as exc:
         raise _fail(where, str(exc)) from None
 

@@ -5,7 +5,7 @@ library's time, and it accepts no more than :func:`~vector_trainer.fileio.loads_
 RFC 8259 (no ``NaN`` or ``Infinity``), valid UTF-8 and no lone surrogate escapes in every string
 and key, integers within Python's digit limit, the last of repeated keys. Whatever it refuses
 is decoded again by the strict decoder, so a bad line gets the same ``file:line`` message as
-before. Nesting is bounded for both by :func:`~.ingest.parse_record` (``MAX_NESTING``), not by
+before. Nesting is bounded for both by :func:`~.ingest.parse_record` (``fileio.MAX_NESTING``), not by
 how deep either decoder may recurse. The whole line is decoded, unknown fields included: a
 decoder that skips a field checks less of it (UTF-8, integer sizes) than one that reads it.
 """

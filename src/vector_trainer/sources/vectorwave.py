@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from vector_trainer.config import SourceConfig
-from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_inputs, normalise_reply
-from vector_trainer.types import ExecutionLog, NeighborHit
+from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
+from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 #: Properties VectorWave writes itself (never captured inputs).
 VECTORWAVE_STANDARD_PROPERTIES = frozenset(
@@ -110,13 +110,13 @@ def _captured(value: Any) -> Any:
     return value
 
 
-def _conversation(inputs: dict[str, Any], output: Any) -> tuple[dict[str, Any], Any]:
+def _conversation(inputs: dict[str, Any], output: Any, status: str) -> tuple[dict[str, Any], Any]:
     """A ``messages`` function's inputs and reply in the canonical conversation shape; a row whose
     messages are malformed is kept as it is (its example then names it)."""
     if not is_conversation_input(inputs):
         return inputs, output
     try:
-        return normalise_inputs(inputs, "input"), output if output is None else normalise_reply(output, "output")
+        return normalise_conversation(inputs, output, strict_reply=status == STATUS_SUCCESS)
     except ConversationError:
         return inputs, output
 
@@ -148,11 +148,12 @@ def vectorwave_object_to_log(
         inputs = {name: _captured(properties[name]) for name in parameters if name in properties}
     else:
         inputs = {k: _captured(v) for k, v in properties.items() if k not in VECTORWAVE_STANDARD_PROPERTIES}
-    inputs, output = _conversation(inputs, decode_return_value(properties.get("return_value")))
+    status = str(properties.get("status", "")).upper()
+    inputs, output = _conversation(inputs, decode_return_value(properties.get("return_value")), status)
     return ExecutionLog(
         uuid=str(uuid),
         function_name=str(properties.get("function_name", "")),
-        status=str(properties.get("status", "")).upper(),
+        status=status,
         inputs=inputs,
         output=output,
         error_message=properties.get("error_message"),
