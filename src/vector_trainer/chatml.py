@@ -126,14 +126,27 @@ class FormatIssue:
     message: str
 
 
+def plain_prompt(system_prompt: str | None, user: str) -> list[dict[str, Any]]:
+    """The prompt of a single-input log: the system message (omitted when empty), the user turn."""
+    return [{"role": "system", "content": system_prompt}] * bool(system_prompt) + [{"role": "user", "content": user}]
+
+
 def build_example(system_prompt: str | None, user: str, assistant: str) -> dict[str, Any]:
     """A ``{"messages": [...]}`` example; the system message is omitted when empty."""
-    messages: list[dict[str, str]] = []
-    if system_prompt:
-        messages.append({"role": "system", "content": system_prompt})
-    messages.append({"role": "user", "content": user})
-    messages.append({"role": "assistant", "content": assistant})
-    return {"messages": messages}
+    return {"messages": [*plain_prompt(system_prompt, user), {"role": "assistant", "content": assistant}]}
+
+
+def conversation_prompt(conversation: Conversation, system_prompt: str | None = None) -> list[dict[str, Any]]:
+    """A conversation's prompt as a training example holds it: the messages exactly as logged,
+    every earlier assistant turn with ``"weight": 0``; ``system_prompt`` fills in only a
+    conversation that has no system message of its own."""
+    messages = [message.to_openai() for message in conversation.messages]
+    for message in messages:
+        if message["role"] == "assistant":
+            message["weight"] = 0
+    if system_prompt and not conversation.system_messages:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    return messages
 
 
 def conversation_example(conversation: Conversation, system_prompt: str | None = None) -> dict[str, Any]:
@@ -147,14 +160,9 @@ def conversation_example(conversation: Conversation, system_prompt: str | None =
     """
     if conversation.reply is None:
         raise ValueError("the conversation has no reply to train on")
-    messages = [message.to_openai() for message in conversation.messages]
-    for message in messages:
-        if message["role"] == "assistant":
-            message["weight"] = 0
-    if system_prompt and not conversation.system_messages:
-        messages.insert(0, {"role": "system", "content": system_prompt})
-    messages.append(conversation.reply.to_openai())
-    example: dict[str, Any] = {"messages": messages}
+    example: dict[str, Any] = {
+        "messages": [*conversation_prompt(conversation, system_prompt), conversation.reply.to_openai()]
+    }
     if conversation.tools:
         example["tools"] = [dict(tool) for tool in conversation.tools]
     return example

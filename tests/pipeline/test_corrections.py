@@ -24,7 +24,8 @@ def _logs() -> list:
 def _pairs() -> list[FeedbackPair]:
     pairs = [FeedbackPair(f"It takes {i} hrs.", f"It takes {i} hours.", input_prompt=f"How long, {i}?", sequence=i)
              for i in range(4)]  # fmt: skip
-    messages = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "How long?"})
+    messages = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "How long?"})  # fmt: skip
     return [*pairs, FeedbackPair("It takes 9 hrs.", "It takes 9 hours.", messages=messages, sequence=4),
             FeedbackPair("It takes 8 hrs.", "It takes 8 hours.", sequence=5)]  # no prompt: no example  # fmt: skip
 
@@ -45,10 +46,8 @@ def test_the_training_data_is_what_the_hook_makes_of_it_plus_the_fixes(tmp_path:
     assert corrections["feedback_examples"] == 5 and corrections["preference_pairs"] == 5
     fed = golden[-5:]
     assert [e["messages"][-1]["content"] for e in fed] == [f"It takes {i} hours." for i in (0, 1, 2, 3, 9)]
-    assert fed[-1]["messages"][:2] == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "How long?"},
-    ]
+    system, user = {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}
+    assert fed[-1]["messages"][:3] == [system, user, {"role": "assistant", "content": "Hello!", "weight": 0}]
     assert summary["stages"]["train"]["would_submit"]["examples"] == len(golden)
 
 
@@ -58,6 +57,7 @@ def test_preferences_are_in_openais_dpo_format(tmp_path: Path, monkeypatch) -> N
     for row in rows:
         assert set(row) == {"input", "preferred_output", "non_preferred_output"}
         assert isinstance(row["input"]["messages"], list) and row["input"]["messages"][-1]["role"] == "user"
+        assert not any("weight" in m for m in row["input"]["messages"])  # a training key, not a message key
         for key in ("preferred_output", "non_preferred_output"):
             [message] = row[key]
             assert message["role"] == "assistant" and isinstance(message["content"], str)

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vector_trainer.chatml import PLAIN_INPUT_KEY, build_example, check_example, conversation_example, render_prompt
-from vector_trainer.conversation import ChatMessage, Conversation, parse_messages
+from vector_trainer.chatml import PLAIN_INPUT_KEY, check_example, conversation_prompt, plain_prompt, render_prompt
+from vector_trainer.conversation import Conversation, parse_messages
 from vector_trainer.fileio import atomic_write_jsonl, iter_jsonl
 from vector_trainer.pipeline.rundir import TrainingInput
 from vector_trainer.synthesizer.hook import hook_rules
@@ -49,12 +49,10 @@ def prompt_of(pair: FeedbackPair, system_prompt: str, template: str | None) -> l
     """The messages a feedback pair answered: its conversation, or its input prompt as the app
     sends it (``None`` when the pair says neither)."""
     if pair.messages:
-        conversation = Conversation(parse_messages(list(pair.messages)), reply=ChatMessage("assistant", "x"))
-        return conversation_example(conversation, system_prompt)["messages"][:-1]
+        return conversation_prompt(Conversation(parse_messages(list(pair.messages))), system_prompt)
     if not pair.input_prompt.strip():
         return None
-    user = render_prompt({PLAIN_INPUT_KEY: pair.input_prompt}, template)
-    return build_example(system_prompt, user, "x")["messages"][:-1]
+    return plain_prompt(system_prompt, render_prompt({PLAIN_INPUT_KEY: pair.input_prompt}, template))
 
 
 def correct_training_data(
@@ -84,7 +82,7 @@ def correct_training_data(
             added += 1
         preference_rows.append(
             {
-                "input": {"messages": prompt},
+                "input": {"messages": [{k: v for k, v in m.items() if k != "weight"} for m in prompt]},
                 "preferred_output": [{"role": "assistant", "content": pair.fixed_output}],
                 "non_preferred_output": [{"role": "assistant", "content": pair.bad_output}],
             }
