@@ -216,3 +216,16 @@ def test_pruning_work_is_linear_when_many_rules_lose_their_vote(mocker) -> None:
     assert not any(r.replacement.startswith(" junk") for r in result.rules)
     assert apply_rules(result.rules, "Ticket 999 is teh answer.") == "Ticket 999 is the answer."
     assert spy.call_count < 6 * len(pairs)
+
+
+def test_a_number_pattern_glued_to_a_word_is_found_by_the_hook_index() -> None:
+    """Found by hypothesis: ``\\x00 -> \\x00a`` learns ``\\x{n} -> \\x{n}a``; the hook's word index
+    keyed it by ``x`` while the text's word is ``x00``, so the hook skipped a rule that matches."""
+    from vector_trainer.synthesizer.simulate import hook_outputs
+
+    pairs = [pair("\\x00", "\\x00a", 0), pair("\\x00", "\\x00a", 1)]
+    rules = RuleSetSynthesizer().synthesize(pairs).rules
+    assert hook_outputs(rules, ["\\x00", "see \\x42 here"]) == [
+        apply_rules(rules, t) for t in ("\\x00", "see \\x42 here")
+    ]
+    assert hook_outputs(rules, ["\\x00"]) == ["\\x00a"]

@@ -290,8 +290,14 @@ def required_words(rule: dict[str, Any]) -> set[str]:
             return {_sentence_key(first.group(0))}
     if kind == "regex":
         keys: set[str] = set()
-        for segment in rule["segments"]:
-            words = [word for word in WORD.findall(segment.casefold()) if not word.isdigit()]
+        segments = rule["segments"]
+        for i, segment in enumerate(segments):
+            words = WORD.findall(segment.casefold())
+            if words and i < len(segments) - 1 and WORD.fullmatch(segment[-1:]):
+                words = words[:-1]  # glued to the number that follows: the text's word has its digits
+            if words and i > 0 and WORD.fullmatch(segment[:1]):
+                words = words[1:]  # glued to the number before it
+            words = [word for word in words if not word.isdigit()]
             if words:
                 keys |= _keys_of(words)
         return keys
