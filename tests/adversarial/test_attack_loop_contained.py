@@ -16,7 +16,7 @@ from vector_trainer.errors import HookValidationError, InputError, redact
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub
 from vector_trainer.sources.memory import InMemoryLogs
 from vector_trainer.synthesizer import HookScriptGenerator
-from vector_trainer.synthesizer.hook import run_hook_file
+from vector_trainer.synthesizer.hook_file import run_hook_file
 from vector_trainer.synthesizer.injection import reads_like_command
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vector_trainer._layout import function_dirname
 from vector_trainer.cli import main
 from vector_trainer.synthesizer import HookScriptGenerator
 from vector_trainer.synthesizer.simulate import drop_harmful, hook_outputs
@@ -81,3 +82,97 @@ def test_a_correction_is_never_dropped_for_its_own_fixed_output() -> None:
     pair = FeedbackPair("Your order ships today.", "Your order ships today. Thanks for waiting!", sequence=0)
     result = RuleSetSynthesizer().synthesize([pair])
     assert result.rules and hook_outputs(result.rules, [pair.bad_output]) == [pair.fixed_output]
+
+
+def test_a_hook_that_fixes_none_of_its_pairs_is_never_activated(tmp_path: Path) -> None:
+    """Issue 27: "self-test fixed 0/2 pairs exactly", activated anyway. Now it is checked, its
+    verdicts reported, and nothing is written: the version in use stays."""
+    pairs = [FeedbackPair("open 9 hrs", "open 9 hours", sequence=0), FeedbackPair("2 hrs", "2 hours", sequence=1)]
+    out = tmp_path / "generated_prompt_hook.py"
+    first = HookScriptGenerator().generate([_rule("r", "hrs", "hours")], out, feedback_pairs=pairs)
+    assert first.activated and [v.verdict for v in first.self_test.verdicts] == ["fixed", "fixed"]
+    before = out.read_text(encoding="utf-8")
+    idle = HookScriptGenerator().generate([_rule("r", "cat", "feline")], out, feedback_pairs=pairs)
+    assert not idle.activated and "fix none of its 2 feedback pairs" in (idle.not_activated or "")
+    assert [v.verdict for v in idle.self_test.verdicts] == ["unchanged", "unchanged"]
+    assert out.read_text(encoding="utf-8") == before and len(list((tmp_path / ".hook_versions").glob("v*"))) == 1
+    none = HookScriptGenerator().generate([], out, feedback_pairs=pairs)
+    assert not none.activated and "would change nothing" in (none.not_activated or "")
+    advised = HookScriptGenerator().generate([], out, feedback_pairs=pairs, extra_instructions=["Write hours."])
+    assert advised.activated  # an LLM instruction acts on the prompt, where the gate judges it
+
+
+def test_synthesize_reports_every_pair_and_strict_fails_an_unfixed_one(tmp_path: Path, capsys) -> None:
+    rows = [{"bad_output": f"Open {i} hrs a day.", "fixed_output": f"Open {i} hours a day."} for i in range(3)]
+    contradiction = [
+        {"bad_output": "Refunds take 30 days of a charge.", "fixed_output": "Refunds take 30 days of a payment."},
+        {"bad_output": "Refunds take 30 days of a payment.", "fixed_output": "Refunds take 30 days of a charge."},
+    ]
+    fixable = _write(tmp_path / "fixable.jsonl", rows)
+    assert main(["synthesize", "--feedback", str(fixable), "--out", str(tmp_path / "h"), "--strict"]) == 0
+    assert "fixes 3 of 3 feedback pairs exactly" in capsys.readouterr().out
+    verdicts = json.loads((tmp_path / "h" / "rules.json").read_text(encoding="utf-8"))["self_test"]["verdicts"]
+    assert [(v["pair"], v["verdict"]) for v in verdicts] == [(0, "fixed"), (1, "fixed"), (2, "fixed")]
+    mixed = _write(tmp_path / "mixed.jsonl", rows + contradiction)
+    assert main(["synthesize", "--feedback", str(mixed), "--out", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert "fixes 4 of 5 feedback pairs exactly" in out and "1 were overruled" in out
+    assert main(["synthesize", "--feedback", str(mixed), "--out", str(tmp_path / "s"), "--strict"]) == 3
+
+
+def test_a_hook_of_only_contradictions_is_not_activated_by_synthesize(tmp_path: Path, capsys) -> None:
+    rows = [
+        {"bad_output": "Refunds take 30 days of a charge.", "fixed_output": "Refunds take 30 days of a payment."},
+        {"bad_output": "Refunds take 30 days of a payment.", "fixed_output": "Refunds take 30 days of a charge."},
+    ]
+    feedback = _write(tmp_path / "fb.jsonl", rows)
+    assert main(["synthesize", "--feedback", str(feedback), "--out", str(tmp_path / "n")]) == 0
+    assert "hook NOT activated" not in capsys.readouterr().out  # the more recent pair wins: 1 of 2 fixed
+
+
+def _noisy_feedback(cycle: int) -> list[dict]:
+    """Feedback as users give it, growing each cycle: fixes, contradictions, rewrites of style,
+    corrections that delete most of a reply, other scripts, emoji, near-duplicates."""
+    base = [
+        ("Refunds are available within 30 days of a charge.", "Refunds are available within 30 days of a payment."),
+        ("Refunds are available within 30 days of a payment.", "Refunds are available within 30 days of a charge."),
+        ("Hardware ships within 2 business days.", "Hardware ships in 2 business days! 🚚"),
+        ("Tracking is in Orders.", "Ok."),
+        ("Dear customer, your invoice is under Billing.", "Hey! Invoice -> Billing, top right."),
+        ("팬 여러분 안녕하세요!", "스텔라리 안녕하세요!"),
+        ("팬 여러분께 감사해요 💫", "스텔라리께 감사해요 💫"),
+        ("wifi works in the lobby", "Wi-Fi works in the lobby"),
+        ("Contact teh helpdesk.", "Contact the helpdesk."),
+        ("", "Something went wrong; please retry."),
+        ("Open 9 to 5.", "Open 9 to 5."),
+    ]
+    rows = [{"function_name": "support_faq", "input_prompt": f"q{i}", "bad_output": b, "fixed_output": f}
+            for i, (b, f) in enumerate(base[: 4 + 2 * cycle])]  # fmt: skip
+    return [*rows, {**rows[0], "input_prompt": f"again {cycle}"}]
+
+
+def test_a_loop_over_five_cycles_of_noisy_feedback_never_stops_on_the_synthesizer(tmp_path: Path, monkeypatch) -> None:
+    """Issue 27 goal: each cycle's feedback changes (so each check runs a cycle), none fails."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["demo", "--out", "warmup"]) == 0  # loads the demo store
+    feedback = tmp_path / "feedback.jsonl"
+    args = ["loop", "--once", "--store", ".vectortrainer/demo.db", "--out", "runs", "--function", "support_faq"]
+    for cycle in range(5):
+        rows = [r for r in _noisy_feedback(cycle) if r["bad_output"] and r["bad_output"] != r["fixed_output"]]
+        _write(feedback, rows)
+        assert main([*args, "--feedback", str(feedback)]) == 0, cycle
+    state = json.loads((tmp_path / "runs" / function_dirname("support_faq") / "loop.json").read_text(encoding="utf-8"))
+    assert len(state["cycles"]) == 5 and not [c for c in state["cycles"] if c.get("failed")]
+
+
+def test_a_store_reply_with_the_target_in_the_same_surrounding_words_is_evidence() -> None:
+    """Issue 27: known-good is text that does not hold the corrected mistake in the form the
+    feedback shows: the whole flagged sentence, or the target among the same words."""
+    from vector_trainer.synthesizer.damage import damaging, known_good_index
+
+    pairs = [FeedbackPair("Contact the helpdesk about cards.", "Contact the support team about cards.", sequence=0)]
+    rule = Rule("r", RuleKind.REPLACE, "helpdesk", "support team", support=1, sources=(0,))
+    store = ["Please contact the helpdesk about loans, we reply fast.", "Write to the helpdesk anytime."]
+    found = damaging([rule], known_good_index(store, pairs, pairs))
+    assert found == {"r": (1, "Write to the helpdesk anytime.")}

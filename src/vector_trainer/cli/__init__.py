@@ -1,7 +1,8 @@
 """The ``vectortrainer`` command line: a thin layer over the library.
 
-Exit codes: 0 success, 1 a stage or backend failed, 2 bad input or configuration,
-130 interrupted (the run directory is left resumable).
+Exit codes: 0 success, 1 a stage or backend failed, 2 bad input or configuration, 3 with
+``--strict`` when what was asked for was not achieved (a refused candidate, a feedback pair the
+hook does not fix), 130 interrupted (the run directory is left resumable).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from vector_trainer.cli import commands, gate, jobs
+from vector_trainer.cli import commands, feedback, gate, jobs
 from vector_trainer.cli.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from vector_trainer.cli.parser import build_parser as _build_parser
 from vector_trainer.errors import (
@@ -32,8 +33,8 @@ HANDLERS = {
     "reembed": commands.cmd_reembed,
     "export-logs": commands.cmd_export_logs,
     "functions": commands.cmd_functions,
-    "synthesize": commands.cmd_synthesize,
-    "hooks": commands.cmd_hooks,
+    "synthesize": feedback.cmd_synthesize,
+    "hooks": feedback.cmd_hooks,
     "train": jobs.cmd_train,
     "status": jobs.cmd_status,
     "cancel": jobs.cmd_cancel,

@@ -1,4 +1,4 @@
-"""``run``, ``demo``, ``ingest``, ``functions``, ``synthesize`` and ``hooks``: arguments -> config ->
+"""``run``, ``demo``, ``ingest``, ``reembed``, ``export-logs`` and ``functions``: arguments -> config ->
 library calls. No domain logic lives here."""
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from vector_trainer._layout import CYCLES_DIRNAME, HOOK_FILENAME, LOOP_STATE_FILENAME, function_dirname
+from vector_trainer._layout import CYCLES_DIRNAME, LOOP_STATE_FILENAME, function_dirname
 from vector_trainer._shared import printable
 from vector_trainer.cli.parser import TRAINER_FLAGS
 from vector_trainer.config import DEMO_STORE, Config, SourceConfig, load_config, with_overrides
 from vector_trainer.errors import EmptyDataError, InputError, MissingDependencyError, VectorTrainerError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: ``--strict`` (``evaluate``, ``synthesize``, ``loop``): what was asked for was not achieved.
+EXIT_STRICT = 3
 DEMO_LOGS = "demo_logs.jsonl.gz"
 DEMO_FEEDBACK = "demo_feedback.jsonl"
 DEMO_VECTOR_SPACE = "all-MiniLM-L6-v2"
-#: Feedback pair numbers listed per rule in the synthesize table.
-MAX_PAIRS_SHOWN = 5
 
 
 def demo_file(name: str) -> Path:
@@ -288,105 +288,4 @@ def cmd_functions(args: argparse.Namespace, console: Console) -> int:
             space = store.vector_space(name)
             table.add_row(printable(name), str(store.count(name)), f"{space[1]}-d {space[0]}" if space else "none")
         console.print(table)
-    return EXIT_OK
-
-
-def _known_good(args: argparse.Namespace) -> list[str]:
-    """``--known-good FILE``, plus the function's SUCCESS outputs in the store (with ``--function``)."""
-    from vector_trainer.chatml import render_value
-    from vector_trainer.sources.store import SQLiteLogStore
-    from vector_trainer.synthesizer.feedback import load_known_good
-
-    texts = load_known_good(args.known_good) if args.known_good else []
-    store = Path(args.store or SourceConfig.store)
-    if args.function and store.is_file():
-        with SQLiteLogStore(store) as logs:
-            texts += [
-                render_value(log.output)
-                for log in logs.iter_executions(args.function)
-                if log.status == "SUCCESS" and log.output is not None
-            ]
-    return texts
-
-
-def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
-    """``vectortrainer synthesize``: feedback -> rules.json and a new hook version."""
-    from vector_trainer._layout import RULES_FILENAME
-    from vector_trainer.fileio import atomic_write_json
-    from vector_trainer.pipeline.factory import build_synthesizer
-    from vector_trainer.synthesizer.feedback import load_feedback
-    from vector_trainer.synthesizer.hook import HookScriptGenerator
-
-    config = with_overrides(base_config(args), "synthesizer", min_support=args.min_support)
-    pairs = load_feedback(args.feedback)
-    if not pairs:
-        raise InputError(f"{args.feedback}: no feedback pairs; nothing to learn a hook from")
-    named = sorted({str(p.context.get("function_name")) for p in pairs if p.context.get("function_name")})
-    if args.function:
-        pairs = [p for p in pairs if p.context.get("function_name") == args.function]
-        if not pairs:
-            known = ", ".join(named) or "none"
-            raise InputError(f"{args.feedback}: no pair has function_name '{args.function}' (functions named: {known})")
-    elif len(named) > 1:  # one hook per function: their corrections must not mix
-        raise InputError(f"{args.feedback} holds pairs of {len(named)} functions ({', '.join(named)}); add --function")
-    result = build_synthesizer(config).synthesize(pairs, known_good=_known_good(args))
-    out = Path(args.out)
-    hook = HookScriptGenerator(inject_instructions=config.synthesizer.inject_instructions).generate(
-        result.rules, out / HOOK_FILENAME, feedback_pairs=result.consistent_pairs(pairs)
-    )
-    atomic_write_json(out / RULES_FILENAME, result.to_dict())  # after activation: describes the active hook
-    table = Table("kind", "target", "replacement", "support", "pairs (1-based)")
-    dropped = {d.rule_id for d in hook.dropped}
-    for rule in result.rules:
-        if rule.rule_id in dropped:
-            continue
-        target, replacement = rule.shown()
-        shown = ", ".join(map(str, rule.pair_numbers[:MAX_PAIRS_SHOWN]))
-        more = f" +{len(rule.sources) - MAX_PAIRS_SHOWN}" if len(rule.sources) > MAX_PAIRS_SHOWN else ""
-        table.add_row(rule.kind.value, repr(target), repr(replacement), str(rule.support), shown + more)
-    console.print(table)
-    for conflict in result.conflicts:
-        console.print(
-            f"conflict ({conflict.kind}): kept {conflict.kept}, dropped {conflict.dropped}: {conflict.reason}"
-        )
-    for item in hook.dropped:
-        console.print(f"left out rule {item.rule_id}: it {item.reason}")
-    version = hook.version.version_id if hook.version else "unversioned"
-    scoped = sum(rule.scope == "sentence" for rule in result.rules if rule.rule_id not in dropped)
-    console.print(
-        f"{hook.rule_count} rules from {len(pairs)} pairs ({scoped} scoped to the sentence they were seen in; "
-        f"{len(result.damage)} demoted or dropped for changing some of {result.known_good} known-good texts) "
-        f"-> {hook.path} ({version}); self-test fixed {hook.self_test.fixed_exactly}/{hook.self_test.pairs} "
-        "pairs exactly"
-    )
-    return EXIT_OK
-
-
-def cmd_hooks(args: argparse.Namespace, console: Console) -> int:
-    """``vectortrainer hooks list|rollback|diff``."""
-    from vector_trainer.synthesizer.versions import open_hook_versions
-
-    if not Path(args.dir).is_dir():
-        raise InputError(f"{args.dir} is not a directory; --dir takes the folder holding {HOOK_FILENAME}")
-    manager = open_hook_versions(args.dir)
-    if not manager.version_dir.is_dir():
-        raise InputError(f"{args.dir} holds no hook versions ({manager.version_dir} is missing); run synthesize first")
-    if args.hooks_command == "list":
-        table = Table("version", "created", "rules", "sha256", "active")
-        for version in manager.list_versions():
-            table.add_row(
-                version.version_id,
-                version.created_at,
-                str(version.rule_count),
-                version.sha256[:12],
-                "*" if version.active else "",
-            )
-        console.print(table)
-        for problem in manager.verify():
-            console.print(Text.assemble(("warning: ", "yellow"), problem))
-    elif args.hooks_command == "rollback":
-        version = manager.rollback(args.version)
-        console.print(f"active hook is now {version.version_id} ({manager.active_path})")
-    elif args.hooks_command == "diff":
-        console.print(manager.diff(args.a, args.b) or "(identical)")
     return EXIT_OK

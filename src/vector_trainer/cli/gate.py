@@ -12,13 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from vector_trainer._shared import printable
-from vector_trainer.cli.commands import EXIT_FAILED, EXIT_OK, base_config, functions_to_run, run_config
+from vector_trainer.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_STRICT, base_config, functions_to_run, run_config
 from vector_trainer.config import Config, with_overrides
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import atomic_write_json
-
-#: ``evaluate --strict``: the candidate was refused.
-EXIT_REFUSED = 3
 
 
 def _gate_config(args: argparse.Namespace) -> Config:
@@ -86,7 +83,7 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         )
         console.print(f"written {path}")
     if args.strict and not decision.promote:
-        return EXIT_REFUSED  # a CI gate: a refused candidate fails the step
+        return EXIT_STRICT  # a CI gate: a refused candidate fails the step
     return EXIT_OK
 
 
@@ -126,6 +123,33 @@ def _count_logs(source: Any, function_name: str) -> int:
     return sum(1 for _ in source.iter_executions(function_name))
 
 
+def hook_fixes(synthesis: dict[str, Any] | None) -> str:
+    """What a cycle's hook makes of the feedback it learnt from, in one line."""
+    if not synthesis or synthesis.get("status") == "skipped":
+        return "no feedback pairs to learn from"
+    test = synthesis.get("self_test") or {}
+    overruled = len(synthesis.get("overruled_pairs") or ())
+    line = (
+        f"the hook fixes {test.get('fixed_exactly', 0)} of {test.get('pairs', 0) + overruled} pairs it learnt "
+        f"from exactly ({test.get('improved', 0)} closer in all, {overruled} overruled by a contradicting pair)"
+    )
+    if synthesis.get("hook_not_activated"):
+        line += f"; not activated: {synthesis['hook_not_activated']}"
+    return line
+
+
+def fixes_every_pair(synthesis: dict[str, Any]) -> bool:
+    """Whether a cycle's hook is active and fixes every pair it learnt from (``loop --strict``)."""
+    if synthesis.get("status") == "skipped":
+        return True
+    test = synthesis.get("self_test") or {}
+    return (
+        not synthesis.get("hook_not_activated")
+        and not synthesis.get("overruled_pairs")
+        and test.get("fixed_exactly") == test.get("pairs")
+    )
+
+
 def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer loop``: check for new logs or feedback and run a gated cycle."""
     from vector_trainer.dashboard.terminal import CLIDashboard
@@ -154,8 +178,8 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     def feedback() -> list[Any]:
         return load_feedback(config.run.feedback) if config.run.feedback else []
 
-    def report(outcomes: list[Any]) -> bool:
-        """Print each function's outcome; whether every cycle that ran finished or is pending."""
+    def report(outcomes: list[Any]) -> int:
+        """Print each function's outcome; the exit code of the check."""
         for outcome in outcomes:
             shown = printable(outcome.function_name)
             if not outcome.ran:
@@ -165,15 +189,19 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
             if outcome.failed:
                 console.print(Text(f"  failed in {printable(outcome.failed)}; the next cycle starts fresh", "red"))
                 continue
+            console.print(f"  feedback: {printable(hook_fixes(outcome.synthesis))}")
             for part in ("hook", "model"):
                 decision = (getattr(outcome, part) or {}).get("decision") or {}
                 console.print(f"  {part}: {printable(str(decision.get('reason', '')))}")
             for note in outcome.notes:
                 console.print(f"  {printable(note)}")
-        return not any(outcome.failed for outcome in outcomes)
+        if any(outcome.failed for outcome in outcomes):
+            return EXIT_FAILED
+        unfixed = any(o.ran and o.synthesis is not None and not fixes_every_pair(o.synthesis) for o in outcomes)
+        return EXIT_STRICT if args.strict and unfixed else EXIT_OK
 
     if args.once:
-        return EXIT_OK if report(loop.run_once(feedback())) else EXIT_FAILED
+        return report(loop.run_once(feedback()))
     while True:  # a failed cycle is recorded and the loop goes on: unattended means it never stops for good
         report(loop.run_once(feedback()))
         interval = config.loop.interval_s

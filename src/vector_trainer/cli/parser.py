@@ -222,6 +222,11 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
     synth.add_argument(
         "--store", help=f"with --function, its SUCCESS outputs are known-good {_default(SourceConfig, 'store')}"
     )
+    synth.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when no hook is activated or a pair is not fixed exactly (for CI; default: exit 0)",
+    )
     synth.set_defaults(handler=handlers["synthesize"])
 
     _add_tool_commands(sub, handlers)
@@ -341,5 +346,10 @@ def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
     )
     loop.add_argument(
         "--min-new-logs", type=int, help=f"new logs that start a cycle (default: {LoopConfig.min_new_logs})"
+    )
+    loop.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --once, exit 3 when a cycle's hook is not activated or leaves a feedback pair unfixed",
     )
     loop.set_defaults(handler=handlers["loop"])

@@ -30,7 +30,7 @@ from vector_trainer.gate.models import ChatModel, chat_model_for
 from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.synthesizer import hook_template
-from vector_trainer.synthesizer.hook import hook_rules, run_hook_file
+from vector_trainer.synthesizer.hook_file import hook_rules, run_hook_file
 from vector_trainer.types import FeedbackPair
 
 #: Per-example rows kept in a report (the means and intervals use every example).

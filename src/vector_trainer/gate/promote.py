@@ -86,14 +86,23 @@ class Promoter:
         rules: int,
         held_out: Sequence[FeedbackPair],
         known_good: Sequence[str],
+        absent: str | None = None,
     ) -> dict[str, Any]:
         """Evaluate a run's hook against the live one; on promotion it becomes a new live version.
+
+        Args:
+            hook_path: The run's hook; ``None`` when the run made none.
+            rules: How many rules it holds.
+            held_out: Feedback pairs no rule was learnt from.
+            known_good: Texts nobody flagged.
+            absent: Why the run has no hook (reported), when ``hook_path`` is ``None``.
 
         Returns:
             ``{"evaluation", "decision"}`` (no evaluation when there is no candidate hook).
         """
         if not hook_path:
-            return {"decision": Decision(False, "no hook this run (no feedback to learn from)").to_dict()}
+            why = absent or "no feedback to learn from"
+            return {"decision": Decision(False, f"no hook this run ({why}); the live hook stays").to_dict()}
         live = self.live_hook
         evaluation = self.evaluator.evaluate_hooks(hook_path, live if live.is_file() else None, held_out, known_good)
         decision = self.policy.decide_hook(evaluation)

@@ -26,7 +26,7 @@ from vector_trainer.chatml import PLAIN_INPUT_KEY, check_example, conversation_p
 from vector_trainer.conversation import Conversation, parse_messages
 from vector_trainer.fileio import atomic_write_jsonl, iter_jsonl
 from vector_trainer.pipeline.rundir import TrainingInput
-from vector_trainer.synthesizer.hook import hook_rules
+from vector_trainer.synthesizer.hook_file import hook_rules
 from vector_trainer.synthesizer.simulate import apply_rule_data
 from vector_trainer.types import FeedbackPair
 
@@ -57,7 +57,7 @@ def prompt_of(pair: FeedbackPair, system_prompt: str, template: str | None) -> l
 
 def correct_training_data(
     train: TrainingInput,
-    hook_path: str | os.PathLike[str],
+    hook_path: str | os.PathLike[str] | None,
     pairs: Sequence[FeedbackPair],
     system_prompt: str,
     template: str | None,
@@ -65,10 +65,12 @@ def correct_training_data(
 ) -> tuple[TrainingInput, dict[str, Any]]:
     """Apply the hook to the golden replies, add the feedback as examples, write preferences.
 
+    ``hook_path`` ``None`` (no hook activated this run) leaves the golden replies as they are.
+
     Returns:
         The training input to train on, and what was done (counts and the preference file).
     """
-    rules = hook_rules(hook_path)
+    rules = hook_rules(hook_path) if hook_path is not None else ()
     examples, corrected = _correct_file(train.train_path, rules)
     added = preferences = 0
     preference_rows: list[dict[str, Any]] = []

@@ -73,6 +73,8 @@ class CycleOutcome:
     notes: tuple[str, ...] = field(default=())
     failed: str | None = None
     pending: bool = False
+    #: The synthesize stage's result (rules, self-test with per-pair verdicts, hook_not_activated).
+    synthesis: dict[str, Any] | None = None
 
 
 def feedback_digest(pairs: Sequence[FeedbackPair]) -> str:
@@ -153,18 +155,20 @@ class ContinuousLoop:
             state.update(pending=None, watermark=current.to_dict(), cycles=[*cycles, record])
             _write_state(root / LOOP_STATE_FILENAME, state)
             return CycleOutcome(function_name, True, reasons, str(cycle_dir), failed=record["failed"])
-        gated = summary["stages"]["gate"]
+        gated, synthesis = summary["stages"]["gate"], summary["stages"].get("synthesize")
         waiting = _still_waiting(summary["stages"]["train"], gated["model"])
         if waiting:  # the next check resumes this cycle and gates its model
             _write_state(root / LOOP_STATE_FILENAME, state)
             notes = (f"{waiting}; the next check resumes {name} and gates its model",)
             return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"],
-                                notes=notes, pending=True)  # fmt: skip
+                                notes=notes, pending=True, synthesis=synthesis)  # fmt: skip
         self._remember(pipeline, function_name, root)
         record.update(finished_at=utc_now(), hook=_decision_of(gated["hook"]), model=_decision_of(gated["model"]))
         state.update(pending=None, watermark=current.to_dict(), cycles=[*cycles, record])
         _write_state(root / LOOP_STATE_FILENAME, state)
-        return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"])
+        return CycleOutcome(
+            function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"], synthesis=synthesis
+        )
 
     def _reasons(
         self, last: Any, current: Watermark, pipeline: TrainingPipeline, function_name: str, root: Path

@@ -236,7 +236,13 @@ class TrainingPipeline:
         promoter = self.promoter(function_name)
         hub = run.hub
         known_good = sample_known_good(self.known_good(function_name))
-        hook = promoter.gate_hook(synthesized.get("hook_path"), int(synthesized.get("rules", 0)), held_out, known_good)
+        hook = promoter.gate_hook(
+            synthesized.get("hook_path"),
+            int(synthesized.get("rules", 0)),
+            held_out,
+            known_good,
+            absent=synthesized.get("hook_not_activated") or synthesized.get("reason"),
+        )
         hub.log(f"hook: {hook['decision']['reason']}")
         examples = validation_examples(inputs.validation_path) if inputs.validation_path else []
         assert self.extractor is not None
@@ -290,13 +296,16 @@ class TrainingPipeline:
         )
         for item in hook.dropped:
             hub.log(f"rule {item.rule_id} left out: it {item.reason}", "warning")
+        if hook.not_activated:
+            hub.log(f"hook not activated: {hook.not_activated}", "warning")
+        active_path = hook.path if hook.activated else None
         # Written only once the hook is active, so rules.json always describes the active hook.
         atomic_write_json(run.path(RULES_FILENAME), synthesis.to_dict())
         corrections = None
         if correct:  # nothing paid for yet: train on what the hook makes of the data, and on the fixes
             assert self.extractor is not None
             inputs["train"], corrections = correct_training_data(
-                inputs["train"], hook.path, pairs, self.extractor.system_prompt_for(function_name),
+                inputs["train"], active_path, pairs, self.extractor.system_prompt_for(function_name),
                 self.extractor.settings.prompt_templates.get(function_name), run.dir,
             )  # fmt: skip
             hub.log(
@@ -314,9 +323,11 @@ class TrainingPipeline:
             "demoted_or_dropped": len(synthesis.damage),
             "llm": synthesis.llm,
             "rules_path": str(run.path(RULES_FILENAME)),
-            "hook_path": str(hook.path),
+            "hook_path": str(active_path) if active_path else None,
+            "hook_not_activated": hook.not_activated,
             "hook_version": hook.version.version_id if hook.version else None,
             "self_test": hook.self_test.to_dict(),
+            "overruled_pairs": sorted(synthesis.overruled),
             "left_out": [{"rule_id": d.rule_id, "pair": d.pair, "reason": d.reason} for d in hook.dropped],
         }
 

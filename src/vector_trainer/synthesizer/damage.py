@@ -2,8 +2,9 @@
 
 Known-good text is what nobody complained about: a sample of the function's own SUCCESS outputs
 and the fixed outputs of the feedback, less any text that holds a mistake the feedback corrects
-(a sentence of a bad output that its fix changed): such a text is evidence for the rule, not
-damage against it. A rule of any kind (rewrite, prepend, append, strip) that changes known-good
+(a sentence of a bad output that its fix changed, or a changed word with the same words on
+either side of it as in the bad output): such a text is evidence for the rule, not damage
+against it. A rule of any kind (rewrite, prepend, append, strip) that changes known-good
 text is damage, whatever its support: the evidence that made the rule does not explain that
 change. A rule is never checked against the fixed outputs of its own pairs. Texts are indexed by
 word, so each rule is tried only on texts that contain its rarest word: the check is
@@ -20,12 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from vector_trainer.synthesizer import hook_template
+from vector_trainer.synthesizer.diff import aligned
 from vector_trainer.types import Rule
 
 #: Known-good texts sampled (seeded) for the check; more cost time and find little more.
 KNOWN_GOOD_SAMPLE = 5_000
 _SENTENCE_MARK = "\x00"  # how hook_template.text_keys marks a sentence key
 _DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"\w+")
+#: Longest run of words (changed words and their two neighbours) kept as a flagged context;
+#: longer changes are rewrites, recognised by their whole sentence.
+MAX_CONTEXT_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -61,19 +67,56 @@ def _sentence_forms(text: str) -> set[str]:
     return {_DIGITS.sub("#", k) for k in hook_template.text_keys(text) if k.startswith(_SENTENCE_MARK)}
 
 
-def flagged_sentences(pairs: Sequence[Any]) -> set[str]:
-    """The sentences of bad outputs that their fixed outputs changed: the mistakes corrected."""
-    flagged: set[str] = set()
+def _words(text: str) -> list[str]:
+    return [_DIGITS.sub("#", w) for w in _WORD.findall(text.casefold())]
+
+
+def _changed_contexts(bad: str, fixed: str) -> set[tuple[str, ...]]:
+    """Each change of ``bad`` with the word on either side of it (case folded, numbers
+    abstracted): ``Please make a return`` -> ``start`` gives ``(please, make, a)``. A change at
+    either end of the text has a neighbour on one side only and is left to the sentence check."""
+    words = _words(bad)
+    contexts = set()
+    for tag, i1, i2, _j1, _j2 in aligned(words, _words(fixed)):
+        if tag != "equal" and i1 > 0 and i2 < len(words) and i2 - i1 + 2 <= MAX_CONTEXT_WORDS:
+            contexts.add(tuple(words[i1 - 1 : i2 + 1]))
+    return contexts
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """The mistakes the feedback corrects: the sentences of bad outputs that their fixes changed
+    (numbers abstracted), and each changed word with its neighbours."""
+
+    sentences: frozenset[str]
+    contexts: frozenset[tuple[str, ...]]
+
+    def held_by(self, text: str) -> bool:
+        """Whether ``text`` holds a flagged sentence or a flagged context."""
+        if not self.sentences.isdisjoint(_sentence_forms(text)):
+            return True
+        if not self.contexts:
+            return False
+        words = _words(text)
+        lengths = {len(c) for c in self.contexts}
+        return any(tuple(words[i : i + n]) in self.contexts for n in lengths for i in range(len(words) - n + 1))
+
+
+def flagged_mistakes(pairs: Sequence[Any]) -> Flagged:
+    """The mistakes corrected by ``pairs`` (see :class:`Flagged`)."""
+    sentences: set[str] = set()
+    contexts: set[tuple[str, ...]] = set()
     for pair in pairs:
-        flagged |= _sentence_forms(pair.bad_output) - _sentence_forms(pair.fixed_output)
-    return flagged
+        sentences |= _sentence_forms(pair.bad_output) - _sentence_forms(pair.fixed_output)
+        contexts |= _changed_contexts(pair.bad_output, pair.fixed_output)
+    return Flagged(frozenset(sentences), frozenset(contexts))
 
 
-def without_flagged(texts: Sequence[str], flagged: set[str]) -> list[str]:
-    """The texts that hold none of the flagged sentences (the rest are evidence, not known-good)."""
-    if not flagged:
+def without_flagged(texts: Sequence[str], flagged: Flagged) -> list[str]:
+    """The texts that hold none of the flagged mistakes (the rest are evidence, not known-good)."""
+    if not flagged.sentences and not flagged.contexts:
         return list(texts)
-    return [t for t in texts if flagged.isdisjoint(_sentence_forms(t))]
+    return [t for t in texts if not flagged.held_by(t)]
 
 
 class KnownGoodIndex:
@@ -125,7 +168,7 @@ def known_good_index(
     origins: dict[str, set[int]] = {}
     for pair in fixes:
         origins.setdefault(pair.fixed_output, set()).add(pair.sequence)
-    good = [*without_flagged(known_good, flagged_sentences(pairs)), *(p.fixed_output for p in fixes)]
+    good = [*without_flagged(known_good, flagged_mistakes(pairs)), *(p.fixed_output for p in fixes)]
     return KnownGoodIndex(sample_known_good(good, limit), origins)
 
 
