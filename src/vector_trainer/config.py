@@ -235,7 +235,9 @@ class GateConfig:
     :class:`~vector_trainer.gate.PromotionPolicy`: how a candidate is scored and when it wins."""
 
     metric: str = param(
-        "similarity", OneOf(("similarity", "compliance", "judge")), doc="the score that decides promotion"
+        "similarity",
+        OneOf(("similarity", "exact", "compliance", "judge")),
+        doc="the score that decides promotion (exact: normalised exact match, for label-like answers)",
     )
     margin: float = param(0.01, Interval(0, 1), doc="a candidate must beat the incumbent by more than this")
     confidence: float = param(0.95, Interval(0.5, 1, "left"), doc="level of the paired bootstrap interval")

@@ -7,7 +7,7 @@ from vector_trainer._shared import lazy_exports
 _EXPORTS = {
     "ChatModel": "vector_trainer.gate.models",
     "OpenAIChatModel": "vector_trainer.gate.models",
-    "LocalChatModel": "vector_trainer.gate.models",
+    "LocalChatModel": "vector_trainer.gate.local_model",
     "ModelError": "vector_trainer.gate.models",
     "chat_model_for": "vector_trainer.gate.models",
     "EvalExample": "vector_trainer.gate.evaluate",

@@ -1,8 +1,9 @@
 """Evaluate a candidate against the incumbent on examples neither was trained on.
 
 Models answer the golden validation split and held-out feedback prompts; each answer is scored
-by its semantic similarity to the reference answer (the function's embedder) and by compliance
-with the active hook (``intercept_output`` leaves it unchanged). Hooks are scored by their fix
+by its semantic similarity to the reference answer (the function's embedder), by a normalised
+exact match (:mod:`.scores`) and by compliance with the active hook (``intercept_output`` leaves
+it unchanged). Hooks are scored by their fix
 rate on held-out feedback and by the known-good text they change. Every comparison is paired
 (both systems on the same examples) with a bootstrap interval.
 """
@@ -26,7 +27,8 @@ from vector_trainer.conversation import message_text
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.fileio import iter_jsonl
 from vector_trainer.gate.judge import LLMJudge
-from vector_trainer.gate.models import ChatModel, chat_model_for
+from vector_trainer.gate.models import ChatModel, answer_all, chat_model_for
+from vector_trainer.gate.scores import embedding_similarity, exact_match
 from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.synthesizer import hook_template
@@ -240,10 +242,7 @@ class ModelEvaluator:
 
     def similarity(self, answers: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """Cosine similarity of each answer to its reference, in the embedder's space."""
-        vectors = np.asarray(self.embedder.embed([*answers, *references]), dtype=np.float64)
-        a, b = vectors[: len(answers)], vectors[len(answers) :]
-        norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-        return np.where(norms > 0, (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0), 0.0)
+        return embedding_similarity(self.embedder, answers, references)
 
     def evaluate(
         self,
@@ -270,11 +269,12 @@ class ModelEvaluator:
         if not chosen:
             raise EmptyDataError("no held-out examples to evaluate on (a validation split or feedback with prompts)")
         references = [e.reference for e in chosen]
-        answers = {
-            "candidate": [candidate.answer(e.chat()) for e in chosen],
-            "incumbent": [incumbent.answer(e.chat()) for e in chosen],
+        asked = [e.chat() for e in chosen]
+        answers = {"candidate": answer_all(candidate, asked), "incumbent": answer_all(incumbent, asked)}
+        scores = {
+            side: {"similarity": self.similarity(texts, references), "exact": exact_match(texts, references)}
+            for side, texts in answers.items()
         }
-        scores = {side: {"similarity": self.similarity(texts, references)} for side, texts in answers.items()}
         skipped = []
         if hook is not None:
             for side, texts in answers.items():

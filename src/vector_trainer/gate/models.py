@@ -6,15 +6,13 @@ The heavy libraries are imported on first use, never at import time.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from vector_trainer._shared import chat_client
-from vector_trainer.base_models import resolve_base_model
 from vector_trainer.config import GateConfig
-from vector_trainer.errors import InputError, MissingDependencyError, VectorTrainerError, redact
+from vector_trainer.errors import InputError, VectorTrainerError, redact
 
 Messages = list[dict[str, str]]
 
@@ -66,6 +64,18 @@ class ChatModel(Protocol):
     def answer(self, messages: Messages) -> str:
         """The model's reply to ``messages``."""
         ...
+
+
+def answer_all(model: ChatModel, conversations: list[Messages]) -> list[str]:
+    """``model``'s reply to each conversation: in batches where the model can (``answer_many``,
+    as a local model does), else one request at a time."""
+    many = getattr(model, "answer_many", None)
+    if callable(many):
+        answers = list(many(conversations))
+        if len(answers) != len(conversations):
+            raise ModelError(f"{model.name} gave {len(answers)} answers to {len(conversations)} conversations")
+        return answers
+    return [model.answer(messages) for messages in conversations]
 
 
 class OpenAIChatModel:
@@ -128,76 +138,6 @@ class OpenAIChatModel:
             ) from None
 
 
-class LocalChatModel:
-    """A local causal LM (transformers), optionally with a LoRA adapter on it (PEFT): a
-    ``local-lora`` job's ``adapter`` directory, or its base model alone as the incumbent.
-
-    Args:
-        base_model: The base model directory or id; read from the adapter's config when omitted.
-        adapter_dir: Directory holding ``adapter_config.json`` and the adapter weights.
-        max_tokens: Longest answer generated (greedy decoding).
-    """
-
-    def __init__(
-        self,
-        base_model: str | None = None,
-        *,
-        adapter_dir: str | os.PathLike[str] | None = None,
-        max_tokens: int = GateConfig.max_tokens,
-    ) -> None:
-        self.adapter_dir = Path(adapter_dir) if adapter_dir else None
-        if self.adapter_dir is not None:
-            config = self.adapter_dir / "adapter_config.json"
-            if not config.is_file():
-                raise InputError(f"{self.adapter_dir} has no adapter_config.json; pass a LoRA adapter directory")
-            if base_model is None:
-                try:
-                    base_model = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path")
-                except (OSError, ValueError) as exc:
-                    raise InputError(f"{config} cannot be read ({exc}); pass the base model") from exc
-        if not base_model:
-            raise InputError("a local model needs its base model (a directory or id)")
-        self.base_model = str(base_model)
-        self.name = f"{self.base_model}+{self.adapter_dir.name}" if self.adapter_dir else self.base_model
-        self.max_tokens = max_tokens
-        self._loaded: tuple[Any, Any] | None = None
-
-    def _load(self) -> tuple[Any, Any]:
-        if self._loaded is None:
-            try:
-                from peft import PeftModel
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-            except ImportError as exc:
-                raise MissingDependencyError("peft", "local", "Evaluating a local model") from exc
-            base = resolve_base_model(self.base_model)
-            tokenizer = AutoTokenizer.from_pretrained(base)
-            model = AutoModelForCausalLM.from_pretrained(base)
-            if self.adapter_dir is not None:
-                model = PeftModel.from_pretrained(model, str(self.adapter_dir))
-            model.eval()
-            self._loaded = (tokenizer, model)
-        return self._loaded
-
-    def answer(self, messages: Messages) -> str:
-        """Generate greedily after the chat template's assistant prompt."""
-        import torch
-
-        tokenizer, model = self._load()
-        encoded = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        ids = encoded["input_ids"]
-        with torch.no_grad():
-            out = model.generate(
-                ids,
-                attention_mask=encoded["attention_mask"],
-                max_new_tokens=self.max_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-            )
-        return str(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)).strip()
-
-
 def chat_model_for(
     provider: str,
     model: str,
@@ -211,6 +151,8 @@ def chat_model_for(
     directory, or a base model directory or id); any other provider's model is asked through an
     OpenAI-compatible endpoint (``base_url``: OpenAI, vLLM, Ollama)."""
     if provider == "local-lora":
+        from vector_trainer.gate.local_model import LocalChatModel
+
         if (Path(model) / "adapter_config.json").is_file():
             return LocalChatModel(adapter_dir=model, max_tokens=max_tokens)
         return LocalChatModel(model, max_tokens=max_tokens)

@@ -33,7 +33,7 @@ class PromotionPolicy:
     no more known-good text than the active one and fixes held-out feedback no worse.
 
     Args:
-        metric: The deciding score of a model (``similarity`` or ``compliance``).
+        metric: The deciding score of a model (``similarity``, ``exact``, ``compliance`` or ``judge``).
         margin: How much better the candidate's mean must be.
     """
 
