@@ -185,6 +185,10 @@ class LocalLoRATrainerConfig:
     target_modules: str | list[str] = param("all-linear", doc="modules to adapt")
     max_steps: int | None = param(None, Interval(1, 10_000_000), doc="stop after this many optimiser steps")
     seed: int = param(0, doc="training seed")
+    method: str = param(
+        "sft", OneOf(("sft", "dpo")), doc="sft: chat examples; dpo: preference pairs (preferences.jsonl)"
+    )
+    dpo_beta: float = param(0.1, Interval(0, 100, "neither"), doc="dpo: how far the model may move from its base")
 
 
 #: Registry key -> the settings of the built-in trainers. Plugin trainers' options are checked

@@ -108,3 +108,60 @@ def test_train_cli_keeps_the_adapter_in_the_run_and_names_it(tmp_path: Path, cap
     assert spec["hyperparameters"]["target_modules"] == ["q_proj", "v_proj"]
     assert main(["status", str(run)]) == 0
     assert "succeeded" in capsys.readouterr().out
+
+
+def _preference(i: int) -> dict:
+    return {
+        "input": {"messages": [{"role": "system", "content": "You are Mori."}, {"role": "user", "content": f"hi {i}"}]},
+        "preferred_output": [{"role": "assistant", "content": f"Hey friend {i}! ☕"}],
+        "non_preferred_output": [{"role": "assistant", "content": f"As an AI language model, hello {i}."}],
+    }
+
+
+def test_preference_pairs_are_checked_as_the_conversations_they_complete(tmp_path: Path) -> None:
+    from vector_trainer.pipeline.trainers.preference_rows import check_preference
+
+    assert check_preference(_preference(0)) == []
+    same = {**_preference(0), "non_preferred_output": _preference(0)["preferred_output"]}
+    assert check_preference(same) == ["'preferred_output' and 'non_preferred_output' are the same answer"]
+    assert "'input' must be" in check_preference({**_preference(0), "input": {"messages": []}})[0]
+    wrong_role = {**_preference(0), "preferred_output": [{"role": "user", "content": "x"}]}
+    assert "must hold an assistant message" in check_preference(wrong_role)[0]
+    trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs", method="dpo")
+    with pytest.raises(InputError, match=r"golden.jsonl:1: not a valid preference pair \(method dpo\)"):
+        trainer.prepare_data(chat_file(tmp_path / "golden.jsonl"))
+    prefs = tmp_path / "preferences.jsonl"
+    prefs.write_text("".join(json.dumps(_preference(i)) + "\n" for i in range(4)), encoding="utf-8")
+    assert trainer.prepare_data(prefs) == str(prefs.resolve())
+    from vector_trainer.errors import ConfigError
+    from vector_trainer.extractor import DensityBasedExtractor
+    from vector_trainer.sources.memory import InMemoryLogs
+    from vector_trainer.synthesizer import RuleSetSynthesizer
+
+    pipeline = TrainingPipeline(DensityBasedExtractor(InMemoryLogs([])), RuleSetSynthesizer(), trainer)
+    with pytest.raises(ConfigError, match=r"trainer\.method: a run trains on chat examples"):
+        pipeline.run("fn", [], tmp_path / "run")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_dpo_step_on_the_preference_file(tmp_path: Path) -> None:
+    """Issue 27: the feedback's preference pairs train a LoRA adapter with TRL's DPOTrainer."""
+    require_modules(NEEDED, "pip install torch==2.13.0 '.[local]'")
+    from tiny_model import make_tiny_model
+
+    prefs = tmp_path / "preferences.jsonl"
+    rows = [_preference(i) for i in range(4)]
+    prefs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    texts = [m["content"] for r in rows for m in [*r["input"]["messages"], *r["preferred_output"]]]
+    model_dir = make_tiny_model(tmp_path / "tiny-llama", texts)
+    trainer = LocalLoRATrainer(
+        model=str(model_dir), jobs_dir=tmp_path / "jobs", max_steps=2, batch_size=2, lora_r=4, method="dpo"
+    )
+    summary = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(prefs, tmp_path / "run", wait=True)
+    train = summary["stages"]["train"]
+    assert train["status"] == "succeeded", json.dumps(summary, indent=1)
+    assert (Path(train["fine_tuned_model"]) / "adapter_config.json").exists()
+    job = json.loads((tmp_path / "jobs" / train["job_id"] / "job.json").read_text(encoding="utf-8"))
+    assert job["hyperparameters"]["method"] == "dpo" and job["hyperparameters"]["dpo_beta"] == 0.1
+

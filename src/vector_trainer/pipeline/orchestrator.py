@@ -126,6 +126,11 @@ class TrainingPipeline:
         """
         if self.extractor is None or self.synthesizer is None:
             raise ConfigError("TrainingPipeline.run needs an extractor and a synthesizer; use train() for a file")
+        if getattr(self.trainer, "hyperparameters", {}).get("method", "sft") != "sft":
+            raise ConfigError(
+                "trainer.method: a run trains on chat examples (method 'sft'); train a run's preferences.jsonl "
+                "with 'vectortrainer train <run>/preferences.jsonl --trainer local-lora --method dpo'"
+            )
         self.trainer.check_ready()
         run = RunDirectory(Path(output_dir), function_name, self.monitor)
         inputs: dict[str, TrainingInput] = {}

@@ -1,7 +1,7 @@
 """FR-3.4: local fine-tuning with LoRA (extra ``local``): TRL ``SFTTrainer`` + PEFT on the same
 chat JSONL, for any Hugging Face causal LM on disk. No dollars: the cost is compute time.
 
-A job runs as a detached child process (``python -m vector_trainer.pipeline.trainers.local_lora JOB_DIR``), so it
+A job runs as a detached child process (``python -m vector_trainer.pipeline.trainers.lora_job JOB_DIR``), so it
 behaves like a remote job: ``start_training`` returns at once, the pipeline polls
 ``get_status``, an interrupted CLI leaves it running and a re-run resumes polling, ``cancel``
 terminates it. Job directory::
@@ -19,7 +19,6 @@ Heavy libraries (torch, transformers, trl, peft, datasets) are imported only in 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.util
 import json
@@ -47,6 +46,7 @@ from vector_trainer.pipeline.trainers.chat_rows import (
     model_context,
     plan_max_length,
 )
+from vector_trainer.pipeline.trainers.preference_rows import check_preference, preference_rows
 
 _D = LocalLoRATrainerConfig
 REQUIRED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets")
@@ -89,6 +89,9 @@ class LocalLoRATrainer(BaseTrainer):
         target_modules: Modules to adapt (default ``all-linear``).
         max_steps: Stop after this many optimiser steps (``None``: run the epochs).
         seed: Training seed.
+        method: ``sft`` trains on chat examples (TRL ``SFTTrainer``); ``dpo`` on preference pairs
+            in OpenAI's format, such as a run's ``preferences.jsonl`` (TRL ``DPOTrainer``).
+        dpo_beta: DPO's beta: how far the tuned model may move from its base.
     """
 
     name: ClassVar[str] = "local-lora"
@@ -107,6 +110,8 @@ class LocalLoRATrainer(BaseTrainer):
         target_modules: str | list[str] = _D.target_modules,
         max_steps: int | None = _D.max_steps,
         seed: int = _D.seed,
+        method: str = _D.method,
+        dpo_beta: float = _D.dpo_beta,
     ) -> None:
         self.hyperparameters = {
             "n_epochs": n_epochs,
@@ -119,6 +124,8 @@ class LocalLoRATrainer(BaseTrainer):
             "target_modules": target_modules,
             "max_steps": max_steps,
             "seed": seed,
+            "method": method,
+            "dpo_beta": dpo_beta,
         }
         check_values(_D, "trainer", {"model": model, "jobs_dir": os.fspath(jobs_dir), **self.hyperparameters})
         self.model = model
@@ -131,17 +138,23 @@ class LocalLoRATrainer(BaseTrainer):
         return path
 
     def prepare_data(self, jsonl_path: str | os.PathLike[str], *, client_token: str | None = None) -> str:
-        """Validate the chat file; its file id is its absolute path.
+        """Validate the chat file (the preference file with ``method="dpo"``); its file id is its
+        absolute path.
 
         Raises:
             InputError: ``file:line`` of the first example that fails the format checks.
         """
         path = Path(jsonl_path).resolve()
+        dpo = self.hyperparameters["method"] == "dpo"
         count = 0
         for line_no, example in iter_jsonl(path):
-            errors = [i.message for i in check_example(example) if i.severity == "error"]
+            if dpo:
+                errors = check_preference(example)
+            else:
+                errors = [i.message for i in check_example(example) if i.severity == "error"]
             if errors:
-                raise InputError(f"{path}:{line_no}: not a valid chat example: {'; '.join(errors)}")
+                kind = "preference pair (method dpo)" if dpo else "chat example"
+                raise InputError(f"{path}:{line_no}: not a valid {kind}: {'; '.join(errors)}")
             count += 1
         if count == 0:
             raise InputError(f"{path}: no training examples")
@@ -168,7 +181,8 @@ class LocalLoRATrainer(BaseTrainer):
 
         base = resolve_base_model(str(self.model))
         tokenizer = load_tokenizer(base)
-        _, lengths = example_rows(iter_jsonl(training_file), tokenizer)
+        rows_of = preference_rows if self.hyperparameters["method"] == "dpo" else example_rows
+        _, lengths = rows_of(iter_jsonl(training_file), tokenizer)
         context = model_context(AutoConfig.from_pretrained(base), tokenizer)
         return plan_max_length(lengths, max_length, context, os.fspath(training_file))
 
@@ -210,7 +224,7 @@ class LocalLoRATrainer(BaseTrainer):
         atomic_write_json(job_dir / "status.json", {"status": "queued", "created_at": utc_now()})
         with (job_dir / "train.log").open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "vector_trainer.pipeline.trainers.local_lora", str(job_dir)],
+                [sys.executable, "-m", "vector_trainer.pipeline.trainers.lora_job", str(job_dir)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C on the CLI leaves the job running; re-run resumes
@@ -288,108 +302,3 @@ class LocalLoRATrainer(BaseTrainer):
 def _find_spec(name: str) -> Any:
     """Where an optional package is installed (``None`` if it is not); patched in tests."""
     return importlib.util.find_spec(name)
-
-
-# -- the child process ---------------------------------------------------------------------------
-
-
-def run_job(job_dir: Path) -> int:
-    """Train one job (runs in the child process). Returns the process exit code."""
-    spec = _read_json(job_dir / "job.json")
-    started = time.monotonic()
-    status: dict[str, Any] = {**_read_json(job_dir / "status.json"), "status": "running", "pid": os.getpid()}
-    status["started_at"] = utc_now()
-    atomic_write_json(job_dir / "status.json", status)
-    try:
-        device = _train(job_dir, spec)
-    except Exception as exc:
-        status.update(status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utc_now())
-        status["compute_seconds"] = round(time.monotonic() - started, 2)
-        atomic_write_json(job_dir / "status.json", status)
-        return 1
-    status.update(status="succeeded", finished_at=utc_now(), device=device)
-    status["compute_seconds"] = round(time.monotonic() - started, 2)
-    atomic_write_json(job_dir / "status.json", status)
-    return 0
-
-
-def _train(job_dir: Path, spec: dict[str, Any]) -> str:
-    import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
-
-    hp = spec["hyperparameters"]
-    tokenizer = load_tokenizer(spec["model"])
-    rows, lengths = example_rows(iter_jsonl(spec["training_file"]), tokenizer)
-    plan_max_length(lengths, hp["max_length"], None, spec["training_file"])  # planned by the parent; re-checked
-    model = AutoModelForCausalLM.from_pretrained(spec["model"])
-    metrics_path = job_dir / "metrics.jsonl"
-
-    class MetricsCallback(TrainerCallback):  # type: ignore[misc]
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
-            if logs and "loss" in logs:
-                row = {
-                    "step": state.global_step,
-                    "train_loss": float(logs["loss"]),
-                    "train_accuracy": logs.get("mean_token_accuracy"),
-                    "learning_rate": logs.get("learning_rate"),
-                    "epoch": logs.get("epoch"),
-                    "total_steps": state.max_steps,
-                }
-                with metrics_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(row) + "\n")
-
-    use_gpu = torch.cuda.is_available()
-    config = SFTConfig(
-        output_dir=str(job_dir / "checkpoints"),
-        num_train_epochs=hp["n_epochs"],
-        max_steps=hp["max_steps"] or -1,
-        per_device_train_batch_size=hp["batch_size"],
-        learning_rate=hp["learning_rate"],
-        max_length=hp["max_length"],
-        completion_only_loss=True,  # the loss is on each row's completion: the trained reply only
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        seed=hp["seed"],
-        use_cpu=not use_gpu,
-        disable_tqdm=True,
-    )
-    lora = LoraConfig(
-        r=hp["lora_r"],
-        lora_alpha=hp["lora_alpha"],
-        lora_dropout=hp["lora_dropout"],
-        target_modules=hp["target_modules"],
-        task_type="CAUSAL_LM",
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=lora,
-        callbacks=[MetricsCallback()],
-    )
-    trainer.train()
-    trainer.save_model(str(job_dir / "adapter"))
-    _write_loss_curve(job_dir)
-    return "cuda" if use_gpu else "cpu"
-
-
-def _write_loss_curve(job_dir: Path) -> None:
-    rows = []
-    metrics_path = job_dir / "metrics.jsonl"
-    if metrics_path.exists():
-        rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    tmp = job_dir / ".loss_curve.csv.tmp"
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "train_loss"])
-        writer.writerows([row["step"], row["train_loss"]] for row in rows)
-    os.replace(tmp, job_dir / "loss_curve.csv")
-
-
-if __name__ == "__main__":  # pragma: no cover - exercised through start_training in a child process
-    sys.exit(run_job(Path(sys.argv[1])))
