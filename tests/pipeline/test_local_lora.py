@@ -165,3 +165,20 @@ def test_a_dpo_step_on_the_preference_file(tmp_path: Path) -> None:
     job = json.loads((tmp_path / "jobs" / train["job_id"] / "job.json").read_text(encoding="utf-8"))
     assert job["hyperparameters"]["method"] == "dpo" and job["hyperparameters"]["dpo_beta"] == 0.1
 
+
+def test_a_job_whose_child_exited_without_a_word_is_failed_not_queued_forever(tmp_path: Path) -> None:
+    """Found running a bench: a child of this process that dies before writing its status stays
+    a zombie, and signal 0 still reaches a zombie, so the job read as queued forever."""
+    import subprocess
+    import sys
+    import time
+
+    trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs")
+    job = tmp_path / "jobs" / "lora-dead"
+    job.mkdir(parents=True)
+    (job / "job.json").write_text("{}", encoding="utf-8")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # exits at once; never waited for here
+    (job / "status.json").write_text(json.dumps({"status": "queued", "pid": child.pid}), encoding="utf-8")
+    time.sleep(0.5)
+    status = trainer.get_status("lora-dead")
+    assert status["status"] == "failed" and "died" in status["error"]

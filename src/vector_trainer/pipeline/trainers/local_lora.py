@@ -61,8 +61,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _pid_alive(pid: int | None) -> bool:
+    """Whether a job's process still runs. A child of this process that has exited stays a
+    zombie (signal 0 still reaches it) until it is reaped, so it is reaped here first."""
     if not pid:
         return False
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our child, exited just now
+    except ChildProcessError:
+        pass  # not our child (another CLI started it): ask the system
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
