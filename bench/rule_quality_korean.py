@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from vector_trainer.synthesizer import HookScriptGenerator, RuleSetSynthesizer
-from vector_trainer.synthesizer.hook import run_hook_file
+from vector_trainer.synthesizer.hook_file import run_hook_file
 from vector_trainer.types import FeedbackPair
 
 PARTICLES = ["", "께", "의", "들", "에게", "도", "랑", "한테", "이랑", "분들"]
