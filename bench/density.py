@@ -25,6 +25,12 @@ threshold-edge ties).
     python bench/density.py                  # 50k and 100k
     python bench/density.py --large          # also 200k
     python bench/density.py --sizes 20000 --numpy
+    python bench/density.py --gpu            # the torch engine on CUDA at 10^6 (issue 31)
+
+With ``--gpu`` each size is timed on the torch engine (density and 64-nearest lists, CUDA) beside
+its floor on the same device (the tiles' products alone), with the peak device memory; the
+engine is checked against the CPU exact engine on the first 20,000 rows (nodes whose count
+differs: threshold-edge ties; list similarities compared).
 """
 
 from __future__ import annotations
@@ -196,14 +202,64 @@ def extraction(X: np.ndarray, block: int, copies: int = 1) -> dict:
     }
 
 
+GPU_CHECK_ROWS = 20_000
+
+
+def gpu_report(X: np.ndarray, threshold: float) -> dict:
+    """The torch engine on CUDA against its product floor, and against the CPU engine."""
+    import torch
+
+    from vector_trainer.extractor.torch_engine import GPU_BLOCKS, TorchEngine
+
+    if not torch.cuda.is_available():
+        raise SystemExit("--gpu: torch sees no CUDA device")
+    TorchEngine("cuda").density(X[:5000], threshold)  # warm up the kernels
+    rows, cols = GPU_BLOCKS
+
+    def products(Xd: torch.Tensor) -> None:
+        for r0 in range(0, len(X), rows):
+            for c0 in range(0, len(X), cols):
+                (Xd[r0 : r0 + rows] @ Xd[c0 : c0 + cols].T).max()
+        torch.cuda.synchronize()
+
+    _, floor_s = timed(lambda: products(torch.from_numpy(X).cuda()))
+    torch.cuda.reset_peak_memory_stats()
+    result, engine_s = timed(lambda: TorchEngine("cuda").density(X, threshold))
+    peak = torch.cuda.max_memory_allocated() / 2**20
+    sub = X[:GPU_CHECK_ROWS]
+    gpu, cpu = TorchEngine("cuda").density(sub, threshold), ExactEngine().density(sub, threshold)
+    return {
+        "device": torch.cuda.get_device_name(),
+        "torch_engine_s": round(engine_s, 2),
+        "product_floor_s": round(floor_s, 2),
+        "engine_over_floor": round(engine_s / floor_s, 3),
+        "peak_device_memory_mib": round(peak),
+        "vectors_mib": round(X.nbytes / 2**20),
+        "mean_neighbours": round(float(result.neighbor_count.mean()), 1),
+        f"check_{GPU_CHECK_ROWS}_nodes_whose_count_differs": int((gpu.neighbor_count != cpu.neighbor_count).sum()),
+        f"check_{GPU_CHECK_ROWS}_max_density_difference": float(np.abs(gpu.density - cpu.density).max()),
+        f"check_{GPU_CHECK_ROWS}_max_list_similarity_difference": float(
+            np.abs(gpu.knn_similarity - cpu.knn_similarity).max()
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 100_000])
     parser.add_argument("--large", action="store_true", help="add 200,000")
     parser.add_argument("--numpy", action="store_true", help="also time the NumPy reductions")
     parser.add_argument("--block", type=int, default=DEFAULT_BLOCK)
+    parser.add_argument("--gpu", action="store_true", help="time the torch engine on CUDA (default size 10^6)")
     args = parser.parse_args()
     sizes = [*args.sizes, 200_000] if args.large else args.sizes
+    if args.gpu:
+        for n in args.sizes if args.sizes != [50_000, 100_000] else [1_000_000]:
+            X, origin = real_vectors(n)
+            threshold = choose_epsilon(X, "auto").threshold
+            report = {"n": n, "d": X.shape[1], "vectors": origin, "threshold": round(threshold, 4)}
+            print(json.dumps(report | gpu_report(X, threshold), indent=2), flush=True)
+        return
     for n in sizes:
         X, origin = real_vectors(n)
         threshold = choose_epsilon(X, "auto").threshold

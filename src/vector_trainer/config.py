@@ -120,7 +120,9 @@ class ExtractorConfig:
     min_cluster_size: int = param(3, Interval(2, 1_000_000), doc="a steady pick has this many logs within epsilon")
     dedup_threshold: float = param(0.98, Interval(0, 1, "right"), doc="similarity of near-duplicates")
     anomaly_quantile: float = param(0.25, Interval(0, 1), doc="density quantile of anomaly candidates")
-    engine: str = param("auto", OneOf(("auto", "exact", "faiss", "ray")), doc="neighbour engine")
+    engine: str = param(
+        "auto", OneOf(("auto", "exact", "torch", "faiss", "ray")), doc="neighbour engine (torch: exact, on a GPU)"
+    )
     ann_threshold: int = param(200_000, Interval(1, 10**12), doc="'auto' uses faiss above this many logs")
     ray_address: str = param("", doc="engine 'ray': cluster address (empty: RAY_ADDRESS, else a local Ray)")
     ray_cpus: int = param(0, Interval(0, 100_000), doc="engine 'ray': CPUs of a local Ray (0: all)")

@@ -121,7 +121,9 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         help=f"neighbours have sim >= 1 - epsilon, or 'auto' {_default(ExtractorConfig, 'epsilon')}",
     )
     p.add_argument("--top-k", type=int, help=f"most picks per strategy {_default(ExtractorConfig, 'top_k')}")
-    p.add_argument("--engine", choices=["auto", "exact", "faiss", "ray"], help=f"{_default(ExtractorConfig, 'engine')}")
+    p.add_argument(
+        "--engine", choices=options_of(ExtractorConfig, "engine"), help=f"{_default(ExtractorConfig, 'engine')}"
+    )
     p.add_argument("--ray-address", help="engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument(
         "--system-prompt", help="system message of every single-input example and of conversations logged without one"

@@ -7,6 +7,10 @@ from vector_trainer.errors import ConfigError, MissingDependencyError
 from vector_trainer.extractor.ann import FaissEngine
 from vector_trainer.extractor.engines import ExactEngine, NeighborEngine
 from vector_trainer.extractor.ray_engine import RayEngine
+from vector_trainer.extractor.torch_engine import TorchEngine, cuda_available
+
+#: ``auto`` looks for a GPU from this many nodes (importing torch to ask costs about a second).
+GPU_MIN_NODES = 20_000
 
 
 def make_engine(
@@ -17,24 +21,31 @@ def make_engine(
     ray_address: str = ExtractorConfig.ray_address,
     ray_cpus: int = ExtractorConfig.ray_cpus,
 ) -> NeighborEngine:
-    """Choose an engine by name; ``auto`` is exact up to ``ann_threshold`` nodes, faiss above
-    it when faiss is installed (otherwise exact, which is slower but still linear in memory);
-    ``ray`` is :class:`~.ray_engine.RayEngine` on ``ray_address`` (or a local Ray of ``ray_cpus``).
+    """Choose an engine by name; ``auto`` is the exact :class:`~.torch_engine.TorchEngine` on a
+    GPU when torch sees one and there are at least :data:`GPU_MIN_NODES` nodes, else exact up to
+    ``ann_threshold`` nodes, faiss above it when faiss is installed (otherwise exact, which is
+    slower but still linear in memory); ``torch`` is the torch engine on whatever device torch
+    has; ``ray`` is :class:`~.ray_engine.RayEngine` on ``ray_address`` (or a local Ray of
+    ``ray_cpus``).
 
     Raises:
         ConfigError: For an unknown engine name.
     """
     if name == "exact":
         return ExactEngine()
+    if name == "torch":
+        return TorchEngine()
     if name in {"faiss", "ann"}:
         return FaissEngine()
     if name == "ray":
         return RayEngine(address=ray_address or None, num_cpus=ray_cpus or None)
     if name == "auto":
+        if n >= GPU_MIN_NODES and cuda_available():  # below it the CPU pass takes seconds
+            return TorchEngine()
         if n > ann_threshold:
             try:
                 return FaissEngine()
             except MissingDependencyError:
                 return ExactEngine()
         return ExactEngine()
-    raise ConfigError(f"unknown neighbour engine '{name}'; choose auto, exact, faiss or ray")
+    raise ConfigError(f"unknown neighbour engine '{name}'; choose auto, exact, torch, faiss or ray")
