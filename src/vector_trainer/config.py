@@ -107,6 +107,10 @@ class EmbeddingConfig:
         None, NonEmpty(), doc="embedder 'local': a sentence-transformers model directory; 'openai': the model's name"
     )
     reembed: bool = param(False, doc="run/loop: embed each log's view as it is read, ignoring stored vectors")
+    cache: str = param(
+        os.path.join(".vectortrainer", "embeddings.db"),
+        doc="model embeddings kept by text hash (SQLite), so the same text is embedded once; empty: no cache",
+    )
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,8 @@ def embedding_choice(args: argparse.Namespace) -> tuple[Any, Any]:
     from vector_trainer.sources.views import EmbeddingView
 
     settings = embedding_config(args).embedding
-    return make_embedder(settings.embedder, model_path=settings.model), EmbeddingView.from_config(settings)
+    embedder = make_embedder(settings.embedder, model_path=settings.model, cache=settings.cache)
+    return embedder, EmbeddingView.from_config(settings)
 
 
 def cmd_ingest(args: argparse.Namespace, console: Console) -> int:

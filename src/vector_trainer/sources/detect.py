@@ -91,7 +91,7 @@ def open_source(
     from vector_trainer.sources.reembed import ReembeddedSource
     from vector_trainer.sources.views import EmbeddingView
 
-    embedder = make_embedder(embedding.embedder, model_path=embedding.model)
+    embedder = make_embedder(embedding.embedder, model_path=embedding.model, cache=embedding.cache)
     return ReembeddedSource(source, embedder, EmbeddingView.from_config(embedding))
 
 

@@ -141,6 +141,11 @@ class SentenceTransformerEmbedder:
     def name(self) -> str:
         return self._name
 
+    @property
+    def cache_identity(self) -> str:
+        """What a cached vector of this model is kept under: its name and where it was loaded from."""
+        return f"{self._name}@{os.path.abspath(self._model_path)}"
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
@@ -176,6 +181,11 @@ class OpenAIEmbedder:
     def name(self) -> str:
         return f"openai:{self.model}"
 
+    @property
+    def cache_identity(self) -> str:
+        """What a cached vector of this model is kept under: the model at its endpoint."""
+        return f"{self.name}@{self._client.base_url}"
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
@@ -192,7 +202,9 @@ class OpenAIEmbedder:
         return np.asarray(rows, dtype=np.float32)
 
 
-def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int = DEFAULT_HASHING_DIM) -> Embedder:
+def make_embedder(
+    kind: str = "auto", *, model_path: str | None = None, dim: int = DEFAULT_HASHING_DIM, cache: str | None = None
+) -> Embedder:
     """Build an embedder by name.
 
     Args:
@@ -203,6 +215,9 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
             name for ``openai`` (default ``text-embedding-3-small``; ``OPENAI_BASE_URL`` points
             at any OpenAI-compatible endpoint).
         dim: Dimension of the hashing embedder.
+        cache: A SQLite file keeping a model's vectors by text hash
+            (:class:`~vector_trainer.sources.embedding_cache.CachedEmbedder`); the hashing
+            embedder, as fast as a look-up, is never cached.
 
     Raises:
         ConfigError: For an unknown kind.
@@ -217,11 +232,18 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
             kind = "hashing"
     if kind == "hashing":
         return HashingEmbedder(dim)
+    model: Embedder
     if kind == "local":
-        return SentenceTransformerEmbedder(model_path)
-    if kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
-        return OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
-    raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
+        model = SentenceTransformerEmbedder(model_path)
+    elif kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
+        model = OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
+    else:
+        raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
+    if not cache:
+        return model
+    from vector_trainer.sources.embedding_cache import CachedEmbedder
+
+    return CachedEmbedder(model, cache)
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
