@@ -429,3 +429,20 @@ class TestSourcesAndBadInput:
     def test_not_a_source(self) -> None:
         with pytest.raises(InputError, match="not a log source"):
             DensityBasedExtractor(object())
+
+
+def test_the_seed_api_keeps_golden_data_inside_its_folder(tmp_path, monkeypatch) -> None:
+    """Issue 29: extract_golden_data wrote golden_data/<function_name>.jsonl unsanitised, so a
+    function named ../escaped wrote beside golden_data."""
+    from vector_trainer.sources.memory import InMemoryLogs
+    from vector_trainer.types import ExecutionLog
+
+    rng = np.random.default_rng(0)
+    monkeypatch.chdir(tmp_path)
+    for name in ("support_faq", "../escaped"):
+        logs = [ExecutionLog(f"u{i}", name, "SUCCESS", {"q": f"q{i}"}, f"a{i}", vector=rng.normal(size=8))
+                for i in range(30)]  # fmt: skip
+        path = DensityBasedExtractor(InMemoryLogs(logs), top_k=3).extract_golden_data(name)
+        assert path.resolve().parent == (tmp_path / "golden_data").resolve(), path
+    assert (tmp_path / "golden_data" / "support_faq.jsonl").is_file()
+    assert not (tmp_path / "escaped.jsonl").exists()

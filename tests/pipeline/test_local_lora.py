@@ -182,3 +182,19 @@ def test_a_job_whose_child_exited_without_a_word_is_failed_not_queued_forever(tm
     time.sleep(0.5)
     status = trainer.get_status("lora-dead")
     assert status["status"] == "failed" and "died" in status["error"]
+
+
+def test_a_damaged_status_file_is_named_not_read_as_queued(tmp_path: Path) -> None:
+    """Issue 29: a corrupt status.json used to read as {} (queued), so cancel stopped nothing."""
+    trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs")
+    job = tmp_path / "jobs" / "lora-x"
+    job.mkdir(parents=True)
+    (job / "job.json").write_text("{}", encoding="utf-8")
+    (job / "status.json").write_text('{"status": "running", "pid": ', encoding="utf-8")
+    with pytest.raises(TrainerError, match=r"status.json is damaged"):
+        trainer.get_status("lora-x")
+    with pytest.raises(TrainerError, match=r"status.json is damaged"):
+        trainer.cancel("lora-x")
+    (job / "status.json").write_text('{"status": "running", "pid": -1}', encoding="utf-8")
+    with pytest.raises(TrainerError, match="'pid' must be a process id, got -1; nothing stopped"):
+        trainer.cancel("lora-x")

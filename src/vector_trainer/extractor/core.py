@@ -9,6 +9,7 @@ report (:mod:`~vector_trainer.extractor.report`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from vector_trainer.types import ExecutionLog, GoldenCandidate
 _D = ExtractorConfig
 #: Where :meth:`DensityBasedExtractor.extract_golden_data` writes when no path is given.
 DEFAULT_GOLDEN_DIR = "golden_data"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,10 @@ class DensityBasedExtractor:
     ) -> Path:
         """Select and write golden data; returns the training JSONL path (FR-1.6).
 
-        ``output_path`` defaults to ``./golden_data/<function_name>.jsonl`` (the seed API's).
+        ``output_path`` defaults to ``./golden_data/<function_name>.jsonl`` (the seed API's); a name
+        that is not a plain file name (``../x``) becomes its safe :func:`~._layout.function_dirname`.
         """
-        path = Path(output_path) if output_path is not None else Path(DEFAULT_GOLDEN_DIR) / f"{function_name}.jsonl"
+        plain = _PLAIN_NAME.fullmatch(function_name) and ".." not in function_name
+        stem = function_name if plain else _layout.function_dirname(function_name)
+        path = Path(output_path) if output_path is not None else Path(DEFAULT_GOLDEN_DIR) / f"{stem}.jsonl"
         return self.extract(function_name, path, **kwargs).train_path

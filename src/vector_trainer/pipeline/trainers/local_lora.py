@@ -54,10 +54,22 @@ REQUIRED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A job file's object; ``{}`` while it does not exist yet.
+
+    Raises:
+        TrainerError: If it exists but is not a JSON object (every job file is written
+            atomically, so this is damage, never a file being written): a damaged status must
+            not read as "queued", or ``cancel`` would stop nothing.
+    """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as exc:
+        raise TrainerError(f"{path} is damaged ({exc}); restore it or remove the job directory") from None
+    if not isinstance(data, dict):
+        raise TrainerError(f"{path} is damaged (not a JSON object); restore it or remove the job directory")
+    return data
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -297,6 +309,8 @@ class LocalLoRATrainer(BaseTrainer):
         job_dir = self._job_dir(job_id)
         status = _read_json(job_dir / "status.json")
         pid = status.get("pid")
+        if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1):
+            raise TrainerError(f"{job_dir / 'status.json'}: 'pid' must be a process id, got {pid!r}; nothing stopped")
         if status.get("status") in ("queued", "running") and _pid_alive(pid):
             os.killpg(os.getpgid(pid), signal.SIGTERM)
         atomic_write_json(job_dir / "status.json", {**status, "status": "cancelled", "finished_at": utc_now()})
