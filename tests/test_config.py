@@ -94,6 +94,10 @@ def test_constructors_check_the_same_constraints() -> None:
         LocalLoRATrainer(model="m", lora_alpha=0)
     with pytest.raises(ConfigError, match=r"trainer\.max_budget_usd: must be >= 0, got nan"):
         OpenAITrainer(max_budget_usd=float("nan"))
+    from vector_trainer.pipeline import TrainingPipeline
+
+    with pytest.raises(ConfigError, match=r"pipeline\.poll_interval_s: must be in \[0, 86400\], got -5"):
+        TrainingPipeline(None, None, OpenAITrainer(), poll_interval_s=-5)  # issue 29: was accepted
 
 
 def test_each_trainer_gets_only_its_own_options(tmp_path: Path) -> None:

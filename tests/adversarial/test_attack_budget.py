@@ -85,3 +85,13 @@ def test_example_over_the_context_is_flagged(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"long\.jsonl: 1 of 12 examples are longer than .* \(lines 1\)"):
         check_context(estimate, str(path))
     check_context(estimate_cost(_chat_file(tmp_path / "short.jsonl"), "gpt-4o-mini", 1), "short.jsonl")
+
+
+def test_one_epoch_limit_for_the_trainer_and_the_cost_guard(tmp_path: Path) -> None:
+    """Issue 29: OpenAITrainer(n_epochs=40) was accepted (config allows 1..50, as OpenAI does),
+    then estimate() refused it (the guard's own limit was 25). Both read the one declaration."""
+    data = _chat_file(tmp_path / "t.jsonl")
+    trainer = OpenAITrainer(api_key=VALID_KEY, model="gpt-4o-mini", hyperparameters={"n_epochs": 40})
+    assert trainer.estimate(data).n_epochs == 40
+    with pytest.raises(ConfigError, match=r"trainer\.n_epochs"):
+        estimate_cost(data, "gpt-4o-mini", n_epochs=51)

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from vector_trainer._params import check_values
 from vector_trainer.chatml import MIN_TRAINING_EXAMPLES, check_example
+from vector_trainer.config import OpenAITrainerConfig
 from vector_trainer.errors import BudgetExceededError, ConfigError, InputError, UnknownModelError
 from vector_trainer.fileio import iter_jsonl
 from vector_trainer.pipeline.tokens import load_token_counter
@@ -33,6 +35,8 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 TOKENS_REPLY_PRIMING = 3
 DEFAULT_EPOCHS = 3
+#: The most epochs OpenAI's default rule chooses (an explicit ``n_epochs`` may go up to the
+#: limit declared once in ``OpenAITrainerConfig.n_epochs``).
 MIN_EPOCHS, MAX_EPOCHS = 1, 25
 MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 100, 25_000
 #: Top-level example keys whose definitions are billed with the example.
@@ -210,8 +214,8 @@ def estimate_cost(
         n_examples += 1
     if n_examples == 0:
         raise InputError(f"{file_name}: no training examples")
-    if n_epochs is not None and not (MIN_EPOCHS <= n_epochs <= MAX_EPOCHS):
-        raise InputError(f"n_epochs must be between {MIN_EPOCHS} and {MAX_EPOCHS}, got {n_epochs}")
+    if n_epochs is not None:
+        check_values(OpenAITrainerConfig, "trainer", {"n_epochs": n_epochs})
     epochs = n_epochs if n_epochs is not None else default_epochs(n_examples)
     total = per_epoch * epochs
     notes = [note] if note else []

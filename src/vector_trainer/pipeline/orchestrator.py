@@ -26,6 +26,7 @@ from vector_trainer._layout import (
     PROJECTION_FILENAME,
     RULES_FILENAME,
 )
+from vector_trainer._params import check_values
 from vector_trainer._shared import utc_now
 from vector_trainer.chatml import render_value
 from vector_trainer.config import PipelineConfig, RunConfig
@@ -92,6 +93,7 @@ class TrainingPipeline:
         live_dir: str | os.PathLike[str] = _D.live_dir,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        check_values(_D, "pipeline", {"register_golden": register_golden, "poll_interval_s": poll_interval_s})
         self.extractor = extractor
         self.synthesizer = synthesizer
         self.trainer = trainer
