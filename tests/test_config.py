@@ -64,7 +64,7 @@ def test_config_mirrors_every_constructor_argument_and_default(settings: type, c
         ("[extractor]\ntop_k = 0\n", r"extractor\.top_k: must be in \[1, 1000000\], got 0"),
         (
             "[extractor]\nengine = 'gpu'\n",
-            r"extractor\.engine: must be one of 'auto', 'exact', 'faiss', 'ray', got 'gpu'",
+            r"extractor\.engine: must be one of 'auto', 'exact', 'torch', 'faiss', 'ray', got 'gpu'",
         ),
         ("[extractor]\npage_size = 0\n", r"extractor\.page_size: must be in \[1, 100000\], got 0"),
         ("[synthesizer]\nmin_support = 0\n", r"synthesizer\.min_support: must be in \[1, 1000000\], got 0"),
