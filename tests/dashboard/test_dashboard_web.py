@@ -191,7 +191,8 @@ def test_the_gate_tab_shows_decisions_registry_and_cycles(looped: Path, monkeypa
         return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
 
     tables = [d.value for d in at.dataframe if {"metric", "candidate", "low", "high"} <= set(d.value.columns)]
-    assert [sorted(t["metric"]) for t in tables] == [["no_damage"], ["compliance", "similarity"]]  # hook, then model
+    hook_and_model = [["no_damage"], ["compliance", "exact", "similarity"]]
+    assert [sorted(t["metric"]) for t in tables] == hook_and_model
     assert all((t["n"] > 0).all() for t in tables)
     models = frame("model_id", "active", "provider")
     assert list(models["model_id"]) == ["m0001", "m0002"] and list(models["active"]) == [True, False]

@@ -187,11 +187,11 @@ def embedding_config(args: argparse.Namespace) -> Config:
 
 def embedding_choice(args: argparse.Namespace) -> tuple[Any, Any]:
     """``(embedder, view)`` of ``ingest``/``reembed`` (:func:`embedding_config`)."""
-    from vector_trainer.sources.embedders import make_embedder
+    from vector_trainer.sources.embedding_cache import configured_embedder
     from vector_trainer.sources.views import EmbeddingView
 
     settings = embedding_config(args).embedding
-    embedder = make_embedder(settings.embedder, model_path=settings.model, cache=settings.cache)
+    embedder = configured_embedder(settings.embedder, settings.model, settings.cache)
     return embedder, EmbeddingView.from_config(settings)
 
 

@@ -9,7 +9,7 @@ _EXPORTS = {
     "OpenAIChatModel": "vector_trainer.gate.models",
     "LocalChatModel": "vector_trainer.gate.local_model",
     "ModelError": "vector_trainer.gate.models",
-    "chat_model_for": "vector_trainer.gate.models",
+    "chat_model_for": "vector_trainer.gate.reach",
     "EvalExample": "vector_trainer.gate.evaluate",
     "Evaluation": "vector_trainer.gate.evaluate",
     "ModelEvaluator": "vector_trainer.gate.evaluate",

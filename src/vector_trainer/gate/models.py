@@ -7,7 +7,6 @@ The heavy libraries are imported on first use, never at import time.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from vector_trainer._shared import chat_client
@@ -136,24 +135,3 @@ class OpenAIChatModel:
                 redact(f"chat request to {waited} failed: {type(exc).__name__}: {exc}", self._api_key),
                 transient=is_transient(exc),
             ) from None
-
-
-def chat_model_for(
-    provider: str,
-    model: str,
-    *,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    timeout_s: float = GateConfig.timeout_s,
-    max_tokens: int = GateConfig.max_tokens,
-) -> ChatModel:
-    """How to reach a registered model: a ``local-lora`` model is loaded here (an adapter
-    directory, or a base model directory or id); any other provider's model is asked through an
-    OpenAI-compatible endpoint (``base_url``: OpenAI, vLLM, Ollama)."""
-    if provider == "local-lora":
-        from vector_trainer.gate.local_model import LocalChatModel
-
-        if (Path(model) / "adapter_config.json").is_file():
-            return LocalChatModel(adapter_dir=model, max_tokens=max_tokens)
-        return LocalChatModel(model, max_tokens=max_tokens)
-    return OpenAIChatModel(model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens)

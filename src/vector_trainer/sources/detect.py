@@ -87,11 +87,11 @@ def open_source(
     source = _open(config, create)
     if embedding is None or not embedding.reembed:
         return source
-    from vector_trainer.sources.embedders import make_embedder
+    from vector_trainer.sources.embedding_cache import configured_embedder
     from vector_trainer.sources.reembed import ReembeddedSource
     from vector_trainer.sources.views import EmbeddingView
 
-    embedder = make_embedder(embedding.embedder, model_path=embedding.model, cache=embedding.cache)
+    embedder = configured_embedder(embedding.embedder, embedding.model, embedding.cache)
     return ReembeddedSource(source, embedder, EmbeddingView.from_config(embedding))
 
 

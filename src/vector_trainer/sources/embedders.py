@@ -202,9 +202,7 @@ class OpenAIEmbedder:
         return np.asarray(rows, dtype=np.float32)
 
 
-def make_embedder(
-    kind: str = "auto", *, model_path: str | None = None, dim: int = DEFAULT_HASHING_DIM, cache: str | None = None
-) -> Embedder:
+def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int = DEFAULT_HASHING_DIM) -> Embedder:
     """Build an embedder by name.
 
     Args:
@@ -215,9 +213,6 @@ def make_embedder(
             name for ``openai`` (default ``text-embedding-3-small``; ``OPENAI_BASE_URL`` points
             at any OpenAI-compatible endpoint).
         dim: Dimension of the hashing embedder.
-        cache: A SQLite file keeping a model's vectors by text hash
-            (:class:`~vector_trainer.sources.embedding_cache.CachedEmbedder`); the hashing
-            embedder, as fast as a look-up, is never cached.
 
     Raises:
         ConfigError: For an unknown kind.
@@ -232,18 +227,11 @@ def make_embedder(
             kind = "hashing"
     if kind == "hashing":
         return HashingEmbedder(dim)
-    model: Embedder
     if kind == "local":
-        model = SentenceTransformerEmbedder(model_path)
-    elif kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
-        model = OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
-    else:
-        raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
-    if not cache:
-        return model
-    from vector_trainer.sources.embedding_cache import CachedEmbedder
-
-    return CachedEmbedder(model, cache)
+        return SentenceTransformerEmbedder(model_path)
+    if kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
+        return OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
+    raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vector_trainer.errors import InputError
-from vector_trainer.sources.embedders import Embedder
+from vector_trainer.sources.embedders import Embedder, HashingEmbedder, make_embedder
 
 #: Keys per look-up query (SQLite's bound-parameter limit is 32,766 in current builds).
 LOOKUP_BATCH = 900
@@ -98,3 +98,16 @@ class CachedEmbedder:
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[key] for key in keys])
+
+
+def with_cache(embedder: Embedder, cache: str | os.PathLike[str] | None) -> Embedder:
+    """``embedder`` behind a :class:`CachedEmbedder` on ``cache`` (none when ``cache`` is empty);
+    the hashing embedder, as fast as a look-up, is never cached."""
+    if not cache or isinstance(embedder, HashingEmbedder):
+        return embedder
+    return CachedEmbedder(embedder, cache)
+
+
+def configured_embedder(kind: str, model_path: str | None, cache: str | None) -> Embedder:
+    """The embedder ``[embedding]`` names (:func:`~.embedders.make_embedder`), cached as it says."""
+    return with_cache(make_embedder(kind, model_path=model_path), cache)
