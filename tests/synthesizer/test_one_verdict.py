@@ -96,6 +96,9 @@ def test_a_hook_that_fixes_none_of_its_pairs_is_never_activated(tmp_path: Path) 
     assert not idle.activated and "fix none of its 2 feedback pairs" in (idle.not_activated or "")
     assert [v.verdict for v in idle.self_test.verdicts] == ["unchanged", "unchanged"]
     assert out.read_text(encoding="utf-8") == before and len(list((tmp_path / ".hook_versions").glob("v*"))) == 1
+    closer = HookScriptGenerator().generate([_rule("r", "hrs", "hour")], out, feedback_pairs=pairs)
+    assert [v.verdict for v in closer.self_test.verdicts] == ["closer", "closer"]  # "wifi -> wi-Fi": still wrong
+    assert not closer.activated and "fix none of its 2 feedback pairs exactly" in (closer.not_activated or "")
     none = HookScriptGenerator().generate([], out, feedback_pairs=pairs)
     assert not none.activated and "would change nothing" in (none.not_activated or "")
     advised = HookScriptGenerator().generate([], out, feedback_pairs=pairs, extra_instructions=["Write hours."])

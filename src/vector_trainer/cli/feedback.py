@@ -19,8 +19,15 @@ from vector_trainer.errors import InputError
 
 #: Feedback pair numbers listed per rule in the synthesize table.
 MAX_PAIRS_SHOWN = 5
+#: Characters of a rule's target and replacement shown in the synthesize table.
+MAX_SHOWN_CHARS = 120
 #: Pairs the hook does not fix exactly listed by synthesize (all of them are in rules.json).
 MAX_VERDICTS_SHOWN = 20
+
+
+def _clipped(text: str) -> str:
+    """A rule's text as the table shows it: at most :data:`MAX_SHOWN_CHARS` (rules.json has it all)."""
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + f"... (+{len(text) - MAX_SHOWN_CHARS})"
 
 
 def _known_good(args: argparse.Namespace) -> list[str]:
@@ -92,9 +99,11 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.synthesizer.hook import HookScriptGenerator
 
     config = with_overrides(base_config(args), "synthesizer", min_support=args.min_support)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; --out takes the directory for the hook and rules.json")
     pairs = _pairs_of_function(args)
     result = build_synthesizer(config).synthesize(pairs, known_good=_known_good(args))
-    out = Path(args.out)
     hook = HookScriptGenerator(inject_instructions=config.synthesizer.inject_instructions).generate(
         result.rules,
         out / HOOK_FILENAME,
@@ -106,7 +115,7 @@ def cmd_synthesize(args: argparse.Namespace, console: Console) -> int:
     for rule in result.rules:
         if rule.rule_id in dropped:
             continue
-        target, replacement = rule.shown()
+        target, replacement = (_clipped(text) for text in rule.shown())
         shown = ", ".join(map(str, rule.pair_numbers[:MAX_PAIRS_SHOWN]))
         more = f" +{len(rule.sources) - MAX_PAIRS_SHOWN}" if len(rule.sources) > MAX_PAIRS_SHOWN else ""
         table.add_row(rule.kind.value, repr(target), repr(replacement), str(rule.support), shown + more)

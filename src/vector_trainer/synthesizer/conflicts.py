@@ -46,7 +46,7 @@ def _wins(a: Rule, b: Rule) -> tuple[Rule, Rule, str]:
     return (
         kept,
         dropped,
-        f"equal support {kept.support}; more recent (pair {kept.last_seen} > {dropped.last_seen})",
+        f"equal support {kept.support}; more recent (pair {kept.last_seen + 1} > {dropped.last_seen + 1}, 1-based)",
     )
 
 

@@ -28,9 +28,10 @@ from vector_trainer.types import FeedbackPair, Rule
 class PairVerdict:
     """What the hook makes of one feedback pair's bad output.
 
-    ``verdict`` is ``fixed`` (exactly the fixed output), ``closer`` (fewer edits from it) or
+    ``verdict`` is ``fixed`` (exactly the fixed output), ``closer`` (fewer edits from it),
     ``unchanged`` (the hook leaves the pair alone: no surface rule expresses its correction; it
-    still becomes a training example). A hook that moves a pair further away never ships.
+    still becomes a training example) or ``nothing to fix`` (its bad and fixed outputs are the
+    same). A hook that moves a pair further away never ships.
     """
 
     pair: int
@@ -93,18 +94,19 @@ def stress_inputs(rules: Sequence[Rule], pairs: Sequence[FeedbackPair]) -> list[
 
 
 def useless_reason(report: SelfTestReport, rules: int, instructions: bool) -> str | None:
-    """Why a hook learnt from feedback must not be activated, or ``None``: its rules bring none of
-    its own feedback pairs closer to their fix (or it has none) and no LLM instruction (which acts
-    on the prompt, where only the gate can judge it) comes with them. A hook generated without
-    feedback pairs is the caller's explicit choice and always activated."""
+    """Why a hook learnt from feedback must not be activated, or ``None``: its rules turn none of
+    its own feedback pairs exactly into their fix (or it has none), and no LLM instruction (which
+    acts on the prompt, where only the gate can judge it) comes with them. A hook that only brings
+    pairs closer is refused too: ``wifi -> wi-Fi`` is closer to ``Wi-Fi`` and still wrong. A hook
+    generated without feedback pairs is the caller's explicit choice and always activated."""
     if instructions or not report.pairs:
         return None
     if rules == 0:
         return "no rule survived synthesis and no instruction was proposed: the hook would change nothing"
-    if report.improved == 0:
+    if report.fixed_exactly == 0:
         return (
-            f"its {rules} rules fix none of its {report.pairs} feedback pairs (self-test: 0 closer to their fix); "
-            "the corrections still become training examples"
+            f"its {rules} rules fix none of its {report.pairs} feedback pairs exactly (self-test: {report.improved} "
+            "only closer to their fix); the corrections still become training examples"
         )
     return None
 
