@@ -84,3 +84,31 @@ def test_korean_sentence_rules_survive_trailing_emoji() -> None:
 )
 def test_japanese_targets_match_before_particles(text: str, expected: str) -> None:
     assert _apply([_replace("ファン", "ステラリ")], text) == expected
+
+
+def test_korean_corrections_seen_with_different_particles_are_one_general_rule() -> None:
+    """Found by a trial: 아메리카노를 -> 카페라테를 and 아메리카노가 -> 카페라테가 gave two
+    one-off sentence rules (the particle was part of each edit), and 고객 -> 손님 in two pairs
+    was widened into two unrelated phrases (two syllables counted as a short edit)."""
+    from vector_trainer.synthesizer import RuleSetSynthesizer
+    from vector_trainer.synthesizer.simulate import hook_outputs
+    from vector_trainer.types import FeedbackPair
+
+    drinks = [
+        FeedbackPair("아메리카노를 드릴까요?", "카페라테를 드릴까요?", sequence=0),
+        FeedbackPair("오늘은 아메리카노가 좋아요.", "오늘은 카페라테가 좋아요.", sequence=1),
+    ]
+    rules = RuleSetSynthesizer().synthesize(drinks).rules
+    assert [(r.target, r.replacement, r.scope) for r in rules] == [("아메리카노", "카페라테", "general")]
+    assert hook_outputs(rules, ["아메리카노 주세요", "아메리카노는 맛있어요", "아메리카노집"]) == [
+        "카페라테 주세요",
+        "카페라테는 맛있어요",
+        "아메리카노집",  # a compound: untouched
+    ]
+    guests = [
+        FeedbackPair("고객 여러분 감사합니다.", "손님 여러분 감사합니다.", sequence=0),
+        FeedbackPair("모든 고객 문의는 여기로.", "모든 손님 문의는 여기로.", sequence=1),
+    ]
+    rules = RuleSetSynthesizer().synthesize(guests).rules
+    assert [(r.target, r.replacement, r.scope) for r in rules] == [("고객", "손님", "general")]
+    assert hook_outputs(rules, ["고객센터에 전화하세요", "고객이 왔어요"]) == ["고객센터에 전화하세요", "손님이 왔어요"]

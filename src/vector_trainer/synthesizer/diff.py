@@ -8,6 +8,7 @@ similarity of the two texts' embeddings, and the edits at word/phrase level with
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -146,7 +147,7 @@ class FeedbackDiffAnalyzer:
         position = "start" if at_start else "end" if at_end else "middle"
         core = "".join(a[i1:i2]).strip() or "".join(b[j1:j2]).strip()
         is_replace = i1 != i2 and j1 != j2
-        short = len(core) < self.min_phrase_chars
+        short = display_width(core) < self.min_phrase_chars  # 고객 is a whole word, as "client" is
         if (position == "middle" and (i1 == i2 or short)) or (is_replace and short):
             # Widen to the nearest word on each side (those tokens are equal in both texts).
             while i1 > 0 and j1 > 0 and not _is_word(a[i1 - 1]):
@@ -166,9 +167,35 @@ class FeedbackDiffAnalyzer:
         at_start = i1 == 0 and j1 == 0
         at_end = i2 == len(a) and j2 == len(b)
         position = "start" if at_start else "end" if at_end else "middle"
-        before, after = "".join(a[i1:i2]), "".join(b[j1:j2])
+        before, after = without_shared_particle("".join(a[i1:i2]), "".join(b[j1:j2]))
         kind = "insert" if not before else "delete" if not after else "replace"
         return Edit(kind, before, after, position, len("".join(a[:i1])))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes: 2 for a wide character (Hangul, kana, CJK), else 1. A Hangul
+    syllable carries about what two Latin letters do, so short edits are judged alike."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+#: Characters of a Korean stem left after a shared particle is taken off (a one-syllable stem
+#: such as 바 in 바다 -> 하다 is a word's start, not a word).
+MIN_KOREAN_STEM = 2
+
+
+def without_shared_particle(before: str, after: str) -> tuple[str, str]:
+    """A Korean replacement with the particle chain both sides end in taken off
+    (아메리카노를 -> 카페라테를 becomes 아메리카노 -> 카페라테), so corrections seen with
+    different particles are one edit, and the hook's particle-aware matching applies it before
+    any particle. Anything else is returned as it is."""
+    after_stems = hook_template.korean_stems(after)
+    for stem in sorted(hook_template.korean_stems(before) - {before}, key=len):  # the longest chain first
+        chain = before[len(stem) :]
+        other = after[: len(after) - len(chain)]
+        long_enough = min(len(stem.strip()), len(other.strip())) >= MIN_KOREAN_STEM
+        if after.endswith(chain) and other in after_stems and other != stem and long_enough:
+            return stem, other
+    return before, after
 
 
 _SENTENCE = hook_template.SENTENCE

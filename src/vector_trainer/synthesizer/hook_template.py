@@ -255,7 +255,7 @@ def _sentence_key(sentence: str) -> str:
     return _SENTENCE_KEY + _TRAILING_DECORATION.sub("", sentence.strip()).casefold()
 
 
-def _stems(word: str) -> set[str]:
+def korean_stems(word: str) -> set[str]:
     """A Korean word with each particle chain it may end in taken off (its own form included)."""
     if not _HANGUL.search(word):
         return {word}
@@ -268,7 +268,7 @@ def text_keys(text: str) -> set[str]:
     looked up in."""
     words = WORD.findall(text.casefold())
     sentences = {_sentence_key(match.group(1)) for match in _SENTENCE_AT.finditer(text)}
-    stems = [_stems(word) for word in words]
+    stems = [korean_stems(word) for word in words]
     pairs = {words[i] + " " + stem for i in range(len(words) - 1) for stem in stems[i + 1]}
     return set().union(*stems) | pairs | sentences
 
