@@ -64,3 +64,39 @@ def test_an_unusable_cache_file_is_named(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database at all" * 100)
     with pytest.raises(InputError, match="not a usable embedding cache"):
         CachedEmbedder(Counting(), bad)
+
+
+def test_the_cache_is_never_the_store_or_a_link_and_damage_is_embedded_again(tmp_path: Path) -> None:
+    """Found by a trial: a cache path that was the store (or a link to it) crashed the import and
+    wrote a table into the store; a damaged vector was a traceback."""
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    with SQLiteLogStore(tmp_path / "logs.db"):
+        pass
+    with pytest.raises(InputError, match=r"is not an embedding cache \(it holds tables"):
+        CachedEmbedder(Counting(), tmp_path / "logs.db")
+    (tmp_path / "link.db").symlink_to(tmp_path / "logs.db")
+    with pytest.raises(InputError, match="must not be a symbolic link"):
+        CachedEmbedder(Counting(), tmp_path / "link.db")
+    model = Counting()
+    cache = CachedEmbedder(model, tmp_path / "c.db")
+    cache.embed(["a", "b"])
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        db.execute("UPDATE vectors SET vector = ?", (b"\x00" * 12,))  # wrong width, all zero
+    np.testing.assert_array_equal(cache.embed(["a", "b"]), HashingEmbedder(16).embed(["a", "b"]))
+    assert model.asked == ["a", "b", "a", "b"]
+
+
+def test_a_model_changed_in_place_or_another_of_the_same_folder_name_is_another_space(tmp_path: Path) -> None:
+    from vector_trainer.sources.embedders import model_fingerprint
+
+    model = tmp_path / "one" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text('{"pooling": "mean"}', encoding="utf-8")
+    before = model_fingerprint(str(model))
+    other = tmp_path / "two" / "model"
+    other.mkdir(parents=True)
+    (other / "config.json").write_text('{"pooling": "cls"}', encoding="utf-8")
+    assert model_fingerprint(str(other)) != before
+    (model / "config.json").write_text('{"pooling": "cls!"}', encoding="utf-8")
+    assert model_fingerprint(str(model)) != before

@@ -211,8 +211,10 @@ def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
         f"imported {summary.inserted} new and {summary.updated} updated logs{skipped} "
         f"({printable(', '.join(summary.functions)) or 'none new'}) into {args.store}"
     )
+    reused = getattr(embedder, "reused", 0)
+    cached = f" ({reused} of them from the cache {embedder.path})" if reused else ""
     vectors = (
-        f"{summary.embedded} embedded with {summary.embedder} from view {summary.view}"
+        f"{summary.embedded} embedded with {summary.embedder} from view {summary.view}{cached}"
         if summary.embedder
         else "vectors from the file"
     )

@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -115,6 +116,26 @@ class HashingEmbedder:
         return out
 
 
+#: Files of a model directory read for its fingerprint (a model has a few dozen).
+MAX_FINGERPRINT_FILES = 10_000
+
+
+def model_fingerprint(model_path: str) -> str:
+    """8 hex digits naming a model directory's content (each file's path, size and modification
+    time): two models in folders of the same name, or a model changed in place, get different
+    names, so their vectors never share a vector space or a cache entry. A hub id (not a
+    directory) is its own name."""
+    root = Path(model_path)
+    if not root.is_dir():
+        return hashlib.sha256(model_path.encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file())[:MAX_FINGERPRINT_FILES]
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:8]
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model (extra ``local``), e.g. a downloaded all-MiniLM-L6-v2.
 
@@ -132,7 +153,8 @@ class SentenceTransformerEmbedder:
         self._name = (
             PACKAGED_MODEL_NAME
             if model_path is None
-            else f"sentence-transformers:{os.path.basename(os.path.normpath(model_path))}"
+            else f"sentence-transformers:{os.path.basename(os.path.normpath(model_path))}@"
+            f"{model_fingerprint(model_path)}"
         )
         self._model_path = model_path or packaged_model_path()
         self._model = SentenceTransformer(self._model_path, device=device)

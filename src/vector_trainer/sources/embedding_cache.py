@@ -22,6 +22,8 @@ import numpy as np
 from vector_trainer.errors import InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder, make_embedder
 
+#: Seconds to wait for another process writing to the cache.
+BUSY_TIMEOUT_S = 30.0
 #: Keys per look-up query (SQLite's bound-parameter limit is 32,766 in current builds).
 LOOKUP_BATCH = 900
 _SCHEMA = """
@@ -32,6 +34,14 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (embedder, text_sha256)
 ) WITHOUT ROWID
 """
+
+
+def _usable(blob: bytes) -> bool:
+    """Whether a stored vector can be used (a damaged one is embedded again and replaced)."""
+    if not isinstance(blob, bytes) or not blob or len(blob) % 4:
+        return False
+    vector = np.frombuffer(blob, dtype=np.float32)
+    return bool(np.isfinite(vector).all() and np.any(vector))
 
 
 def _key(text: str) -> bytes:
@@ -56,14 +66,20 @@ class CachedEmbedder:
         self.embedded = 0
         self.reused = 0
         self.identity = str(getattr(inner, "cache_identity", inner.name))
+        fix = 'point [embedding] cache at a file of its own, or set cache = ""'
+        if self.path.is_symlink():
+            raise InputError(f"{self.path}: an embedding cache must not be a symbolic link; {fix}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(self.path) as db:
+            with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S) as db:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables - {"vectors"}:
+                    raise InputError(
+                        f"{self.path} is not an embedding cache (it holds tables {', '.join(sorted(tables))}); {fix}"
+                    )
                 db.execute(_SCHEMA)
         except sqlite3.Error as exc:
-            raise InputError(
-                f'{self.path}: not a usable embedding cache ({exc}); move it away or set [embedding] cache = ""'
-            ) from exc
+            raise InputError(f"{self.path}: not a usable embedding cache ({exc}); {fix}") from exc
 
     @property
     def name(self) -> str:
@@ -72,9 +88,18 @@ class CachedEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of ``texts``: cached ones read, the others embedded once each and stored."""
+        try:
+            return self._embed(texts)
+        except sqlite3.Error as exc:  # busy (another process writing), or damaged since opened
+            raise InputError(
+                f"{self.path}: the embedding cache cannot be used now ({exc}); retry, or set "
+                '[embedding] cache = "" to embed without it'
+            ) from exc
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         keys = [_key(text) for text in texts]
         found: dict[bytes, np.ndarray] = {}
-        with sqlite3.connect(self.path) as db:
+        with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S) as db:
             distinct = list(dict.fromkeys(keys))
             for start in range(0, len(distinct), LOOKUP_BATCH):
                 chunk = distinct[start : start + LOOKUP_BATCH]
@@ -83,7 +108,9 @@ class CachedEmbedder:
                     f"SELECT text_sha256, vector FROM vectors WHERE embedder = ? AND text_sha256 IN ({marks})",
                     [self.identity, *chunk],
                 )
-                found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
+                found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows if _usable(blob))
+            if len({len(vector) for vector in found.values()}) > 1:  # entries of other widths: none is trusted
+                found = {}
             missing = [key for key in distinct if key not in found]
             if missing:
                 first = {key: i for i, key in reversed(list(enumerate(keys)))}
