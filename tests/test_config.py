@@ -174,3 +174,11 @@ def test_every_toml_block_of_the_readme_is_a_valid_config() -> None:
     for block in blocks:
         config = config_from_dict(tomllib.loads(block), "README.md")
         assert config is not None
+
+
+def test_the_judge_metric_needs_a_judge() -> None:
+    """Found by a trial: metric = "judge" without judge_model asked every example of both
+    models, then decided nothing ("no 'judge' score") and exited 0."""
+    with pytest.raises(ConfigError, match=r"gate\.metric: 'judge' needs gate\.judge_model"):
+        config_from_dict({"gate": {"metric": "judge"}})
+    assert config_from_dict({"gate": {"metric": "judge", "judge_model": "judge-1"}}).gate.metric == "judge"

@@ -83,6 +83,11 @@ def resolve_base_model(model: str) -> str:
     source = gguf_file(model)
     if source is None:
         path = Path(model)
+        if not path.exists() and (model.startswith((".", "/", "~")) or model.endswith(".gguf")):
+            raise ConfigError(
+                f"trainer.model: no such model directory or GGUF file: {model} (a Hugging Face hub id such as "
+                "'HuggingFaceTB/SmolLM2-135M-Instruct' must already be in the local cache)"
+            )
         if path.exists() and not (path / "config.json").exists():
             raise ConfigError(
                 f"trainer.model: {model} is neither a Hugging Face model directory (config.json) nor a GGUF file"

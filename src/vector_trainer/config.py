@@ -262,6 +262,10 @@ class GateConfig:
     judge_model: str | None = param(None, NonEmpty(), doc="LLM judge model (pairwise, order-swapped); none if unset")
     judge_base_url: str | None = param(None, NonEmpty(), doc="the judge's OpenAI-compatible endpoint")
 
+    def __post_init__(self) -> None:
+        if self.metric == "judge" and not self.judge_model:  # else every answer is asked, then nothing decides
+            raise ConfigError("gate.metric: 'judge' needs gate.judge_model (an LLM judge's model id, --judge-model)")
+
 
 @dataclass(frozen=True)
 class LoopConfig:

@@ -127,6 +127,13 @@ def test_preference_pairs_are_checked_as_the_conversations_they_complete(tmp_pat
     assert "'input' must be" in check_preference({**_preference(0), "input": {"messages": []}})[0]
     wrong_role = {**_preference(0), "preferred_output": [{"role": "user", "content": "x"}]}
     assert "must hold an assistant message" in check_preference(wrong_role)[0]
+    wizard, user, said = ({"role": r, "content": "x"} for r in ("wizard", "user", "assistant"))
+    bad_prompt = {**_preference(0), "input": {"messages": [wizard, user]}}
+    assert check_preference(bad_prompt) == ["input.messages: message 0 has unrecognised role 'wizard'"]
+    ends_answered = {**_preference(0), "input": {"messages": [user, said]}}
+    assert check_preference(ends_answered) == [
+        "'input.messages' must end with a user (or tool) message, got role 'assistant'"
+    ]
     trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs", method="dpo")
     with pytest.raises(InputError, match=r"golden.jsonl:1: not a valid preference pair \(method dpo\)"):
         trainer.prepare_data(chat_file(tmp_path / "golden.jsonl"))

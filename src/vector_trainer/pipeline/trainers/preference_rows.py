@@ -20,23 +20,32 @@ SIDES = ("preferred_output", "non_preferred_output")
 
 
 def check_preference(row: Any) -> list[str]:
-    """What is wrong with one preference line (empty when it is valid)."""
+    """What is wrong with one preference line (empty when it is valid). A fault of the prompt is
+    named once, as ``input.messages``; a fault of one answer by its side."""
     if not isinstance(row, Mapping):
         return ["a preference line must be a JSON object"]
     prompt = row.get("input", {}).get("messages") if isinstance(row.get("input"), Mapping) else None
     if not isinstance(prompt, list) or not prompt:
         return ["'input' must be an object with a non-empty 'messages' list"]
     errors = []
+    last = prompt[-1].get("role") if isinstance(prompt[-1], Mapping) else None
+    if last not in ("user", "tool"):
+        errors.append(f"'input.messages' must end with a user (or tool) message, got role {last!r}")
+    found: dict[str, list[str]] = {}
     for side in SIDES:
         output = row.get(side)
         if not isinstance(output, list) or len(output) != 1 or not isinstance(output[0], Mapping):
             errors.append(f"'{side}' must be a list holding one assistant message")
-            continue
-        if output[0].get("role") != "assistant":
+        elif output[0].get("role") != "assistant":
             errors.append(f"'{side}' must hold an assistant message, got role {output[0].get('role')!r}")
-            continue
-        example = {"messages": [*prompt, dict(output[0])]}
-        errors += [f"{side}: {i.message}" for i in check_example(example) if i.severity == "error"]
+        else:
+            example = {"messages": [*prompt, dict(output[0])]}
+            found[side] = [i.message for i in check_example(example) if i.severity == "error"]
+    shared = [e for e in found.get(SIDES[0], []) if len(found) == 2 and e in found[SIDES[1]]]
+    errors += [f"input.messages: {e}" for e in shared]
+    answer = f"message {len(prompt)}"
+    for side, side_errors in found.items():
+        errors += [f"{side}: {e.replace(answer, 'the answer')}" for e in side_errors if e not in shared]
     if not errors and row["preferred_output"] == row["non_preferred_output"]:
         errors.append("'preferred_output' and 'non_preferred_output' are the same answer")
     return errors
