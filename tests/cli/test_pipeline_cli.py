@@ -165,8 +165,11 @@ def test_dashboard_plain_and_live() -> None:
             "run_dir": "runs/fn",
         }
     )
+    dashboard.on_stage_complete("synthesize", {"rules": 0, "self_test": {"fixed_exactly": 0, "pairs": 2},
+                                               "hook_not_activated": "its 1 rules fix none"})  # fmt: skip
     text = plain.getvalue()
     assert "extract: 2/4" in text and "Steady: 3 | Anomaly: 1 | Total: 4" in text and "runs/fn" in text
+    assert "fixes 0/2 pairs exactly | hook not activated" in text
     live = io.StringIO()
     dashboard = CLIDashboard(Console(file=live, force_terminal=True, width=120))
     dashboard.on_stage_start("extract")

@@ -153,9 +153,11 @@ def _stage_detail(stage: str, result: dict[str, Any]) -> str:
         steady, anomaly, total = result.get("steady", 0), result.get("anomaly", 0), result.get("examples", 0)
         return f"Steady: {steady} | Anomaly: {anomaly} | Total: {total}"
     if stage == "synthesize":
+        test = result.get("self_test") or {}
+        hook = result.get("hook_version") or ("not activated" if result.get("hook_not_activated") else "-")
         return (
             f"rules: {result.get('rules', 0)} | conflicts: {result.get('conflicts', 0)} | "
-            f"hook {result.get('hook_version') or '-'}"
+            f"fixes {test.get('fixed_exactly', 0)}/{test.get('pairs', 0)} pairs exactly | hook {hook}"
         )
     if stage == "train":
         cost = result.get("cost") or {}
