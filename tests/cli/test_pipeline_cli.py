@@ -366,3 +366,19 @@ def test_per_function_prompt_templates_and_system_prompts(tmp_path: Path, monkey
     args = ["run", "--config", str(config), "--store", ".vectortrainer/demo.db", "--out", "r3", "--function"]
     assert main([*args, "support_faq"]) == 1
     assert "uses {customer}, but the log's inputs are question, product" in capsys.readouterr().out
+
+
+def test_a_second_demo_says_the_logs_are_there(tmp_path: Path, monkeypatch) -> None:
+    """Found by a trial: a second 'run --demo' printed "demo: 0 logs of  in ..."."""
+    from vector_trainer.cli.commands import _prepare_demo
+    from vector_trainer.config import Config
+
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    _prepare_demo(Config(), console)
+    _prepare_demo(Config(), console)
+    first, second = out.getvalue().splitlines()
+    assert (
+        first.startswith("demo: 336 logs of ") and second == "demo: the demo logs are already in .vectortrainer/demo.db"
+    )

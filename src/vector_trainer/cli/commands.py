@@ -165,7 +165,11 @@ def _prepare_demo(config: Config, console: Console) -> Config:
     store_path = config.source.store if config.source.store != SourceConfig.store else DEMO_STORE
     with SQLiteLogStore(store_path) as store:
         summary = ingest_file(demo_file(DEMO_LOGS), store, HashingEmbedder(), vector_space=DEMO_VECTOR_SPACE)
-    console.print(f"demo: {summary.inserted + summary.updated} logs of {', '.join(summary.functions)} in {store_path}")
+    loaded = summary.inserted + summary.updated
+    if loaded:
+        console.print(f"demo: {loaded} logs of {', '.join(summary.functions)} in {store_path}")
+    else:  # a second demo: the store holds them already
+        console.print(f"demo: the demo logs are already in {store_path}")
     config = with_overrides(config, "source", store=store_path, kind="sqlite")
     if config.run.feedback is None:
         config = with_overrides(config, "run", feedback=str(demo_file(DEMO_FEEDBACK)))
