@@ -143,3 +143,26 @@ def test_a_messages_function_on_weaviate_is_a_conversation() -> None:
     conv = conversation_of(logs[0].inputs, logs[0].output)
     assert conv is not None and conv.messages[0].role == "system" and conv.messages[-1].role == "tool"
     assert logs[1].output == "reply 1"  # a text-only assistant message is stored as its text
+
+
+def test_golden_registration_never_guesses_when_the_store_cannot_answer() -> None:
+    """Issue 29: a failed existence query used to read as "not registered", and the log was
+    written again (backends such as LanceDB do not refuse the duplicate)."""
+    from vector_trainer.errors import VectorTrainerError
+
+    manager = _store_manager(3)
+    adapter = VectorWaveStoreAdapter(manager)
+    uuid = next(iter(adapter.iter_executions("answer"))).uuid
+    assert adapter.register_as_golden(uuid) is True and adapter.register_as_golden(uuid) is False
+    golden = manager.settings.GOLDEN_COLLECTION_NAME
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("weaviate at http://user:secret@db:8080 is not answering")
+
+    manager.store.query = down
+    with pytest.raises(VectorTrainerError, match="cannot check whether it is already golden") as caught:
+        adapter.register_as_golden(uuid)
+    assert "secret" not in str(caught.value)
+    assert len([r for r in manager.store.iterate(golden) if r.properties["original_uuid"] == uuid]) == 1
+    manager.store.collection_exists = lambda name: name != golden  # a fresh store: no golden collection yet
+    assert adapter.register_as_golden(uuid) is True

@@ -29,6 +29,7 @@ import numpy as np
 
 from vector_trainer.config import SourceConfig
 from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
+from vector_trainer.errors import VectorTrainerError, redact
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 #: Properties VectorWave writes itself (never captured inputs).
@@ -331,13 +332,32 @@ class VectorWaveStoreAdapter:
         candidates = [(str(r.uuid), r.vector) for r in records if r.properties.get("function_name") == function_name]
         return _cosine_hits(candidates, vector, min_similarity, limit)
 
+    def _golden_collection_missing(self) -> bool:
+        """Whether the store says its golden collection does not exist yet (``False`` when it cannot say)."""
+        exists = getattr(self._store, "collection_exists", None)
+        try:
+            return callable(exists) and not exists(self._golden)
+        except Exception:
+            return False
+
     def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:
         """Register once: a log already in the golden collection is skipped (``False``), since
-        not every backend refuses the duplicate itself."""
+        not every backend refuses the duplicate itself.
+
+        Raises:
+            VectorTrainerError: If the store cannot say whether the log is registered (and the
+                golden collection exists): nothing is written rather than perhaps a duplicate.
+        """
         try:
             existing = self._store.query(self._golden, filters={"original_uuid": str(log_uuid)}, limit=1)
-        except Exception:
-            existing = []
+        except Exception as exc:
+            if not self._golden_collection_missing():
+                raise VectorTrainerError(
+                    f"log {log_uuid}: cannot check whether it is already golden in '{self._golden}' "
+                    f"({redact(f'{type(exc).__name__}: {exc}')}); nothing was registered, run again when the store "
+                    "answers"
+                ) from None
+            existing = []  # no golden collection yet: nothing is registered
         if existing:
             return False
         return bool(self._manager.register_as_golden(log_uuid, note=note, tags=list(tags or [])))
