@@ -179,3 +179,11 @@ def test_a_store_reply_with_the_target_in_the_same_surrounding_words_is_evidence
     store = ["Please contact the helpdesk about loans, we reply fast.", "Write to the helpdesk anytime."]
     found = damaging([rule], known_good_index(store, pairs, pairs))
     assert found == {"r": (1, "Write to the helpdesk anytime.")}
+
+
+def test_a_pair_with_nothing_to_fix_is_named_and_not_counted_as_fixed(tmp_path: Path) -> None:
+    """Found by a trial: a pair whose bad and fixed outputs are the same counted as "fixed"."""
+    pairs = [FeedbackPair("open 9 hrs", "open 9 hours", sequence=0), FeedbackPair("same", "same", sequence=1)]
+    hook = HookScriptGenerator().generate([_rule("r", "hrs", "hours")], tmp_path / "h.py", feedback_pairs=pairs)
+    assert [v.verdict for v in hook.self_test.verdicts] == ["fixed", "nothing to fix"]
+    assert hook.self_test.fixed_exactly == 1 and hook.activated

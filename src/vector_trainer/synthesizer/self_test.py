@@ -153,7 +153,10 @@ def run_self_test(
             raise HookValidationError(
                 f"hook moves feedback pair {pair.sequence} further from its fixed output ({before} -> {after} edits)"
             )
-        verdict = "fixed" if out == pair.fixed_output else "closer" if after < before else "unchanged"
+        if before == 0:
+            verdict = "nothing to fix"
+        else:
+            verdict = "fixed" if out == pair.fixed_output else "closer" if after < before else "unchanged"
         verdicts.append(PairVerdict(pair.sequence, verdict, before, after))
     exact = sum(v.verdict == "fixed" for v in verdicts)
     improved = sum(v.edits_after < v.edits_before for v in verdicts)
