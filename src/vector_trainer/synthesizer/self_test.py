@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import Levenshtein
-
 from vector_trainer import _layout
 from vector_trainer.errors import HookValidationError
 from vector_trainer.synthesizer import hook_template
 from vector_trainer.synthesizer.hook_file import RUN_TIMEOUT_S, run_isolated
+from vector_trainer.synthesizer.simulate import edits_to_fix
 from vector_trainer.types import FeedbackPair, Rule
 
 
@@ -147,8 +146,7 @@ def run_self_test(
             )
     verdicts = []
     for pair, out in zip(pairs, outputs, strict=True):
-        before = Levenshtein.distance(pair.bad_output, pair.fixed_output)
-        after = Levenshtein.distance(out, pair.fixed_output)
+        before, after = edits_to_fix(pair, out)
         if after > before:
             raise HookValidationError(
                 f"hook moves feedback pair {pair.sequence} further from its fixed output ({before} -> {after} edits)"

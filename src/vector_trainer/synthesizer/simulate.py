@@ -39,11 +39,16 @@ def apply_rule_data(rules: tuple[dict[str, Any], ...], texts: Sequence[str]) -> 
     return [hook_template.apply_compiled(hook_template.select_rules(index, t), t, longest) for t in texts]
 
 
+def edits_to_fix(pair: FeedbackPair, output: str) -> tuple[int, int]:
+    """Edits from the pair's bad output, and from ``output``, to its fixed output: the measure
+    of both the self-test and its simulation here."""
+    return Levenshtein.distance(pair.bad_output, pair.fixed_output), Levenshtein.distance(output, pair.fixed_output)
+
+
 def _worse(rules: Sequence[Rule], pairs: Sequence[FeedbackPair]) -> tuple[FeedbackPair, int, int] | None:
     outputs = hook_outputs(rules, [p.bad_output for p in pairs])
     for pair, out in zip(pairs, outputs, strict=True):
-        before = Levenshtein.distance(pair.bad_output, pair.fixed_output)
-        after = Levenshtein.distance(out, pair.fixed_output)
+        before, after = edits_to_fix(pair, out)
         if after > before:
             return pair, before, after
     return None
@@ -56,9 +61,9 @@ def drop_harmful(rules: Sequence[Rule], pairs: Sequence[FeedbackPair]) -> tuple[
     kept, dropped = list(rules), []
     while kept and (found := _worse(kept, pairs)) is not None:
         pair, before, after = found
-        acting = [r for r in kept if hook_outputs([r], [pair.bad_output])[0] != pair.bad_output]
-        harm = {r.rule_id: Levenshtein.distance(hook_outputs([r], [pair.bad_output])[0], pair.fixed_output) - before
-                for r in acting}  # fmt: skip
+        alone = {r.rule_id: hook_outputs([r], [pair.bad_output])[0] for r in kept}
+        acting = [r for r in kept if alone[r.rule_id] != pair.bad_output]
+        harm = {r.rule_id: edits_to_fix(pair, alone[r.rule_id])[1] - before for r in acting}
         worst = max(acting, key=lambda r: harm[r.rule_id], default=None)
         culprits = [worst] if worst is not None and harm[worst.rule_id] > 0 else acting or kept
         reason = f"moves feedback pair {pair.sequence} further from its fixed output ({before} -> {after} edits)"
