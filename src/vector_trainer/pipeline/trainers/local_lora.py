@@ -53,7 +53,7 @@ REQUIRED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets")
 #: Used when the model's tokenizer has no chat template of its own.
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_job_file(path: Path) -> dict[str, Any]:
     """A job file's object; ``{}`` while it does not exist yet.
 
     Raises:
@@ -208,7 +208,7 @@ class LocalLoRATrainer(BaseTrainer):
     def find_job(self, client_token: str) -> str | None:
         """The job started with this token, if its process was launched."""
         job_id = f"lora-{client_token}"
-        status = _read_json(self.jobs_dir / job_id / "status.json")
+        status = read_job_file(self.jobs_dir / job_id / "status.json")
         return job_id if status.get("pid") else None
 
     def start_training(self, file_id: str, *, client_token: str | None = None, **hyperparameters: Any) -> str:
@@ -248,18 +248,18 @@ class LocalLoRATrainer(BaseTrainer):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C on the CLI leaves the job running; re-run resumes
             )
-        status = _read_json(job_dir / "status.json")
+        status = read_job_file(job_dir / "status.json")
         status.setdefault("pid", process.pid)
         atomic_write_json(job_dir / "status.json", {**status, "pid": process.pid})
         return job_id
 
     def get_status(self, job_id: str) -> dict[str, Any]:
         job_dir = self._job_dir(job_id)
-        status = _read_json(job_dir / "status.json")
+        status = read_job_file(job_dir / "status.json")
         state = status.get("status", "queued")
         if state in ("queued", "running") and status.get("pid") and not _pid_alive(status["pid"]):
             time.sleep(0.2)  # the child may be writing its final status right now
-            status = _read_json(job_dir / "status.json")
+            status = read_job_file(job_dir / "status.json")
             state = status.get("status", state)
             if state in ("queued", "running"):
                 status = {
@@ -307,7 +307,7 @@ class LocalLoRATrainer(BaseTrainer):
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         job_dir = self._job_dir(job_id)
-        status = _read_json(job_dir / "status.json")
+        status = read_job_file(job_dir / "status.json")
         pid = status.get("pid")
         if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1):
             raise TrainerError(f"{job_dir / 'status.json'}: 'pid' must be a process id, got {pid!r}; nothing stopped")

@@ -19,21 +19,15 @@ from typing import Any
 from vector_trainer._shared import utc_now
 from vector_trainer.fileio import atomic_write_json, iter_jsonl
 from vector_trainer.pipeline.trainers.chat_rows import example_rows, load_tokenizer, plan_max_length
+from vector_trainer.pipeline.trainers.local_lora import read_job_file
 from vector_trainer.pipeline.trainers.preference_rows import preference_rows
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def run_job(job_dir: Path) -> int:
     """Train one job (runs in the child process). Returns the process exit code."""
-    spec = _read_json(job_dir / "job.json")
+    spec = read_job_file(job_dir / "job.json")
     started = time.monotonic()
-    status: dict[str, Any] = {**_read_json(job_dir / "status.json"), "status": "running", "pid": os.getpid()}
+    status: dict[str, Any] = {**read_job_file(job_dir / "status.json"), "status": "running", "pid": os.getpid()}
     status["started_at"] = utc_now()
     atomic_write_json(job_dir / "status.json", status)
     try:
