@@ -1,26 +1,42 @@
-"""Embedding throughput, and what a second import of the same texts costs (issue 31).
+"""Embedding throughput beside the selection quality of the vectors made (issue 31).
 
-On the 10,003 Banking77 train queries of ``../shared/data`` (real short queries), in one run:
+In one run, on real text from ``../shared/data``:
 
-* **model**: the bundled all-MiniLM-L6-v2 (sentence-transformers, all cores) embedding every
-  text, no cache: texts/s;
-* **cache, cold**: the same through :class:`~vector_trainer.sources.embedding_cache.CachedEmbedder`
-  with an empty cache file (the model's work plus the writes);
-* **cache, warm**: the same texts again (a re-ingest, a ``reembed``): texts/s with no model call;
-* the steady coverage (the dev protocol of ``bench/selection_real.py``: 77 picks, intents
-  covered) from the vectors computed here, beside the shipped vectors' figure, and the largest
-  difference between the cached and the freshly computed vectors (0: the cache returns the
-  model's own vectors).
+* **short queries**: the 10,003 Banking77 train queries and the protocol's 200 NLU++ hotel
+  queries (``default_rng(0).choice(997, 200)``), 10,203 texts;
+* **conversations**: ``--conversations`` support conversations of ``bench/conversations.py``
+  (long system prompt, retrieved context, earlier turns in four languages, tool calls) on the
+  first train queries, each embedded as its ``history`` view (the last user turn and the turns
+  before it, 1,000 characters).
 
-    python bench/embed.py [--data ../shared/data] [--n 10003]
+Embedders, each the bundled all-MiniLM-L6-v2 on this machine's cores:
+
+* ``sentence-transformers encode, float32``: ``SentenceTransformer.encode`` as VectorTrainer
+  called it before issue 31 (the baseline);
+* ``VectorTrainer local, float32``: :class:`~vector_trainer.sources.embedders.SentenceTransformerEmbedder`
+  in float32 (texts tokenised once, batched by token count, inference mode);
+* ``VectorTrainer local, auto``: the same with ``precision = "auto"`` (bfloat16 where the CPU
+  multiplies it natively: AMX or AVX-512 BF16; float32 elsewhere, and the row says which).
+
+Timings are interleaved over ``--rounds`` rounds (the machine's speed drifts); each figure is
+the median round, each speed-up the median of the per-round ratios. For each embedder's vectors
+of the short queries: steady intents covered by 77 picks and anomaly P@200 (the dev protocol of
+``bench/selection_real.py``), beside the shipped vectors' figures and random picks, and the
+smallest cosine to the baseline's vector. Last, the embedding cache: a cold and a warm pass of
+the short queries (a re-ingest or ``reembed`` of the same texts).
+
+    python bench/embed.py [--data ../shared/data] [--rounds 3] [--conversations 2000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,34 +46,108 @@ from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines import normalize_rows
 from vector_trainer.sources.embedders import SentenceTransformerEmbedder
 from vector_trainer.sources.embedding_cache import CachedEmbedder
+from vector_trainer.sources.views import EmbeddingView
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from conversations import build_calls  # noqa: E402  (a sibling bench script)
+
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
 STEADY_PICKS = 77
+ANOMALY_PICKS = 200
+BASELINE = "sentence-transformers encode, float32"
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
-def coverage(X: np.ndarray, intents: list[str]) -> int:
+def steady_intents(X: np.ndarray, intents: np.ndarray) -> int:
     picks = DensityBasedExtractor(MemorySource(as_logs(X)), top_k=STEADY_PICKS).select_steady_state("fn")
     return len({intents[int(p.uuid)] for p in picks})
+
+
+def anomaly_precision(X: np.ndarray, is_new: np.ndarray) -> float:
+    picks = DensityBasedExtractor(MemorySource(as_logs(X)), top_k=ANOMALY_PICKS).select_anomalies("fn")
+    return float(is_new[[int(p.uuid) for p in picks]].sum()) / ANOMALY_PICKS
+
+
+def quality(X: np.ndarray, n_train: int, intents: np.ndarray) -> tuple[int, float]:
+    """(steady intents of 77 on the train rows, anomaly P@200 on all rows)."""
+    is_new = np.r_[np.zeros(n_train, bool), np.ones(len(X) - n_train, bool)]
+    return steady_intents(X[:n_train], intents), anomaly_precision(X, is_new)
+
+
+def timed_rounds(embedders: dict[str, Embed], texts: list[str], rounds: int) -> tuple[dict, dict]:
+    """Per embedder: the vectors and each round's seconds, rounds interleaved."""
+    seconds: dict[str, list[float]] = {name: [] for name in embedders}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(rounds):
+        for name, embed in embedders.items():
+            start = time.perf_counter()
+            vectors[name] = np.asarray(embed(texts), dtype=np.float32)
+            seconds[name].append(time.perf_counter() - start)
+    return vectors, seconds
+
+
+def speed_rows(seconds: dict[str, list[float]], count: int) -> list[dict]:
+    base = seconds[BASELINE]
+    return [
+        {
+            "embedder": name,
+            "texts_per_s": round(count / statistics.median(runs)),
+            "speedup_vs_baseline": round(statistics.median(b / r for b, r in zip(base, runs, strict=True)), 2),
+            "rounds_texts_per_s": [round(count / r) for r in runs],
+        }
+        for name, runs in seconds.items()
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--n", type=int, default=10_003, help="train queries embedded")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--conversations", type=int, default=2000)
     args = parser.parse_args()
     rows = json.loads((args.data / "banking77" / "banking77_rows.json").read_text(encoding="utf-8"))
-    shipped_all = np.load(args.data / "banking77" / "banking77_minilm_f16.npy").astype(np.float32)
-    train = [i for i, r in enumerate(rows) if r[2] == "train"][: args.n]
-    texts, intents = [rows[i][0] for i in train], [rows[i][1] for i in train]
-    model = SentenceTransformerEmbedder()
-    model.embed(texts[:64])  # load and warm up
+    bank = np.load(args.data / "banking77" / "banking77_minilm_f16.npy").astype(np.float32)
+    hotel_texts = json.loads((args.data / "nluplusplus_hotels" / "hotels_texts.json").read_text(encoding="utf-8"))
+    hotel_vectors = np.load(args.data / "nluplusplus_hotels" / "hotels_minilm_f16.npy").astype(np.float32)
+    train = [i for i, r in enumerate(rows) if r[2] == "train"]
+    hotel_rows = np.random.default_rng(0).choice(len(hotel_texts), ANOMALY_PICKS, replace=False)
+    texts = [rows[i][0] for i in train] + [hotel_texts[int(i)] for i in hotel_rows]
+    intents = np.asarray([rows[i][1] for i in train])
+    shipped = normalize_rows(np.vstack([bank[train], hotel_vectors[hotel_rows]]))
 
-    start = time.perf_counter()
-    fresh = model.embed(texts)
-    model_s = time.perf_counter() - start
+    baseline = SentenceTransformerEmbedder(precision="float32")
+    fast32 = SentenceTransformerEmbedder(precision="float32")
+    auto = SentenceTransformerEmbedder()
+    embedders: dict[str, Embed] = {
+        BASELINE: lambda t: baseline._model.encode(list(t), normalize_embeddings=True, convert_to_numpy=True),
+        "VectorTrainer local, float32": fast32.embed,
+        f"VectorTrainer local, auto ({auto.precision} here)": auto.embed,
+    }
+    for embed in embedders.values():
+        embed(texts[:64])  # load and warm up
+
+    vectors, seconds = timed_rounds(embedders, texts, args.rounds)
+    short = speed_rows(seconds, len(texts))
+    for row in short:
+        X = vectors[row["embedder"]]
+        row["steady_intents_of_77"], row["anomaly_p_at_200"] = quality(normalize_rows(X), len(train), intents)
+        row["min_cosine_to_baseline"] = round(float((X * vectors[BASELINE]).sum(axis=1).min()), 5)
+    steady_shipped, anomaly_shipped = quality(shipped, len(train), intents)
+    random_picks = np.random.default_rng(0).choice(len(train), STEADY_PICKS, replace=False)
+
+    view = EmbeddingView("history")
+    calls = build_calls([rows[i][0] for i in train[: args.conversations]], intents[: args.conversations].tolist())
+    conversation_texts = [view.text({"messages": c["messages"], "tools": c["tools"]}, c["reply"]) for c in calls]
+    conversation_vectors, conversation_seconds = timed_rounds(embedders, conversation_texts, max(1, args.rounds - 1))
+    conversations = speed_rows(conversation_seconds, len(conversation_texts))
+    for row in conversations:
+        row["min_cosine_to_baseline"] = round(
+            float((conversation_vectors[row["embedder"]] * conversation_vectors[BASELINE]).sum(axis=1).min()), 5
+        )
+
     with tempfile.TemporaryDirectory() as tmp:
-        cached = CachedEmbedder(model, Path(tmp) / "embeddings.db")
+        cached = CachedEmbedder(auto, Path(tmp) / "embeddings.db")
         start = time.perf_counter()
         cold = cached.embed(texts)
         cold_s = time.perf_counter() - start
@@ -65,14 +155,21 @@ def main() -> None:
         warm = cached.embed(texts)
         warm_s = time.perf_counter() - start
     report = {
-        "texts": len(texts),
-        "model_texts_per_s": round(len(texts) / model_s),
-        "cache_cold_texts_per_s": round(len(texts) / cold_s),
-        "cache_warm_texts_per_s": round(len(texts) / warm_s),
-        "warm_over_model_speedup": round(model_s / warm_s, 1),
-        "max_abs_difference_cached_vs_model": float(max(np.abs(cold - fresh).max(), np.abs(warm - fresh).max())),
-        "steady_intents_of_77_from_these_vectors": coverage(normalize_rows(fresh), intents),
-        "steady_intents_of_77_from_shipped_vectors": coverage(normalize_rows(shipped_all[train]), intents),
+        "machine_threads": __import__("torch").get_num_threads(),
+        "short_queries": {"texts": len(texts), "embedders": short},
+        "short_queries_shipped_vectors": {"steady_intents_of_77": steady_shipped, "anomaly_p_at_200": anomaly_shipped},
+        "short_queries_random_77_steady_intents": len(set(intents[random_picks].tolist())),
+        "conversations_history_view": {
+            "texts": len(conversation_texts),
+            "mean_characters": round(float(np.mean([len(t) for t in conversation_texts]))),
+            "embedders": conversations,
+        },
+        "cache": {
+            "cold_texts_per_s": round(len(texts) / cold_s),
+            "warm_texts_per_s": round(len(texts) / warm_s),
+            "warm_over_cold_speedup": round(cold_s / warm_s, 1),
+            "warm_equals_cold": bool(np.array_equal(cold, warm)),
+        },
     }
     print(json.dumps(report, indent=2))
 

@@ -106,6 +106,12 @@ class EmbeddingConfig:
     model: str | None = param(
         None, NonEmpty(), doc="embedder 'local': a sentence-transformers model directory; 'openai': the model's name"
     )
+    precision: str = param(
+        "auto",
+        OneOf(("auto", "float32", "bfloat16")),
+        doc="embedder 'local': weights' precision; auto: bfloat16 where the device multiplies it natively "
+        "(CUDA, a CPU with AMX or AVX-512 BF16), else float32",
+    )
     reembed: bool = param(False, doc="run/loop: embed each log's view as it is read, ignoring stored vectors")
     cache: str = param(
         os.path.join(".vectortrainer", "embeddings.db"),

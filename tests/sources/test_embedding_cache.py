@@ -48,7 +48,7 @@ def test_a_second_ingest_of_the_same_texts_embeds_nothing(tmp_path: Path, monkey
     from vector_trainer.sources import embedders
 
     model = Counting()
-    monkeypatch.setattr(embedders, "SentenceTransformerEmbedder", lambda path=None: model)
+    monkeypatch.setattr(embedders, "SentenceTransformerEmbedder", lambda path=None, **options: model)
     monkeypatch.chdir(tmp_path)
     rows = [{"function_name": "faq", "input": {"q": f"question {i % 5}"}, "output": f"a{i}", "status": "SUCCESS"}
             for i in range(12)]  # fmt: skip

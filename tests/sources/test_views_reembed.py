@@ -81,8 +81,10 @@ def test_repeated_identical_inputs_are_not_refused() -> None:
 def test_reembed_store_rewrites_every_vector_from_the_view(tmp_path: Path) -> None:
     with SQLiteLogStore(tmp_path / "logs.db") as store:
         ingest_file(_identical_vector_file(tmp_path / "logs.jsonl"), store, HashingEmbedder())
-        count, space = reembed_store(store, "chat", HashingEmbedder(), EmbeddingView())
+        seen: list[int] = []
+        count, space = reembed_store(store, "chat", HashingEmbedder(), EmbeddingView(), on_progress=seen.append)
         assert (count, space) == (40, "hashing-bow-384")
+        assert seen and seen[-1] == 40  # the bar's last step is every log
         assert store.vector_space("chat") == ("hashing-bow-384", 384)
         extractor = DensityBasedExtractor(store, top_k=5)
         assert len(extractor.select_steady_state("chat")) >= 3

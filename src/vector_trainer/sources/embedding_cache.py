@@ -1,7 +1,7 @@
 """Embeddings kept by text, so a re-ingest or a ``reembed`` of the same texts pays nothing.
 
 A model embeds the same text to the same vector, and embedding is the slow part of importing logs
-without vectors (about 440 short texts/s for MiniLM on two cores, a paid request for OpenAI).
+without vectors (about 1,000 short texts/s for MiniLM on two cores, a paid request for OpenAI).
 :class:`CachedEmbedder` wraps any embedder: each text is looked up by the SHA-256 of the text
 and the embedder's ``cache_identity`` (its name and where the model was loaded from, so two
 models never share vectors; the name where it has none) in a SQLite file. Only the texts never
@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vector_trainer.config import EmbeddingConfig
 from vector_trainer.errors import InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder, make_embedder
+from vector_trainer.sources.sentence_encoder import Progress
 
 #: Seconds to wait for another process writing to the cache.
 BUSY_TIMEOUT_S = 30.0
@@ -135,6 +137,10 @@ def with_cache(embedder: Embedder, cache: str | os.PathLike[str] | None) -> Embe
     return CachedEmbedder(embedder, cache)
 
 
-def configured_embedder(kind: str, model_path: str | None, cache: str | None) -> Embedder:
-    """The embedder ``[embedding]`` names (:func:`~.embedders.make_embedder`), cached as it says."""
-    return with_cache(make_embedder(kind, model_path=model_path), cache)
+def configured_embedder(settings: EmbeddingConfig, progress: Progress | None = None) -> Embedder:
+    """The embedder an ``[embedding]`` section names (:func:`~.embedders.make_embedder`), cached
+    as it says; ``progress`` hears a local model's ``(texts done, texts in all)``."""
+    embedder = make_embedder(
+        settings.embedder, model_path=settings.model, precision=settings.precision, progress=progress
+    )
+    return with_cache(embedder, settings.cache)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,16 +25,39 @@ from vector_trainer.sources.views import EmbeddingView, embed_logs, embedding_sp
 from vector_trainer.types import DatasetManagerProtocol, ExecutionLog, NeighborHit
 
 
-def _embedded(logs: Iterator[ExecutionLog], embedder: Embedder, view: EmbeddingView) -> Iterator[ExecutionLog]:
+def _embedded(
+    logs: Iterator[ExecutionLog],
+    embedder: Embedder,
+    view: EmbeddingView,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[ExecutionLog]:
+    done = 0
     while batch := list(itertools.islice(logs, EMBED_BATCH_SIZE)):
         vectors = embed_logs([(f"log {log.uuid}", log) for log in batch], embedder, view)
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(done)
         yield from (dataclasses.replace(log, vector=vector) for log, vector in zip(batch, vectors, strict=True))
 
 
 def reembed_store(
-    store: SQLiteLogStore, function_name: str, embedder: Embedder, view: EmbeddingView, *, page_size: int = 500
+    store: SQLiteLogStore,
+    function_name: str,
+    embedder: Embedder,
+    view: EmbeddingView,
+    *,
+    page_size: int = 500,
+    on_progress: Callable[[int], None] | None = None,
 ) -> tuple[int, str]:
     """Replace every vector of a function in the embedded store by ``view``'s text embedded.
+
+    Args:
+        store: The embedded store.
+        function_name: The function whose vectors are replaced.
+        embedder: Embeds the view's text.
+        view: Which text of a log is embedded.
+        page_size: Logs read per page.
+        on_progress: Called with the number of logs embedded so far after each batch.
 
     Returns:
         ``(logs re-embedded, the new space's name)``.
@@ -43,7 +66,7 @@ def reembed_store(
         InputError: Naming a log whose view text cannot be taken (view ``field`` without that input).
     """
     logs = store.iter_executions(function_name, batch_size=page_size)
-    vectors = {log.uuid: log.vector for log in _embedded(logs, embedder, view)}
+    vectors = {log.uuid: log.vector for log in _embedded(logs, embedder, view, on_progress)}
     space = embedding_space(embedder, view)
     return store.replace_vectors(function_name, vectors, space), space  # type: ignore[arg-type]
 
