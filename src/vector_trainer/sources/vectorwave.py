@@ -20,16 +20,19 @@ distance in Weaviate, squared L2 in LanceDB).
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from vector_trainer.config import SourceConfig
 from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
 from vector_trainer.errors import VectorTrainerError, redact
+from vector_trainer.sources.vector_pages import arrow_rows, extract_vector, page_vectors
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 #: Properties VectorWave writes itself (never captured inputs).
@@ -54,9 +57,16 @@ VECTORWAVE_STANDARD_PROPERTIES = frozenset(
 DEFAULT_EXECUTION_COLLECTION = "VectorWaveExecutions"
 DEFAULT_GOLDEN_COLLECTION = "VectorWaveGoldenDataset"
 DEFAULT_FUNCTION_COLLECTION = "VectorWaveFunctions"
-DEFAULT_VECTOR_NAME = "default"
 DEFAULT_FETCH_PAGE = SourceConfig.page_size
 NEAR_VECTOR_OVERFETCH = 4
+
+
+def _loads(text: str | bytes) -> Any:
+    """JSON text decoded in C (msgspec); what it refuses (``NaN``, ``Infinity``) by ``json``."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 def decode_return_value(raw: Any) -> Any:
@@ -64,24 +74,9 @@ def decode_return_value(raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
     try:
-        return json.loads(raw)
+        return _loads(raw)
     except json.JSONDecodeError:
         return raw
-
-
-def extract_vector(raw: Any) -> np.ndarray | None:
-    """The ``default`` vector of an object, or ``None`` if it has none (or only zeros, which is
-    how VectorWave Lite stores a row without a vector)."""
-    if raw is None:
-        return None
-    if isinstance(raw, Mapping):
-        raw = raw.get(DEFAULT_VECTOR_NAME, next(iter(raw.values()), None) if raw else None)
-        if raw is None:
-            return None
-    vector = np.asarray(raw, dtype=np.float64)
-    if vector.size == 0 or (np.all(np.isfinite(vector)) and not np.any(vector)):
-        return None
-    return vector
 
 
 def parameters_from_source(source_code: str, function_name: str) -> tuple[str, ...] | None:
@@ -141,7 +136,8 @@ def vectorwave_object_to_log(
     Args:
         uuid: The object's uuid.
         properties: Its properties.
-        vector: Its vector (list, ``{"default": [...]}`` or ``None``).
+        vector: Its vector (list, ``{"default": [...]}`` or ``None``), or the float32 array a
+            page conversion (:func:`~vector_trainer.sources.vector_pages.page_vectors`) made of it.
         parameters: The function's parameter names, when known: only those become inputs, in
             signature order. Otherwise every non-VectorWave property is taken as an input.
     """
@@ -159,8 +155,24 @@ def vectorwave_object_to_log(
         output=output,
         error_message=properties.get("error_message"),
         timestamp=_timestamp(properties.get("timestamp_utc")),
-        vector=extract_vector(vector),
+        vector=vector if isinstance(vector, np.ndarray) and vector.dtype == np.float32 else extract_vector(vector),
     )
+
+
+def _page_logs(
+    rows: Sequence[tuple[Any, Mapping[str, Any], Any]], parameters: Sequence[str] | None
+) -> list[ExecutionLog]:
+    """The logs of a page of ``(uuid, properties, raw vector)``, vectors converted in one pass."""
+    vectors = page_vectors([vector for _, _, vector in rows])
+    return [
+        vectorwave_object_to_log(uuid, properties, vector, parameters)
+        for (uuid, properties, _), vector in zip(rows, vectors, strict=True)
+    ]
+
+
+def _pages(rows: Iterator[tuple[Any, Mapping[str, Any], Any]], size: int) -> Iterator[list[Any]]:
+    while page := list(itertools.islice(rows, max(1, size))):
+        yield page
 
 
 def _cosine_hits(
@@ -227,9 +239,13 @@ class VectorWaveLegacyAdapter:
 
     def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
         parameters = self._parameters(function_name)
-        for obj in self._iter_all():
-            if obj.properties.get("function_name") == function_name:
-                yield vectorwave_object_to_log(obj.uuid, obj.properties, obj.vector, parameters)
+        rows = (
+            (obj.uuid, obj.properties, obj.vector)
+            for obj in self._iter_all()
+            if obj.properties.get("function_name") == function_name
+        )
+        for page in _pages(rows, batch_size):
+            yield from _page_logs(page, parameters)
 
     def near_vector(
         self, function_name: str, vector: Sequence[float], *, limit: int, min_similarity: float
@@ -274,10 +290,12 @@ class VectorWaveStoreAdapter:
         if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
             table = store._open(self._collection).to_arrow()
             for batch in table.to_batches(max_chunksize=batch_size):
-                for row in batch.to_pylist():
+                names = batch.schema.names
+                vectors = arrow_rows(batch.column("vector")) if "vector" in names else [None] * batch.num_rows
+                others = batch.select([name for name in names if name != "vector"]).to_pylist()
+                for row, vector in zip(others, vectors, strict=True):
                     payload = row.get("payload")
-                    properties = json.loads(payload) if payload else {}
-                    yield str(row["uuid"]), properties, row.get("vector")
+                    yield str(row["uuid"]), _loads(payload) if payload else {}, vector
             return
         client = getattr(store, "_client", None)
         if client is not None and hasattr(client, "collections"):
@@ -314,10 +332,13 @@ class VectorWaveStoreAdapter:
 
     def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
         parameters = self._parameters(function_name)
-        for uuid, properties, vector in self._rows_with_vectors(batch_size):
-            if properties.get("function_name") != function_name:
-                continue
-            yield vectorwave_object_to_log(uuid, properties, self._vector_of(uuid, vector), parameters)
+        rows = (
+            (uuid, properties, self._vector_of(uuid, vector))
+            for uuid, properties, vector in self._rows_with_vectors(batch_size)
+            if properties.get("function_name") == function_name
+        )
+        for page in _pages(rows, batch_size):
+            yield from _page_logs(page, parameters)
 
     def near_vector(
         self, function_name: str, vector: Sequence[float], *, limit: int, min_similarity: float

@@ -1,0 +1,98 @@
+"""A page of raw vectors turned into arrays in one vectorised pass (issue 31).
+
+A log source that hands vectors over as Python lists (VectorWave's Weaviate objects, a LanceDB
+page turned into rows) used to pay one ``np.asarray`` and one set of checks per log. Here a page
+is converted at once: rows of the same length become one float64 block, checked in bulk for the
+rules every source shares, and each usable row is handed on as a row of one float32 block, the
+form the extractor's own bulk check takes without copying element by element:
+
+* a missing vector, an empty one, and an all-zero finite one (how VectorWave Lite stores a row
+  without a vector) are ``None``;
+* a row that float32 cannot carry (non-finite, beyond float32's range, a norm that underflows)
+  stays float64, so the extractor names what is wrong with it;
+* anything that is not a flat list of numbers is converted alone, as before, so its error is
+  the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Name of VectorWave's default named vector.
+DEFAULT_VECTOR_NAME = "default"
+
+
+def default_vector(raw: Any) -> Any:
+    """The ``default`` entry of a named-vector mapping (the first one without it), else ``raw``."""
+    if isinstance(raw, Mapping):
+        return raw.get(DEFAULT_VECTOR_NAME, next(iter(raw.values()), None) if raw else None)
+    return raw
+
+
+def extract_vector(raw: Any) -> np.ndarray | None:
+    """The ``default`` vector of one object as float64, or ``None`` if it has none (or only zeros,
+    which is how VectorWave Lite stores a row without a vector)."""
+    raw = default_vector(raw)
+    if raw is None:
+        return None
+    vector = np.asarray(raw, dtype=np.float64)
+    if vector.size == 0 or (np.all(np.isfinite(vector)) and not np.any(vector)):
+        return None
+    return vector
+
+
+def block_vectors(block: np.ndarray) -> list[np.ndarray | None]:
+    """Each row of a 2-D numeric block as a log's vector (see the module docstring); a row is
+    usable by the rule of :func:`~vector_trainer._shared.array_problem`: a float32 squared norm
+    above 0 and finite."""
+    block = np.asarray(block, dtype=np.float64)
+    if block.shape[1] == 0:
+        return [None] * len(block)
+    with np.errstate(all="ignore"):
+        single = block.astype(np.float32)
+        square = np.einsum("ij,ij->i", single, single)
+        empty = np.isfinite(block).all(axis=1) & ~block.any(axis=1)
+    usable = (square > 0) & (square < np.inf)
+    rows: list[np.ndarray | None] = list(single)
+    for i in np.flatnonzero(~usable).tolist():
+        rows[i] = None if empty[i] else block[i]
+    return rows
+
+
+def page_vectors(raws: Sequence[Any]) -> list[np.ndarray | None]:
+    """The vectors of a page of raw vectors (lists, arrays, named-vector mappings or ``None``)."""
+    values = [default_vector(raw) for raw in raws]
+    out: list[np.ndarray | None] = [None] * len(values)
+    by_length: dict[int, list[int]] = {}
+    for i, value in enumerate(values):
+        if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1:
+            by_length.setdefault(len(value), []).append(i)
+        elif value is not None:
+            out[i] = extract_vector(value)
+    for indices in by_length.values():
+        try:
+            block = np.asarray([values[i] for i in indices], dtype=np.float64)
+        except (TypeError, ValueError):  # not all numbers: each alone, with its own error
+            block = None
+        if block is None or block.ndim != 2:
+            for i in indices:
+                out[i] = extract_vector(values[i])
+            continue
+        for i, vector in zip(indices, block_vectors(block), strict=True):
+            out[i] = vector
+    return out
+
+
+def arrow_rows(column: Any) -> list[Any]:
+    """The raw vectors of an Arrow vector column: rows of one array for LanceDB's fixed-size
+    lists of numbers (no Python floats made), Python values otherwise."""
+    import pyarrow as pa
+
+    if pa.types.is_fixed_size_list(column.type) and column.null_count == 0 and len(column):
+        values = column.flatten().to_numpy(zero_copy_only=False)
+        if np.issubdtype(values.dtype, np.number):
+            return list(values.reshape(len(column), column.type.list_size))
+    return list(column.to_pylist())
