@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -166,3 +167,37 @@ def test_golden_registration_never_guesses_when_the_store_cannot_answer() -> Non
     assert len([r for r in manager.store.iterate(golden) if r.properties["original_uuid"] == uuid]) == 1
     manager.store.collection_exists = lambda name: name != golden  # a fresh store: no golden collection yet
     assert adapter.register_as_golden(uuid) is True
+
+
+def test_a_failed_signature_lookup_is_asked_again(mocker) -> None:
+    """Issue 29: a functions collection that could not be read once (a timeout) no longer makes
+    the adapter infer inputs from properties for the rest of its life."""
+    manager = _store_manager(20)
+    adapter = as_dataset_manager(manager)
+    real_query = manager.store.query
+    mocker.patch.object(manager.store, "query", side_effect=TimeoutError("weaviate timed out"))
+    inferred = next(iter(adapter.iter_executions("answer")))
+    assert "team" in inferred.inputs  # no signature this time: every custom property is an input
+    mocker.patch.object(manager.store, "query", side_effect=real_query)
+    recovered = next(iter(adapter.iter_executions("answer")))
+    assert list(recovered.inputs) == ["question", "product"]  # the signature, asked again
+
+
+def test_the_legacy_adapter_asks_again_after_a_failed_lookup() -> None:
+    class Functions:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def iterator(self):
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("weaviate unreachable")
+            yield SimpleNamespace(properties={"function_name": "answer", "source_code": SOURCE})
+
+    functions = Functions()
+    manager = FakeLegacyManager([])
+    manager.client = SimpleNamespace(collections=SimpleNamespace(get=lambda name: functions))
+    adapter = VectorWaveLegacyAdapter(manager)
+    assert adapter._parameters("answer") is None
+    assert adapter._parameters("answer") == ("question", "product")
+    assert adapter._parameters("answer") == ("question", "product") and functions.calls == 2  # an answer is kept

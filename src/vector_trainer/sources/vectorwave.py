@@ -218,21 +218,24 @@ class VectorWaveLegacyAdapter:
             offset += len(objects)
 
     def _parameters(self, function_name: str) -> tuple[str, ...] | None:
-        if function_name not in self._signatures:
-            self._signatures[function_name] = None
-            client = getattr(self._manager, "client", None)
-            settings = getattr(self._manager, "settings", None)
-            name = getattr(settings, "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
-            try:
-                functions = client.collections.get(name)
-                for obj in functions.iterator():
-                    if obj.properties.get("function_name") == function_name:
-                        source = obj.properties.get("source_code") or ""
-                        self._signatures[function_name] = parameters_from_source(source, function_name)
-                        break
-            except Exception:  # no client, no collection, or an older schema: infer from properties
-                self._signatures[function_name] = None
-        return self._signatures[function_name]
+        """The function's parameter names from its recorded source, or ``None`` (inputs are then
+        inferred from properties). Only an answer is kept: a lookup that failed is asked again."""
+        if function_name in self._signatures:
+            return self._signatures[function_name]
+        client = getattr(self._manager, "client", None)
+        if client is None or not hasattr(client, "collections"):
+            return None
+        name = getattr(getattr(self._manager, "settings", None), "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
+        found = None
+        try:
+            for obj in client.collections.get(name).iterator():
+                if obj.properties.get("function_name") == function_name:
+                    found = parameters_from_source(obj.properties.get("source_code") or "", function_name)
+                    break
+        except Exception:  # unreachable, no collection, or an older schema: inferred this time, asked again
+            return None
+        self._signatures[function_name] = found
+        return found
 
     def list_functions(self) -> list[str]:
         return sorted({str(obj.properties.get("function_name", "")) for obj in self._iter_all()} - {""})
@@ -312,16 +315,19 @@ class VectorWaveStoreAdapter:
         return getattr(full, "vector", None) if full is not None else None
 
     def _parameters(self, function_name: str) -> tuple[str, ...] | None:
-        if function_name not in self._signatures:
-            self._signatures[function_name] = None
-            try:
-                records = self._store.query(self._functions, filters={"function_name": function_name}, limit=1)
-            except Exception:  # the functions collection is optional: infer from properties
-                records = []
-            for record in records:
-                source = record.properties.get("source_code") or ""
-                self._signatures[function_name] = parameters_from_source(source, function_name)
-        return self._signatures[function_name]
+        """The function's parameter names from its recorded source, or ``None`` (inputs are then
+        inferred from properties). Only an answer is kept: a lookup that failed is asked again."""
+        if function_name in self._signatures:
+            return self._signatures[function_name]
+        try:
+            records = self._store.query(self._functions, filters={"function_name": function_name}, limit=1)
+        except Exception:  # the functions collection is optional or unreachable now: asked again next time
+            return None
+        found = None
+        for record in records:
+            found = parameters_from_source(record.properties.get("source_code") or "", function_name)
+        self._signatures[function_name] = found
+        return found
 
     def list_functions(self) -> list[str]:
         names = {
