@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vector_trainer"
-MAX_MODULE_LINES = 400
 HEAVY = (
     "vectorwave", "openai", "streamlit", "torch", "faiss", "transformers", "sentence_transformers", "sklearn", "numba",
     "ray", "pyarrow",
@@ -109,13 +108,6 @@ def test_no_import_cycles() -> None:
     for module in graph:
         if module not in state:
             visit(module, [module])
-
-
-def test_modules_stay_small() -> None:
-    big = {
-        m: n for m, p in _modules().items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
-    }
-    assert not big, f"split these modules (over {MAX_MODULE_LINES} lines): {big}"
 
 
 def _loaded_after(statement: str) -> list[str]:

@@ -42,7 +42,7 @@ class Interval:
 
     def describe(self) -> str:
         """``in (0, 1]``, ``>= 1`` and the like."""
-        opening, closing = _BRACKETS[self.closed]
+        opening, closing = _BRACKETS[self.closed][0], _BRACKETS[self.closed][1]
         if self.high is None:
             return f"{'>=' if opening == '[' else '>'} {_number(self.low)}"
         if self.low is None:

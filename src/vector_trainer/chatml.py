@@ -200,6 +200,24 @@ def _tool_call_issue(call: Any) -> str | None:
     return None
 
 
+def _tool_calls_issues(index: int, calls: Any, called: set[str]) -> list[FormatIssue]:
+    """Issues of a message's ``tool_calls``; each well-formed call's id is added to ``called``."""
+    if calls is None:
+        return []
+    if not isinstance(calls, list) or not calls:
+        return [FormatIssue("error", f"message {index} 'tool_calls' must be a non-empty list")]
+    issues: list[FormatIssue] = []
+    for call in calls:
+        call_problem = _tool_call_issue(call)
+        if call_problem is None and call["id"] in called:
+            call_problem = f"tool call id {call['id']!r} is used twice"
+        if call_problem:
+            issues.append(FormatIssue("error", f"message {index}: {call_problem}"))
+        else:
+            called.add(call["id"])
+    return issues
+
+
 def _message_issues(index: int, message: Any, called: set[str]) -> list[FormatIssue]:
     if not isinstance(message, dict):
         return [FormatIssue("error", f"message {index} is not an object")]
@@ -215,19 +233,7 @@ def _message_issues(index: int, message: Any, called: set[str]) -> list[FormatIs
         issues.append(FormatIssue("error", f"message {index} ({role}) {problem}"))
     if ("weight" in message and message["weight"] not in (0, 1)) or isinstance(message.get("weight"), bool):
         issues.append(FormatIssue("error", f"message {index} weight must be 0 or 1"))
-    calls = message.get("tool_calls")
-    if calls is not None:
-        if not isinstance(calls, list) or not calls:
-            issues.append(FormatIssue("error", f"message {index} 'tool_calls' must be a non-empty list"))
-        else:
-            for call in calls:
-                call_problem = _tool_call_issue(call)
-                if call_problem is None and call["id"] in called:
-                    call_problem = f"tool call id {call['id']!r} is used twice"
-                if call_problem:
-                    issues.append(FormatIssue("error", f"message {index}: {call_problem}"))
-                else:
-                    called.add(call["id"])
+    issues += _tool_calls_issues(index, message.get("tool_calls"), called)
     answered = message.get("tool_call_id")
     if role == "tool" and (not isinstance(answered, str) or answered not in called):
         issues.append(FormatIssue("error", f"message {index} (tool) answers no earlier tool call"))

@@ -62,7 +62,7 @@ from vector_trainer.fileio import read_regular_text
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 #: Where ``vectortrainer demo`` loads the bundled logs.
 DEMO_STORE = os.path.join(".vectortrainer", "demo.db")

@@ -187,7 +187,8 @@ def parse_tool_call(raw: Any, where: str) -> ToolCall:
     """
     if not isinstance(raw, Mapping):
         raise ConversationError(f"{where} is not an object")
-    function = raw.get("function") if isinstance(raw.get("function"), Mapping) else raw
+    nested = raw.get("function")
+    function: Mapping[str, Any] = nested if isinstance(nested, Mapping) else raw
     name = function.get("name")
     if not isinstance(name, str) or not name:
         raise ConversationError(f"{where} has no function name")
@@ -206,6 +207,30 @@ def where_id(where: str) -> str:
     return "".join(ch for ch in where if ch.isdigit()) or "reply"
 
 
+def _message_content(content: Any, where: str, role: str) -> str | tuple[Mapping[str, Any], ...] | None:
+    """A message's content: text (text parts joined), or a user's parts when they hold images."""
+    if isinstance(content, list):
+        return _text_of_parts(content, where, keep_images=role == "user")
+    if content is not None and not isinstance(content, str):
+        raise ConversationError(f"{where} content must be a string or a list of parts")
+    return content
+
+
+def _message_calls(raw: Mapping[str, Any], where: str, role: str) -> tuple[ToolCall, ...]:
+    """A message's tool calls, the deprecated ``function_call`` read as one."""
+    calls_raw = raw.get("tool_calls") or []
+    if not isinstance(calls_raw, list):
+        raise ConversationError(f"{where} 'tool_calls' must be a list")
+    legacy = raw.get("function_call")
+    if legacy is not None and not calls_raw and role == "assistant":  # the deprecated form, as one tool call
+        if not isinstance(legacy, Mapping):
+            raise ConversationError(f"{where} 'function_call' must be an object")
+        calls_raw = [{"id": f"call_{where_id(where)}", "type": "function", "function": legacy}]
+    if calls_raw and role != "assistant":
+        raise ConversationError(f"{where} ({role}) has tool_calls; only assistant messages call tools")
+    return tuple(parse_tool_call(call, f"{where} tool_calls[{i}]") for i, call in enumerate(calls_raw))
+
+
 def parse_message(raw: Any, where: str) -> ChatMessage:
     """One chat message, checked (keys beyond OpenAI's chat shape are ignored).
 
@@ -218,25 +243,11 @@ def parse_message(raw: Any, where: str) -> ChatMessage:
     role = ROLE_ALIASES.get(role, role) if isinstance(role, str) else role
     if role not in ROLES:
         raise ConversationError(f"{where} has role {raw.get('role')!r}; use one of {', '.join(ROLES)}")
-    content = raw.get("content")
-    if isinstance(content, list):
-        content = _text_of_parts(content, where, keep_images=role == "user")
-    elif content is not None and not isinstance(content, str):
-        raise ConversationError(f"{where} content must be a string or a list of parts")
+    content = _message_content(raw.get("content"), where, role)
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise ConversationError(f"{where} 'name' must be a string")
-    calls_raw = raw.get("tool_calls") or []
-    if not isinstance(calls_raw, list):
-        raise ConversationError(f"{where} 'tool_calls' must be a list")
-    legacy = raw.get("function_call")
-    if legacy is not None and not calls_raw and role == "assistant":  # the deprecated form, as one tool call
-        if not isinstance(legacy, Mapping):
-            raise ConversationError(f"{where} 'function_call' must be an object")
-        calls_raw = [{"id": f"call_{where_id(where)}", "type": "function", "function": legacy}]
-    if calls_raw and role != "assistant":
-        raise ConversationError(f"{where} ({role}) has tool_calls; only assistant messages call tools")
-    calls = tuple(parse_tool_call(call, f"{where} tool_calls[{i}]") for i, call in enumerate(calls_raw))
+    calls = _message_calls(raw, where, role)
     call_id = raw.get("tool_call_id")
     if role == "function":  # the deprecated answer to a function_call: a tool message (linked by parse_messages)
         role, call_id = "tool", call_id if isinstance(call_id, str) and call_id else _FUNCTION_ANSWER

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ DEMO_VECTOR_SPACE = "all-MiniLM-L6-v2"
 
 def demo_file(name: str) -> Path:
     """A file of the bundled demo data."""
-    return Path(str(resources.files("vector_trainer").joinpath("demo", name)))
+    return Path(str(resources.files("vector_trainer") / "demo" / name))
 
 
 def trainer_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -286,11 +287,7 @@ def cmd_reembed(args: argparse.Namespace, console: Console) -> int:
             ) as progress:
                 task = progress.add_task(f"embedding {printable(function_name)}", total=store.count(function_name))
                 count, space = reembed_store(
-                    store,
-                    function_name,
-                    embedder,
-                    view,
-                    on_progress=lambda done, task=task: progress.update(task, completed=done),
+                    store, function_name, embedder, view, on_progress=partial(progress.update, task)
                 )
             console.print(f"{printable(function_name)}: {count:,} logs re-embedded into '{printable(space)}'")
     console.print(f"next: vectortrainer run --store {args.store}")

@@ -131,8 +131,9 @@ def render_golden(view: RunView) -> None:
 def _rule_row(rule: dict[str, Any]) -> dict[str, Any]:
     """A rule as a person reads it: readable target and replacement, 1-based feedback pair numbers
     (runs written before rules.json had ``shown`` and ``pairs`` fall back to the raw fields)."""
-    shown = rule.get("shown") if isinstance(rule.get("shown"), dict) else {}
-    sources = rule.get("sources") if isinstance(rule.get("sources"), list) else []
+    raw_shown, raw_sources = rule.get("shown"), rule.get("sources")
+    shown: dict[str, Any] = raw_shown if isinstance(raw_shown, dict) else {}
+    sources: list[Any] = raw_sources if isinstance(raw_sources, list) else []
     return {
         "kind": rule.get("kind"),
         "target": shown.get("target", rule.get("target")),

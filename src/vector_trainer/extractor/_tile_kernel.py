@@ -125,7 +125,7 @@ def _absorb(buf_sims, buf_cols, buf_len, floor, first_floor, k, row, sims, cols,
 
 
 @_jit
-def tile_pass(
+def tile_pass(  # noqa: C901 - one compiled loop over a tile; split, numba would not fuse it
     tile, t, row0, col0, with_columns, diagonal, density, count, buf_sims, buf_cols, buf_len, floor, first_floor, k
 ):  # fmt: skip
     """Edge sums and list candidates of one tile, rows ``row0..`` against columns ``col0..``.

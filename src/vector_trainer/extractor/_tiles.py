@@ -62,7 +62,9 @@ def single_threaded_blas(workers: int) -> Iterator[None]:
         yield
 
 
-def run_tiles(tiles: Sequence[Tile], work: Callable[[int, int], None], workers: int) -> None:
+def run_tiles(  # noqa: C901 - one scheduler loop whose locks and waits must be read together
+    tiles: Sequence[Tile], work: Callable[[int, int], None], workers: int
+) -> None:
     """Call ``work(i, j)`` for each tile, on up to ``workers`` threads; two tiles sharing a block
     never run at once, and a tile starts only after every earlier tile sharing a block with it.
 

@@ -132,6 +132,7 @@ class FaissEngine:
         ``max_probe_share`` of its cells to meet the targets (wide neighbourhoods: scanning that
         many cells costs more than exact blocked products)."""
         q = self.quality
+        assert q is not None, "the search quality is measured before the exact engine is chosen"
         exact = ExactEngine(knn=self.k).density(X, threshold)
         note = (
             f"exact: an IVF search of {q.nprobe}/{q.nlist} cells reached neighbour recall {q.recall:.4f} with "

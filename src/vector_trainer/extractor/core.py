@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from vector_trainer import _layout
 from vector_trainer._params import check_values
@@ -38,6 +38,9 @@ from vector_trainer.extractor.selection import select_anomalies, select_steady
 from vector_trainer.fileio import atomic_write_json, atomic_write_jsonl
 from vector_trainer.sources.detect import as_dataset_manager
 from vector_trainer.types import ExecutionLog, GoldenCandidate
+
+if TYPE_CHECKING:
+    from vector_trainer.sources.columnar import ParquetLogs
 
 _D = ExtractorConfig
 #: Where :meth:`DensityBasedExtractor.extract_golden_data` writes when no path is given.
@@ -374,7 +377,7 @@ class DensityBasedExtractor:
     ) -> dict[str, Any]:
         """2-D PCA of the function's graph for the dashboard (see :func:`pca_projection`)."""
         if is_distributed(self.engine, self.dataset_manager):
-            return sampled_projection(self.dataset_manager, function_name, labels, max_points)
+            return sampled_projection(cast("ParquetLogs", self.dataset_manager), function_name, labels, max_points)
         analysis = self.analyze(function_name)
         return pca_projection(analysis.vectors, analysis.uuids, labels, max_points=max_points)
 
@@ -382,7 +385,7 @@ class DensityBasedExtractor:
         """Outputs of the function's SUCCESS logs (on the distributed path, of a seeded sample of
         ``limit`` logs; in memory, all of them)."""
         if is_distributed(self.engine, self.dataset_manager):
-            return sampled_outputs(self.dataset_manager, function_name, limit)
+            return sampled_outputs(cast("ParquetLogs", self.dataset_manager), function_name, limit)
         return [log.output for log in self.analyze(function_name).logs]
 
     def extract_golden_data(

@@ -85,11 +85,10 @@ def extract_distributed(
         InputError: With ``strict``, for logs that cannot be graph nodes.
     """
     s = extractor.settings
-    engine = (
-        extractor.engine
-        if isinstance(extractor.engine, RayEngine)
-        else make_engine("ray", 0, ray_address=s.ray_address, ray_cpus=s.ray_cpus)
-    )
+    engine = extractor.engine
+    if not isinstance(engine, RayEngine):
+        engine = make_engine("ray", 0, ray_address=s.ray_address, ray_cpus=s.ray_cpus)
+        assert isinstance(engine, RayEngine)
     if engine.on_progress is None and task_progress is not None:
         engine = copy.copy(engine)  # the caller's engine keeps its own (absent) callback
         engine.on_progress = task_progress
@@ -211,10 +210,14 @@ def sampled_projection(
     logs = [log for log in source.logs_at(function_name, picked) if log.is_success and log.vector is not None]
     logs = [log for log in logs if vector_problem(log.vector) is None]  # graph nodes only
     chosen = [log for log in logs if log.uuid in labels] or logs  # the selected logs have the graph's dimension
-    dims = Counter(len(log.vector) for log in chosen)
+    dims = Counter(len(np.asarray(log.vector)) for log in chosen)
     dim = common_dimension(dims)
-    logs = [log for log in logs if len(log.vector) == dim]
-    X = normalize_rows(np.stack([log.vector for log in logs])) if logs else np.zeros((0, max(dim, 1)), np.float32)
+    logs = [log for log in logs if len(np.asarray(log.vector)) == dim]
+    X = (
+        normalize_rows(np.stack([np.asarray(log.vector) for log in logs]))
+        if logs
+        else np.zeros((0, max(dim, 1)), np.float32)
+    )
     projection = pca_projection(X, [log.uuid for log in logs], labels, max_points=max_points)
     return {**projection, "n_total": sum(f.rows for f in source.vector_files(function_name))}
 

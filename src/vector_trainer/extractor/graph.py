@@ -138,7 +138,7 @@ def _vector_reasons(logs: list[ExecutionLog]) -> list[str | None]:
         else:
             reasons[i] = vector_problem(vector)
     for rows in by_dim.values():
-        matrix = np.stack([logs[i].vector for i in rows])
+        matrix = np.stack([np.asarray(logs[i].vector) for i in rows])
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             norms = np.linalg.norm(matrix, axis=1)
         usable = np.isfinite(matrix).all(axis=1) & np.isfinite(norms) & (norms > 0)

@@ -42,7 +42,7 @@ def same_vector_share(
     rendered input) differs."""
     n = len(logs)
     rows = np.unique(np.linspace(0, n - 1, num=min(n, SAMPLE)).astype(np.int64))
-    sample = np.nan_to_num(np.asarray(vectors[rows], dtype=np.float32))
+    sample: np.ndarray = np.nan_to_num(np.asarray(vectors[rows], dtype=np.float32))
     norms = np.linalg.norm(sample, axis=1, keepdims=True)
     sample = sample / np.where(norms > 0, norms, 1.0)
     keyed = key or (lambda log: render_input(log.inputs))

@@ -126,7 +126,8 @@ def holdout_split(
 ) -> tuple[list[FeedbackPair], list[FeedbackPair]]:
     """``(to learn from, held out)``: every ``every``-th pair by a hash of its content, so a pair
     stays on the same side as feedback grows."""
-    learn, held = [], []
+    learn: list[FeedbackPair] = []
+    held: list[FeedbackPair] = []
     for pair in pairs:
         digest = hashlib.sha256(f"{pair.bad_output}\x00{pair.fixed_output}".encode("utf-8", "surrogatepass"))
         (held if int.from_bytes(digest.digest()[:8], "big") % every == 0 else learn).append(pair)
@@ -236,7 +237,9 @@ class ModelEvaluator:
         """``(to learn from, held out)`` by :func:`holdout_split` with ``holdout_every``."""
         return holdout_split(pairs, self.holdout_every)
 
-    def _compare(self, metric: str, candidate: Sequence[float], incumbent: Sequence[float]) -> PairedComparison:
+    def _compare(
+        self, metric: str, candidate: Sequence[float] | np.ndarray, incumbent: Sequence[float] | np.ndarray
+    ) -> PairedComparison:
         return paired_bootstrap(
             metric, candidate, incumbent, resamples=self.resamples, confidence=self.confidence, seed=self.seed
         )

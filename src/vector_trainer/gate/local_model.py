@@ -82,7 +82,7 @@ class LocalChatModel:
             tokenizer.padding_side = "left"  # generation continues every row from its own end
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
-            model = AutoModelForCausalLM.from_pretrained(base)
+            model: Any = AutoModelForCausalLM.from_pretrained(base)
             if self.adapter_dir is not None:
                 model = PeftModel.from_pretrained(model, str(self.adapter_dir))
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -46,8 +46,8 @@ class PairedComparison:
 
 def paired_bootstrap(
     metric: str,
-    candidate: Sequence[float],
-    incumbent: Sequence[float],
+    candidate: Sequence[float] | np.ndarray,
+    incumbent: Sequence[float] | np.ndarray,
     *,
     resamples: int = GateConfig.resamples,
     confidence: float = GateConfig.confidence,

@@ -111,7 +111,8 @@ def kept_training_input(run: RunDirectory) -> TrainingInput | None:
     train = run.dir / GOLDEN_FILENAME
     if not train.is_file() or sha256_file(train) != training.get("file_sha256"):
         return None
-    kept = run.state.get("extract") if isinstance(run.state.get("extract"), dict) else {}
+    extract = run.state.get("extract")
+    kept: dict[str, Any] = extract if isinstance(extract, dict) else {}
     validation = kept.get("validation_path")
     return TrainingInput(train, Path(validation) if validation else None, int(kept.get("examples", 0)))
 

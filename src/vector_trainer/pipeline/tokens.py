@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vector_trainer.errors import install_command
 from vector_trainer.fileio import atomic_write_bytes
@@ -83,7 +84,7 @@ def seed_tiktoken_cache(encoding_name: str) -> bool:
     return True
 
 
-def _get_encoding(name: str) -> object:
+def _get_encoding(name: str) -> Any:
     import tiktoken
 
     try:

@@ -228,7 +228,7 @@ class ParquetLogs:
             logs = [log for log in self.iter_executions(function_name) if log.vector is not None]
             if not logs:
                 raise EmptyDataError(f"function '{function_name}' has no logs with vectors to search")
-            index = VectorIndex([log.uuid for log in logs], np.stack([log.vector for log in logs]))
+            index = VectorIndex([log.uuid for log in logs], np.stack([np.asarray(log.vector) for log in logs]))
             self._indexes[function_name] = index
         return index.search_many(vectors, limit=limit, min_similarity=min_similarity)
 

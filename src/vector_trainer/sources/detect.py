@@ -26,7 +26,7 @@ def as_dataset_manager(manager: Any) -> DatasetManagerProtocol:
         InputError: If the object is none of the supported shapes.
     """
     if all(hasattr(manager, name) for name in ("iter_executions", "near_vector", "list_functions")):
-        return manager  # type: ignore[no-any-return]
+        return manager
     if hasattr(manager, "exec_col"):
         return VectorWaveLegacyAdapter(manager)
     if hasattr(manager, "store"):

@@ -170,6 +170,43 @@ def _field_hint(record: Mapping[str, Any]) -> str:
     return f"; did you mean {', '.join(renames)}?" if renames else ""
 
 
+def _record_inputs(record: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A record's ``input`` as named arguments (a string, an object, or a message list)."""
+    if "input" not in record or record["input"] is None:
+        raise _fail(where, "missing field 'input' (a string, or an object of named arguments)" + _field_hint(record))
+    raw_input = record["input"]
+    if isinstance(raw_input, str):
+        return {PLAIN_INPUT_KEY: raw_input}
+    if isinstance(raw_input, dict) and raw_input:
+        return dict(raw_input)
+    if isinstance(raw_input, list) and raw_input:
+        return {MESSAGES_KEY: raw_input}
+    raise _fail(where, "'input' must be a string, a non-empty object of named arguments, or a message list")
+
+
+def _record_status(record: Mapping[str, Any], where: str) -> str:
+    """A record's ``status``, upper-cased and known."""
+    status_raw = record.get("status")
+    if not isinstance(status_raw, str) or not status_raw.strip():
+        raise _fail(where, f"missing field 'status' (one of {', '.join(sorted(KNOWN_STATUSES))})")
+    status = status_raw.strip().upper()
+    if status not in KNOWN_STATUSES:
+        raise _fail(where, f"unknown status {status_raw!r}; use one of {', '.join(sorted(KNOWN_STATUSES))}")
+    return status
+
+
+def _record_uuid(raw_uuid: Any, where: str) -> str:
+    """A record's own ``uuid``, stripped and bounded."""
+    if not isinstance(raw_uuid, str):
+        raise _fail(where, "'uuid' must be a string")
+    log_uuid = raw_uuid.strip()
+    if not log_uuid:
+        raise _fail(where, "'uuid' is blank; give a real id, or leave the field out to derive one")
+    if len(log_uuid) > MAX_UUID_CHARS:
+        raise _fail(where, f"'uuid' is {len(log_uuid)} characters; at most {MAX_UUID_CHARS} are allowed")
+    return log_uuid
+
+
 def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     """Validate one raw record and turn it into an :class:`ExecutionLog` (vector possibly None).
 
@@ -188,23 +225,8 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
     function_name = record.get("function_name")
     if not isinstance(function_name, str) or not function_name.strip():
         raise _fail(where, "missing field 'function_name' (a non-empty string)" + _field_hint(record))
-    if "input" not in record or record["input"] is None:
-        raise _fail(where, "missing field 'input' (a string, or an object of named arguments)" + _field_hint(record))
-    raw_input = record["input"]
-    if isinstance(raw_input, str):
-        inputs: dict[str, Any] = {PLAIN_INPUT_KEY: raw_input}
-    elif isinstance(raw_input, dict) and raw_input:
-        inputs = dict(raw_input)
-    elif isinstance(raw_input, list) and raw_input:
-        inputs = {MESSAGES_KEY: raw_input}
-    else:
-        raise _fail(where, "'input' must be a string, a non-empty object of named arguments, or a message list")
-    status_raw = record.get("status")
-    if not isinstance(status_raw, str) or not status_raw.strip():
-        raise _fail(where, f"missing field 'status' (one of {', '.join(sorted(KNOWN_STATUSES))})")
-    status = status_raw.strip().upper()
-    if status not in KNOWN_STATUSES:
-        raise _fail(where, f"unknown status {status_raw!r}; use one of {', '.join(sorted(KNOWN_STATUSES))}")
+    inputs = _record_inputs(record, where)
+    status = _record_status(record, where)
     has_output, output = _parse_output(record, where)
     if status == STATUS_SUCCESS and (not has_output or output is None):
         raise _fail(where, "missing field 'output' (required for SUCCESS records)")
@@ -215,20 +237,10 @@ def parse_record(record: Mapping[str, Any], where: str) -> ExecutionLog:
         raise _fail(where, "'error_message' must be a string")
     raw_uuid = record.get("uuid")
     if raw_uuid in (None, ""):
-        digest_source = json.dumps(
-            [function_name, inputs, output, status, record.get("timestamp")],
-            sort_keys=True,
-            ensure_ascii=False,
-        )
-        log_uuid = content_uuid(digest_source)
-    elif isinstance(raw_uuid, str):
-        log_uuid = raw_uuid.strip()
-        if not log_uuid:
-            raise _fail(where, "'uuid' is blank; give a real id, or leave the field out to derive one")
-        if len(log_uuid) > MAX_UUID_CHARS:
-            raise _fail(where, f"'uuid' is {len(log_uuid)} characters; at most {MAX_UUID_CHARS} are allowed")
+        content = [function_name, inputs, output, status, record.get("timestamp")]
+        log_uuid = content_uuid(json.dumps(content, sort_keys=True, ensure_ascii=False))
     else:
-        raise _fail(where, "'uuid' must be a string")
+        log_uuid = _record_uuid(raw_uuid, where)
     return ExecutionLog(
         uuid=log_uuid,
         function_name=function_name.strip(),

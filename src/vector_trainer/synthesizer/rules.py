@@ -233,7 +233,6 @@ class RuleSetSynthesizer:
             active, repruned, outliers = prune_harmful(active, consistent, focus=added)
             pruned += repruned
             overruled |= outliers
-        overruled = sorted(overruled)
         order = sorted(active, key=application_key)
         instructions, withheld = self._instructions(usable, order, llm_log)
         return SynthesisResult(
@@ -243,7 +242,7 @@ class RuleSetSynthesizer:
             pruned=tuple(pruned),
             skipped=tuple(skipped),
             diffs=tuple(diffs),
-            overruled=tuple(overruled),
+            overruled=tuple(sorted(overruled)),
             instructions=instructions,
             llm=llm_log,
             damage=tuple(damage),

@@ -311,7 +311,7 @@ class LocalLoRATrainer(BaseTrainer):
         pid = status.get("pid")
         if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1):
             raise TrainerError(f"{job_dir / 'status.json'}: 'pid' must be a process id, got {pid!r}; nothing stopped")
-        if status.get("status") in ("queued", "running") and _pid_alive(pid):
+        if isinstance(pid, int) and status.get("status") in ("queued", "running") and _pid_alive(pid):
             os.killpg(os.getpgid(pid), signal.SIGTERM)
         atomic_write_json(job_dir / "status.json", {**status, "status": "cancelled", "finished_at": utc_now()})
         return {"id": job_id, "status": "cancelled"}

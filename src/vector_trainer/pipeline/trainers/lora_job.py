@@ -46,7 +46,7 @@ def run_job(job_dir: Path) -> int:
 def _metrics_callback(metrics_path: Path) -> Any:
     from transformers import TrainerCallback
 
-    class MetricsCallback(TrainerCallback):  # type: ignore[misc]
+    class MetricsCallback(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
             if logs and "loss" in logs:
                 row = {

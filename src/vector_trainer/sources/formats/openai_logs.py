@@ -12,7 +12,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from vector_trainer.errors import InputError
-from vector_trainer.sources.formats._shared import error_record, iso_from_unix, pick_function, reply_status
+from vector_trainer.sources.formats._shared import (
+    error_record,
+    iso_from_unix,
+    mapping_at,
+    pick_function,
+    reply_status,
+)
 from vector_trainer.types import STATUS_FAILURE
 
 
@@ -33,8 +39,8 @@ def from_request_log(
     request = raw.get("request")
     if not isinstance(request, Mapping) or "messages" not in request:
         raise InputError(f"{where}: 'request' must be the chat-completions request, with its 'messages'")
-    response = raw.get("response") if isinstance(raw.get("response"), Mapping) else {}
-    metadata = request.get("metadata") if isinstance(request.get("metadata"), Mapping) else {}
+    response = mapping_at(raw, "response")
+    metadata = mapping_at(request, "metadata")
     record: dict[str, Any] = {
         "function_name": pick_function(
             function_name, metadata.get("function_name"), metadata.get("feature"), metadata.get("name")

@@ -23,7 +23,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from vector_trainer.errors import InputError
-from vector_trainer.sources.formats._shared import error_record, iso_from_unix, pick_function, reply_status
+from vector_trainer.sources.formats._shared import (
+    error_record,
+    iso_from_unix,
+    mapping_at,
+    pick_function,
+    reply_status,
+)
 
 #: The event that carries a call's content when it is not on the span itself.
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
@@ -82,7 +88,7 @@ def unflatten(attrs: Mapping[str, Any], prefix: str) -> list[Any]:
                 break
         else:
             node[parts[-1]] = value
-    return _as_lists(root)  # type: ignore[return-value]
+    return _as_lists(root)
 
 
 def _as_lists(node: Any) -> Any:
@@ -120,7 +126,11 @@ def _from_parts(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [out]
 
 
-def _current(attrs: Mapping[str, Any]) -> tuple[list[Any], Any, list[Any], list[str]] | None:
+#: What a span's chat content is read as: messages, the reply, tools and finish reasons.
+Content = tuple[list[Any], Any, list[Any], list[Any]]
+
+
+def _current(attrs: Mapping[str, Any]) -> Content | None:
     raw_input = _json(attrs.get("gen_ai.input.messages"))
     if not isinstance(raw_input, list):
         return None
@@ -160,7 +170,7 @@ def _unwrap(item: Mapping[str, Any], wrapper: str | None) -> Mapping[str, Any]:
     return inner if isinstance(inner, Mapping) else {}
 
 
-def _flattened(attrs: Mapping[str, Any]) -> tuple[list[Any], Any, list[Any], list[str]] | None:
+def _flattened(attrs: Mapping[str, Any]) -> Content | None:
     for inputs, outputs, wrapper in (
         ("gen_ai.prompt.", "gen_ai.completion.", None),
         ("llm.input_messages.", "llm.output_messages.", "message"),
@@ -177,7 +187,7 @@ def _flattened(attrs: Mapping[str, Any]) -> tuple[list[Any], Any, list[Any], lis
 
 
 def _flat_tools(attrs: Mapping[str, Any]) -> list[Any]:
-    tools = []
+    tools: list[Any] = []
     for item in unflatten(attrs, "llm.request.functions."):
         if isinstance(item, Mapping) and item.get("name"):
             tools.append({**item, "parameters": _json(item.get("parameters"))} if "parameters" in item else dict(item))
@@ -208,7 +218,7 @@ def span_record(
         "uuid": f"{span.get('traceId', '')}-{span['spanId']}" if span.get("spanId") else None,
         "timestamp": iso_from_unix(span.get("startTimeUnixNano"), where, scale=1e9),
     }
-    status = span.get("status") if isinstance(span.get("status"), Mapping) else {}
+    status = mapping_at(span, "status")
     if status.get("code") in (STATUS_CODE_ERROR, "STATUS_CODE_ERROR") or attrs.get("error.type"):
         record.update(error_record(str(status.get("message") or attrs.get("error.type") or "span status ERROR")))
     elif reply is None:
