@@ -81,7 +81,9 @@ class SourceConfig:
     store: str = param(
         os.path.join(".vectortrainer", "logs.db"), NonEmpty(), doc="embedded store path (parquet: the directory)"
     )
-    page_size: int = param(DEFAULT_PAGE_SIZE, Interval(1, 100_000), doc="page size when reading the store")
+    page_size: int = param(
+        DEFAULT_PAGE_SIZE, Interval(1, 100_000), doc="vectorwave: objects fetched per request to its store"
+    )
 
 
 #: The text a log's vector embeds (:mod:`vector_trainer.sources.views`).

@@ -82,6 +82,17 @@ def test_interval_is_checked_before_any_cycle(tmp_path: Path, capsys) -> None:
         assert "loop.interval_s: must be in [1, 604800]" in capsys.readouterr().err
 
 
+def test_a_live_dir_the_loop_would_ignore_is_refused_by_name(tmp_path: Path, capsys) -> None:
+    """Issue 29: the loop replaced ``[pipeline] live_dir`` with --out without a word."""
+    config = tmp_path / "c.toml"
+    config.write_text('[pipeline]\nlive_dir = "elsewhere"\n', encoding="utf-8")
+    args = ["loop", "--once", "--config", str(config), "--store", str(tmp_path / "none.db"), "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pipeline.live_dir: the loop keeps live hooks and registries in its home" in err
+    assert "remove pipeline.live_dir or pass --out elsewhere" in err
+
+
 def test_a_huge_answer_is_truncated_with_a_note() -> None:
     answer = capped("x" * 50_000_000, max_tokens=512)
     assert len(answer) < 10_000 and answer.endswith("longer than max_tokens allows]")

@@ -201,3 +201,18 @@ def test_the_legacy_adapter_asks_again_after_a_failed_lookup() -> None:
     assert adapter._parameters("answer") is None
     assert adapter._parameters("answer") == ("question", "product")
     assert adapter._parameters("answer") == ("question", "product") and functions.calls == 2  # an answer is kept
+
+
+def test_source_page_size_is_the_vectorwave_fetch_size(monkeypatch) -> None:
+    """Issue 29: ``[source] page_size`` was declared, documented and read by nothing."""
+    from vector_trainer.config import SourceConfig
+    from vector_trainer.sources.detect import open_source
+
+    X, _ = clustered([25], dim=8, spread=0.3, seed=4)
+    manager = FakeLegacyManager([vectorwave_object(i, X[i].tolist()) for i in range(25)])
+    module = SimpleNamespace(VectorWaveDatasetManager=lambda: manager)
+    monkeypatch.setitem(sys.modules, "vectorwave", module)
+    source = open_source(SourceConfig(kind="vectorwave", page_size=7))
+    assert len(list(source.iter_executions("fn"))) == 25
+    assert {call["limit"] for call in manager.exec_col.query.calls} == {7}
+    assert len(manager.exec_col.query.calls) == 4  # 7 + 7 + 7 + 4

@@ -13,8 +13,8 @@ from rich.text import Text
 
 from vector_trainer._shared import printable
 from vector_trainer.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_STRICT, base_config, functions_to_run, run_config
-from vector_trainer.config import Config, with_overrides
-from vector_trainer.errors import InputError
+from vector_trainer.config import Config, PipelineConfig, with_overrides
+from vector_trainer.errors import ConfigError, InputError
 from vector_trainer.fileio import atomic_write_json
 
 
@@ -150,6 +150,24 @@ def fixes_every_pair(synthesis: dict[str, Any]) -> bool:
     )
 
 
+def _loop_config(args: argparse.Namespace) -> Config:
+    """The loop's configuration, checked before any cycle runs."""
+    # --interval is checked like [loop] interval_s (a number >= 1)
+    config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs, interval_s=args.interval)
+    # The loop keeps its cycles, live hooks and registries under --out: a live_dir set elsewhere
+    # would be ignored, so it is refused by name.
+    if config.pipeline.live_dir not in (PipelineConfig.live_dir, config.run.out):
+        raise ConfigError(
+            f"pipeline.live_dir: the loop keeps live hooks and registries in its home (--out "
+            f"{config.run.out}), not in {config.pipeline.live_dir!r}; remove pipeline.live_dir or pass --out "
+            f"{config.pipeline.live_dir}"
+        )
+    config = with_overrides(config, "pipeline", live_dir=config.run.out)
+    if config.extractor.validation_fraction == 0:  # the gate needs examples no model was trained on
+        config = with_overrides(config, "extractor", validation_fraction=config.gate.validation_fraction)
+    return config
+
+
 def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer loop``: check for new logs or feedback and run a gated cycle."""
     from vector_trainer.dashboard.terminal import CLIDashboard
@@ -159,12 +177,7 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.sources.detect import open_source
     from vector_trainer.synthesizer.feedback import load_feedback
 
-    # --interval is checked like [loop] interval_s (a number >= 1) before any cycle runs
-    config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs, interval_s=args.interval)
-    # The loop keeps its cycles, live hooks and registries under --out.
-    config = with_overrides(config, "pipeline", live_dir=config.run.out)
-    if config.extractor.validation_fraction == 0:  # the gate needs examples no model was trained on
-        config = with_overrides(config, "extractor", validation_fraction=config.gate.validation_fraction)
+    config = _loop_config(args)
     source = open_source(config.source, embedding=config.embedding)
     trainer = trainer_from_config(config.trainer)
     trainer.check_ready()

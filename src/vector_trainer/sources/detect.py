@@ -19,8 +19,12 @@ from vector_trainer.sources.vectorwave import VectorWaveLegacyAdapter, VectorWav
 from vector_trainer.types import DatasetManagerProtocol
 
 
-def as_dataset_manager(manager: Any) -> DatasetManagerProtocol:
+def as_dataset_manager(manager: Any, *, page_size: int = SourceConfig.page_size) -> DatasetManagerProtocol:
     """Wrap ``manager`` into the interface the extractor uses (duck typing, no imports).
+
+    Args:
+        manager: A log source, or a VectorWave dataset manager (0.2.x or 1.x).
+        page_size: Objects a VectorWave adapter fetches per request (``[source] page_size``).
 
     Raises:
         InputError: If the object is none of the supported shapes.
@@ -28,16 +32,16 @@ def as_dataset_manager(manager: Any) -> DatasetManagerProtocol:
     if all(hasattr(manager, name) for name in ("iter_executions", "near_vector", "list_functions")):
         return manager
     if hasattr(manager, "exec_col"):
-        return VectorWaveLegacyAdapter(manager)
+        return VectorWaveLegacyAdapter(manager, page_size=page_size)
     if hasattr(manager, "store"):
-        return VectorWaveStoreAdapter(manager)
+        return VectorWaveStoreAdapter(manager, page_size=page_size)
     raise InputError(
         f"{type(manager).__name__} is not a log source: pass a SQLiteLogStore, a VectorWaveDatasetManager "
         "(0.2.x with exec_col, or 1.x with store), or an object with iter_executions/near_vector/list_functions"
     )
 
 
-def connect_vectorwave() -> DatasetManagerProtocol:
+def connect_vectorwave(page_size: int = SourceConfig.page_size) -> DatasetManagerProtocol:
     """Build a ``VectorWaveDatasetManager`` from VectorWave's own settings (``VECTORWAVE_MODE``,
     ``VECTORWAVE_LITE_PATH``, ``WEAVIATE_HOST`` ...) and wrap it.
 
@@ -65,7 +69,7 @@ def connect_vectorwave() -> DatasetManagerProtocol:
         raise VectorTrainerError(
             f"cannot open VectorWave's store (VECTORWAVE_MODE={mode}, {where}): {type(exc).__name__}: {exc}"
         ) from exc
-    return as_dataset_manager(manager)
+    return as_dataset_manager(manager, page_size=page_size)
 
 
 def open_source(
@@ -101,7 +105,7 @@ def _open(config: SourceConfig, create: bool) -> DatasetManagerProtocol:
 
         return SQLiteLogStore(config.store, create=create)
     if config.kind == "vectorwave":
-        return connect_vectorwave()
+        return connect_vectorwave(config.page_size)
     if config.kind == "parquet":
         from vector_trainer.sources.columnar import ParquetLogs
 
