@@ -51,6 +51,13 @@ def write_chat_jsonl(
     return path
 
 
+def one_error_line(err: str) -> bool:
+    """Whether a CLI run's stderr is the handled error it should be: one ``error: ...`` line
+    (main returning at all means nothing escaped it; this checks what the user reads)."""
+    lines = err.strip().splitlines()
+    return len(lines) == 1 and lines[0].startswith("error: ")
+
+
 def require_modules(names: tuple[str, ...], install_hint: str) -> None:
     """Skip when an optional package is missing, but fail where CI says they must be there
     (``VECTORTRAINER_REQUIRE_INTEGRATION=1``), so a broken install never passes as a skip."""

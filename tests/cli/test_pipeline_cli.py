@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import io
 import json
@@ -225,14 +226,34 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None:
     assert main(["hooks", "list", "--dir", "runs/persona_chat/hook"]) == 2  # the pre-slug path: named, not empty
 
 
+def _subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    """Every command path of ``parser`` (``("hooks", "rollback")`` and the like), with its parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _subcommands(sub, (*prefix, name))
+
+
 def test_every_help_is_clear(capsys) -> None:
+    """Every command, found from the parser itself (none can be forgotten), prints its help, says
+    what it does, and explains each of its options."""
     parser = build_parser()
-    commands = ["run", "demo", "ingest", "export-logs", "functions", "synthesize", "hooks", "cost", "train", "status",
-                "dashboard"]  # fmt: skip
-    for command in [[], *([c] for c in commands), ["hooks", "rollback"]]:
+    commands = dict(_subcommands(parser))
+    assert {"run", "loop", "evaluate", "models", "cancel", "reembed", ("hooks", "rollback")} <= {
+        c[0] if len(c) == 1 else c for c in commands
+    }
+    for path, sub in [((), parser), *commands.items()]:
         with pytest.raises(SystemExit) as info:
-            parser.parse_args([*command, "--help"])
+            parser.parse_args([*path, "--help"])
         assert info.value.code == 0
+        assert capsys.readouterr().out.strip(), path
+        assert path == () or (sub.description or "").strip(), f"{' '.join(path)}: no description"
+        options = [a for a in sub._actions if not isinstance(a, argparse._SubParsersAction)]
+        unexplained = [a.dest for a in options if not (a.help or "").strip()]
+        assert not unexplained, f"{' '.join(path) or 'vectortrainer'}: options without help: {unexplained}"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
     assert "extract -> synthesize -> train" in capsys.readouterr().out
 
 

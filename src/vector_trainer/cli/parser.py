@@ -35,6 +35,13 @@ TRAINER_FLAGS = {
 }
 
 
+def _command(subparsers: Any, name: str, *, help: str, **options: Any) -> argparse.ArgumentParser:
+    """A sub-command whose one-line ``help`` (in the list of commands) is also the description
+    its own ``--help`` starts with."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help, description=help, **options)
+    return parser
+
+
 def _default(settings: type, key: str) -> str:
     return f"(default: {getattr(settings, key)})"
 
@@ -153,16 +160,16 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="extract -> synthesize -> train (a dry run without OPENAI_API_KEY)")
+    run = _command(sub, "run", help="extract -> synthesize -> train (a dry run without OPENAI_API_KEY)")
     _add_run_arguments(run)
     run.add_argument("--demo", action="store_true", help="load the bundled demo logs and feedback first")
     run.set_defaults(handler=handlers["run"])
 
-    demo = sub.add_parser("demo", help="'run' on the bundled demo data (no server, no API key)")
+    demo = _command(sub, "demo", help="'run' on the bundled demo data (no server, no API key)")
     _add_run_arguments(demo)
     demo.set_defaults(handler=handlers["run"], demo=True)
 
-    ingest = sub.add_parser("ingest", help="import JSONL/CSV execution records into the embedded store")
+    ingest = _command(sub, "ingest", help="import JSONL/CSV execution records into the embedded store")
     ingest.add_argument("file", help="JSONL or CSV file (optionally .gz); see the README for the format")
     ingest.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
     ingest.add_argument("--vector-space", default="provided", help="name of the model that made the file's vectors")
@@ -186,15 +193,15 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=handlers["ingest"])
 
-    reembed = sub.add_parser(
-        "reembed", help="re-embed the embedded store's logs from a view (e.g. a conversation's last user turn)"
+    reembed = _command(
+        sub, "reembed", help="re-embed the embedded store's logs from a view (e.g. a conversation's last user turn)"
     )
     reembed.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
     reembed.add_argument("--function", action="append", help="function to re-embed (repeatable; default: all)")
     _add_view_arguments(reembed)
     reembed.set_defaults(handler=handlers["reembed"])
 
-    export = sub.add_parser("export-logs", help="write a log source to Parquet files (for --engine ray)")
+    export = _command(sub, "export-logs", help="write a log source to Parquet files (for --engine ray)")
     export.add_argument("out", help="directory to write (one sub-directory per function; replaced when done)")
     export.add_argument("--source", choices=["sqlite", "vectorwave"], default=SourceConfig.kind, help="log source")
     export.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
@@ -204,11 +211,11 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
     )
     export.set_defaults(handler=handlers["export-logs"])
 
-    functions = sub.add_parser("functions", help="list the functions in the embedded store")
+    functions = _command(sub, "functions", help="list the functions in the embedded store")
     functions.add_argument("--store", default=SourceConfig.store, help=f"store path {_default(SourceConfig, 'store')}")
     functions.set_defaults(handler=handlers["functions"])
 
-    synth = sub.add_parser("synthesize", help="feedback pairs -> rules -> versioned hook script")
+    synth = _command(sub, "synthesize", help="feedback pairs -> rules -> versioned hook script")
     synth.add_argument("--feedback", required=True, help="feedback JSONL (bad_output, fixed_output, ...)")
     synth.add_argument("--out", required=True, help="directory for generated_prompt_hook.py and rules.json")
     synth.add_argument("--config", help="TOML config file (its [synthesizer] section is used)")
@@ -237,14 +244,14 @@ def build_parser(handlers: dict[str, Any]) -> argparse.ArgumentParser:
 
 
 def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
-    hooks = sub.add_parser("hooks", help="list, roll back or diff hook versions")
+    hooks = _command(sub, "hooks", help="list, roll back or diff hook versions")
     hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True, metavar="ACTION")
     for name, text in (
         ("list", "list versions"),
         ("rollback", "activate a version (default: the previous one)"),
         ("diff", "diff two versions"),
     ):
-        action = hooks_sub.add_parser(name, help=text)
+        action = _command(hooks_sub, name, help=text)
         action.add_argument("--dir", default=".", help="directory holding generated_prompt_hook.py")
         if name == "rollback":
             action.add_argument("version", nargs="?", help="version id, e.g. v0002")
@@ -253,7 +260,7 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
             action.add_argument("b", help="newer version id")
     hooks.set_defaults(handler=handlers["hooks"])
 
-    train = sub.add_parser("train", help="fine-tune on a chat JSONL file (resumable run directory)")
+    train = _command(sub, "train", help="fine-tune on a chat JSONL file (resumable run directory)")
     train.add_argument("file", help="chat-format JSONL, e.g. a golden.jsonl from 'run'")
     train.add_argument("--config", help="TOML config file (its [trainer] and [pipeline] sections are used)")
     _add_trainer_arguments(train)
@@ -268,7 +275,7 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
     train.set_defaults(handler=handlers["train"])
 
     for name, text in (("status", "status and metrics of"), ("cancel", "cancel")):
-        job = sub.add_parser(name, help=f"{text} a training job or a run directory's job")
+        job = _command(sub, name, help=f"{text} a training job or a run directory's job")
         job.add_argument("target", help="a run directory (with state.json) or a job id")
         job.add_argument("--config", help="TOML config file (its [trainer] section is used)")
         job.add_argument("--trainer", help=f"trainer registry key when TARGET is a job id (default: {DEFAULT_TRAINER})")
@@ -279,13 +286,13 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
         )
         job.set_defaults(handler=handlers[name])
 
-    dashboard = sub.add_parser("dashboard", help="open the web dashboard on run directories (extra 'web')")
+    dashboard = _command(sub, "dashboard", help="open the web dashboard on run directories (extra 'web')")
     dashboard.add_argument("run_dir", nargs="?", default=RunConfig.out, help="a run directory or a root of runs")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
     dashboard.add_argument("--port", type=int, default=8501, help="port")
     dashboard.set_defaults(handler=handlers["dashboard"])
 
-    cost = sub.add_parser("cost", help="estimate the fine-tuning cost of a chat JSONL file")
+    cost = _command(sub, "cost", help="estimate the fine-tuning cost of a chat JSONL file")
     cost.add_argument("file", help="chat-format JSONL")
     cost.add_argument("--model", required=True, help="model name (e.g. gpt-4o-mini-2024-07-18)")
     cost.add_argument("--epochs", type=int, help="epochs (default: OpenAI's rule)")
@@ -297,7 +304,7 @@ def _add_tool_commands(sub: Any, handlers: dict[str, Any]) -> None:
 
 def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
     """The parsers of ``evaluate``, ``models`` and ``loop``."""
-    evaluate = sub.add_parser("evaluate", help="compare a candidate model or hook with the incumbent")
+    evaluate = _command(sub, "evaluate", help="compare a candidate model or hook with the incumbent")
     evaluate.add_argument("--candidate", help="candidate model: a served model id, or an adapter directory")
     evaluate.add_argument(
         "--strict", action="store_true", help="exit 3 when the candidate is refused (for CI; default: exit 0)"
@@ -324,20 +331,20 @@ def _add_gate_commands(sub: Any, handlers: dict[str, Any]) -> None:
     evaluate.add_argument("--out", help="directory to write evaluation.json into")
     evaluate.set_defaults(handler=handlers["evaluate"])
 
-    models = sub.add_parser("models", help="list, promote or roll back a function's trained models")
+    models = _command(sub, "models", help="list, promote or roll back a function's trained models")
     models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     for name, text in (
         ("list", "list models and recent history"),
         ("promote", "activate a model"),
         ("rollback", "activate the previous model (or the one named)"),
     ):
-        action = models_sub.add_parser(name, help=text)
+        action = _command(models_sub, name, help=text)
         action.add_argument("--dir", required=True, help="a function's registry directory (<out>/<function>/models)")
         if name != "list":
             action.add_argument("model_id", nargs="?" if name == "rollback" else None, help="model id, e.g. m0002")
     models.set_defaults(handler=handlers["models"])
 
-    loop = sub.add_parser("loop", help="run gated cycles when new logs or feedback arrive")
+    loop = _command(sub, "loop", help="run gated cycles when new logs or feedback arrive")
     _add_run_arguments(loop)
     loop.add_argument("--once", action="store_true", help="check once and exit (for cron; exit 1 when a cycle failed)")
     loop.add_argument(
