@@ -159,6 +159,8 @@ class FakeWeaviateQuery:
         query = np.asarray(near_vector)
         scored = []
         for obj in self._objects:
+            if obj.vector is None or obj.vector.get("default") is None:
+                continue  # like Weaviate: an object without a vector is never a neighbour
             vec = np.asarray(obj.vector["default"])
             sim = float(vec @ query / (np.linalg.norm(vec) * np.linalg.norm(query)))
             if distance is None or 1 - sim <= distance:

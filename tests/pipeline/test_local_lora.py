@@ -205,3 +205,71 @@ def test_a_damaged_status_file_is_named_not_read_as_queued(tmp_path: Path) -> No
     (job / "status.json").write_text('{"status": "running", "pid": -1}', encoding="utf-8")
     with pytest.raises(TrainerError, match="'pid' must be a process id, got -1; nothing stopped"):
         trainer.cancel("lora-x")
+
+
+def _job(tmp_path: Path, name: str) -> Path:
+    job = tmp_path / "jobs" / name
+    job.mkdir(parents=True)
+    (job / "job.json").write_text("{}", encoding="utf-8")
+    return job
+
+
+def test_cancel_stops_a_running_child_and_everything_it_started(tmp_path: Path) -> None:
+    """The supervisor against a fake child (no torch): a running job reads as running, and cancel
+    ends the child's whole process group (a data-loader worker included)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs")
+    job = _job(tmp_path, "lora-run")
+    script = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "time.sleep(120)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        (job / "status.json").write_text(json.dumps({"status": "running", "pid": child.pid}), encoding="utf-8")
+        time.sleep(0.5)
+        assert trainer.get_status("lora-run")["status"] == "running"
+        assert trainer.cancel("lora-run") == {"id": "lora-run", "status": "cancelled"}
+        assert child.wait(timeout=10) == -15  # SIGTERM
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(child.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the child's worker outlived the cancel")
+        assert trainer.get_status("lora-run")["status"] == "cancelled"
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+def test_a_child_that_writes_its_result_as_it_exits_reads_succeeded(tmp_path: Path) -> None:
+    """The race between a child's last write and the poll that finds it gone: its own final
+    status wins, never 'died'."""
+    import subprocess
+    import sys
+
+    trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs")
+    job = _job(tmp_path, "lora-done")
+    status = job / "status.json"
+    script = (  # waits for the supervisor's 'running' (its pid recorded), then finishes
+        "import json, pathlib, time\n"
+        f"path = pathlib.Path({str(status)!r})\n"
+        "while not (path.exists() and 'running' in path.read_text()):\n"
+        "    time.sleep(0.01)\n"
+        "path.write_text(json.dumps({'status': 'succeeded'}))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script])
+    status.write_text(json.dumps({"status": "running", "pid": child.pid}), encoding="utf-8")
+    child.wait(timeout=30)
+    read = trainer.get_status("lora-done")
+    assert read["status"] == "succeeded" and read["error"] is None
+    assert read["fine_tuned_model"] == str(job / "adapter")

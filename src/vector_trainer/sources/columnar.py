@@ -195,7 +195,11 @@ class ParquetLogs:
         return sorted(self._functions)
 
     def iter_executions(self, function_name: str, *, batch_size: int = READ_BATCH) -> Iterator[ExecutionLog]:
-        """Every log of ``function_name`` in the export's row order, one record batch at a time."""
+        """Every log of ``function_name`` in the export's row order, one record batch at a time
+        (none for a function the export does not hold, as every source reads it)."""
+        self._refresh()
+        if function_name not in self._functions:
+            return
         for vector_file in self.vector_files(function_name):
             for batch in read_columns(vector_file.path).to_batches(max_chunksize=batch_size):
                 yield from _logs(batch, vector_file.path)
