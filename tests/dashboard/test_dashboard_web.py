@@ -370,3 +370,20 @@ def test_dashboard_in_headless_chromium(runs: Path, tmp_path: Path) -> None:
         server.wait(timeout=30)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "Streamlit kept serving after its PID was stopped"
+
+
+def test_importing_the_app_runs_nothing(tmp_path: Path) -> None:
+    """Issue 29: ``import vector_trainer.dashboard.webapp`` (a documentation build, a test
+    collector) used to run the whole app; now only Streamlit's run of the script does."""
+    code = (
+        "import streamlit as st\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise SystemExit('the app ran on import')\n"
+        "st.set_page_config = refuse\n"
+        "import vector_trainer.dashboard.webapp as app\n"
+        "assert callable(app.main)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

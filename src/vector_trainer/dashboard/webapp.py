@@ -53,4 +53,5 @@ def main() -> None:
     renderer(chosen)
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs the script as __main__; an import runs nothing
+    main()
