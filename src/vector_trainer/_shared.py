@@ -58,6 +58,16 @@ def vector_problem(vector: Any) -> str | None:
     return array_problem(wide)
 
 
+def usable_rows(matrix: np.ndarray) -> np.ndarray:
+    """Which rows of a 2-D block are usable embeddings: :func:`array_problem`'s rule, in bulk
+    (a float32 squared norm above 0 and finite, so no NaN, no infinity, nothing beyond float32,
+    no norm that underflows). The one home of the rule for every bulk check."""
+    with np.errstate(all="ignore"):
+        single = np.asarray(matrix).astype(np.float32, copy=False)
+        square = np.einsum("ij,ij->i", single, single)
+    return np.asarray((square > 0) & (square < np.inf))
+
+
 def array_problem(wide: np.ndarray) -> str | None:
     """:func:`vector_problem` of a float64 array already converted."""
     if wide.ndim != 1 or wide.size == 0:

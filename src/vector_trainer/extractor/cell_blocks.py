@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vector_trainer._shared import vector_problem
+from vector_trainer._shared import usable_rows, vector_problem
 from vector_trainer.extractor.engines import normalize_rows
 from vector_trainer.sources.columnar import read_columns, read_vectors
 from vector_trainer.types import STATUS_SUCCESS
@@ -42,14 +42,8 @@ def profile_file(path: Path) -> FileProfile:
     for dim in np.unique(lengths[success & (lengths > 0)]).tolist():
         matrix, _ = read_vectors(path, dim)
         rows = success & (lengths == dim)
-        dimensions[dim] = int(np.count_nonzero(_usable(matrix) & rows))
+        dimensions[dim] = int(np.count_nonzero(usable_rows(matrix) & rows))
     return FileProfile(Counter(statuses), +dimensions)
-
-
-def _usable(matrix: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):
-        norms = np.linalg.norm(matrix, axis=1)
-    return np.isfinite(matrix).all(axis=1) & np.isfinite(norms) & (norms > 0)
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ def read_file_block(path: Path, first_row: int, dim: int) -> tuple[tuple[np.ndar
     success = np.asarray([s == STATUS_SUCCESS for s in table.column("status").to_pylist()], dtype=bool)
     matrix, lengths = read_vectors(path, dim)
     present, right_size = lengths >= 0, lengths == dim
-    usable = right_size & _usable(matrix)
+    usable = right_size & usable_rows(matrix)
     keep = success & usable
     uuids = table.column("uuid").to_pylist()
     excluded = []

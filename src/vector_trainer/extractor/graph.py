@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vector_trainer._shared import vector_problem
+from vector_trainer._shared import usable_rows, vector_problem
 from vector_trainer.chatml import text_problem
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.extractor.engines import DensityResult, ExactEngine, NeighborEngine, normalize_rows
@@ -139,10 +139,7 @@ def _vector_reasons(logs: list[ExecutionLog]) -> list[str | None]:
             reasons[i] = vector_problem(vector)
     for rows in by_dim.values():
         matrix = np.stack([np.asarray(logs[i].vector) for i in rows])
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            norms = np.linalg.norm(matrix, axis=1)
-        usable = np.isfinite(matrix).all(axis=1) & np.isfinite(norms) & (norms > 0)
-        for j in np.flatnonzero(~usable):
+        for j in np.flatnonzero(~usable_rows(matrix)):
             reasons[rows[j]] = vector_problem(logs[rows[j]].vector)
     return reasons
 

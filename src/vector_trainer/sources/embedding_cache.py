@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vector_trainer._shared import usable_rows
 from vector_trainer.config import EmbeddingConfig
 from vector_trainer.errors import InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder, make_embedder
@@ -42,8 +43,7 @@ def _usable(blob: bytes) -> bool:
     """Whether a stored vector can be used (a damaged one is embedded again and replaced)."""
     if not isinstance(blob, bytes) or not blob or len(blob) % 4:
         return False
-    vector = np.frombuffer(blob, dtype=np.float32)
-    return bool(np.isfinite(vector).all() and np.any(vector))
+    return bool(usable_rows(np.frombuffer(blob, dtype=np.float32)[None, :])[0])
 
 
 def _key(text: str) -> bytes:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vector_trainer._shared import vector_problem
+from vector_trainer._shared import usable_rows, vector_problem
 from vector_trainer.errors import InputError
 from vector_trainer.types import NeighborHit
 
@@ -33,7 +33,7 @@ class VectorIndex:
         matrix = np.asarray(matrix, dtype=np.float32).reshape(len(self.uuids), -1)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._unit = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-        self._usable = (norms[:, 0] > 0) & np.isfinite(norms[:, 0])
+        self._usable = usable_rows(matrix)
         self.dim = matrix.shape[1]
 
     def __len__(self) -> int:

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from vector_trainer._shared import usable_rows
+
 #: Name of VectorWave's default named vector.
 DEFAULT_VECTOR_NAME = "default"
 
@@ -46,16 +48,13 @@ def extract_vector(raw: Any) -> np.ndarray | None:
 
 def block_vectors(block: np.ndarray) -> list[np.ndarray | None]:
     """Each row of a 2-D numeric block as a log's vector (see the module docstring); a row is
-    usable by the rule of :func:`~vector_trainer._shared.array_problem`: a float32 squared norm
-    above 0 and finite."""
+    usable by the rule every source shares (:func:`~vector_trainer._shared.usable_rows`)."""
     block = np.asarray(block, dtype=np.float64)
     if block.shape[1] == 0:
         return [None] * len(block)
-    with np.errstate(all="ignore"):
-        single = block.astype(np.float32)
-        square = np.einsum("ij,ij->i", single, single)
-        empty = np.isfinite(block).all(axis=1) & ~block.any(axis=1)
-    usable = (square > 0) & (square < np.inf)
+    single = block.astype(np.float32)
+    usable = usable_rows(single)
+    empty = np.isfinite(block).all(axis=1) & ~block.any(axis=1)
     rows: list[np.ndarray | None] = list(single)
     for i in np.flatnonzero(~usable).tolist():
         rows[i] = None if empty[i] else block[i]
