@@ -2,7 +2,7 @@
 more of the usual not?
 
 Data: ``../shared/data/README.md`` (real customer queries, real all-MiniLM-L6-v2 vectors). The
-trigger (:mod:`vector_trainer.extractor.novelty`) measures the density of new logs against the
+trigger (:mod:`vector_trainer.pipeline.loop_trigger`) measures the density of new logs against the
 logs already seen and compares the share under the anomaly cutoff with the seen logs' share.
 Its default threshold (``[loop] anomaly_rise`` 0.1) was set before this run and is not tuned here.
 
@@ -36,7 +36,7 @@ from _memory import MemorySource, as_logs
 from vector_trainer.config import ExtractorConfig, LoopConfig
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines import normalize_rows
-from vector_trainer.extractor.novelty import new_anomaly_share, reference_from
+from vector_trainer.pipeline.loop_trigger import new_anomaly_share, reference_from
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"

@@ -9,7 +9,7 @@ the pipeline's ``live_dir``; the live hook (``<home>/hook/``) and the model regi
 
 A cycle starts when at least ``min_new_logs`` logs arrived since the last one, the function's
 feedback changed, or the share of anomalies among the new logs rose by ``anomaly_rise`` over
-their share among the logs already seen (:mod:`vector_trainer.extractor.novelty`). ``loop.json``
+their share among the logs already seen (:mod:`vector_trainer.pipeline.loop_trigger`). ``loop.json``
 keeps that watermark and the cycle in progress (its name: every path is derived from the
 function's home, never read from the file), written before the cycle starts: after a crash the
 same cycle directory is resumed with the golden set it already paid for, so no job is paid for
@@ -36,8 +36,8 @@ from vector_trainer._shared import utc_now
 from vector_trainer.config import Config
 from vector_trainer.errors import InputError, PipelineError, redact_value
 from vector_trainer.extractor.distributed_extract import is_distributed
-from vector_trainer.extractor.novelty import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
+from vector_trainer.pipeline.loop_trigger import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
 from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES
 from vector_trainer.synthesizer.feedback import pairs_for_function
