@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -137,6 +137,14 @@ def model_fingerprint(model_path: str) -> str:
     return digest.hexdigest()[:8]
 
 
+def _best_device(torch: Any) -> str:
+    """The device sentence-transformers would choose: CUDA, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model (extra ``local``), e.g. a downloaded all-MiniLM-L6-v2.
 
@@ -175,7 +183,7 @@ class SentenceTransformerEmbedder:
             f"{model_fingerprint(model_path)}"
         )
         self._model_path = model_path or packaged_model_path()
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = device or _best_device(torch)
         self.precision = resolve_precision(precision, device)
         self.progress = progress
         dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[self.precision]
