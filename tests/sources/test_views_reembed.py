@@ -148,3 +148,17 @@ def test_repeated_last_turns_are_refused_with_the_history_view_as_the_fix() -> N
         DensityBasedExtractor(logs, top_k=3).analyze("f")
     history = InMemoryLogs.from_records(rows, view=EmbeddingView("history"))
     assert len(DensityBasedExtractor(history, top_k=3).analyze("f").logs) == 40
+
+
+def test_the_reembed_command_runs_with_its_progress_bar(tmp_path: Path, capsys) -> None:
+    """Found by this stop's trial: the bar's callback passed the count where rich takes only a
+    keyword, so every `vectortrainer reembed` crashed (the walkthrough test runs it too, but
+    only in the slow suite)."""
+    from vector_trainer.cli import main
+
+    with SQLiteLogStore(tmp_path / "logs.db") as store:
+        ingest_file(_identical_vector_file(tmp_path / "logs.jsonl"), store, HashingEmbedder())
+    assert main(["reembed", "--store", str(tmp_path / "logs.db"), "--embedder", "hashing"]) == 0
+    assert "chat: 40 logs re-embedded into 'hashing-bow-384'" in capsys.readouterr().out
+    with SQLiteLogStore(tmp_path / "logs.db", create=False) as store:
+        assert store.vector_space("chat") == ("hashing-bow-384", 384)

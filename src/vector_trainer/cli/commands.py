@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from functools import partial
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -287,11 +288,16 @@ def cmd_reembed(args: argparse.Namespace, console: Console) -> int:
             ) as progress:
                 task = progress.add_task(f"embedding {printable(function_name)}", total=store.count(function_name))
                 count, space = reembed_store(
-                    store, function_name, embedder, view, on_progress=partial(progress.update, task)
+                    store, function_name, embedder, view, on_progress=_completed(progress, task)
                 )
             console.print(f"{printable(function_name)}: {count:,} logs re-embedded into '{printable(space)}'")
     console.print(f"next: vectortrainer run --store {args.store}")
     return EXIT_OK
+
+
+def _completed(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    """A callback setting how much of ``task`` is done (rich takes it by keyword only)."""
+    return lambda done: progress.update(task, completed=done)
 
 
 def cmd_export_logs(args: argparse.Namespace, console: Console) -> int:
