@@ -185,8 +185,14 @@ class FakeLegacyManager:
     def __init__(self, objects: list[Any], *, with_iterator: bool = False) -> None:
         query = FakeWeaviateQuery(objects)
         self.exec_col = SimpleNamespace(query=query)
+        self.cache_sizes: list[int | None] = []  # what each iterator was asked to fetch per request
         if with_iterator:
-            self.exec_col.iterator = lambda include_vector=False: iter(objects)
+
+            def iterator(include_vector: bool = False, cache_size: int | None = None) -> Iterator[Any]:
+                self.cache_sizes.append(cache_size)
+                return iter(objects)
+
+            self.exec_col.iterator = iterator
         self.golden_col = SimpleNamespace()
         self.registered: dict[str, dict[str, Any]] = {}
 

@@ -45,11 +45,48 @@ def test_usable_rows_share_one_float32_block() -> None:
     assert page[0].base is not None and page[0].base is page[1].base
 
 
-def test_what_is_not_a_list_of_numbers_fails_as_it_did_alone() -> None:
-    with pytest.raises(ValueError, match="could not convert"):
-        extract_vector(["a", "b"])
-    with pytest.raises(ValueError, match="could not convert"):
-        page_vectors([[1.0, 2.0], ["a", "b"]])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (["a", "b"], "malformed_vector"),
+        ("1,2", "malformed_vector"),
+        ({"default": "1,2"}, "malformed_vector"),
+        ([1j, 2.0], "malformed_vector"),
+        ([[1.0, 2.0], [3.0]], "malformed_vector"),  # ragged
+        ([[1.0, 2.0]], "malformed_vector"),  # nested
+        (np.array(["x", "y"], dtype=object), "malformed_vector"),
+        ([10**400, 1.0], "non_finite_vector"),  # an integer beyond float64
+    ],
+)
+def test_what_is_not_a_vector_is_kept_for_the_extractor_to_name(raw, reason: str) -> None:
+    """Found by this stop's trial: such rows failed the whole read with numpy's own error, naming
+    no record; now the row is kept as it came and the extractor excludes it by uuid."""
+    good, kept = page_vectors([[1.0, 2.0], raw])
+    np.testing.assert_array_equal(good, [1.0, 2.0])
+    assert vector_problem(kept) == reason
+
+
+def test_a_hostile_vector_excludes_its_log_by_uuid(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from conftest import FakeLegacyManager, clustered
+    from vector_trainer.extractor import DensityBasedExtractor
+    from vector_trainer.sources.vectorwave import VectorWaveLegacyAdapter
+
+    X, _ = clustered([20, 20], dim=8, spread=0.3, seed=3)
+    objects = [
+        SimpleNamespace(
+            uuid=f"u{i:03d}",
+            properties={"function_name": "fn", "status": "SUCCESS", "q": f"q{i}", "return_value": f'"a{i}"'},
+            vector={"default": [[1.0], [2.0, 3.0]] if i == 7 else ("abc" if i == 9 else X[i].tolist())},
+        )
+        for i in range(len(X))
+    ]
+    result = DensityBasedExtractor(VectorWaveLegacyAdapter(FakeLegacyManager(objects)), top_k=4).extract(
+        "fn", tmp_path / "golden.jsonl"
+    )
+    excluded = {e.uuid: e.reason for e in result.report.excluded}
+    assert excluded == {"u007": "malformed_vector", "u009": "malformed_vector"}
 
 
 def test_an_arrow_column_of_fixed_size_lists_becomes_rows_of_one_array() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import FakeLegacyManager, FakeStoreManager, FakeVectorStore, clustered, vectorwave_object
+from vector_trainer.errors import ConfigError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.sources import as_dataset_manager
 from vector_trainer.sources.vectorwave import (
@@ -216,3 +217,28 @@ def test_source_page_size_is_the_vectorwave_fetch_size(monkeypatch) -> None:
     assert len(list(source.iter_executions("fn"))) == 25
     assert {call["limit"] for call in manager.exec_col.query.calls} == {7}
     assert len(manager.exec_col.query.calls) == 4  # 7 + 7 + 7 + 4
+    cursor = FakeLegacyManager(manager.exec_col.query._objects, with_iterator=True)
+    module.VectorWaveDatasetManager = lambda: cursor
+    assert len(list(open_source(SourceConfig(kind="vectorwave", page_size=7)).iter_executions("fn"))) == 25
+    assert cursor.cache_sizes == [7]  # weaviate's cursor fetches page_size objects a request
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "abc", True])
+def test_a_page_size_that_is_no_count_is_named(bad) -> None:
+    with pytest.raises(ConfigError, match=r"source.page_size: objects fetched per request must be a whole number"):
+        as_dataset_manager(FakeLegacyManager([]), page_size=bad)
+
+
+def test_the_store_adapter_reads_page_size_rows_a_request() -> None:
+    manager = _store_manager(30)
+    asked: list[int] = []
+    real = manager.store.iterate
+
+    def iterate(collection: str, batch_size: int = 100):
+        asked.append(batch_size)
+        return real(collection, batch_size)
+
+    manager.store.iterate = iterate
+    adapter = as_dataset_manager(manager, page_size=9)
+    assert len(list(adapter.iter_executions("answer", batch_size=500))) == 27
+    assert set(asked) == {9}

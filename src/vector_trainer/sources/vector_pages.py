@@ -52,7 +52,8 @@ def block_vectors(block: np.ndarray) -> list[np.ndarray | None]:
     block = np.asarray(block, dtype=np.float64)
     if block.shape[1] == 0:
         return [None] * len(block)
-    single = block.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: that row is unusable, and named so
+        single = block.astype(np.float32)
     usable = usable_rows(single)
     empty = np.isfinite(block).all(axis=1) & ~block.any(axis=1)
     rows: list[np.ndarray | None] = list(single)
@@ -61,24 +62,42 @@ def block_vectors(block: np.ndarray) -> list[np.ndarray | None]:
     return rows
 
 
-def page_vectors(raws: Sequence[Any]) -> list[np.ndarray | None]:
-    """The vectors of a page of raw vectors (lists, arrays, named-vector mappings or ``None``)."""
+def _alone(value: Any) -> Any:
+    """One raw vector converted alone; one that is no list of numbers (text, complex numbers,
+    ragged lists, an integer beyond float64) is kept as it came, so the extractor excludes its
+    log by uuid as ``malformed_vector`` or ``non_finite_vector`` instead of failing the read."""
+    try:
+        return extract_vector(value)
+    except (TypeError, ValueError, OverflowError):
+        return value
+
+
+def _flat(value: Any) -> bool:
+    """Whether ``value`` looks like one flat vector (a list, tuple or 1-d array)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and value.dtype != object
+    return isinstance(value, (list, tuple)) and not any(isinstance(item, (list, tuple, dict)) for item in value[:1])
+
+
+def page_vectors(raws: Sequence[Any]) -> list[Any]:
+    """The vectors of a page of raw vectors (lists, arrays, named-vector mappings or ``None``):
+    arrays, ``None`` for none, or the raw value of one that is not a vector (see :func:`_alone`)."""
     values = [default_vector(raw) for raw in raws]
-    out: list[np.ndarray | None] = [None] * len(values)
+    out: list[Any] = [None] * len(values)
     by_length: dict[int, list[int]] = {}
     for i, value in enumerate(values):
-        if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1:
+        if _flat(value):
             by_length.setdefault(len(value), []).append(i)
         elif value is not None:
-            out[i] = extract_vector(value)
+            out[i] = _alone(value)
     for indices in by_length.values():
         try:
             block = np.asarray([values[i] for i in indices], dtype=np.float64)
-        except (TypeError, ValueError):  # not all numbers: each alone, with its own error
+        except (TypeError, ValueError, OverflowError):  # not all numbers: each alone
             block = None
         if block is None or block.ndim != 2:
             for i in indices:
-                out[i] = extract_vector(values[i])
+                out[i] = _alone(values[i])
             continue
         for i, vector in zip(indices, block_vectors(block), strict=True):
             out[i] = vector

@@ -31,7 +31,7 @@ import numpy as np
 
 from vector_trainer.config import SourceConfig
 from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
-from vector_trainer.errors import VectorTrainerError, redact
+from vector_trainer.errors import ConfigError, VectorTrainerError, redact
 from vector_trainer.sources.vector_pages import arrow_rows, extract_vector, page_vectors
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
@@ -136,11 +136,16 @@ def vectorwave_object_to_log(
     Args:
         uuid: The object's uuid.
         properties: Its properties.
-        vector: Its vector (list, ``{"default": [...]}`` or ``None``), or the float32 array a
-            page conversion (:func:`~vector_trainer.sources.vector_pages.page_vectors`) made of it.
+        vector: Its vector (list, ``{"default": [...]}`` or ``None``); one that is not a list
+            of numbers is kept for the extractor to exclude by uuid.
         parameters: The function's parameter names, when known: only those become inputs, in
             signature order. Otherwise every non-VectorWave property is taken as an input.
     """
+    return _to_log(uuid, properties, page_vectors([vector])[0], parameters)
+
+
+def _to_log(uuid: Any, properties: Mapping[str, Any], vector: Any, parameters: Sequence[str] | None) -> ExecutionLog:
+    """:func:`vectorwave_object_to_log` with the vector already converted."""
     if parameters:
         inputs = {name: _captured(properties[name]) for name in parameters if name in properties}
     else:
@@ -155,7 +160,7 @@ def vectorwave_object_to_log(
         output=output,
         error_message=properties.get("error_message"),
         timestamp=_timestamp(properties.get("timestamp_utc")),
-        vector=vector if isinstance(vector, np.ndarray) and vector.dtype == np.float32 else extract_vector(vector),
+        vector=vector,
     )
 
 
@@ -165,7 +170,7 @@ def _page_logs(
     """The logs of a page of ``(uuid, properties, raw vector)``, vectors converted in one pass."""
     vectors = page_vectors([vector for _, _, vector in rows])
     return [
-        vectorwave_object_to_log(uuid, properties, vector, parameters)
+        _to_log(uuid, properties, vector, parameters)
         for (uuid, properties, _), vector in zip(rows, vectors, strict=True)
     ]
 
@@ -182,7 +187,10 @@ def _cosine_hits(
     q_norm = float(np.linalg.norm(q))
     hits: list[NeighborHit] = []
     for uuid, raw in candidates:
-        vector = extract_vector(raw)
+        try:
+            vector = extract_vector(raw)
+        except (TypeError, ValueError, OverflowError):  # not a vector: never a neighbour
+            continue
         if vector is None or vector.shape != q.shape or q_norm == 0.0:
             continue
         similarity = float(vector @ q / (np.linalg.norm(vector) * q_norm))
@@ -192,18 +200,39 @@ def _cosine_hits(
     return hits[:limit]
 
 
+def _weaviate_objects(collection: Any, page_size: int) -> Any:
+    """A weaviate collection's objects with their vectors, ``page_size`` per request."""
+    try:
+        return collection.iterator(include_vector=True, cache_size=page_size)
+    except TypeError:  # a client whose iterator takes no cache size
+        return collection.iterator(include_vector=True)
+
+
+def _checked_page_size(page_size: Any) -> int:
+    """``page_size``, a whole number of objects per request.
+
+    Raises:
+        ConfigError: Naming ``source.page_size`` otherwise.
+    """
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ConfigError(
+            f"source.page_size: objects fetched per request must be a whole number >= 1, got {page_size!r}"
+        )
+    return page_size
+
+
 class VectorWaveLegacyAdapter:
     """VectorWave 0.2.x (``exec_col``/``golden_col`` weaviate collections) as a log source."""
 
     def __init__(self, manager: Any, *, page_size: int = DEFAULT_FETCH_PAGE) -> None:
         self._manager = manager
         self._col = manager.exec_col
-        self._page_size = page_size
+        self._page_size = _checked_page_size(page_size)
         self._signatures: dict[str, tuple[str, ...] | None] = {}
 
     def _iter_all(self) -> Iterator[Any]:
         if hasattr(self._col, "iterator"):
-            yield from self._col.iterator(include_vector=True)
+            yield from _weaviate_objects(self._col, self._page_size)
             return
         seen: set[str] = set()
         offset = 0
@@ -285,10 +314,12 @@ class VectorWaveStoreAdapter:
         self._collection = getattr(settings, "EXECUTION_COLLECTION_NAME", DEFAULT_EXECUTION_COLLECTION)
         self._golden = getattr(settings, "GOLDEN_COLLECTION_NAME", DEFAULT_GOLDEN_COLLECTION)
         self._functions = getattr(settings, "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
-        self._page_size = page_size
+        self._page_size = _checked_page_size(page_size)
         self._signatures: dict[str, tuple[str, ...] | None] = {}
 
-    def _rows_with_vectors(self, batch_size: int) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    def _rows_with_vectors(self) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        """Every execution row as ``(uuid, properties, raw vector)``, fetched ``page_size`` at a time."""
+        batch_size = self._page_size
         store = self._store
         if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
             table = store._open(self._collection).to_arrow()
@@ -302,7 +333,7 @@ class VectorWaveStoreAdapter:
             return
         client = getattr(store, "_client", None)
         if client is not None and hasattr(client, "collections"):
-            for obj in client.collections.get(self._collection).iterator(include_vector=True):
+            for obj in _weaviate_objects(client.collections.get(self._collection), self._page_size):
                 yield str(obj.uuid), dict(obj.properties), obj.vector
             return
         for record in store.iterate(self._collection, batch_size=batch_size):
@@ -340,7 +371,7 @@ class VectorWaveStoreAdapter:
         parameters = self._parameters(function_name)
         rows = (
             (uuid, properties, self._vector_of(uuid, vector))
-            for uuid, properties, vector in self._rows_with_vectors(batch_size)
+            for uuid, properties, vector in self._rows_with_vectors()
             if properties.get("function_name") == function_name
         )
         for page in _pages(rows, batch_size):
