@@ -91,6 +91,9 @@ def test_a_live_dir_the_loop_would_ignore_is_refused_by_name(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert "pipeline.live_dir: the loop keeps live hooks and registries in its home" in err
     assert "remove pipeline.live_dir or pass --out elsewhere" in err
+    config.write_text(f'[pipeline]\nlive_dir = "{tmp_path}/./"\n', encoding="utf-8")  # --out itself, spelt otherwise
+    main(args)  # fails later, on the missing store: the same folder is no conflict
+    assert "pipeline.live_dir" not in capsys.readouterr().err
 
 
 def test_a_huge_answer_is_truncated_with_a_note() -> None:

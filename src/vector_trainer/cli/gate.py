@@ -156,7 +156,8 @@ def _loop_config(args: argparse.Namespace) -> Config:
     config = with_overrides(run_config(args), "loop", min_new_logs=args.min_new_logs, interval_s=args.interval)
     # The loop keeps its cycles, live hooks and registries under --out: a live_dir set elsewhere
     # would be ignored, so it is refused by name.
-    if config.pipeline.live_dir not in (PipelineConfig.live_dir, config.run.out):
+    live = Path(config.pipeline.live_dir).resolve()
+    if config.pipeline.live_dir != PipelineConfig.live_dir and live != Path(config.run.out).resolve():
         raise ConfigError(
             f"pipeline.live_dir: the loop keeps live hooks and registries in its home (--out "
             f"{config.run.out}), not in {config.pipeline.live_dir!r}; remove pipeline.live_dir or pass --out "
