@@ -75,6 +75,7 @@ def test_the_batched_path_gives_sentence_transformers_own_vectors(float32_model)
     np.testing.assert_allclose(vectors, reference, atol=2e-5)
     assert seen[-1] == (len(TEXTS), len(TEXTS)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     np.testing.assert_allclose(float32_model.embed(TEXTS[::-1])[::-1], vectors, atol=2e-5)
+    assert float32_model.embed([]).shape == (0, 384)  # like the hashing embedder, not an IndexError
 
 
 @pytest.mark.integration

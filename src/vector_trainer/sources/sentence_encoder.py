@@ -100,6 +100,15 @@ def _fast_path(model: Any) -> Any | None:
     return tokenizer
 
 
+def _dimension(model: Any) -> int:
+    """The model's vector size (sentence-transformers renamed the method in version 6)."""
+    for name in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
+        method = getattr(model, name, None)
+        if method is not None:
+            return int(method() or 0)
+    return 0
+
+
 def encode(model: Any, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
     """L2-normalised float32 vectors of ``texts`` from a loaded ``SentenceTransformer``.
 
@@ -110,6 +119,8 @@ def encode(model: Any, texts: Sequence[str], progress: Progress | None = None) -
     """
     import torch
 
+    if not texts:
+        return np.zeros((0, _dimension(model)), dtype=np.float32)
     tokenizer = _fast_path(model)
     if tokenizer is None:
         with torch.inference_mode():
