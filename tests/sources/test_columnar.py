@@ -205,3 +205,16 @@ def test_an_open_source_sees_a_new_export(tmp_path) -> None:
     export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")  # a long-running loop's next check
     assert sum(f.rows for f in source.vector_files("answer/v2")) == 26
     assert source.list_functions() == ["answer/v2", "other"]
+
+
+def test_an_unknown_function_of_a_parquet_source_is_named_with_the_known_ones(tmp_path, capsys) -> None:
+    """The error lists the functions; it no longer sends the user to 'vectortrainer functions',
+    which reads embedded stores only (found by this stop's trial)."""
+    from vector_trainer.cli import main
+
+    export_parquet(InMemoryLogs(_logs()), tmp_path / "pq")
+    code = main(["run", "--source", "parquet", "--store", str(tmp_path / "pq"), "--function", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no logs for --function 'nope' in the source; functions with logs:" in err
+    assert "vectortrainer functions" not in err

@@ -161,9 +161,10 @@ def functions_to_run(config: Config, source: Any) -> list[str]:
         )
     unknown = [name for name in config.run.functions if name not in known]
     if unknown:
+        listed = " (see 'vectortrainer functions')" if config.source.kind == "sqlite" else ""  # it reads stores only
         raise InputError(
             f"no logs for --function {', '.join(map(repr, unknown))} in {where}; functions with logs: "
-            f"{', '.join(known)} (see 'vectortrainer functions')"
+            f"{', '.join(known)}{listed}"
         )
     return list(config.run.functions) or known
 
