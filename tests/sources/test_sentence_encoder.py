@@ -48,6 +48,7 @@ def test_short_texts_share_large_batches() -> None:
 
 
 def test_precision_is_checked_and_resolved() -> None:
+    """Also where torch is not installed (the README's test command installs no model stack)."""
     with pytest.raises(ConfigError, match="unknown embedding precision 'int4'"):
         resolve_precision("int4", "cpu")
     assert resolve_precision("float32", "cpu") == "float32"

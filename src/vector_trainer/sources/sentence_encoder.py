@@ -38,8 +38,12 @@ Progress = Callable[[int, int], None]
 
 
 def native_bfloat16(device: str) -> bool:
-    """Whether ``device`` multiplies ``bfloat16`` matrices natively (fast, not emulated)."""
-    import torch
+    """Whether ``device`` multiplies ``bfloat16`` matrices natively (fast, not emulated); never
+    without torch, which runs the model."""
+    try:
+        import torch
+    except ImportError:
+        return False
 
     if device.startswith("cuda"):
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
