@@ -88,6 +88,8 @@ class SourceConfig:
 
 #: The text a log's vector embeds (:mod:`vector_trainer.sources.views`).
 EMBEDDING_VIEWS = ("last_user", "history", "reply", "field", "whole")
+#: The local embedder's weight precisions (:mod:`vector_trainer.sources.sentence_encoder`).
+EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class EmbeddingConfig:
     )
     precision: str = param(
         "auto",
-        OneOf(("auto", "float32", "bfloat16")),
+        OneOf(EMBEDDING_PRECISIONS),
         doc="embedder 'local': weights' precision; auto: bfloat16 where the device multiplies it natively "
         "(CUDA, a CPU with AMX or AVX-512 BF16), else float32",
     )

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from vector_trainer.config import EmbeddingConfig
 from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError, redact
 from vector_trainer.sources.sentence_encoder import Progress, encode, resolve_precision
 
@@ -168,7 +169,7 @@ class SentenceTransformerEmbedder:
         self,
         model_path: str | None = None,
         device: str | None = None,
-        precision: str = "auto",
+        precision: str = EmbeddingConfig.precision,
         progress: Progress | None = None,
     ) -> None:
         try:
@@ -260,7 +261,7 @@ def make_embedder(
     *,
     model_path: str | None = None,
     dim: int = DEFAULT_HASHING_DIM,
-    precision: str = "auto",
+    precision: str = EmbeddingConfig.precision,
     progress: Progress | None = None,
 ) -> Embedder:
     """Build an embedder by name.

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from vector_trainer.errors import ConfigError
+from vector_trainer._params import check_values
+from vector_trainer.config import EmbeddingConfig
 
-PRECISIONS = ("auto", "float32", "bfloat16")
 #: Tokens per batch, padding included: large enough for the matrix units, small enough that a
 #: batch of long conversations stays in the cache.
 BATCH_TOKENS = 4096
@@ -66,10 +66,9 @@ def resolve_precision(precision: str, device: str) -> str:
     """``float32`` or ``bfloat16``: ``auto`` takes ``bfloat16`` where :func:`native_bfloat16`.
 
     Raises:
-        ConfigError: For an unknown precision.
+        ConfigError: For an unknown precision, named as ``embedding.precision``.
     """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown embedding precision '{precision}'; choose one of: {', '.join(PRECISIONS)}")
+    check_values(EmbeddingConfig, "embedding", {"precision": precision})
     if precision == "auto":
         return "bfloat16" if native_bfloat16(device) else "float32"
     return precision
