@@ -10,8 +10,8 @@ form the extractor's own bulk check takes without copying element by element:
   without a vector) are ``None``;
 * a row that float32 cannot carry (non-finite, beyond float32's range, a norm that underflows)
   stays float64, so the extractor names what is wrong with it;
-* anything that is not a flat list of numbers is converted alone, as before, so its error is
-  the same.
+* anything else is converted alone; a value that is no list of numbers at all (text, complex
+  numbers, ragged lists) is kept as it came, so the extractor excludes its log by uuid.
 """
 
 from __future__ import annotations

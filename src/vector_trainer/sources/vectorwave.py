@@ -29,9 +29,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from vector_trainer._params import check_values
 from vector_trainer.config import SourceConfig
 from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
-from vector_trainer.errors import ConfigError, VectorTrainerError, redact
+from vector_trainer.errors import VectorTrainerError, redact
 from vector_trainer.sources.vector_pages import arrow_rows, extract_vector, page_vectors
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
@@ -209,16 +210,13 @@ def _weaviate_objects(collection: Any, page_size: int) -> Any:
 
 
 def _checked_page_size(page_size: Any) -> int:
-    """``page_size``, a whole number of objects per request.
+    """``page_size``, checked as ``[source] page_size`` is.
 
     Raises:
-        ConfigError: Naming ``source.page_size`` otherwise.
+        ConfigError: Naming ``source.page_size`` and its bounds.
     """
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise ConfigError(
-            f"source.page_size: objects fetched per request must be a whole number >= 1, got {page_size!r}"
-        )
-    return page_size
+    check_values(SourceConfig, "source", {"page_size": page_size})
+    return int(page_size)
 
 
 class VectorWaveLegacyAdapter:
@@ -319,11 +317,10 @@ class VectorWaveStoreAdapter:
 
     def _rows_with_vectors(self) -> Iterator[tuple[str, dict[str, Any], Any]]:
         """Every execution row as ``(uuid, properties, raw vector)``, fetched ``page_size`` at a time."""
-        batch_size = self._page_size
         store = self._store
         if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
             table = store._open(self._collection).to_arrow()
-            for batch in table.to_batches(max_chunksize=batch_size):
+            for batch in table.to_batches(max_chunksize=self._page_size):
                 names = batch.schema.names
                 vectors = arrow_rows(batch.column("vector")) if "vector" in names else [None] * batch.num_rows
                 others = batch.select([name for name in names if name != "vector"]).to_pylist()
@@ -336,7 +333,7 @@ class VectorWaveStoreAdapter:
             for obj in _weaviate_objects(client.collections.get(self._collection), self._page_size):
                 yield str(obj.uuid), dict(obj.properties), obj.vector
             return
-        for record in store.iterate(self._collection, batch_size=batch_size):
+        for record in store.iterate(self._collection, batch_size=self._page_size):
             yield str(record.uuid), dict(record.properties), record.vector
 
     def _vector_of(self, uuid: str, vector: Any) -> Any:
