@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -201,6 +201,22 @@ def _cosine_hits(
     return hits[:limit]
 
 
+def _remembered(
+    answers: dict[str, tuple[str, ...] | None], function_name: str, lookup: Callable[[], tuple[str, ...] | None]
+) -> tuple[str, ...] | None:
+    """A function's parameter names as ``lookup`` reads them from VectorWave's functions
+    collection, or ``None`` (inputs are then inferred from properties). Only an answer is kept in
+    ``answers``: a lookup that failed (unreachable, no collection, an older schema) is asked again."""
+    if function_name in answers:
+        return answers[function_name]
+    try:
+        found = lookup()
+    except Exception:  # inferred from properties this time, asked again next time
+        return None
+    answers[function_name] = found
+    return found
+
+
 def _weaviate_objects(collection: Any, page_size: int) -> Any:
     """A weaviate collection's objects with their vectors, ``page_size`` per request."""
     try:
@@ -245,24 +261,19 @@ class VectorWaveLegacyAdapter:
             offset += len(objects)
 
     def _parameters(self, function_name: str) -> tuple[str, ...] | None:
-        """The function's parameter names from its recorded source, or ``None`` (inputs are then
-        inferred from properties). Only an answer is kept: a lookup that failed is asked again."""
-        if function_name in self._signatures:
-            return self._signatures[function_name]
+        """The function's parameter names from its recorded source (:func:`_remembered`)."""
         client = getattr(self._manager, "client", None)
         if client is None or not hasattr(client, "collections"):
             return None
         name = getattr(getattr(self._manager, "settings", None), "COLLECTION_NAME", DEFAULT_FUNCTION_COLLECTION)
-        found = None
-        try:
+
+        def lookup() -> tuple[str, ...] | None:
             for obj in client.collections.get(name).iterator():
                 if obj.properties.get("function_name") == function_name:
-                    found = parameters_from_source(obj.properties.get("source_code") or "", function_name)
-                    break
-        except Exception:  # unreachable, no collection, or an older schema: inferred this time, asked again
+                    return parameters_from_source(obj.properties.get("source_code") or "", function_name)
             return None
-        self._signatures[function_name] = found
-        return found
+
+        return _remembered(self._signatures, function_name, lookup)
 
     def list_functions(self) -> list[str]:
         return sorted({str(obj.properties.get("function_name", "")) for obj in self._iter_all()} - {""})
@@ -343,19 +354,16 @@ class VectorWaveStoreAdapter:
         return getattr(full, "vector", None) if full is not None else None
 
     def _parameters(self, function_name: str) -> tuple[str, ...] | None:
-        """The function's parameter names from its recorded source, or ``None`` (inputs are then
-        inferred from properties). Only an answer is kept: a lookup that failed is asked again."""
-        if function_name in self._signatures:
-            return self._signatures[function_name]
-        try:
+        """The function's parameter names from its recorded source (:func:`_remembered`)."""
+
+        def lookup() -> tuple[str, ...] | None:
             records = self._store.query(self._functions, filters={"function_name": function_name}, limit=1)
-        except Exception:  # the functions collection is optional or unreachable now: asked again next time
-            return None
-        found = None
-        for record in records:
-            found = parameters_from_source(record.properties.get("source_code") or "", function_name)
-        self._signatures[function_name] = found
-        return found
+            record = next(iter(records), None)
+            if record is None:
+                return None
+            return parameters_from_source(record.properties.get("source_code") or "", function_name)
+
+        return _remembered(self._signatures, function_name, lookup)
 
     def list_functions(self) -> list[str]:
         names = {
