@@ -330,7 +330,12 @@ def replies_in_loss(golden: Path, model_dir: str, work: Path) -> dict[str, Any]:
     from trl import SFTConfig, SFTTrainer
 
     from vector_trainer.fileio import iter_jsonl
-    from vector_trainer.pipeline.trainers.chat_rows import example_rows, load_tokenizer, model_context, plan_max_length
+    from vector_trainer.training.local_lora.chat_rows import (
+        example_rows,
+        load_tokenizer,
+        model_context,
+        plan_max_length,
+    )
 
     examples = [e for _, e in iter_jsonl(golden)]
     tokenizer = load_tokenizer(model_dir)

@@ -41,10 +41,10 @@ from vector_trainer.extractor.engines import normalize_rows
 from vector_trainer.fileio import atomic_write_jsonl
 from vector_trainer.gate import PromotionPolicy
 from vector_trainer.gate.evaluate import Evaluation
-from vector_trainer.gate.local_model import LocalChatModel
 from vector_trainer.gate.scores import exact_match
 from vector_trainer.gate.stats import paired_bootstrap
-from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer
+from vector_trainer.training.local_lora.chat_model import LocalChatModel
+from vector_trainer.training.local_lora.trainer import LocalLoRATrainer
 from vector_trainer.types import ExecutionLog
 
 HERE = Path(__file__).resolve().parent

@@ -30,12 +30,13 @@ LAYERS = {
     "sources": 1,
     "extractor": 2,
     "synthesizer": 2,
+    "training": 2,
     "gate": 3,
     "pipeline": 4,
     "dashboard": 5,
     "cli": 6,
 }
-STAGES = ("sources", "extractor", "synthesizer", "gate", "pipeline", "dashboard", "cli")
+STAGES = ("sources", "extractor", "synthesizer", "training", "gate", "pipeline", "dashboard", "cli")
 
 
 def _module_name(path: Path) -> str:

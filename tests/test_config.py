@@ -22,8 +22,8 @@ from vector_trainer.config import (
 from vector_trainer.errors import ConfigError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.pipeline import TrainingPipeline
-from vector_trainer.pipeline.trainers import LocalLoRATrainer, OpenAITrainer, create_trainer
 from vector_trainer.synthesizer import FeedbackDiffAnalyzer, HookScriptGenerator, RuleSetSynthesizer
+from vector_trainer.training import LocalLoRATrainer, OpenAITrainer, create_trainer
 
 #: Constructor arguments that are objects, not settings (injected, never read from TOML).
 OBJECTS = {"self", "dataset_manager", "analyzer", "llm", "embedder", "python", "extractor", "synthesizer", "trainer"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vector_trainer.pipeline.trainers.chat_rows import CHATML_TEMPLATE
+from vector_trainer.training.local_lora.chat_rows import CHATML_TEMPLATE
 
 
 def make_tiny_model(path: Path, texts: list[str], context: int = 512) -> Path:

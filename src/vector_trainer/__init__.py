@@ -2,11 +2,13 @@
 
 Select golden data by graph density (:mod:`~vector_trainer.extractor`), turn user corrections
 into a safe, versioned hook (:mod:`~vector_trainer.synthesizer`), and prepare or run fine-tuning
-behind a vendor-neutral trainer with a cost guard (:mod:`~vector_trainer.pipeline`).
+behind a vendor-neutral trainer with a cost guard (:mod:`~vector_trainer.training`), promote
+only what beats the one in use (:mod:`~vector_trainer.gate`), and run it all
+(:mod:`~vector_trainer.pipeline`).
 
 Layers, bottom to top (each imports only from those below it): ``types``, ``errors``,
-``config`` and the private helpers; ``sources``; ``extractor`` and ``synthesizer``;
-``pipeline``; ``dashboard`` and ``cli``.
+``config`` and the private helpers; ``sources``; ``extractor``, ``synthesizer`` and
+``training``; ``gate``; ``pipeline``; ``dashboard`` and ``cli``.
 
 Importing the package is light: numpy only. vectorwave, openai, streamlit, faiss and torch are
 imported lazily, by the features that need them.
@@ -27,9 +29,9 @@ _EXPORTS = {
     "RuleSetSynthesizer": "vector_trainer.synthesizer.rules",
     "HookScriptGenerator": "vector_trainer.synthesizer.hook",
     "HookVersionManager": "vector_trainer.synthesizer.versions",
-    "BaseTrainer": "vector_trainer.pipeline.trainers.base",
-    "OpenAITrainer": "vector_trainer.pipeline.trainers.openai_trainer",
-    "LocalLoRATrainer": "vector_trainer.pipeline.trainers.local_lora",
+    "BaseTrainer": "vector_trainer.training.base",
+    "OpenAITrainer": "vector_trainer.training.openai_trainer",
+    "LocalLoRATrainer": "vector_trainer.training.local_lora.trainer",
     "TrainingPipeline": "vector_trainer.pipeline.orchestrator",
     "PipelineMonitor": "vector_trainer.pipeline.monitor",
     "Config": "vector_trainer.config",

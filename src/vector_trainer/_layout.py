@@ -11,6 +11,7 @@ A run directory (one per function and run)::
     state.json                                                 stages and the training job
     events.jsonl                                               monitor events
     summary.json                                               the final summary
+    jobs/<id>/                                                 local training jobs (local-lora)
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ PROJECTION_FILENAME = "projection.json"
 STATE_FILENAME = "state.json"
 SUMMARY_FILENAME = "summary.json"
 EVALUATION_FILENAME = "evaluation.json"
+#: Where a run directory keeps its local training jobs (``local-lora``: the adapter lands in the run).
+RUN_JOBS_DIRNAME = "jobs"
 #: A function's live directory (gated runs, ``vectortrainer loop``): ``hook/`` (the live hook and
 #: its versions), ``models/`` (the model registry), ``cycles/cNNNN`` (the loop's run directories),
 #: ``loop.json`` (the loop's watermark and cycles) and ``novelty.npz`` (what the last cycle saw).

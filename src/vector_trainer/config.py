@@ -167,7 +167,7 @@ class SynthesizerConfig:
 
 @dataclass(frozen=True)
 class OpenAITrainerConfig:
-    """Options of :class:`~vector_trainer.pipeline.trainers.OpenAITrainer` (registry key ``openai``)."""
+    """Options of :class:`~vector_trainer.training.OpenAITrainer` (registry key ``openai``)."""
 
     model: str = param("gpt-4o-mini-2024-07-18", NonEmpty(), doc="base model to fine-tune")
     max_budget_usd: float | None = param(None, Interval(0, None), doc="refuse to train above this estimate")
@@ -183,7 +183,7 @@ class OpenAITrainerConfig:
 
 @dataclass(frozen=True)
 class LocalLoRATrainerConfig:
-    """Options of :class:`~vector_trainer.pipeline.trainers.LocalLoRATrainer` (key ``local-lora``)."""
+    """Options of :class:`~vector_trainer.training.LocalLoRATrainer` (key ``local-lora``)."""
 
     model: str | None = param(None, NonEmpty(), doc="a Hugging Face causal LM: a local directory or cached id")
     jobs_dir: str = param(os.path.join(".vectortrainer", "jobs"), NonEmpty(), doc="where job directories go")

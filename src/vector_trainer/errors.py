@@ -106,3 +106,16 @@ class PipelineError(VectorTrainerError):
         super().__init__(f"stage '{stage}' failed: {message}")
         self.stage = stage
         self.message = message
+
+
+class ModelError(VectorTrainerError):
+    """A model could not answer (the message says what was asked and what was waited for).
+
+    Attributes:
+        transient: The cause may pass (a rate limit, a timeout, a server error, a lost
+            connection): asking again later may succeed.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

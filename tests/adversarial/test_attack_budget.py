@@ -10,8 +10,8 @@ import pytest
 from fake_openai import VALID_KEY, FakeOpenAIServer
 from vector_trainer.cli import main
 from vector_trainer.errors import ConfigError, InputError
-from vector_trainer.pipeline.costguard import check_context, estimate_cost
-from vector_trainer.pipeline.trainers import OpenAITrainer
+from vector_trainer.training import OpenAITrainer
+from vector_trainer.training.costguard import check_context, estimate_cost
 
 
 def _chat_file(path: Path, n: int = 12, extra: dict | None = None) -> Path:

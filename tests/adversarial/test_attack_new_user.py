@@ -11,9 +11,9 @@ import pytest
 from vector_trainer.cli import main
 from vector_trainer.config import load_config
 from vector_trainer.errors import ConfigError, InputError
-from vector_trainer.gate.models import capped
 from vector_trainer.pipeline.loop import _read_state
 from vector_trainer.sources.ingest import read_records
+from vector_trainer.training.chat_models import capped
 
 
 def test_a_failed_ingest_leaves_no_empty_store(tmp_path: Path, capsys) -> None:
@@ -124,7 +124,7 @@ def test_a_missing_extra_is_exit_2_even_inside_a_stage(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["demo", "--out", "warm"]) == 0
-    monkeypatch.setattr("vector_trainer.pipeline.trainers.local_lora._find_spec", lambda name: None)
+    monkeypatch.setattr("vector_trainer.training.local_lora.trainer._find_spec", lambda name: None)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
     code = main(["run", "--store", ".vectortrainer/demo.db", "--out", "out", "--function", "support_faq",

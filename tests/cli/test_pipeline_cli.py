@@ -23,9 +23,9 @@ from vector_trainer.errors import ConfigError, PipelineError, TrainerError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.pipeline import TrainingPipeline
 from vector_trainer.pipeline.monitor import PipelineMonitor
-from vector_trainer.pipeline.trainers import BaseTrainer
 from vector_trainer.sources.store import SQLiteLogStore
 from vector_trainer.synthesizer import RuleSetSynthesizer
+from vector_trainer.training import BaseTrainer
 from vector_trainer.types import FeedbackPair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ def test_a_raising_monitor_never_breaks_the_pipeline(tmp_path: Path, caplog) -> 
 
 
 def test_dry_run_never_submits(tmp_path: Path, monkeypatch) -> None:
-    from vector_trainer.pipeline.trainers import OpenAITrainer
+    from vector_trainer.training import OpenAITrainer
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     summary = _pipeline(OpenAITrainer(model="gpt-4o-mini")).run("fn", [], tmp_path)

@@ -27,10 +27,10 @@ from vector_trainer.dashboard.runview import DASHBOARD_TOKEN_ENV, DASHBOARD_TOKE
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.gate import ModelRegistry
 from vector_trainer.pipeline import TrainingPipeline
-from vector_trainer.pipeline.trainers import OpenAITrainer
 from vector_trainer.sources.store import SQLiteLogStore
 from vector_trainer.synthesizer import HookScriptGenerator, RuleSetSynthesizer, load_feedback
 from vector_trainer.synthesizer.versions import HookVersionManager
+from vector_trainer.training import OpenAITrainer
 
 PERSONA_DIR = function_dirname("persona_chat")
 APP = str(Path(importlib.util.find_spec("vector_trainer.dashboard").submodule_search_locations[0]) / "webapp.py")

@@ -213,7 +213,7 @@ def test_a_local_lora_adapter_is_trained_evaluated_through_peft_and_registered(t
     from tiny_model import make_tiny_model
     from vector_trainer.gate import LocalChatModel
     from vector_trainer.pipeline import TrainingPipeline
-    from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer
+    from vector_trainer.training.local_lora.trainer import LocalLoRATrainer
 
     base = make_tiny_model(tmp_path / "tiny", [q + " " + a for q, a in QUESTIONS.items()])
     data = write_chat_jsonl(

@@ -74,7 +74,7 @@ def test_trls_dpo_trainer_reads_the_preferences(tmp_path: Path, monkeypatch) -> 
     from trl import DPOConfig, DPOTrainer
 
     from tiny_model import make_tiny_model
-    from vector_trainer.pipeline.trainers.chat_rows import load_tokenizer
+    from vector_trainer.training.local_lora.chat_rows import load_tokenizer
 
     _run(tmp_path, monkeypatch)
     rows = [json.loads(line) for line in (tmp_path / "run" / "preferences.jsonl").read_text().splitlines()]

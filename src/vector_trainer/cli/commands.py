@@ -80,9 +80,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer run`` and ``vectortrainer demo``."""
     from vector_trainer.dashboard.terminal import CLIDashboard
     from vector_trainer.pipeline.factory import build_pipeline
-    from vector_trainer.pipeline.trainers.registry import trainer_from_config
     from vector_trainer.sources.detect import open_source
     from vector_trainer.synthesizer.feedback import load_feedback, pairs_for_function
+    from vector_trainer.training.registry import trainer_from_config
 
     config = run_config(args)
     if getattr(args, "demo", False):
@@ -135,15 +135,15 @@ def next_steps(config: Config, *, dry_run: bool, feedback: bool) -> list[str]:
     return steps
 
 
-#: Where a run directory keeps its local training jobs (the adapter lands inside the run).
-RUN_JOBS_DIRNAME = "jobs"
-
-
 def in_run(config: Config, run_dir: Path) -> Config:
-    """``config`` with a local trainer's jobs kept inside ``run_dir`` unless a jobs_dir is given."""
-    if config.trainer.name == "local-lora" and "jobs_dir" not in config.trainer.options:
-        return with_overrides(config, "trainer", jobs_dir=str(run_dir / RUN_JOBS_DIRNAME))
-    return config
+    """``config`` with the trainer's own files kept inside ``run_dir``
+    (:meth:`~vector_trainer.training.base.BaseTrainer.run_options`) where the config does not
+    place them."""
+    from vector_trainer.training.registry import trainer_class
+
+    extra = trainer_class(config.trainer.name).run_options(run_dir)
+    unset = {key: value for key, value in extra.items() if key not in config.trainer.options}
+    return with_overrides(config, "trainer", **unset) if unset else config
 
 
 def functions_to_run(config: Config, source: Any) -> list[str]:

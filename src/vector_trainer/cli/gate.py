@@ -174,9 +174,9 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
     from vector_trainer.dashboard.terminal import CLIDashboard
     from vector_trainer.pipeline.factory import build_pipeline
     from vector_trainer.pipeline.loop import ContinuousLoop
-    from vector_trainer.pipeline.trainers.registry import trainer_from_config
     from vector_trainer.sources.detect import open_source
     from vector_trainer.synthesizer.feedback import load_feedback
+    from vector_trainer.training.registry import trainer_from_config
 
     config = _loop_config(args)
     source = open_source(config.source, embedding=config.embedding)

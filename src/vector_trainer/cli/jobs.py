@@ -18,7 +18,6 @@ from vector_trainer._layout import function_dirname
 from vector_trainer.cli.commands import (
     EXIT_INTERRUPTED,
     EXIT_OK,
-    RUN_JOBS_DIRNAME,
     base_config,
     in_run,
     trainer_flags,
@@ -46,7 +45,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer train FILE``: the training stage alone, resumable."""
     from vector_trainer.dashboard.terminal import CLIDashboard
     from vector_trainer.pipeline.orchestrator import TrainingPipeline
-    from vector_trainer.pipeline.trainers.registry import trainer_from_config
+    from vector_trainer.training.registry import trainer_from_config
 
     config = with_overrides(_trainer_config(args), "pipeline", poll_interval_s=args.poll_interval)
     if not Path(args.file).is_file():
@@ -71,7 +70,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any] | None]:
     """The job id and a trainer that can reach it; for a dry-run directory, its plan instead."""
     from vector_trainer.pipeline.rundir import read_run_state
-    from vector_trainer.pipeline.trainers.registry import trainer_from_config
+    from vector_trainer.training.registry import trainer_class, trainer_from_config
 
     target = Path(args.target)
     config = base_config(args)
@@ -91,8 +90,9 @@ def _job_and_trainer(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]
     endpoint = args.base_url or (training or {}).get("base_url") if target.is_dir() else args.base_url
     if endpoint and name == "openai" and "***" not in str(endpoint):  # a redacted URL cannot be used again
         options["base_url"] = endpoint
-    if not options and name == "local-lora" and target.is_dir() and (target / RUN_JOBS_DIRNAME).is_dir():
-        options = {"jobs_dir": str(target / RUN_JOBS_DIRNAME)}  # a run's own local jobs
+    if not options and target.is_dir():  # a run's own files (local jobs), where the run has them
+        own = trainer_class(name or config.trainer.name).run_options(target)
+        options = own if all(Path(v).is_dir() for v in own.values()) else {}
     if name and name != config.trainer.name:
         config = with_overrides(config, "trainer", name=name)
     config = with_overrides(config, "trainer", **options)
@@ -159,7 +159,7 @@ def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_cost(args: argparse.Namespace, console: Console) -> int:
     """``vectortrainer cost FILE``: the token count and price of fine-tuning on a file."""
-    from vector_trainer.pipeline.costguard import check_budget, check_budget_value, estimate_cost
+    from vector_trainer.training.costguard import check_budget, check_budget_value, estimate_cost
 
     check_budget_value(args.budget, "--budget")
     estimate = estimate_cost(args.file, args.model, args.epochs, usd_per_million=args.price_per_million)

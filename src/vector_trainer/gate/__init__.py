@@ -5,11 +5,11 @@ pointer)."""
 from vector_trainer._shared import lazy_exports
 
 _EXPORTS = {
-    "ChatModel": "vector_trainer.gate.models",
-    "OpenAIChatModel": "vector_trainer.gate.models",
-    "LocalChatModel": "vector_trainer.gate.local_model",
-    "ModelError": "vector_trainer.gate.models",
-    "chat_model_for": "vector_trainer.gate.reach",
+    "ChatModel": "vector_trainer.training.chat_models",
+    "OpenAIChatModel": "vector_trainer.training.chat_models",
+    "LocalChatModel": "vector_trainer.training.local_lora.chat_model",
+    "ModelError": "vector_trainer.errors",
+    "chat_model_for": "vector_trainer.training.registry",
     "EvalExample": "vector_trainer.gate.evaluate",
     "Evaluation": "vector_trainer.gate.evaluate",
     "ModelEvaluator": "vector_trainer.gate.evaluate",

@@ -27,13 +27,13 @@ from vector_trainer.conversation import message_text
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.fileio import iter_jsonl
 from vector_trainer.gate.judge import LLMJudge
-from vector_trainer.gate.models import ChatModel, answer_all
-from vector_trainer.gate.reach import chat_model_for
 from vector_trainer.gate.scores import embedding_similarity, exact_match
 from vector_trainer.gate.stats import PairedComparison, paired_bootstrap
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.synthesizer import hook_template
 from vector_trainer.synthesizer.hook_file import hook_rules, run_hook_file
+from vector_trainer.training.chat_models import ChatModel, answer_all
+from vector_trainer.training.registry import chat_model_for
 from vector_trainer.types import FeedbackPair
 
 #: Per-example rows kept in a report (the means and intervals use every example).
@@ -181,7 +181,7 @@ class ModelEvaluator:
         max_tokens: Longest answer asked of a model reached by :meth:`reach`.
         timeout_s: Seconds to wait for one answer of a model reached by :meth:`reach`.
         model_for: How :meth:`reach` reaches a registered model: ``(provider, model) -> ChatModel``;
-            by default :func:`~vector_trainer.gate.reach.chat_model_for`.
+            by default :func:`~vector_trainer.training.registry.chat_model_for`.
         seed: Bootstrap seed.
     """
 

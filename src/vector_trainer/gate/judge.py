@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vector_trainer.gate.models import ChatModel
+from vector_trainer.training.chat_models import ChatModel
 
 #: The judge's instructions. Fixed, so scores from different cycles compare.
 RUBRIC = (

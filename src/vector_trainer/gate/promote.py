@@ -20,9 +20,8 @@ from typing import Any
 
 from vector_trainer import _layout
 from vector_trainer._shared import utc_now
-from vector_trainer.errors import VectorTrainerError
+from vector_trainer.errors import ModelError, VectorTrainerError
 from vector_trainer.gate.evaluate import EvalExample, Evaluation, ModelEvaluator
-from vector_trainer.gate.models import ModelError
 from vector_trainer.gate.policy import Decision, PromotionPolicy
 from vector_trainer.gate.registry import ModelRegistry
 from vector_trainer.synthesizer.versions import open_hook_versions

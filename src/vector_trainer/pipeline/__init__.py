@@ -1,7 +1,8 @@
-"""FR-3 and FR-4: the orchestrator, its monitor callbacks, the cost guard and the trainers.
+"""FR-3 and FR-4: the orchestrator and its monitor callbacks.
 
-``from vector_trainer.pipeline import OpenAITrainer, TrainingPipeline`` (the seed README's
-example) works; names are loaded on first use.
+The trainers and the cost guard live in :mod:`vector_trainer.training`; they are named here too
+because the seed README imports them from here (``from vector_trainer.pipeline import
+OpenAITrainer, TrainingPipeline``). Names are loaded on first use.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ _EXPORTS = {
     "read_run_state": "vector_trainer.pipeline.rundir",
     "PipelineMonitor": "vector_trainer.pipeline.monitor",
     "JsonlEventLog": "vector_trainer.pipeline.monitor",
-    "estimate_cost": "vector_trainer.pipeline.costguard",
-    "check_budget": "vector_trainer.pipeline.costguard",
-    "BaseTrainer": "vector_trainer.pipeline.trainers.base",
-    "OpenAITrainer": "vector_trainer.pipeline.trainers.openai_trainer",
-    "LocalLoRATrainer": "vector_trainer.pipeline.trainers.local_lora",
-    "create_trainer": "vector_trainer.pipeline.trainers.registry",
+    "estimate_cost": "vector_trainer.training.costguard",
+    "check_budget": "vector_trainer.training.costguard",
+    "BaseTrainer": "vector_trainer.training.base",
+    "OpenAITrainer": "vector_trainer.training.openai_trainer",
+    "LocalLoRATrainer": "vector_trainer.training.local_lora.trainer",
+    "create_trainer": "vector_trainer.training.registry",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

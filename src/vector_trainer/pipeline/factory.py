@@ -13,16 +13,16 @@ from vector_trainer.config import Config
 from vector_trainer.extractor.core import DensityBasedExtractor
 from vector_trainer.gate.evaluate import ModelEvaluator
 from vector_trainer.gate.judge import LLMJudge
-from vector_trainer.gate.models import OpenAIChatModel
 from vector_trainer.gate.policy import PromotionPolicy
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
-from vector_trainer.pipeline.trainers.base import BaseTrainer
-from vector_trainer.pipeline.trainers.registry import trainer_from_config
 from vector_trainer.sources.detect import open_source
 from vector_trainer.synthesizer.diff import FeedbackDiffAnalyzer
 from vector_trainer.synthesizer.hook import HookScriptGenerator
 from vector_trainer.synthesizer.rules import RuleSetSynthesizer
+from vector_trainer.training.base import BaseTrainer
+from vector_trainer.training.chat_models import OpenAIChatModel
+from vector_trainer.training.registry import trainer_from_config
 
 
 def build_synthesizer(config: Config) -> RuleSetSynthesizer:

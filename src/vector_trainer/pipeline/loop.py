@@ -39,8 +39,8 @@ from vector_trainer.extractor.distributed_extract import is_distributed
 from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
 from vector_trainer.pipeline.loop_trigger import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
-from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES
 from vector_trainer.synthesizer.feedback import pairs_for_function
+from vector_trainer.training.base import TERMINAL_STATUSES
 from vector_trainer.types import FeedbackPair
 
 LOOP_LOCK_FILENAME = "loop.lock"

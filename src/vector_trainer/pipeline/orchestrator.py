@@ -37,14 +37,14 @@ from vector_trainer.gate.evaluate import ModelEvaluator, feedback_examples, vali
 from vector_trainer.gate.policy import PromotionPolicy
 from vector_trainer.gate.promote import Promoter
 from vector_trainer.pipeline.corrections import correct_training_data
-from vector_trainer.pipeline.costguard import check_budget, check_context
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.paid_jobs import JobLedger, ensure_job, kept_training_input
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
-from vector_trainer.pipeline.trainers.base import TERMINAL_STATUSES, BaseTrainer
 from vector_trainer.synthesizer.damage import KNOWN_GOOD_SAMPLE, sample_known_good
 from vector_trainer.synthesizer.hook import HookScriptGenerator
 from vector_trainer.synthesizer.rules import RuleSetSynthesizer
+from vector_trainer.training.base import TERMINAL_STATUSES, BaseTrainer
+from vector_trainer.training.costguard import check_budget, check_context
 from vector_trainer.types import FeedbackPair, SelectionStrategy
 
 _D = PipelineConfig

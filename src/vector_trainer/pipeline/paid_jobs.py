@@ -29,7 +29,7 @@ from vector_trainer._shared import sha256_file, utc_now
 from vector_trainer.errors import InputError
 from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
-from vector_trainer.pipeline.trainers.base import BaseTrainer
+from vector_trainer.training.base import BaseTrainer
 
 JOBS_FILENAME = "jobs.json"
 #: Job states in which a job may still give (or has given) a model: such a job is reused.

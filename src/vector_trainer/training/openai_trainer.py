@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 from vector_trainer._params import check_values
 from vector_trainer.config import OpenAITrainerConfig
 from vector_trainer.errors import MissingDependencyError, TrainerError, redact
-from vector_trainer.pipeline.costguard import ModelPrice, check_budget, check_context, estimate_cost
-from vector_trainer.pipeline.trainers.base import BaseTrainer
+from vector_trainer.training.base import BaseTrainer
+from vector_trainer.training.costguard import ModelPrice, check_budget, check_context, estimate_cost
 from vector_trainer.types import CostEstimate
 
 _D = OpenAITrainerConfig

@@ -12,8 +12,8 @@ from conftest import require_modules
 from conversation_samples import record
 from vector_trainer.errors import InputError
 from vector_trainer.extractor.examples import log_example
-from vector_trainer.pipeline.trainers.chat_rows import plan_max_length, training_rows
 from vector_trainer.sources.ingest import parse_record
+from vector_trainer.training.local_lora.chat_rows import plan_max_length, training_rows
 
 NEEDED = ("torch", "transformers", "trl", "datasets")
 
@@ -61,7 +61,7 @@ def test_every_reply_survives_trl_tokenisation_whole_and_alone(tmp_path: Path) -
     from trl import SFTConfig, SFTTrainer
 
     from tiny_model import make_tiny_model
-    from vector_trainer.pipeline.trainers.chat_rows import example_rows, load_tokenizer
+    from vector_trainer.training.local_lora.chat_rows import example_rows, load_tokenizer
 
     examples = _examples(8)
     texts = [json.dumps(e, ensure_ascii=False) for e in examples]

@@ -1,4 +1,4 @@
-"""The child process of a ``local-lora`` job: ``python -m vector_trainer.pipeline.trainers.lora_job JOB_DIR``.
+"""The child process of a ``local-lora`` job: ``python -m vector_trainer.training.local_lora.job JOB_DIR``.
 
 It reads ``job.json``, trains a PEFT LoRA adapter with TRL (``SFTTrainer`` on prompt-completion
 rows, or ``DPOTrainer`` on preference pairs with ``method = "dpo"``), and writes ``status.json``, ``metrics.jsonl``,
@@ -18,9 +18,9 @@ from typing import Any
 
 from vector_trainer._shared import utc_now
 from vector_trainer.fileio import atomic_write_json, iter_jsonl
-from vector_trainer.pipeline.trainers.chat_rows import example_rows, load_tokenizer, plan_max_length
-from vector_trainer.pipeline.trainers.local_lora import read_job_file
-from vector_trainer.pipeline.trainers.preference_rows import preference_rows
+from vector_trainer.training.local_lora.chat_rows import example_rows, load_tokenizer, plan_max_length
+from vector_trainer.training.local_lora.preference_rows import preference_rows
+from vector_trainer.training.local_lora.trainer import read_job_file
 
 
 def run_job(job_dir: Path) -> int:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from vector_trainer.config import TRAINER_SETTINGS, TrainerConfig, trainer_config
+from vector_trainer.config import TRAINER_SETTINGS, GateConfig, TrainerConfig, trainer_config
 from vector_trainer.errors import ConfigError
-from vector_trainer.pipeline.trainers.base import BaseTrainer
+from vector_trainer.training.base import BaseTrainer
+from vector_trainer.training.chat_models import ChatModel
 
 ENTRY_POINT_GROUP = "vector_trainer.trainers"
 
@@ -26,8 +27,8 @@ TrainerFactory = Callable[..., BaseTrainer]
 
 def trainer_registry() -> dict[str, TrainerFactory]:
     """Registry key -> trainer class: the built-in ones plus entry-point plugins."""
-    from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer  # light: heavy imports live in its jobs
-    from vector_trainer.pipeline.trainers.openai_trainer import OpenAITrainer
+    from vector_trainer.training.local_lora.trainer import LocalLoRATrainer  # light: heavy imports live in its jobs
+    from vector_trainer.training.openai_trainer import OpenAITrainer
 
     registry: dict[str, TrainerFactory] = {OpenAITrainer.name: OpenAITrainer, LocalLoRATrainer.name: LocalLoRATrainer}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
@@ -59,6 +60,32 @@ def trainer_from_config(config: TrainerConfig, **objects: Any) -> BaseTrainer:
     """Build the configured trainer; ``objects`` are arguments that are not configuration, such
     as ``client`` or ``api_key``."""
     return create_trainer(config.name, **dict(config.options), **objects)
+
+
+def trainer_class(name: str) -> type[BaseTrainer]:
+    """The trainer class registered as ``name``, to ask it things that need no instance
+    (:meth:`~BaseTrainer.chat_model`, :meth:`~BaseTrainer.run_options`); :class:`BaseTrainer`,
+    whose answers are the defaults, for a name not installed here or a plugin factory that is
+    not a class."""
+    factory = trainer_registry().get(name)
+    return factory if isinstance(factory, type) and issubclass(factory, BaseTrainer) else BaseTrainer
+
+
+def chat_model_for(
+    provider: str,
+    model: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = GateConfig.timeout_s,
+    max_tokens: int = GateConfig.max_tokens,
+) -> ChatModel:
+    """How to reach a model made by the trainer registered as ``provider``: that trainer's
+    :meth:`~vector_trainer.training.base.BaseTrainer.chat_model`; a provider not installed here
+    is asked through an OpenAI-compatible endpoint, the default."""
+    return trainer_class(provider).chat_model(
+        model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens
+    )
 
 
 def _check_signature(name: str, factory: Callable[..., Any], options: Mapping[str, Any]) -> None:

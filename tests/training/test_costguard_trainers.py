@@ -24,7 +24,8 @@ from vector_trainer.errors import (
     UnknownModelError,
     redact,
 )
-from vector_trainer.pipeline.costguard import (
+from vector_trainer.training import OpenAITrainer, create_trainer, trainer_registry
+from vector_trainer.training.costguard import (
     MODEL_TRAINING_PRICES,
     check_budget,
     count_example_tokens,
@@ -32,7 +33,6 @@ from vector_trainer.pipeline.costguard import (
     encoding_for_model,
     estimate_cost,
 )
-from vector_trainer.pipeline.trainers import OpenAITrainer, create_trainer, trainer_registry
 
 KEY = "sk-test-SECRET1234567890abcdef"
 

@@ -1,7 +1,7 @@
 """FR-3.4: local fine-tuning with LoRA (extra ``local``): TRL ``SFTTrainer`` + PEFT on the same
 chat JSONL, for any Hugging Face causal LM on disk. No dollars: the cost is compute time.
 
-A job runs as a detached child process (``python -m vector_trainer.pipeline.trainers.lora_job JOB_DIR``), so it
+A job runs as a detached child process (``python -m vector_trainer.training.local_lora.job JOB_DIR``), so it
 behaves like a remote job: ``start_training`` returns at once, the pipeline polls
 ``get_status``, an interrupted CLI leaves it running and a re-run resumes polling, ``cancel``
 terminates it. Job directory::
@@ -31,22 +31,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
+from vector_trainer._layout import RUN_JOBS_DIRNAME
 from vector_trainer._params import check_values
 from vector_trainer._shared import utc_now
 from vector_trainer.base_models import resolve_base_model
 from vector_trainer.chatml import check_example
-from vector_trainer.config import LocalLoRATrainerConfig
+from vector_trainer.config import GateConfig, LocalLoRATrainerConfig
 from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, TrainerError
 from vector_trainer.fileio import atomic_write_json, iter_jsonl
-from vector_trainer.pipeline.trainers.base import BaseTrainer
-from vector_trainer.pipeline.trainers.chat_rows import (
+from vector_trainer.training.base import BaseTrainer
+from vector_trainer.training.chat_models import ChatModel
+from vector_trainer.training.local_lora.chat_model import LocalChatModel
+from vector_trainer.training.local_lora.chat_rows import (
     LengthPlan,
     example_rows,
     load_tokenizer,
     model_context,
     plan_max_length,
 )
-from vector_trainer.pipeline.trainers.preference_rows import check_preference, preference_rows
+from vector_trainer.training.local_lora.preference_rows import check_preference, preference_rows
 
 _D = LocalLoRATrainerConfig
 REQUIRED_PACKAGES = ("torch", "transformers", "trl", "peft", "datasets")
@@ -243,7 +246,7 @@ class LocalLoRATrainer(BaseTrainer):
         atomic_write_json(job_dir / "status.json", {"status": "queued", "created_at": utc_now()})
         with (job_dir / "train.log").open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "vector_trainer.pipeline.trainers.lora_job", str(job_dir)],
+                [sys.executable, "-m", "vector_trainer.training.local_lora.job", str(job_dir)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C on the CLI leaves the job running; re-run resumes
@@ -318,6 +321,28 @@ class LocalLoRATrainer(BaseTrainer):
 
     def describe(self) -> dict[str, Any]:
         return {"trainer": self.name, "model": self.model, "hyperparameters": self.hyperparameters}
+
+    @classmethod
+    def run_options(cls, run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+        """A run keeps its jobs, so their adapters, inside it: ``<run>/jobs``."""
+        return {"jobs_dir": str(Path(run_dir) / RUN_JOBS_DIRNAME)}
+
+    @classmethod
+    def chat_model(
+        cls,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = GateConfig.timeout_s,
+        max_tokens: int = GateConfig.max_tokens,
+    ) -> ChatModel:
+        """The model loaded here, with no server: a job's ``adapter`` directory on its base model,
+        or a base model alone (a directory, a cached hub id, a GGUF file or ``pypi:<package>``)
+        as the incumbent. ``base_url``, ``api_key`` and ``timeout_s`` are not used."""
+        if (Path(model) / "adapter_config.json").is_file():
+            return LocalChatModel(adapter_dir=model, max_tokens=max_tokens)
+        return LocalChatModel(model, max_tokens=max_tokens)
 
 
 def _find_spec(name: str) -> Any:

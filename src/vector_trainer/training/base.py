@@ -11,7 +11,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from vector_trainer.config import GateConfig
 from vector_trainer.errors import TrainerError
+from vector_trainer.training.chat_models import ChatModel, OpenAIChatModel
 from vector_trainer.types import CostEstimate
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -80,3 +82,33 @@ class BaseTrainer(ABC):
         """``(base_url, api_key)`` of the OpenAI-compatible endpoint that serves the models this
         trainer makes, for evaluating them (``(None, None)``: the environment's, or none)."""
         return None, None
+
+    @classmethod
+    def run_options(cls, run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+        """Options that keep the trainer's own files inside a run directory, for a run that does
+        not set them (default: none; ``local-lora`` keeps its jobs in ``<run>/jobs``)."""
+        return {}
+
+    @classmethod
+    def chat_model(
+        cls,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = GateConfig.timeout_s,
+        max_tokens: int = GateConfig.max_tokens,
+    ) -> ChatModel:
+        """How to reach a model this trainer made (or the base it started from), to evaluate it.
+
+        The default asks an OpenAI-compatible endpoint (``base_url``: OpenAI, vLLM, Ollama); a
+        trainer whose models live elsewhere overrides it (``local-lora`` loads them here).
+
+        Args:
+            model: The model's name or id, as the trainer's results and the registry record it.
+            base_url: The endpoint serving it; ``OPENAI_BASE_URL`` or the OpenAI API when omitted.
+            api_key: The endpoint's key; ``OPENAI_API_KEY`` when omitted.
+            timeout_s: Seconds to wait for one answer.
+            max_tokens: Longest answer asked for.
+        """
+        return OpenAIChatModel(model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens)

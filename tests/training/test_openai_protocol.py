@@ -17,9 +17,9 @@ from conftest import write_chat_jsonl
 from fake_openai import VALID_KEY, FakeOpenAIServer
 from vector_trainer.errors import BudgetExceededError, PipelineError, TrainerError
 from vector_trainer.pipeline import TrainingPipeline
-from vector_trainer.pipeline.trainers import OpenAITrainer
 from vector_trainer.synthesizer import HookScriptGenerator, RuleSetSynthesizer
 from vector_trainer.synthesizer.llm_advisor import LLMRuleAdvisor
+from vector_trainer.training import OpenAITrainer
 from vector_trainer.types import FeedbackPair
 
 

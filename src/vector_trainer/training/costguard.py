@@ -4,7 +4,7 @@
   gpt-4.1 families, ``cl100k_base`` for older models) plus OpenAI's per-message overhead
   (3 per message, 1 per ``name``, 3 for the reply priming).
 * Offline, the ranks come from the ``bpe-openai`` package when it is installed (extra
-  ``exact-tokens``; see ``pipeline.tokens``). When the encoding still cannot be loaded, every
+  ``exact-tokens``; see ``training.tokens``). When the encoding still cannot be loaded, every
   string is counted as its UTF-8 byte length instead. Byte-level BPE never produces more tokens
   than bytes, so that figure is a guaranteed upper bound, and the estimate says so.
 * Cost = tokens per epoch x the epochs actually requested (or OpenAI's default rule) x price.
@@ -26,7 +26,7 @@ from vector_trainer.chatml import MIN_TRAINING_EXAMPLES, check_example
 from vector_trainer.config import OpenAITrainerConfig
 from vector_trainer.errors import BudgetExceededError, ConfigError, InputError, UnknownModelError
 from vector_trainer.fileio import iter_jsonl
-from vector_trainer.pipeline.tokens import load_token_counter
+from vector_trainer.training.tokens import load_token_counter
 from vector_trainer.types import CostEstimate
 
 PRICES_AS_OF = "2026-11"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vector_trainer.chatml import check_example
-from vector_trainer.pipeline.trainers.chat_rows import row_length
+from vector_trainer.training.local_lora.chat_rows import row_length
 
 SIDES = ("preferred_output", "non_preferred_output")
 

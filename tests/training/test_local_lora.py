@@ -12,8 +12,8 @@ import pytest
 from conftest import require_modules, write_chat_jsonl
 from vector_trainer.errors import InputError, MissingDependencyError, TrainerError
 from vector_trainer.pipeline import TrainingPipeline
-from vector_trainer.pipeline.trainers import create_trainer
-from vector_trainer.pipeline.trainers.local_lora import LocalLoRATrainer
+from vector_trainer.training import create_trainer
+from vector_trainer.training.local_lora.trainer import LocalLoRATrainer
 
 NEEDED = ("torch", "transformers", "trl", "peft", "datasets")
 
@@ -40,7 +40,7 @@ def test_registry_and_validation(tmp_path: Path) -> None:
 
 
 def test_missing_stack_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("vector_trainer.pipeline.trainers.local_lora._find_spec", lambda name: None)
+    monkeypatch.setattr("vector_trainer.training.local_lora.trainer._find_spec", lambda name: None)
     trainer = LocalLoRATrainer(model="m", jobs_dir=tmp_path / "jobs")
     with pytest.raises(MissingDependencyError, match=r"pip install \"\.\[local\]\""):
         trainer.start_training(str(chat_file(tmp_path / "t.jsonl")))
@@ -119,7 +119,7 @@ def _preference(i: int) -> dict:
 
 
 def test_preference_pairs_are_checked_as_the_conversations_they_complete(tmp_path: Path) -> None:
-    from vector_trainer.pipeline.trainers.preference_rows import check_preference
+    from vector_trainer.training.local_lora.preference_rows import check_preference
 
     assert check_preference(_preference(0)) == []
     same = {**_preference(0), "non_preferred_output": _preference(0)["preferred_output"]}
