@@ -124,7 +124,7 @@ def test_without_wait_the_next_check_gates_the_finished_job(server, tmp_path: Pa
     assert loop.run_once()[0].pending  # still running: still pending, still one job
     server.script.hold_running = False
     done = loop.run_once()[0]
-    assert not done.pending and done.model is not None and done.model.get("model_id")
+    assert not done.pending and done.model is not None and done.model.model_id
     assert server.count(*CREATE) == 1 and len(ModelRegistry(home / "models").list_models()) == 1
     assert _state(tmp_path)["pending"] is None and len(_state(tmp_path)["cycles"]) == 1
 

@@ -23,8 +23,10 @@ from vector_trainer.errors import ConfigError, PipelineError, TrainerError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.pipeline import TrainingPipeline
 from vector_trainer.pipeline.monitor import PipelineMonitor
+from vector_trainer.pipeline.results import ExtractResult, RunSummary, SkippedStage, SynthesizeResult, TrainResult
 from vector_trainer.sources.store import SQLiteLogStore
 from vector_trainer.synthesizer import RuleSetSynthesizer
+from vector_trainer.synthesizer.self_test import SelfTestReport
 from vector_trainer.training import BaseTrainer
 from vector_trainer.types import FeedbackPair
 
@@ -88,8 +90,11 @@ def _pipeline(trainer: BaseTrainer, monitor: PipelineMonitor | None = None) -> T
 def test_run_writes_every_artifact(tmp_path: Path) -> None:
     trainer = RecordingTrainer()
     summary = _pipeline(trainer).run("fn", PAIRS, tmp_path, wait=True)
-    assert summary["status"] == "ok"
-    assert summary["stages"]["train"]["fine_tuned_model"] == "ft:model:1"
+    assert summary.status == "ok"
+    assert summary.train is not None and summary.train.fine_tuned_model == "ft:model:1"
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written == summary.to_dict() and RunSummary.from_dict(written) == summary
+    assert list(written["stages"]) == ["extract", "synthesize", "train"]
     for name in (
         "golden.jsonl",
         "golden.report.json",
@@ -108,7 +113,7 @@ def test_run_writes_every_artifact(tmp_path: Path) -> None:
         "train",
     ]
     assert [e["metrics"]["step"] for e in events if e["kind"] == "metrics"] == [1, 2, 3]
-    overview = summary["overview"]
+    overview = summary.overview
     assert overview["golden"]["examples"] == overview["golden"]["steady"] + overview["golden"]["anomaly"] > 0
     assert set(overview["golden"]["density"]) == {"min", "median", "max"}
     assert overview["rules"] == {"count": 1, "conflicts": 0}
@@ -123,7 +128,7 @@ def test_rerun_after_crash_does_not_upload_or_create_again(tmp_path: Path) -> No
     assert state["training"]["job_id"] == "job-1" and state["stages"]["train"]["status"] == "failed"
     summary = _pipeline(trainer).run("fn", PAIRS, tmp_path, wait=True)
     assert trainer.calls == ["prepare", "start"]
-    assert summary["stages"]["train"]["job_id"] == "job-1"
+    assert summary.train is not None and summary.train.job_id == "job-1"
 
 
 def test_failed_job_fails_the_stage(tmp_path: Path) -> None:
@@ -138,7 +143,7 @@ def test_a_raising_monitor_never_breaks_the_pipeline(tmp_path: Path, caplog) -> 
             raise RuntimeError("dashboard crashed")
 
     summary = _pipeline(RecordingTrainer(), Broken()).run("fn", PAIRS, tmp_path)
-    assert summary["status"] == "ok"
+    assert summary.status == "ok"
     assert "dashboard crashed" in caplog.text
 
 
@@ -147,9 +152,9 @@ def test_dry_run_never_submits(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     summary = _pipeline(OpenAITrainer(model="gpt-4o-mini")).run("fn", [], tmp_path)
-    train = summary["stages"]["train"]
-    assert train["mode"] == "dry_run" and "job_id" not in train
-    assert summary["stages"]["synthesize"]["status"] == "skipped"
+    train = summary.train
+    assert train is not None and train.mode == "dry_run" and "job_id" not in train.to_dict()
+    assert summary.synthesize is None and summary.stages["synthesize"] == SkippedStage("no feedback pairs given")
     assert json.loads((tmp_path / "cost.json").read_text())["model"] == "gpt-4o-mini-2024-07-18"
 
 
@@ -158,16 +163,11 @@ def test_dashboard_plain_and_live() -> None:
     dashboard = CLIDashboard(Console(file=plain, force_terminal=False, width=120))
     dashboard.on_stage_start("extract")
     dashboard.on_progress("extract", 2, 4)
-    dashboard.on_stage_complete("extract", {"steady": 3, "anomaly": 1, "examples": 4})
-    dashboard.print_summary(
-        {
-            "function_name": "fn",
-            "stages": {"extract": {"steady": 3, "anomaly": 1, "examples": 4}},
-            "run_dir": "runs/fn",
-        }
-    )
-    dashboard.on_stage_complete("synthesize", {"rules": 0, "self_test": {"fixed_exactly": 0, "pairs": 2},
-                                               "hook_not_activated": "its 1 rules fix none"})  # fmt: skip
+    extracted = ExtractResult(steady=3, anomaly=1, examples=4)
+    dashboard.on_stage_complete("extract", extracted)
+    dashboard.print_summary(RunSummary("fn", "runs/fn", "2026-01-01T00:00:00Z", {"extract": extracted}))
+    synthesized = SynthesizeResult(self_test=SelfTestReport(2, 0, 0, 2), hook_not_activated="its 1 rules fix none")
+    dashboard.on_stage_complete("synthesize", synthesized)
     text = plain.getvalue()
     assert "extract: 2/4" in text and "Steady: 3 | Anomaly: 1 | Total: 4" in text and "runs/fn" in text
     assert "fixes 0/2 pairs exactly | hook not activated" in text
@@ -175,7 +175,7 @@ def test_dashboard_plain_and_live() -> None:
     dashboard = CLIDashboard(Console(file=live, force_terminal=True, width=120))
     dashboard.on_stage_start("extract")
     dashboard.on_progress("extract", 1, 4)
-    dashboard.print_summary({"function_name": "fn", "stages": {}, "run_dir": "x"})
+    dashboard.print_summary(RunSummary("fn", "x", "2026-01-01T00:00:00Z"))
     assert "Extracting golden data" in live.getvalue()
 
 
@@ -186,8 +186,8 @@ def test_training_updates_read_as_one_line_each_and_the_result_is_named() -> Non
     row = {"step": 29, "total_steps": 60, "epoch": 1.45, "train_loss": 5.9683308601379395, "learning_rate": 1e-4}
     dashboard.on_metrics("train", row)
     dashboard.on_metrics("train", {"step": 3, "train_loss": 0.5, "train_accuracy": 0.8125, "valid_loss": None})
-    adapter = {"mode": "submitted", "status": "succeeded", "artifacts": {"adapter_dir": "runs/fn/jobs/j1/adapter"}}
-    dashboard.print_summary({"function_name": "fn", "stages": {"train": adapter}, "run_dir": "runs/fn"})
+    adapter = TrainResult("submitted", "succeeded", artifacts={"adapter_dir": "runs/fn/jobs/j1/adapter"})
+    dashboard.print_summary(RunSummary("fn", "runs/fn", "2026-01-01T00:00:00Z", {"train": adapter}))
     lines = plain.getvalue().splitlines()
     assert "[train] step 29/60 | epoch 1.45 | loss 5.9683 | lr 1.00e-04" in lines
     assert "[train] step 3 | loss 0.5000 | accuracy 0.812" in lines
@@ -197,7 +197,8 @@ def test_training_updates_read_as_one_line_each_and_the_result_is_named() -> Non
     dashboard.on_stage_start("train")
     dashboard.on_metrics("train", row)
     assert dashboard._progress.tasks[0].total == 60 and dashboard._progress.tasks[0].completed == 29
-    dashboard.print_summary({"function_name": "fn", "stages": {"train": {"fine_tuned_model": "ft:x"}}, "run_dir": "r"})
+    tuned = TrainResult("submitted", "succeeded", fine_tuned_model="ft:x")
+    dashboard.print_summary(RunSummary("fn", "r", "2026-01-01T00:00:00Z", {"train": tuned}))
     assert "fine-tuned model: ft:x" in live.getvalue()
 
 

@@ -223,9 +223,9 @@ def test_a_local_lora_adapter_is_trained_evaluated_through_peft_and_registered(t
         model=str(base), jobs_dir=tmp_path / "jobs", max_steps=4, batch_size=2, max_length=64, lora_r=2, lora_alpha=4
     )
     train = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(data, tmp_path / "run", wait=True)
-    trained = train["stages"]["train"]
-    assert trained["status"] == "succeeded", json.dumps(train, indent=1)
-    adapter = Path(trained["fine_tuned_model"])
+    trained = train.train
+    assert trained is not None and trained.status == "succeeded", json.dumps(train.to_dict(), indent=1)
+    adapter = Path(str(trained.fine_tuned_model))
     assert (adapter / "adapter_model.safetensors").exists()
 
     candidate = LocalChatModel(adapter_dir=adapter, max_tokens=8)

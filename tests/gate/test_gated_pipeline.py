@@ -123,20 +123,22 @@ def test_training_pipeline_gains_the_gate(server, tmp_path: Path) -> None:
         poll_interval_s=0,
     )
     summary = pipeline.run("fn", _feedback(), tmp_path / "run1", wait=True)
-    gate = summary["stages"]["gate"]
-    assert gate["held_out_pairs"] >= 1 and gate["examples"] >= gate["held_out_pairs"]
-    assert gate["hook"]["decision"]["promote"], gate["hook"]
-    assert gate["model"]["decision"]["promote"], gate["model"]
+    gate = summary.gate
+    assert gate is not None and summary.to_dict()["stages"]["gate"] == gate.to_dict()
+    assert gate.held_out_pairs >= 1 and gate.examples >= gate.held_out_pairs
+    assert gate.hook.decision.promote, gate.hook
+    assert gate.model.decision.promote, gate.model
     home = tmp_path / "live" / function_dirname("fn")
     assert (home / "hook" / "generated_prompt_hook.py").is_file()
     active = ModelRegistry(home / "models").active()
     assert active is not None and active.model.startswith("ft:") and active.provider == "openai"
     written = json.loads((tmp_path / "run1" / "evaluation.json").read_text())
-    assert written["model"]["evaluation"]["comparisons"]["similarity"]["n"] == gate["examples"]
+    assert written["model"]["evaluation"]["comparisons"]["similarity"]["n"] == gate.examples
+    assert written["model"] == gate.model.to_dict() and written["hook"] == gate.hook.to_dict()
 
     server.script.chat_reply = lambda request: "no idea"  # the next model answers worse
     summary = pipeline.run("fn", _feedback(), tmp_path / "run2", wait=True)
-    assert not summary["stages"]["gate"]["model"]["decision"]["promote"]
+    assert summary.gate is not None and not summary.gate.model.decision.promote
     assert ModelRegistry(home / "models").active().model_id == active.model_id
 
 
@@ -144,7 +146,7 @@ def test_an_ungated_pipeline_has_no_gate_stage(tmp_path: Path, monkeypatch) -> N
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     pipeline = TrainingPipeline(DensityBasedExtractor(ListSource(_logs())), RuleSetSynthesizer(), OpenAITrainer())
     summary = pipeline.run("fn", _feedback(), tmp_path / "run")
-    assert "gate" not in summary["stages"] and not (tmp_path / "run" / "evaluation.json").exists()
+    assert summary.gate is None and "gate" not in summary.stages and not (tmp_path / "run" / "evaluation.json").exists()
 
 
 def test_a_rise_of_anomalies_among_new_logs_starts_a_cycle(tmp_path: Path, monkeypatch) -> None:

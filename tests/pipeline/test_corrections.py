@@ -39,7 +39,8 @@ def _run(tmp_path: Path, monkeypatch) -> dict:
 
 def test_the_training_data_is_what_the_hook_makes_of_it_plus_the_fixes(tmp_path: Path, monkeypatch) -> None:
     summary = _run(tmp_path, monkeypatch)
-    corrections = summary["stages"]["synthesize"]["corrections"]
+    assert summary.synthesize is not None and summary.synthesize.corrections is not None
+    corrections = summary.synthesize.corrections
     golden = [json.loads(line) for line in (tmp_path / "run" / "golden.jsonl").read_text().splitlines()]
     replies = [e["messages"][-1]["content"] for e in golden]
     assert corrections["replies_corrected"] > 0 and not any(" hrs" in r for r in replies)
@@ -48,7 +49,8 @@ def test_the_training_data_is_what_the_hook_makes_of_it_plus_the_fixes(tmp_path:
     assert [e["messages"][-1]["content"] for e in fed] == [f"It takes {i} hours." for i in (0, 1, 2, 3, 9)]
     system, user = {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}
     assert fed[-1]["messages"][:3] == [system, user, {"role": "assistant", "content": "Hello!", "weight": 0}]
-    assert summary["stages"]["train"]["would_submit"]["examples"] == len(golden)
+    assert summary.train is not None and summary.train.would_submit is not None
+    assert summary.train.would_submit["examples"] == len(golden)
 
 
 def test_preferences_are_in_openais_dpo_format(tmp_path: Path, monkeypatch) -> None:

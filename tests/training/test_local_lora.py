@@ -66,19 +66,19 @@ def test_real_lora_step_on_cpu(tmp_path: Path) -> None:
     )
     pipeline = TrainingPipeline(None, None, trainer, poll_interval_s=0.5)
     summary = pipeline.train(data, tmp_path / "run", wait=True)
-    train = summary["stages"]["train"]
-    assert train["status"] == "succeeded", json.dumps(summary, indent=1)
-    adapter = Path(train["fine_tuned_model"])
+    train = summary.train
+    assert train is not None and train.status == "succeeded", json.dumps(summary.to_dict(), indent=1)
+    adapter = Path(str(train.fine_tuned_model))
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
-    losses = [m["train_loss"] for m in summary["overview"]["training"]["metrics"]]
+    losses = [m["train_loss"] for m in summary.overview["training"]["metrics"]]
     assert len(losses) == 4 and all(math.isfinite(x) and x > 0 for x in losses)
-    with open(train["artifacts"]["loss_curve"], newline="") as handle:
+    with open(train.artifacts["loss_curve"], newline="") as handle:
         assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2, 3, 4]
-    status = trainer.get_status(train["job_id"])
+    status = trainer.get_status(str(train.job_id))
     assert status["device"] == "cpu" and status["compute_seconds"] > 0
     # Re-running the same directory resumes the finished job instead of training again.
     again = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(data, tmp_path / "run", wait=True)
-    assert again["stages"]["train"]["job_id"] == train["job_id"]
+    assert again.train is not None and again.train.job_id == train.job_id
     assert len(list((tmp_path / "jobs").iterdir())) == 1
 
 
@@ -166,10 +166,10 @@ def test_a_dpo_step_on_the_preference_file(tmp_path: Path) -> None:
         model=str(model_dir), jobs_dir=tmp_path / "jobs", max_steps=2, batch_size=2, lora_r=4, method="dpo"
     )
     summary = TrainingPipeline(None, None, trainer, poll_interval_s=0.5).train(prefs, tmp_path / "run", wait=True)
-    train = summary["stages"]["train"]
-    assert train["status"] == "succeeded", json.dumps(summary, indent=1)
-    assert (Path(train["fine_tuned_model"]) / "adapter_config.json").exists()
-    job = json.loads((tmp_path / "jobs" / train["job_id"] / "job.json").read_text(encoding="utf-8"))
+    train = summary.train
+    assert train is not None and train.status == "succeeded", json.dumps(summary.to_dict(), indent=1)
+    assert (Path(str(train.fine_tuned_model)) / "adapter_config.json").exists()
+    job = json.loads((tmp_path / "jobs" / str(train.job_id) / "job.json").read_text(encoding="utf-8"))
     assert job["hyperparameters"]["method"] == "dpo" and job["hyperparameters"]["dpo_beta"] == 0.1
 
 

@@ -46,14 +46,15 @@ def test_full_fine_tuning_flow(server, tmp_path: Path) -> None:
     summary = pipeline(trainer_for(server, n_epochs=2, suffix="mori")).train(
         training_file(tmp_path / "t.jsonl"), tmp_path / "run", wait=True
     )
-    train = summary["stages"]["train"]
-    assert train["status"] == "succeeded" and train["fine_tuned_model"].startswith("ft:gpt-4o-mini:")
+    train = summary.train
+    assert train is not None and train.status == "succeeded"
+    assert str(train.fine_tuned_model).startswith("ft:gpt-4o-mini:")
     assert server.count("POST", "/v1/files") == 1 and server.count("POST", "/v1/fine_tuning/jobs") == 1
     job = next(iter(server.jobs.values()))
     assert job["hyperparameters"] == {"n_epochs": 2} and job["suffix"] == "mori"
-    steps = [m["step"] for m in summary["overview"]["training"]["metrics"]]
+    steps = [m["step"] for m in summary.overview["training"]["metrics"]]
     assert steps == [1, 2, 3]
-    assert summary["overview"]["training"]["metrics"][0]["train_loss"] == pytest.approx(1.0)
+    assert summary.overview["training"]["metrics"][0]["train_loss"] == pytest.approx(1.0)
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["training"]["job_id"] == job["id"] and state["training"]["file_id"].startswith("file-")
 

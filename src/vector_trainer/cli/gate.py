@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +16,9 @@ from vector_trainer.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_STRICT, base_
 from vector_trainer.config import Config, PipelineConfig, with_overrides
 from vector_trainer.errors import ConfigError, InputError
 from vector_trainer.fileio import atomic_write_json
+
+if TYPE_CHECKING:
+    from vector_trainer.pipeline.results import SynthesizeResult
 
 
 def _gate_config(args: argparse.Namespace) -> Config:
@@ -123,31 +126,19 @@ def _count_logs(source: Any, function_name: str) -> int:
     return sum(1 for _ in source.iter_executions(function_name))
 
 
-def hook_fixes(synthesis: dict[str, Any] | None) -> str:
+def hook_fixes(synthesis: SynthesizeResult | None) -> str:
     """What a cycle's hook makes of the feedback it learnt from, in one line."""
-    if not synthesis or synthesis.get("status") == "skipped":
+    if synthesis is None:
         return "no feedback pairs to learn from"
-    test = synthesis.get("self_test") or {}
-    overruled = len(synthesis.get("overruled_pairs") or ())
+    test = synthesis.self_test
+    overruled = len(synthesis.overruled_pairs)
     line = (
-        f"the hook fixes {test.get('fixed_exactly', 0)} of {test.get('pairs', 0) + overruled} pairs it learnt "
-        f"from exactly ({test.get('improved', 0)} closer in all, {overruled} overruled by a contradicting pair)"
+        f"the hook fixes {test.fixed_exactly} of {test.pairs + overruled} pairs it learnt "
+        f"from exactly ({test.improved} closer in all, {overruled} overruled by a contradicting pair)"
     )
-    if synthesis.get("hook_not_activated"):
-        line += f"; not activated: {synthesis['hook_not_activated']}"
+    if synthesis.hook_not_activated:
+        line += f"; not activated: {synthesis.hook_not_activated}"
     return line
-
-
-def fixes_every_pair(synthesis: dict[str, Any]) -> bool:
-    """Whether a cycle's hook is active and fixes every pair it learnt from (``loop --strict``)."""
-    if synthesis.get("status") == "skipped":
-        return True
-    test = synthesis.get("self_test") or {}
-    return (
-        not synthesis.get("hook_not_activated")
-        and not synthesis.get("overruled_pairs")
-        and test.get("fixed_exactly") == test.get("pairs")
-    )
 
 
 def _loop_config(args: argparse.Namespace) -> Config:
@@ -204,14 +195,13 @@ def cmd_loop(args: argparse.Namespace, console: Console) -> int:
                 console.print(Text(f"  failed in {printable(outcome.failed)}; the next cycle starts fresh", "red"))
                 continue
             console.print(f"  feedback: {printable(hook_fixes(outcome.synthesis))}")
-            for part in ("hook", "model"):
-                decision = (getattr(outcome, part) or {}).get("decision") or {}
-                console.print(f"  {part}: {printable(str(decision.get('reason', '')))}")
+            for part, verdict in (("hook", outcome.hook), ("model", outcome.model)):
+                console.print(f"  {part}: {printable(verdict.decision.reason if verdict else '')}")
             for note in outcome.notes:
                 console.print(f"  {printable(note)}")
         if any(outcome.failed for outcome in outcomes):
             return EXIT_FAILED
-        unfixed = any(o.ran and o.synthesis is not None and not fixes_every_pair(o.synthesis) for o in outcomes)
+        unfixed = any(o.ran and o.synthesis is not None and not o.synthesis.fixes_every_pair for o in outcomes)
         return EXIT_STRICT if args.strict and unfixed else EXIT_OK
 
     if args.once:

@@ -12,6 +12,7 @@ import streamlit as st
 from vector_trainer.dashboard._web_widgets import chart_or_notice, read_only_notice, render_versions, write_allowed
 from vector_trainer.dashboard.runview import LiveView, RunView, load_live
 from vector_trainer.errors import VectorTrainerError
+from vector_trainer.gate.verdicts import HookVerdict, ModelVerdict
 
 #: Fixed colours of the interval chart: a clear gain, no clear change, a clear loss.
 GAIN_COLOR = "#2ca02c"
@@ -70,13 +71,13 @@ def render_gate(view: RunView) -> None:
             "TrainingPipeline an evaluator and a promotion_policy."
         )
         return
-    for part in ("hook", "model"):
+    for part, verdict_type in (("hook", HookVerdict), ("model", ModelVerdict)):
         gated = view.evaluation.get(part)
         if not isinstance(gated, dict):
             continue
         st.subheader(f"{part.capitalize()}: candidate against the one in use")
-        decision = gated.get("decision") or {}
-        (st.success if decision.get("promote") else st.warning)(str(decision.get("reason", "no decision")))
+        decision = verdict_type.from_dict(gated).decision
+        (st.success if decision.promote else st.warning)(decision.reason or "no decision")
         rows = comparison_rows(gated)
         if rows:
             st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"gate_{part}_table")

@@ -27,8 +27,10 @@ from vector_trainer._layout import (
     STATE_FILENAME,
     SUMMARY_FILENAME,
 )
+from vector_trainer.errors import VectorTrainerError
 from vector_trainer.fileio import loads_strict
 from vector_trainer.gate.registry import ModelRegistry
+from vector_trainer.pipeline.results import RunSummary
 from vector_trainer.synthesizer.versions import HookVersionManager, open_hook_versions
 
 REPORT_FILENAME = _layout.report_path(GOLDEN_FILENAME).name
@@ -83,10 +85,22 @@ class RunView:
         return [p for p in self.problems if not p.startswith("no ") and "not written yet" not in p]
 
     @property
+    def run_summary(self) -> RunSummary | None:
+        """``summary.json`` as the typed summary (``None`` before the run ends, or when the file
+        is too damaged to read; :attr:`problems` says so)."""
+        if not self.summary:
+            return None
+        try:
+            return RunSummary.from_dict(self.summary)
+        except (VectorTrainerError, TypeError, ValueError, AttributeError):
+            return None
+
+    @property
     def status(self) -> str:
         """``ok``/``failed`` when finished, ``in progress`` while stages run, ``empty`` otherwise."""
-        if self.summary.get("status"):
-            return str(self.summary["status"])
+        summary = self.run_summary
+        if summary is not None and summary.status:
+            return summary.status
         return "in progress" if self.state or self.events else "empty"
 
     @property
@@ -119,10 +133,10 @@ class RunView:
         """The function's live directory (live hook, model registry, loop state) of a gated
         run: named in its gate stage (when the run lies inside it), or the parent of a loop
         cycle's ``cycles/`` directory."""
-        stages = self.summary.get("stages") or {}
-        gate = stages.get("gate") if isinstance(stages, dict) else None
-        if isinstance(gate, dict) and isinstance(gate.get("live_dir"), str):
-            named = Path(gate["live_dir"])
+        summary = self.run_summary
+        gate = summary.gate if summary is not None else None
+        if gate is not None and isinstance(gate.live_dir, str) and gate.live_dir:
+            named = Path(gate.live_dir)
             # a state file is not trusted with a path: only a directory the run lies inside counts
             if named.resolve() in self.path.resolve().parents:
                 return named

@@ -12,6 +12,15 @@ from rich.text import Text
 
 from vector_trainer._shared import printable
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
+from vector_trainer.pipeline.results import (
+    ExtractResult,
+    GateResult,
+    RunSummary,
+    SkippedStage,
+    StageResult,
+    SynthesizeResult,
+    TrainResult,
+)
 
 __all__ = ["CLIDashboard", "JsonlEventLog", "MonitorHub", "PipelineMonitor"]
 
@@ -90,8 +99,8 @@ class CLIDashboard(PipelineMonitor):
         if not self.live:
             self.console.print(f"[progress] {stage}: {current}/{total}", markup=False, highlight=False)
 
-    def on_stage_complete(self, stage: str, result: dict[str, Any]) -> None:
-        detail = _stage_detail(stage, result)
+    def on_stage_complete(self, stage: str, result: StageResult) -> None:
+        detail = _stage_detail(result)
         task = self._task(stage)
         total = self._progress.tasks[task].total or 1
         self._progress.update(task, completed=total, total=total, detail=detail)
@@ -126,47 +135,45 @@ class CLIDashboard(PipelineMonitor):
             self._progress.stop()
             self._started = False
 
-    def print_summary(self, summary: dict[str, Any]) -> None:
+    def print_summary(self, summary: RunSummary) -> None:
         """FR-4.4: the final table (golden data, rules, training)."""
         self.close()
-        table = Table(title=Text(f"VectorTrainer run: {printable(str(summary.get('function_name', '')))}"))
+        table = Table(title=Text(f"VectorTrainer run: {printable(summary.function_name)}"))
         table.add_column("stage")
         table.add_column("result")
-        for stage, result in summary.get("stages", {}).items():
-            table.add_row(Text(stage), Text(_stage_detail(stage, result)))
-        for error in summary.get("errors", []):
-            table.add_row(Text(error["stage"], style="red"), Text(error["error"], style="red"))
-        table.add_row(Text("run directory"), Text(str(summary.get("run_dir", ""))))
+        for stage, result in summary.stages.items():
+            table.add_row(Text(stage), Text(_stage_detail(result)))
+        for error in summary.errors:
+            table.add_row(Text(error.stage, style="red"), Text(error.error, style="red"))
+        table.add_row(Text("run directory"), Text(summary.run_dir))
         self.console.print(table)
-        trained = (summary.get("stages") or {}).get("train") or {}
-        adapter = (trained.get("artifacts") or {}).get("adapter_dir")
+        trained = summary.train
+        adapter = trained.artifacts.get("adapter_dir") if trained else None
         if adapter:
             self.console.print(Text(f"trained adapter: {adapter}", style="green"))
-        elif trained.get("fine_tuned_model"):
-            self.console.print(Text(f"fine-tuned model: {trained['fine_tuned_model']}", style="green"))
+        elif trained and trained.fine_tuned_model:
+            self.console.print(Text(f"fine-tuned model: {trained.fine_tuned_model}", style="green"))
 
 
-def _stage_detail(stage: str, result: dict[str, Any]) -> str:
-    if result.get("status") == "skipped":
-        return f"skipped: {result.get('reason', '')}"
-    if stage == "extract":
-        steady, anomaly, total = result.get("steady", 0), result.get("anomaly", 0), result.get("examples", 0)
-        return f"Steady: {steady} | Anomaly: {anomaly} | Total: {total}"
-    if stage == "synthesize":
-        test = result.get("self_test") or {}
-        hook = result.get("hook_version") or ("not activated" if result.get("hook_not_activated") else "-")
+def _stage_detail(result: StageResult) -> str:
+    """One line on a stage's result."""
+    if isinstance(result, SkippedStage):
+        return f"skipped: {result.reason}"
+    if isinstance(result, ExtractResult):
+        return f"Steady: {result.steady} | Anomaly: {result.anomaly} | Total: {result.examples}"
+    if isinstance(result, SynthesizeResult):
+        test = result.self_test
+        hook = result.hook_version or ("not activated" if result.hook_not_activated else "-")
         return (
-            f"rules: {result.get('rules', 0)} | conflicts: {result.get('conflicts', 0)} | "
-            f"fixes {test.get('fixed_exactly', 0)}/{test.get('pairs', 0)} pairs exactly | hook {hook}"
+            f"rules: {result.rules} | conflicts: {result.conflicts} | "
+            f"fixes {test.fixed_exactly}/{test.pairs} pairs exactly | hook {hook}"
         )
-    if stage == "train":
-        cost = result.get("cost") or {}
+    if isinstance(result, TrainResult):
+        cost = result.cost or {}
         usd = cost.get("estimated_usd")
         price = f"${usd:.4f}{'' if cost.get('exact', True) else ' (upper bound)'}" if usd is not None else "n/a"
-        job = result.get("job_id") or ("dry run" if result.get("mode") == "dry_run" else "-")
-        return f"{result.get('mode', '')} | est. cost {price} | job {job} | {result.get('status', '')}"
-    if stage == "gate":
-        hook = ((result.get("hook") or {}).get("decision") or {}).get("reason", "-")
-        model = ((result.get("model") or {}).get("decision") or {}).get("reason", "-")
-        return f"hook: {hook} | model: {model}"
-    return ", ".join(f"{k}={v}" for k, v in result.items() if not isinstance(v, (dict, list)))
+        job = result.job_id or ("dry run" if result.mode == "dry_run" else "-")
+        return f"{result.mode} | est. cost {price} | job {job} | {result.status}"
+    if isinstance(result, GateResult):
+        return f"hook: {result.hook.decision.reason} | model: {result.model.decision.reason}"
+    return result.status

@@ -20,6 +20,8 @@ _EXPORTS = {
     "PairedComparison": "vector_trainer.gate.stats",
     "paired_bootstrap": "vector_trainer.gate.stats",
     "Decision": "vector_trainer.gate.policy",
+    "HookVerdict": "vector_trainer.gate.verdicts",
+    "ModelVerdict": "vector_trainer.gate.verdicts",
     "PromotionPolicy": "vector_trainer.gate.policy",
     "LLMJudge": "vector_trainer.gate.judge",
     "RUBRIC": "vector_trainer.gate.judge",

@@ -24,6 +24,7 @@ from vector_trainer.errors import ModelError, VectorTrainerError
 from vector_trainer.gate.evaluate import EvalExample, Evaluation, ModelEvaluator
 from vector_trainer.gate.policy import Decision, PromotionPolicy
 from vector_trainer.gate.registry import ModelRegistry
+from vector_trainer.gate.verdicts import HookVerdict, ModelVerdict
 from vector_trainer.synthesizer.versions import open_hook_versions
 from vector_trainer.types import FeedbackPair
 
@@ -86,7 +87,7 @@ class Promoter:
         held_out: Sequence[FeedbackPair],
         known_good: Sequence[str],
         absent: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> HookVerdict:
         """Evaluate a run's hook against the live one; on promotion it becomes a new live version.
 
         Args:
@@ -97,11 +98,11 @@ class Promoter:
             absent: Why the run has no hook (reported), when ``hook_path`` is ``None``.
 
         Returns:
-            ``{"evaluation", "decision"}`` (no evaluation when there is no candidate hook).
+            The verdict (no evaluation when there is no candidate hook).
         """
         if not hook_path:
             why = absent or "no feedback to learn from"
-            return {"decision": Decision(False, f"no hook this run ({why}); the live hook stays").to_dict()}
+            return HookVerdict(Decision(False, f"no hook this run ({why}); the live hook stays"))
         live = self.live_hook
         evaluation = self.evaluator.evaluate_hooks(hook_path, live if live.is_file() else None, held_out, known_good)
         decision = self.policy.decide_hook(evaluation)
@@ -113,43 +114,44 @@ class Promoter:
             if active is None or manager.source(active.version_id) != source:
                 version = manager.add(source, rules)
                 decision = Decision(True, f"{decision.reason}; live hook is now {version.version_id}")
-        return {"evaluation": evaluation.to_dict(), "decision": decision.to_dict()}
+        return HookVerdict(decision, evaluation.to_dict())
 
-    def _rejected(self, model_id: str, why: str) -> dict[str, Any]:
+    def _rejected(self, model_id: str, why: str) -> ModelVerdict:
         decision = Decision(False, f"the incumbent stays: {why}")
         self.registry.reject(model_id, decision.reason)
-        return {"model_id": model_id, "decision": decision.to_dict()}
+        return ModelVerdict(decision, model_id)
 
     def gate_model(
         self,
-        training: dict[str, Any],
+        trained: str | None,
         *,
         provider: str,
         base_model: str,
         examples: Sequence[EvalExample],
         run_dir: str | os.PathLike[str],
-    ) -> dict[str, Any]:
+        job_id: str = "",
+        untrained: str = "no trained model yet",
+    ) -> ModelVerdict:
         """Register a run's trained model, evaluate it against the active one (the base model
         when none is active) and promote it only if the policy says so.
 
         Args:
-            training: The training stage's result (``fine_tuned_model`` or ``artifacts.adapter_dir``).
+            trained: The trained model: a model id, or a local job's adapter directory; ``None``
+                when the run trained nothing.
             provider: The trainer that made it (``openai``, ``local-lora``, ...).
             base_model: The model it was trained from.
             examples: Held-out examples neither model was trained on.
             run_dir: The run that trained it (kept in the registry).
+            job_id: The job that trained it (kept in the registry).
+            untrained: Why there is no trained model, reported when ``trained`` is ``None``.
 
         Returns:
-            ``{"model_id", "evaluation", "decision"}``; only a decision when nothing was trained.
+            The verdict; only a decision when nothing was trained.
         """
-        trained = training.get("fine_tuned_model") or (training.get("artifacts") or {}).get("adapter_dir")
-        if training.get("mode") == "dry_run" or not trained:
-            why = "dry run: nothing was trained" if training.get("mode") == "dry_run" else "no trained model yet"
-            return {"decision": Decision(False, f"the incumbent stays: {why}").to_dict()}
+        if not trained:
+            return ModelVerdict(Decision(False, f"the incumbent stays: {untrained}"))
         registry = self.registry
-        record = registry.add(
-            provider, base_model, str(trained), job_id=str(training.get("job_id", "")), run_dir=str(run_dir)
-        )
+        record = registry.add(provider, base_model, trained, job_id=job_id, run_dir=str(run_dir))
         active = registry.active()
         incumbent_provider, incumbent_model = (active.provider, active.model) if active else (provider, base_model)
         live = self.live_hook
@@ -168,7 +170,7 @@ class Promoter:
                 if delay is None:  # it may pass: the model stays registered and pending, not rejected
                     tries = len(self.retry_delays_s) + 1
                     reason = f"the incumbent stays for now: evaluation pending after {tries} tries: {exc}"
-                    return {"model_id": record.model_id, "decision": Decision(False, reason).to_dict(), "pending": True}
+                    return ModelVerdict(Decision(False, reason), record.model_id, pending=True)
                 self._sleep(delay)
             except VectorTrainerError as exc:
                 return self._rejected(record.model_id, f"evaluation failed: {exc}")
@@ -178,7 +180,7 @@ class Promoter:
             registry.promote(record.model_id, decision.reason)
         else:
             registry.reject(record.model_id, decision.reason)
-        return {"model_id": record.model_id, "evaluation": evaluation.to_dict(), "decision": decision.to_dict()}
+        return ModelVerdict(decision, record.model_id, evaluation.to_dict())
 
 
 def evaluation_summary(evaluation: Evaluation, decision: Decision) -> dict[str, Any]:

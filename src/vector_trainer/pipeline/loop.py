@@ -37,8 +37,10 @@ from vector_trainer.config import Config
 from vector_trainer.errors import InputError, PipelineError, redact_value
 from vector_trainer.extractor.distributed_extract import is_distributed
 from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
+from vector_trainer.gate.verdicts import HookVerdict, ModelVerdict
 from vector_trainer.pipeline.loop_trigger import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
+from vector_trainer.pipeline.results import SynthesizeResult, TrainResult
 from vector_trainer.synthesizer.feedback import pairs_for_function
 from vector_trainer.training.base import TERMINAL_STATUSES
 from vector_trainer.types import FeedbackPair
@@ -68,13 +70,14 @@ class CycleOutcome:
     ran: bool
     reasons: tuple[str, ...] = ()
     cycle_dir: str | None = None
-    hook: dict[str, Any] | None = None
-    model: dict[str, Any] | None = None
+    hook: HookVerdict | None = None
+    model: ModelVerdict | None = None
     notes: tuple[str, ...] = field(default=())
     failed: str | None = None
     pending: bool = False
-    #: The synthesize stage's result (rules, self-test with per-pair verdicts, hook_not_activated).
-    synthesis: dict[str, Any] | None = None
+    #: The synthesize stage's result (rules, self-test with per-pair verdicts, hook_not_activated);
+    #: ``None`` when the cycle had no feedback to learn from.
+    synthesis: SynthesizeResult | None = None
 
 
 def feedback_digest(pairs: Sequence[FeedbackPair]) -> str:
@@ -155,20 +158,19 @@ class ContinuousLoop:
             state.update(pending=None, watermark=current.to_dict(), cycles=[*cycles, record])
             _write_state(root / LOOP_STATE_FILENAME, state)
             return CycleOutcome(function_name, True, reasons, str(cycle_dir), failed=record["failed"])
-        gated, synthesis = summary["stages"]["gate"], summary["stages"].get("synthesize")
-        waiting = _still_waiting(summary["stages"]["train"], gated["model"])
+        gated, synthesis, trained = summary.gate, summary.synthesize, summary.train
+        assert gated is not None and trained is not None  # a gated run that returns ran both stages
+        waiting = _still_waiting(trained, gated.model)
         if waiting:  # the next check resumes this cycle and gates its model
             _write_state(root / LOOP_STATE_FILENAME, state)
             notes = (f"{waiting}; the next check resumes {name} and gates its model",)
-            return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"],
+            return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated.hook, gated.model,
                                 notes=notes, pending=True, synthesis=synthesis)  # fmt: skip
         self._remember(pipeline, function_name, root)
-        record.update(finished_at=utc_now(), hook=_decision_of(gated["hook"]), model=_decision_of(gated["model"]))
+        record.update(finished_at=utc_now(), hook=_decision_of(gated.hook), model=_decision_of(gated.model))
         state.update(pending=None, watermark=current.to_dict(), cycles=[*cycles, record])
         _write_state(root / LOOP_STATE_FILENAME, state)
-        return CycleOutcome(
-            function_name, True, reasons, str(cycle_dir), gated["hook"], gated["model"], synthesis=synthesis
-        )
+        return CycleOutcome(function_name, True, reasons, str(cycle_dir), gated.hook, gated.model, synthesis=synthesis)
 
     def _reasons(
         self, last: Any, current: Watermark, pipeline: TrainingPipeline, function_name: str, root: Path
@@ -220,13 +222,12 @@ def _distributed(pipeline: TrainingPipeline) -> bool:
     return extractor is not None and is_distributed(extractor.engine, extractor.dataset_manager)
 
 
-def _still_waiting(training: dict[str, Any], model: dict[str, Any]) -> str | None:
+def _still_waiting(training: TrainResult, model: ModelVerdict) -> str | None:
     """Why a cycle's model is not decided yet (its job runs; its evaluation could not reach a model)."""
-    status = training.get("status")
-    if training.get("mode") == "submitted" and status not in TERMINAL_STATUSES:
-        return f"job {training.get('job_id')} is {status}"
-    if model.get("pending"):
-        return str(model.get("decision", {}).get("reason", "the evaluation is pending"))
+    if training.mode == "submitted" and training.status not in TERMINAL_STATUSES:
+        return f"job {training.job_id} is {training.status}"
+    if model.pending:
+        return model.decision.reason or "the evaluation is pending"
     return None
 
 
@@ -272,8 +273,9 @@ def _refuse_links(path: Path, root: Path) -> None:
         current = current.parent
 
 
-def _decision_of(gated: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in gated.items() if k in ("model_id", "decision")}
+def _decision_of(verdict: HookVerdict | ModelVerdict) -> dict[str, Any]:
+    """What ``loop.json`` keeps of a verdict: the model id (a model's) and the decision."""
+    return {k: v for k, v in verdict.to_dict().items() if k in ("model_id", "decision")}
 
 
 def _read_state(path: Path) -> dict[str, Any]:

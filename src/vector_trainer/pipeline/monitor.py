@@ -17,6 +17,13 @@ from typing import Any
 from vector_trainer import _layout
 from vector_trainer.errors import redact_value
 from vector_trainer.fileio import append_line
+from vector_trainer.pipeline.results import (
+    ExtractResult,
+    StageResult,
+    SynthesizeResult,
+    TrainResult,
+    stage_result_from_dict,
+)
 
 LOGGER = logging.getLogger("vector_trainer")
 EVENTS_FILENAME = _layout.EVENTS_FILENAME
@@ -31,7 +38,7 @@ class PipelineMonitor:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
-        self.stage_results: dict[str, dict[str, Any]] = {}
+        self.stage_results: dict[str, StageResult] = {}
         self.errors: list[dict[str, str]] = []
         self.metrics: list[dict[str, Any]] = []
 
@@ -42,8 +49,8 @@ class PipelineMonitor:
     def on_progress(self, stage: str, current: int, total: int) -> None:
         """A stage advanced to ``current`` of ``total``."""
 
-    def on_stage_complete(self, stage: str, result: dict[str, Any]) -> None:
-        """A stage finished with ``result``."""
+    def on_stage_complete(self, stage: str, result: StageResult) -> None:
+        """A stage finished with ``result`` (secrets redacted)."""
 
     def on_log(self, message: str, level: str = "info") -> None:
         """A line for the log pane."""
@@ -56,11 +63,12 @@ class PipelineMonitor:
 
     # Recording and dispatch -----------------------------------------------------------------
     def record(self, kind: str, payload: dict[str, Any]) -> None:
-        """Store one event (and let subclasses persist it)."""
+        """Store one event (and let subclasses persist it); ``payload`` is JSON-ready (a stage's
+        result as its ``to_dict``)."""
         event = {"time": time.time(), "kind": kind, **payload}
         self.events.append(event)
         if kind == "stage_complete":
-            self.stage_results[payload["stage"]] = payload["result"]
+            self.stage_results[payload["stage"]] = stage_result_from_dict(payload["stage"], payload["result"])
         elif kind == "error":
             self.errors.append({"stage": payload["stage"], "error": payload["error"]})
         elif kind == "metrics":
@@ -69,26 +77,30 @@ class PipelineMonitor:
     def summary(self) -> dict[str, Any]:
         """FR-4.4: golden-data statistics, rules and conflicts, training metrics and the final
         model, plus every stage's result and the errors."""
-        extract = self.stage_results.get("extract", {})
-        synthesize = self.stage_results.get("synthesize", {})
-        train = self.stage_results.get("train", {})
+        found = self.stage_results
+        extract = found.get("extract")
+        extract = extract if isinstance(extract, ExtractResult) else ExtractResult()
+        synthesize = found.get("synthesize")
+        synthesize = synthesize if isinstance(synthesize, SynthesizeResult) else SynthesizeResult()
+        train = found.get("train")
+        train = train if isinstance(train, TrainResult) else None
         return {
             "golden": {
-                "examples": extract.get("examples", 0),
-                "steady": extract.get("steady", 0),
-                "anomaly": extract.get("anomaly", 0),
-                "regions": extract.get("regions", 0),
-                "density": extract.get("density"),
+                "examples": extract.examples,
+                "steady": extract.steady,
+                "anomaly": extract.anomaly,
+                "regions": extract.regions,
+                "density": None if extract.density is None else dict(extract.density),
             },
-            "rules": {"count": synthesize.get("rules", 0), "conflicts": synthesize.get("conflicts", 0)},
+            "rules": {"count": synthesize.rules, "conflicts": synthesize.conflicts},
             "training": {
-                "mode": train.get("mode"),
-                "status": train.get("status"),
-                "job_id": train.get("job_id"),
-                "final_model": train.get("fine_tuned_model"),
+                "mode": train.mode if train else None,
+                "status": train.status if train else None,
+                "job_id": train.job_id if train else None,
+                "final_model": train.fine_tuned_model if train else None,
                 "metrics": list(self.metrics),
             },
-            "stages": dict(self.stage_results),
+            "stages": {name: result.to_dict() for name, result in found.items()},
             "errors": list(self.errors),
         }
 
@@ -127,13 +139,17 @@ class MonitorHub:
 
     def emit(self, kind: str, **payload: Any) -> None:
         """Record and dispatch one event to every monitor (credentials redacted first: no monitor,
-        file or terminal ever sees one)."""
+        file or terminal ever sees one). A stage's result is recorded as JSON and handed to
+        ``on_stage_complete`` typed, read back from that JSON."""
         method, names = _HOOKS[kind]
         payload = redact_value(payload)
+        args = [payload[name] for name in names]
+        if kind == "stage_complete":
+            args[1] = stage_result_from_dict(payload["stage"], payload["result"])
         for monitor in self.monitors:
             try:
                 monitor.record(kind, payload)
-                getattr(monitor, method)(*(payload[name] for name in names))
+                getattr(monitor, method)(*args)
             except Exception:
                 LOGGER.exception("monitor %s failed on %s; the pipeline continues", type(monitor).__name__, kind)
 
@@ -143,8 +159,8 @@ class MonitorHub:
     def progress(self, stage: str, current: int, total: int) -> None:
         self.emit("progress", stage=stage, current=current, total=total)
 
-    def stage_complete(self, stage: str, result: dict[str, Any]) -> None:
-        self.emit("stage_complete", stage=stage, result=result)
+    def stage_complete(self, stage: str, result: StageResult) -> None:
+        self.emit("stage_complete", stage=stage, result=result.to_dict())
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", message=message, level=level)

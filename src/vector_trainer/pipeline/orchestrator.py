@@ -12,6 +12,7 @@ uploaded or paid for twice; the existing job is polled instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,15 @@ from vector_trainer.gate.promote import Promoter
 from vector_trainer.pipeline.corrections import correct_training_data
 from vector_trainer.pipeline.monitor import PipelineMonitor
 from vector_trainer.pipeline.paid_jobs import JobLedger, ensure_job, kept_training_input
+from vector_trainer.pipeline.results import (
+    ExtractResult,
+    GateResult,
+    RunSummary,
+    SkippedStage,
+    StageResult,
+    SynthesizeResult,
+    TrainResult,
+)
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.synthesizer.damage import KNOWN_GOOD_SAMPLE, sample_known_good
 from vector_trainer.synthesizer.hook import HookScriptGenerator
@@ -75,7 +85,7 @@ class TrainingPipeline:
         ...     evaluator=ModelEvaluator(), promotion_policy=PromotionPolicy(margin=0.02),
         ... )  # doctest: +SKIP
         >>> summary = pipeline.run("your_function", feedback_pairs, "./output")  # doctest: +SKIP
-        >>> summary["stages"]["gate"]["model"]["decision"]  # doctest: +SKIP
+        >>> summary.gate.model.decision.reason  # doctest: +SKIP
     """
 
     def __init__(
@@ -114,12 +124,12 @@ class TrainingPipeline:
         output_dir: str | os.PathLike[str] = RunConfig.out,
         *,
         wait: bool = False,
-    ) -> dict[str, Any]:
+    ) -> RunSummary:
         """Run every stage and return the summary (also written to ``summary.json``).
 
         A gated pipeline learns from the feedback pairs not held out, then runs the ``gate``
-        stage: its result (``evaluation.json`` too) holds the hook's and the model's evaluation
-        and decision.
+        stage: its result (``summary.gate``; ``evaluation.json`` too) holds the hook's and the
+        model's evaluation and decision.
 
         Raises:
             ConfigError: If the pipeline has no extractor or synthesizer, or the trainer lacks a setting.
@@ -142,7 +152,8 @@ class TrainingPipeline:
             run.stage("extract", lambda: self._extract(function_name, run, inputs))
         else:  # paying for this golden set has begun: the resumed run trains on it, new logs wait
             inputs["train"] = kept
-            run.stage("extract", lambda: {**run.state["extract"], "kept": "the golden set already paid for"})
+            paid = ExtractResult.from_dict(run.state.get("extract") or {})
+            run.stage("extract", lambda: dataclasses.replace(paid, kept="the golden set already paid for"))
         synthesized = run.stage("synthesize", lambda: self._synthesize(function_name, learn, run, inputs, kept is None))
         trained = run.stage("train", lambda: self._train(inputs["train"], run, wait))
         if self.evaluator is not None:
@@ -173,7 +184,7 @@ class TrainingPipeline:
         *,
         validation_path: str | os.PathLike[str] | None = None,
         wait: bool = False,
-    ) -> dict[str, Any]:
+    ) -> RunSummary:
         """Run only the training stage on an existing chat JSONL file, resumable like :meth:`run`.
 
         Raises:
@@ -189,7 +200,7 @@ class TrainingPipeline:
 
     # -- stages -----------------------------------------------------------------------------
 
-    def _extract(self, function_name: str, run: RunDirectory, out: dict[str, TrainingInput]) -> dict[str, Any]:
+    def _extract(self, function_name: str, run: RunDirectory, out: dict[str, TrainingInput]) -> ExtractResult:
         assert self.extractor is not None
         hub = run.hub
         result = self.extractor.extract(
@@ -208,21 +219,22 @@ class TrainingPipeline:
         excluded = len(report.excluded)
         if excluded:
             hub.log(f"{excluded} logs excluded: unusable vector or NaN (uuids in {result.report_path.name})", "warning")
-        run.state["extract"] = {
-            "examples": report.written,
-            "steady": report.count(strategy=SelectionStrategy.STEADY),
-            "anomaly": report.count(strategy=SelectionStrategy.ANOMALY),
-            "regions": report.regions,
-            "density": report.density.summary(),
-            "logs": report.logs_total,
-            "excluded": excluded,
-            "engine": report.engine,
-            "train_path": str(result.train_path),
-            "validation_path": str(result.validation_path) if result.validation_path else None,
-            "report_path": str(result.report_path),
-            "golden_registration": dict(report.golden_registration) if report.golden_registration else None,
-        }
-        return dict(run.state["extract"])
+        extracted = ExtractResult(
+            examples=report.written,
+            steady=report.count(strategy=SelectionStrategy.STEADY),
+            anomaly=report.count(strategy=SelectionStrategy.ANOMALY),
+            regions=report.regions,
+            density=report.density.summary(),
+            logs=report.logs_total,
+            excluded=excluded,
+            engine=report.engine,
+            train_path=str(result.train_path),
+            validation_path=str(result.validation_path) if result.validation_path else None,
+            report_path=str(result.report_path),
+            golden_registration=dict(report.golden_registration) if report.golden_registration else None,
+        )
+        run.state["extract"] = extracted.to_dict()  # what a resumed run trains on
+        return extracted
 
     def known_good(self, function_name: str) -> list[str]:
         """The function's SUCCESS outputs: text nobody complained about (the damage check's reference)."""
@@ -235,22 +247,21 @@ class TrainingPipeline:
         function_name: str,
         run: RunDirectory,
         inputs: TrainingInput,
-        synthesized: dict[str, Any],
-        trained: dict[str, Any],
+        synthesized: StageResult,
+        trained: TrainResult,
         held_out: Sequence[FeedbackPair],
-    ) -> dict[str, Any]:
+    ) -> GateResult:
         assert self.evaluator is not None
         promoter = self.promoter(function_name)
         hub = run.hub
         known_good = sample_known_good(self.known_good(function_name))
-        hook = promoter.gate_hook(
-            synthesized.get("hook_path"),
-            int(synthesized.get("rules", 0)),
-            held_out,
-            known_good,
-            absent=synthesized.get("hook_not_activated") or synthesized.get("reason"),
-        )
-        hub.log(f"hook: {hook['decision']['reason']}")
+        if isinstance(synthesized, SynthesizeResult):
+            hook = promoter.gate_hook(
+                synthesized.hook_path, synthesized.rules, held_out, known_good, absent=synthesized.hook_not_activated
+            )
+        else:
+            hook = promoter.gate_hook(None, 0, held_out, known_good, absent=getattr(synthesized, "reason", None))
+        hub.log(f"hook: {hook.decision.reason}")
         examples = validation_examples(inputs.validation_path) if inputs.validation_path else []
         assert self.extractor is not None
         examples += feedback_examples(
@@ -259,23 +270,25 @@ class TrainingPipeline:
             self.extractor.settings.prompt_templates.get(function_name),
         )
         model = promoter.gate_model(
-            trained,
+            None if trained.mode == "dry_run" else trained.trained_model,
             provider=self.trainer.name,
             base_model=str(self.trainer.describe().get("model") or ""),
             examples=examples,
             run_dir=run.dir,
+            job_id=trained.job_id or "",
+            untrained="dry run: nothing was trained" if trained.mode == "dry_run" else "no trained model yet",
         )
-        hub.log(f"model: {model['decision']['reason']}", "info" if model["decision"]["promote"] else "warning")
-        report = {"function_name": function_name, "at": utc_now(), "hook": hook, "model": model}
+        hub.log(f"model: {model.decision.reason}", "info" if model.decision.promote else "warning")
+        report = {"function_name": function_name, "at": utc_now(), "hook": hook.to_dict(), "model": model.to_dict()}
         atomic_write_json(run.path(EVALUATION_FILENAME), report)
-        return {
-            "hook": hook,
-            "model": model,
-            "held_out_pairs": len(held_out),
-            "examples": len(examples),
-            "live_dir": str(promoter.home.resolve()),
-            "evaluation_path": str(run.path(EVALUATION_FILENAME)),
-        }
+        return GateResult(
+            hook,
+            model,
+            held_out_pairs=len(held_out),
+            examples=len(examples),
+            live_dir=str(promoter.home.resolve()),
+            evaluation_path=str(run.path(EVALUATION_FILENAME)),
+        )
 
     def _synthesize(
         self,
@@ -284,10 +297,10 @@ class TrainingPipeline:
         run: RunDirectory,
         inputs: dict[str, TrainingInput],
         correct: bool,
-    ) -> dict[str, Any]:
+    ) -> SynthesizeResult | SkippedStage:
         assert self.synthesizer is not None
         if not pairs:
-            return {"status": "skipped", "reason": "no feedback pairs given"}
+            return SkippedStage("no feedback pairs given")
         hub = run.hub
         hub.progress("synthesize", 0, 2)
         synthesis = self.synthesizer.synthesize(pairs, known_good=self.known_good(function_name))
@@ -320,25 +333,25 @@ class TrainingPipeline:
                 f"{corrections['feedback_examples']} feedback examples added"
             )
         hub.progress("synthesize", 2, 2)
-        return {
-            "corrections": corrections,
-            "rules": hook.rule_count,
-            "inactive_rules": len(synthesis.inactive),
-            "conflicts": len(synthesis.conflicts),
-            "pruned": len(synthesis.pruned),
-            "damage_checked_against": synthesis.known_good,
-            "demoted_or_dropped": len(synthesis.damage),
-            "llm": synthesis.llm,
-            "rules_path": str(run.path(RULES_FILENAME)),
-            "hook_path": str(active_path) if active_path else None,
-            "hook_not_activated": hook.not_activated,
-            "hook_version": hook.version.version_id if hook.version else None,
-            "self_test": hook.self_test.to_dict(),
-            "overruled_pairs": sorted(synthesis.overruled),
-            "left_out": [{"rule_id": d.rule_id, "pair": d.pair, "reason": d.reason} for d in hook.dropped],
-        }
+        return SynthesizeResult(
+            corrections=corrections,
+            rules=hook.rule_count,
+            inactive_rules=len(synthesis.inactive),
+            conflicts=len(synthesis.conflicts),
+            pruned=len(synthesis.pruned),
+            damage_checked_against=synthesis.known_good,
+            demoted_or_dropped=len(synthesis.damage),
+            llm=synthesis.llm,
+            rules_path=str(run.path(RULES_FILENAME)),
+            hook_path=str(active_path) if active_path else None,
+            hook_not_activated=hook.not_activated,
+            hook_version=hook.version.version_id if hook.version else None,
+            self_test=hook.self_test,
+            overruled_pairs=tuple(sorted(synthesis.overruled)),
+            left_out=tuple(hook.dropped),
+        )
 
-    def _train(self, inputs: TrainingInput, run: RunDirectory, wait: bool) -> dict[str, Any]:
+    def _train(self, inputs: TrainingInput, run: RunDirectory, wait: bool) -> TrainResult:
         trainer, hub = self.trainer, run.hub
         estimate = trainer.estimate(inputs.train_path)
         cost = estimate.to_dict() if estimate else None
@@ -358,7 +371,7 @@ class TrainingPipeline:
             hub.log(f"DRY RUN (no API key): would submit {inputs.n_examples} examples to {plan.get('model')}")
             run.state["training"] = {"mode": "dry_run", "would_submit": plan}
             run.persist()
-            return {"mode": "dry_run", "status": "not_submitted", "cost": cost, "would_submit": plan}
+            return TrainResult("dry_run", "not_submitted", cost, would_submit=plan)
         ledger = self.ledger(run.state.get("function_name", "")) if self.evaluator is not None else None
         job_id = ensure_job(trainer, inputs, run, ledger)
         status = trainer.get_status(job_id)
@@ -368,18 +381,16 @@ class TrainingPipeline:
             status = self._wait(job_id, run)
         if ledger is not None:
             ledger.record({"job_id": job_id, "status": status["status"]})
-        result: dict[str, Any] = {"mode": "submitted", "job_id": job_id, "status": status["status"], "cost": cost}
         if status["status"] == "succeeded":
             outcome = trainer.get_result(job_id)
-            result["fine_tuned_model"] = outcome.get("fine_tuned_model")
-            result["artifacts"] = {
-                k: v for k, v in outcome.items() if k in ("adapter_dir", "loss_curve", "result_files")
-            }
-            run.state["training"]["fine_tuned_model"] = result["fine_tuned_model"]
+            model = outcome.get("fine_tuned_model")
+            artifacts = {k: v for k, v in outcome.items() if k in ("adapter_dir", "loss_curve", "result_files")}
+            run.state["training"]["fine_tuned_model"] = model
             run.persist()
-        elif status["status"] in ("failed", "cancelled"):
+            return TrainResult("submitted", status["status"], cost, job_id, model, artifacts)
+        if status["status"] in ("failed", "cancelled"):
             trainer.get_result(job_id)  # raises TrainerError with the job's error
-        return result
+        return TrainResult("submitted", status["status"], cost, job_id)
 
     def _wait(self, job_id: str, run: RunDirectory) -> dict[str, Any]:
         seen_steps: set[Any] = set()

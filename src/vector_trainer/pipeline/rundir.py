@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
@@ -25,6 +25,9 @@ from vector_trainer.fileio import (
     remove_stale_temp_files,
 )
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
+from vector_trainer.pipeline.results import RunSummary, StageError, StageResult
+
+_R = TypeVar("_R", bound=StageResult)
 
 
 def read_run_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -83,13 +86,10 @@ class RunDirectory:
         self.state.setdefault("stages", {})
         if not isinstance(self.state["stages"], dict):
             self.state["stages"] = {}
-        self.summary: dict[str, Any] = {
-            "function_name": label,
-            "run_dir": str(run_dir),
-            "started_at": utc_now(),
-            "stages": {},
-            "errors": [],
-        }
+        self.label = label
+        self.started_at = utc_now()
+        self.results: dict[str, StageResult] = {}
+        self.errors: list[StageError] = []
 
     def path(self, name: str) -> Path:
         """A file of the run directory, checked to stay inside it."""
@@ -103,7 +103,9 @@ class RunDirectory:
         self.state["updated_at"] = utc_now()
         atomic_write_json(self.path(STATE_FILENAME), redact_value(self.state))
 
-    def stage(self, name: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def stage(self, name: str, body: Callable[[], _R]) -> _R:
+        """Run one stage: its result is recorded (``state.json``, events) and kept for the
+        summary; a failure is recorded, ends the run and is raised as :class:`PipelineError`."""
         self.hub.stage_start(name)
         try:
             result = body()
@@ -112,19 +114,29 @@ class RunDirectory:
             self.hub.error(name, message)
             self.state["stages"][name] = {"status": "failed", "error": message, "finished_at": utc_now()}
             self.persist()
-            self.summary["errors"].append({"stage": name, "error": message})
+            self.errors.append(StageError(name, message))
             self.finish("failed")
             raise PipelineError(name, message) from exc
-        self.state["stages"][name] = {"status": result.get("status", "done"), "finished_at": utc_now()}
+        self.state["stages"][name] = {"status": result.status, "finished_at": utc_now()}
         self.persist()
-        self.summary["stages"][name] = result
+        self.results[name] = result
         self.hub.stage_complete(name, result)
         return result
 
-    def finish(self, status: str = "ok") -> dict[str, Any]:
-        self.summary["finished_at"] = utc_now()
-        self.summary["status"] = status
-        self.summary["overview"] = {k: v for k, v in self.events.summary().items() if k not in ("stages", "errors")}
-        atomic_write_json(self.path(SUMMARY_FILENAME), redact_value(self.summary))
+    def finish(self, status: str = "ok") -> RunSummary:
+        """Write ``summary.json`` (secrets redacted), give up the lock and return the summary."""
+        overview = {k: v for k, v in self.events.summary().items() if k not in ("stages", "errors")}
+        summary = RunSummary(
+            self.label,
+            str(self.dir),
+            self.started_at,
+            dict(self.results),
+            tuple(self.errors),
+            utc_now(),
+            status,
+            overview,
+        )
+        written = redact_value(summary.to_dict())
+        atomic_write_json(self.path(SUMMARY_FILENAME), written)
         self.release()
-        return self.summary
+        return RunSummary.from_dict(written)  # what the file says: secrets redacted here too

@@ -10,7 +10,7 @@ activated.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,16 @@ class SelfTestReport:
         """JSON-ready form (``verdicts`` one entry per pair, in the order given)."""
         counts: dict[str, Any] = {k: v for k, v in self.__dict__.items() if k != "verdicts"}
         return {**counts, "verdicts": [v.to_dict() for v in self.verdicts]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SelfTestReport:
+        """The report :meth:`to_dict` wrote (counts missing from an older file read as 0)."""
+        counts = {name: int(data.get(name) or 0) for name in ("pairs", "fixed_exactly", "improved", "unchanged")}
+        verdicts = tuple(
+            PairVerdict(**{k: item[k] for k in ("pair", "verdict", "edits_before", "edits_after")})
+            for item in data.get("verdicts") or ()
+        )
+        return cls(**counts, verdicts=verdicts)
 
 
 _SELF_TEST_SCRIPT = r"""
