@@ -13,6 +13,7 @@ Clustered unit vectors (clusters of varied size and spread) plus injected outlie
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -82,7 +83,7 @@ def run(seed: int, top_k: int) -> dict[str, float]:
     densest = np.lexsort((np.arange(len(X)), -density))[:top_k]
     km = KMeans(n_clusters=top_k, n_init=4, random_state=seed).fit(X)
     medoids = np.asarray([int(np.argmin(np.linalg.norm(X - c, axis=1))) for c in km.cluster_centers_])
-    extractor.top_k = N_OUTLIERS
+    extractor.settings = dataclasses.replace(extractor.settings, top_k=N_OUTLIERS)
     anomalies = np.asarray([index[c.uuid] for c in extractor.select_anomalies("bench")])
     lof = LocalOutlierFactor(n_neighbors=20).fit(X)
     lof_top = np.argsort(lof.negative_outlier_factor_)[:N_OUTLIERS]

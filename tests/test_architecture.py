@@ -136,3 +136,26 @@ def test_config_loads_no_stage() -> None:
     stages = sorted(m for m in loaded if m.startswith("vector_trainer.") and _part(m) in STAGES)
     assert stages == [], stages
     assert not {"Levenshtein", "filelock"} & {m.split(".")[0] for m in loaded}
+
+
+def _facades() -> dict[str, Path]:
+    return {m: p for m, p in _modules().items() if p.name == "__init__.py" and "_EXPORTS" in p.read_text()}
+
+
+@pytest.mark.parametrize("module", sorted(_facades()))
+def test_a_facade_tells_type_checkers_the_names_it_loads_lazily(module: str) -> None:
+    """Each lazily exported name is imported under ``TYPE_CHECKING`` from the same module (with
+    ``as`` so strict mypy sees a re-export), so a typo in a public name fails the type check."""
+    tree = ast.parse(_facades()[module].read_text(encoding="utf-8"))
+    exports: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "_EXPORTS" for t in node.targets):
+            exports = ast.literal_eval(node.value)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module
+                for alias in imp.names:
+                    assert alias.asname == alias.name, f"{module}: import {alias.name} as {alias.name}"
+                    typed[alias.name] = imp.module
+    assert exports and typed == exports

@@ -16,7 +16,33 @@ imported lazily, by the features that need them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vector_trainer._shared import lazy_exports
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors (a test keeps them equal)
+    from vector_trainer.config import Config as Config
+    from vector_trainer.config import load_config as load_config
+    from vector_trainer.extractor.core import DensityBasedExtractor as DensityBasedExtractor
+    from vector_trainer.pipeline.monitor import PipelineMonitor as PipelineMonitor
+    from vector_trainer.pipeline.orchestrator import TrainingPipeline as TrainingPipeline
+    from vector_trainer.sources.detect import as_dataset_manager as as_dataset_manager
+    from vector_trainer.sources.store import SQLiteLogStore as SQLiteLogStore
+    from vector_trainer.synthesizer.diff import FeedbackDiffAnalyzer as FeedbackDiffAnalyzer
+    from vector_trainer.synthesizer.hook import HookScriptGenerator as HookScriptGenerator
+    from vector_trainer.synthesizer.rules import RuleSetSynthesizer as RuleSetSynthesizer
+    from vector_trainer.synthesizer.versions import HookVersionManager as HookVersionManager
+    from vector_trainer.training.base import BaseTrainer as BaseTrainer
+    from vector_trainer.training.local_lora.trainer import LocalLoRATrainer as LocalLoRATrainer
+    from vector_trainer.training.openai_trainer import OpenAITrainer as OpenAITrainer
+    from vector_trainer.types import CostEstimate as CostEstimate
+    from vector_trainer.types import DatasetManagerProtocol as DatasetManagerProtocol
+    from vector_trainer.types import ExecutionLog as ExecutionLog
+    from vector_trainer.types import FeedbackPair as FeedbackPair
+    from vector_trainer.types import GoldenCandidate as GoldenCandidate
+    from vector_trainer.types import Rule as Rule
+    from vector_trainer.types import SelectionStrategy as SelectionStrategy
+
 
 __version__ = "0.1.0"
 
@@ -46,4 +72,5 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # type checkers see the imports above, not a module that answers any name
+    __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -153,13 +153,6 @@ class DensityBasedExtractor:
         """An extractor with the ``[extractor]`` settings of a configuration."""
         return cls(dataset_manager, **vars(config))
 
-    def __getattr__(self, name: str) -> Any:
-        # The settings read as attributes (``extractor.epsilon``), as they always have.
-        settings = self.__dict__.get("settings")
-        if settings is not None and name in ExtractorConfig.__dataclass_fields__:
-            return getattr(settings, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def threshold_for(self, function_name: str) -> float:
         """The similarity threshold ``1 - epsilon`` used for a function's graph (with
         ``epsilon="auto"`` it comes from the function's analysis, computed once and cached)."""

@@ -4,7 +4,27 @@ trainer's models are reached through (:meth:`BaseTrainer.chat_model`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vector_trainer._shared import lazy_exports
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors (a test keeps them equal)
+    from vector_trainer.training.base import TERMINAL_STATUSES as TERMINAL_STATUSES
+    from vector_trainer.training.base import BaseTrainer as BaseTrainer
+    from vector_trainer.training.chat_models import ChatModel as ChatModel
+    from vector_trainer.training.chat_models import OpenAIChatModel as OpenAIChatModel
+    from vector_trainer.training.costguard import ModelPrice as ModelPrice
+    from vector_trainer.training.costguard import check_budget as check_budget
+    from vector_trainer.training.costguard import estimate_cost as estimate_cost
+    from vector_trainer.training.local_lora.chat_model import LocalChatModel as LocalChatModel
+    from vector_trainer.training.local_lora.trainer import LocalLoRATrainer as LocalLoRATrainer
+    from vector_trainer.training.openai_trainer import OpenAITrainer as OpenAITrainer
+    from vector_trainer.training.registry import chat_model_for as chat_model_for
+    from vector_trainer.training.registry import create_trainer as create_trainer
+    from vector_trainer.training.registry import trainer_class as trainer_class
+    from vector_trainer.training.registry import trainer_from_config as trainer_from_config
+    from vector_trainer.training.registry import trainer_registry as trainer_registry
+
 
 _EXPORTS = {
     "BaseTrainer": "vector_trainer.training.base",
@@ -24,4 +44,5 @@ _EXPORTS = {
     "ModelPrice": "vector_trainer.training.costguard",
 }
 __all__ = sorted(_EXPORTS)
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # type checkers see the imports above, not a module that answers any name
+    __getattr__ = lazy_exports(__name__, _EXPORTS)
