@@ -29,9 +29,9 @@ import time
 import numpy as np
 
 from density import SYNTHETIC_THRESHOLD, clustered_sphere, real_vectors
-from vector_trainer.extractor.ann import FaissEngine
-from vector_trainer.extractor.engines import ExactEngine
-from vector_trainer.extractor.knn import choose_epsilon
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
+from vector_trainer.extractor.epsilon import choose_epsilon
 
 TOLERANCE = 0.01
 

@@ -262,7 +262,7 @@ def coverage(texts: list[str], intents: list[str], X: np.ndarray, conv_uuids: li
     from sklearn.cluster import KMeans
 
     from _memory import MemorySource, as_logs
-    from vector_trainer.extractor.engines import normalize_rows
+    from vector_trainer.extractor.engines.base import normalize_rows
 
     single = DensityBasedExtractor(MemorySource(as_logs(X)), top_k=STEADY_PICKS).select_steady_state("fn")
     single_picks = [int(c.uuid) for c in single]

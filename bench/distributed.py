@@ -30,14 +30,15 @@ import time
 import numpy as np
 
 from selection_real import DEFAULT_DATA, facility_location_full, kmeans_medoids, knn_similarities, load, top
-from vector_trainer.extractor.ann import FaissEngine
-from vector_trainer.extractor.cell_tasks import SteadyRound
-from vector_trainer.extractor.cells import probe_order, scan_cell, train_centroids
-from vector_trainer.extractor.distributed_selection import ANOMALY_OVERSAMPLE, select_distributed
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
+from vector_trainer.extractor.distributed.cells import probe_order, scan_cell, train_centroids
+from vector_trainer.extractor.distributed.engine import RayEngine, connect
+from vector_trainer.extractor.distributed.selection import ANOMALY_OVERSAMPLE, select_distributed
+from vector_trainer.extractor.distributed.tasks import SteadyRound
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
+from vector_trainer.extractor.epsilon import EpsilonChoice, choose_epsilon
 from vector_trainer.extractor.graph import GraphAnalysis
-from vector_trainer.extractor.knn import EpsilonChoice, choose_epsilon
-from vector_trainer.extractor.ray_engine import RayEngine, connect
 from vector_trainer.extractor.selection import select_anomalies, select_steady
 from vector_trainer.types import ExecutionLog
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from _memory import MemorySource, as_logs
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
 from vector_trainer.sources.embedders import SentenceTransformerEmbedder
 from vector_trainer.sources.embedding_cache import CachedEmbedder
 from vector_trainer.sources.views import EmbeddingView

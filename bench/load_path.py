@@ -39,7 +39,7 @@ import numpy as np
 from _memory import MemorySource, as_logs
 from density import floor, real_vectors
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import DEFAULT_BLOCK
+from vector_trainer.extractor.engines.base import DEFAULT_BLOCK
 from vector_trainer.sources.vectorwave import (
     VectorWaveLegacyAdapter,
     VectorWaveStoreAdapter,

@@ -37,7 +37,7 @@ import numpy as np
 from _memory import MemorySource
 from vector_trainer.chatml import build_example, plain_prompt
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
 from vector_trainer.fileio import atomic_write_jsonl
 from vector_trainer.gate import PromotionPolicy
 from vector_trainer.gate.evaluate import Evaluation

@@ -35,7 +35,7 @@ import numpy as np
 from _memory import MemorySource, as_logs
 from vector_trainer.config import ExtractorConfig, LoopConfig
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
 from vector_trainer.pipeline.loop_trigger import new_anomaly_share, reference_from
 
 HERE = Path(__file__).resolve().parent

@@ -21,7 +21,8 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import LocalOutlierFactor
 
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
 from vector_trainer.types import ExecutionLog
 
 DIM = 64

@@ -31,7 +31,8 @@ import numpy as np
 
 from _memory import MemorySource, as_logs
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"

@@ -10,7 +10,7 @@ import pytest
 from conversation_samples import PERSONA, TOOLS, conversation, record
 from vector_trainer.chatml import check_example, conversation_example, is_valid_example
 from vector_trainer.conversation import conversation_of, message_text
-from vector_trainer.extractor.examples import log_example
+from vector_trainer.extractor.output.examples import log_example
 from vector_trainer.sources.ingest import parse_record
 
 

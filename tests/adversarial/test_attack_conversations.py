@@ -12,7 +12,7 @@ import pytest
 from conversation_samples import otel_current
 from vector_trainer.chatml import check_example
 from vector_trainer.errors import InputError
-from vector_trainer.extractor.examples import log_example
+from vector_trainer.extractor.output.examples import log_example
 from vector_trainer.sources.ingest import read_records
 
 USER = {"role": "user", "content": "q"}

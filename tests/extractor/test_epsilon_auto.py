@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
-from vector_trainer.extractor.knn import AUTO_NEIGHBOURS, choose_epsilon
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.epsilon import AUTO_NEIGHBOURS, choose_epsilon
 from vector_trainer.sources.embedders import HashingEmbedder
 
 

@@ -19,8 +19,10 @@ from conftest import (
 from vector_trainer.chatml import is_valid_example
 from vector_trainer.errors import ConfigError, EmptyDataError, InputError
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor import knn as knn_module
-from vector_trainer.extractor.engines import ExactEngine, ManagerEngine, normalize_rows
+from vector_trainer.extractor.engines import knn as knn_module
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.source import ManagerEngine
 from vector_trainer.types import SelectionStrategy
 
 
@@ -115,7 +117,7 @@ class TestDensityMath:
             np.testing.assert_allclose(fused.knn_similarity, plain.knn_similarity, atol=1e-6)
 
     def test_without_numba_the_numpy_pass_is_used(self, monkeypatch) -> None:
-        from vector_trainer.extractor import engines
+        from vector_trainer.extractor.engines.exact import engine as engines
 
         def compiled_pass(*_args: object, **_kwargs: object) -> None:
             raise AssertionError("the compiled pass ran without numba")
@@ -132,7 +134,7 @@ class TestDensityMath:
         """Issue 17: nodes with more neighbours than the list width get their whole density (a
         range search), and the probe count rises until a sample meets the recall target."""
         pytest.importorskip("faiss")
-        from vector_trainer.extractor.ann import FaissEngine
+        from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
 
         X, _ = clustered([300, 200, 100, 50], dim=32, spread=0.08, seed=5)
         exact = ExactEngine().density(X, 0.7)
@@ -149,7 +151,7 @@ class TestDensityMath:
     def test_faiss_engine_hands_wide_neighbourhoods_to_the_exact_engine(self) -> None:
         """When the targets need more cells than it may probe, the result is the exact one."""
         pytest.importorskip("faiss")
-        from vector_trainer.extractor.ann import FaissEngine
+        from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
 
         X, _ = clustered([300, 200], dim=16, spread=0.3, seed=8)
         engine = FaissEngine(nprobe=1, calibration_sample=100, target_recall=1.0, max_probe_share=1 / 64)
@@ -159,7 +161,7 @@ class TestDensityMath:
 
     def test_faiss_engine_without_calibration_uses_the_given_probes(self) -> None:
         pytest.importorskip("faiss")
-        from vector_trainer.extractor.ann import FaissEngine
+        from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
 
         X, _ = clustered([60, 40], dim=8, spread=0.1, seed=7)
         engine = FaissEngine(nprobe=2, calibration_sample=0)

@@ -9,7 +9,7 @@ import pytest
 
 from conversation_samples import conversation, record
 from vector_trainer.errors import InputError
-from vector_trainer.extractor.examples import log_example
+from vector_trainer.extractor.output.examples import log_example
 from vector_trainer.gate.evaluate import feedback_examples, validation_examples
 from vector_trainer.sources.ingest import parse_record
 from vector_trainer.synthesizer.feedback import load_feedback

@@ -108,7 +108,9 @@ def test_parameters_from_source() -> None:
 
 
 def test_manager_engine_over_a_vectorwave_store() -> None:
-    from vector_trainer.extractor.engines import ExactEngine, ManagerEngine, normalize_rows
+    from vector_trainer.extractor.engines.base import normalize_rows
+    from vector_trainer.extractor.engines.exact.engine import ExactEngine
+    from vector_trainer.extractor.engines.source import ManagerEngine
 
     adapter = as_dataset_manager(_store_manager(80))
     logs = list(adapter.iter_executions("answer"))

@@ -11,7 +11,7 @@ import pytest
 from conftest import require_modules
 from conversation_samples import record
 from vector_trainer.errors import InputError
-from vector_trainer.extractor.examples import log_example
+from vector_trainer.extractor.output.examples import log_example
 from vector_trainer.sources.ingest import parse_record
 from vector_trainer.training.local_lora.chat_rows import plan_max_length, training_rows
 

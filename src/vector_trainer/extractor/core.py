@@ -3,7 +3,7 @@
 It reads a function's logs through the injected source, builds the similarity graph
 (:mod:`~vector_trainer.extractor.graph`), selects steady-state and anomaly examples
 (:mod:`~vector_trainer.extractor.selection`) and writes them as ChatML JSONL with a sidecar
-report (:mod:`~vector_trainer.extractor.report`).
+report (:mod:`~vector_trainer.extractor.output.report`).
 """
 
 from __future__ import annotations
@@ -20,20 +20,21 @@ from vector_trainer._params import check_values
 from vector_trainer.chatml import template_fields
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import ConfigError, EmptyDataError
-from vector_trainer.extractor.distributed_extract import (
+from vector_trainer.extractor.distributed.driver import (
     EXTRACT_STEPS,
-    extract_distributed,
     is_distributed,
     sampled_outputs,
     sampled_projection,
+    select_distributed_golden,
 )
-from vector_trainer.extractor.engine_choice import make_engine
-from vector_trainer.extractor.engines import DEFAULT_ANN_K, ManagerEngine, NeighborEngine
-from vector_trainer.extractor.examples import build_examples, log_example, register_picks, split_examples
+from vector_trainer.extractor.engines.base import DEFAULT_ANN_K, NeighborEngine
+from vector_trainer.extractor.engines.choice import make_engine
+from vector_trainer.extractor.engines.source import ManagerEngine
+from vector_trainer.extractor.epsilon import EpsilonChoice
 from vector_trainer.extractor.graph import GraphAnalysis, analyze_graph, load_logs
-from vector_trainer.extractor.knn import EpsilonChoice
-from vector_trainer.extractor.projection import DEFAULT_MAX_POINTS, pca_projection
-from vector_trainer.extractor.report import ExtractionReport, GraphFacts, SelectedExample, build_report
+from vector_trainer.extractor.output.examples import build_examples, log_example, register_picks, split_examples
+from vector_trainer.extractor.output.projection import DEFAULT_MAX_POINTS, pca_projection
+from vector_trainer.extractor.output.report import ExtractionReport, GraphFacts, SelectedExample, build_report
 from vector_trainer.extractor.selection import select_anomalies, select_steady
 from vector_trainer.fileio import atomic_write_json, atomic_write_jsonl
 from vector_trainer.sources.detect import as_dataset_manager
@@ -74,15 +75,15 @@ class DensityBasedExtractor:
             :class:`~vector_trainer.types.DatasetManagerProtocol`.
         epsilon: Neighbourhood radius in cosine distance; neighbours have ``sim >= 1 - epsilon``.
             ``"auto"`` (the default) calibrates it per function so that the median log has 10
-            neighbours (:func:`~vector_trainer.extractor.knn.choose_epsilon`).
+            neighbours (:func:`~vector_trainer.extractor.epsilon.choose_epsilon`).
         top_k: Most picks per strategy.
         min_cluster_size: A steady pick has at least this many logs within ``epsilon`` (itself included).
         dedup_threshold: Similarity at or above which two picks are near-duplicates.
         anomaly_quantile: Density quantile under which successful logs are anomaly candidates.
         engine: ``auto``, ``exact``, ``faiss``, ``ray`` (extra ``distributed``; with a
             :class:`~vector_trainer.sources.columnar.ParquetLogs` source the logs are read and
-            selected in Ray tasks, :mod:`~vector_trainer.extractor.distributed_extract`), or a
-            :class:`~vector_trainer.extractor.engines.NeighborEngine`.
+            selected in Ray tasks, :mod:`~vector_trainer.extractor.distributed.driver`), or a
+            :class:`~vector_trainer.extractor.engines.base.NeighborEngine`.
         ann_threshold: ``auto`` switches to the ANN engine above this many nodes.
         ray_address: Engine ``ray``: the cluster to join (default ``RAY_ADDRESS``, else a local Ray).
         ray_cpus: Engine ``ray``: CPUs of a local Ray (0: all).
@@ -223,7 +224,7 @@ class DensityBasedExtractor:
         return self.settings.system_prompts.get(function_name, self.settings.system_prompt)
 
     def to_example(self, log: ExecutionLog) -> dict[str, Any]:
-        """The ChatML example of a log (:func:`~vector_trainer.extractor.examples.log_example`
+        """The ChatML example of a log (:func:`~vector_trainer.extractor.output.examples.log_example`
         with the function's system prompt and prompt template).
 
         Raises:
@@ -262,21 +263,21 @@ class DensityBasedExtractor:
         report_progress = on_progress or (lambda _step, _total: None)
         report_progress(0, EXTRACT_STEPS)
         if is_distributed(self.engine, self.dataset_manager):
-            return extract_distributed(
-                self, function_name, Path(output_path), register_golden, report_progress, on_task_progress
+            source = cast("ParquetLogs", self.dataset_manager)
+            picked = select_distributed_golden(
+                source, self.engine, self.settings, function_name, report_progress, on_task_progress
             )
-        analysis = self.analyze(function_name)
-        report_progress(1, EXTRACT_STEPS)
-        steady = self.select_steady_state(function_name)
-        candidates = steady + self.select_anomalies(function_name, steady)
-        report_progress(2, EXTRACT_STEPS)
-
-        def report(selected, rejected, warnings, registered) -> ExtractionReport:
-            parameters = self.report_parameters(function_name, analysis.epsilon)
-            return build_report(GraphFacts.of(analysis), parameters, selected, rejected, warnings, registered)
-
+            candidates, facts = picked.candidates, picked.facts
+            parameters = {**self.report_parameters(function_name, picked.epsilon), "engine": "ray"}
+        else:
+            analysis = self.analyze(function_name)
+            report_progress(1, EXTRACT_STEPS)
+            steady = self.select_steady_state(function_name)
+            candidates = steady + self.select_anomalies(function_name, steady)
+            report_progress(2, EXTRACT_STEPS)
+            facts, parameters = GraphFacts.of(analysis), self.report_parameters(function_name, analysis.epsilon)
         return self.write_selection(
-            function_name, candidates, Path(output_path), register_golden, report, report_progress
+            function_name, candidates, Path(output_path), register_golden, facts, parameters, report_progress
         )
 
     def write_selection(
@@ -285,10 +286,13 @@ class DensityBasedExtractor:
         candidates: Sequence[GoldenCandidate],
         out: Path,
         register_golden: bool,
-        report: Callable[..., ExtractionReport],
+        facts: GraphFacts,
+        parameters: Mapping[str, Any],
         report_progress: Callable[[int, int], None],
     ) -> ExtractionResult:
         """Write the selected logs as examples (train and validation) and the report, atomically.
+
+        ``facts`` and ``parameters`` are the graph's facts and the settings used, for the report.
 
         Raises:
             EmptyDataError: If no example survives the format checks.
@@ -305,7 +309,7 @@ class DensityBasedExtractor:
         registered = register_picks(self.dataset_manager, train + validation) if register_golden else None
         selected = [SelectedExample(c, "train") for c, _ in train]
         selected += [SelectedExample(c, "validation") for c, _ in validation]
-        written = report(selected, rejected, warnings, registered)
+        written = build_report(facts, dict(parameters), selected, rejected, warnings, registered)
         atomic_write_jsonl(out, [ex for _, ex in train])
         if validation_path is not None:
             atomic_write_jsonl(validation_path, [ex for _, ex in validation])

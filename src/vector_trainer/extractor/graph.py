@@ -18,8 +18,10 @@ import numpy as np
 from vector_trainer._shared import usable_rows, vector_problem
 from vector_trainer.chatml import text_problem
 from vector_trainer.errors import EmptyDataError, InputError
-from vector_trainer.extractor.engines import DensityResult, ExactEngine, NeighborEngine, normalize_rows
-from vector_trainer.extractor.knn import DEFAULT_KNN, EpsilonChoice, choose_epsilon
+from vector_trainer.extractor.engines.base import DensityResult, NeighborEngine, normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.knn import DEFAULT_KNN
+from vector_trainer.extractor.epsilon import EpsilonChoice, choose_epsilon
 from vector_trainer.extractor.separability import check_separable
 from vector_trainer.types import STATUS_SUCCESS, DatasetManagerProtocol, ExecutionLog
 

@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from vector_trainer.chatml import render_input, render_output
+from vector_trainer.extractor.engines.knn import DEFAULT_KNN
 from vector_trainer.extractor.graph import GraphAnalysis
-from vector_trainer.extractor.knn import DEFAULT_KNN
 from vector_trainer.types import GoldenCandidate, SelectionStrategy
 
 #: Neighbours of a log that a steady pick can represent it through (the graph's heaviest edges).
@@ -42,7 +42,7 @@ _GAIN_TOLERANCE = 1e-9
 def select_steady(a: GraphAnalysis, top_k: int, dedup_threshold: float, min_cluster_size: int) -> list[GoldenCandidate]:
     """At most ``top_k`` representatives, in the order the greedy facility location picks them."""
     sims, index = a.neighbour_lists
-    weights = np.where(index[:, :FACILITY_NEIGHBOURS] >= 0, np.maximum(sims[:, :FACILITY_NEIGHBOURS], 0.0), 0.0)
+    weights = facility_weights(sims[:, :FACILITY_NEIGHBOURS], index[:, :FACILITY_NEIGHBOURS])
     eligible = a.result.neighbor_count + 1 >= min_cluster_size
     picker = DedupPicker(a, dedup_threshold)
 
@@ -203,25 +203,44 @@ def _candidate(
     )
 
 
+def facility_weights(similarity: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The facility-location weights of neighbour lists: each edge's similarity, clipped at 0;
+    0 where a list has no entry (``index`` ``-1``)."""
+    return np.where(index >= 0, np.maximum(similarity, 0.0), 0.0)
+
+
+class VectorDedup:
+    """Accepts vectors that are not near-duplicates (similarity ``>= threshold``) of the ones it
+    accepted before, or was given as ``seen``: the selection's dedup by vector, where the logs'
+    texts are not at hand (the distributed rounds)."""
+
+    def __init__(self, threshold: float, dim: int, seen: np.ndarray | None = None) -> None:
+        self._threshold = np.float32(threshold)
+        empty = seen is None or not len(seen)
+        self._chosen = np.empty((0, dim), dtype=np.float32) if empty else np.ascontiguousarray(seen, dtype=np.float32)
+
+    def accept(self, vector: np.ndarray) -> bool:
+        """Take ``vector`` unless it repeats an earlier one; returns whether it was taken."""
+        if self._chosen.size and float((self._chosen @ vector).max()) >= self._threshold:
+            return False
+        self._chosen = np.vstack((self._chosen, vector))
+        return True
+
+
 class DedupPicker:
-    """Accepts nodes that are neither identical in content nor near-duplicates of earlier picks."""
+    """Accepts nodes that are neither identical in content nor near-duplicates (by vector,
+    :class:`VectorDedup`) of earlier picks."""
 
     def __init__(self, a: GraphAnalysis, threshold: float) -> None:
         self._a = a
-        self._threshold = np.float32(threshold)
         self._keys: set[tuple[str, str]] = set()
-        self._chosen: list[int] = []
+        self._vectors = VectorDedup(threshold, a.vectors.shape[1])
 
     def accept(self, node: int) -> bool:
         """Take ``node`` unless it repeats an earlier pick; returns whether it was taken."""
         log = self._a.logs[node]
         key = (render_input(log.inputs), render_output(log.output))
-        if key in self._keys:
+        if key in self._keys or not self._vectors.accept(self._a.vectors[node]):
             return False
-        if self._chosen:
-            sims = self._a.vectors[self._chosen] @ self._a.vectors[node]
-            if float(sims.max()) >= self._threshold:
-                return False
         self._keys.add(key)
-        self._chosen.append(node)
         return True

@@ -35,7 +35,7 @@ from vector_trainer._layout import CYCLES_DIRNAME, LOOP_STATE_FILENAME, NOVELTY_
 from vector_trainer._shared import utc_now
 from vector_trainer.config import Config
 from vector_trainer.errors import InputError, PipelineError, redact_value
-from vector_trainer.extractor.distributed_extract import is_distributed
+from vector_trainer.extractor.distributed.driver import is_distributed
 from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
 from vector_trainer.gate.verdicts import HookVerdict, ModelVerdict
 from vector_trainer.pipeline.loop_trigger import NoveltyReference, new_anomaly_share, reference_from

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vector_trainer.errors import InputError
-from vector_trainer.extractor.engines import DEFAULT_BLOCK, effective_threshold
+from vector_trainer.extractor.engines.base import DEFAULT_BLOCK, effective_threshold
 from vector_trainer.extractor.graph import GraphAnalysis
 from vector_trainer.fileio import atomic_write_bytes
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import clustered, make_log
-from vector_trainer.extractor.engines import DensityResult, ExactEngine, ManagerEngine, normalize_rows
+from vector_trainer.extractor.engines.base import DensityResult, normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.source import ManagerEngine
 from vector_trainer.sources.memory import InMemoryLogs
 
 THRESHOLD = 0.8
@@ -26,14 +28,14 @@ def _vectors() -> np.ndarray:
 
 def _torch() -> Any:
     pytest.importorskip("torch")
-    from vector_trainer.extractor.torch_engine import TorchEngine
+    from vector_trainer.extractor.engines.torch_exact import TorchEngine
 
     return TorchEngine(knn=K, row_block=64, column_block=96, device="cpu")
 
 
 def _faiss() -> Any:
     pytest.importorskip("faiss")
-    from vector_trainer.extractor.ann import FaissEngine
+    from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
 
     return FaissEngine(k=K)
 

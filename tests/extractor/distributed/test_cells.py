@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from conftest import clustered, require_modules
-from vector_trainer.extractor import cells
-from vector_trainer.extractor.cell_tasks import SteadyRound, route_block, scan_partition
-from vector_trainer.extractor.cells import SamplePairs, choose_probes, probe_order, sample_pairs, scan_cell
-from vector_trainer.extractor.distributed_selection import weighted_quantile
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
+from vector_trainer.extractor.distributed import cells
+from vector_trainer.extractor.distributed.cells import SamplePairs, choose_probes, probe_order, sample_pairs, scan_cell
+from vector_trainer.extractor.distributed.selection import weighted_quantile
+from vector_trainer.extractor.distributed.tasks import SteadyRound, route_block, scan_partition
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
 from vector_trainer.extractor.selection import greedy_facility_location
 
 
@@ -131,7 +132,7 @@ class _ExactLists:
 def test_rescored_anomalies_are_the_exact_ranking_when_the_bounds_prove_it(vectors) -> None:
     from types import SimpleNamespace
 
-    from vector_trainer.extractor.distributed_selection import ANOMALY_OVERSAMPLE, _rescored_anomalies
+    from vector_trainer.extractor.distributed.selection import ANOMALY_OVERSAMPLE, _rescored_anomalies
 
     k, top_k = 8, 5
     engine = _ExactLists(vectors)

@@ -30,10 +30,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vector_trainer.extractor.cell_tasks import LocalPicks, PartitionResult, VectorDedup
-from vector_trainer.extractor.cells import positions_of, scan_cell
-from vector_trainer.extractor.ray_engine import DistributedScan, RayEngine, ray_module
-from vector_trainer.extractor.selection import greedy_facility_location, novelty_neighbours
+from vector_trainer.extractor.distributed.cells import positions_of, scan_cell
+from vector_trainer.extractor.distributed.engine import DistributedScan, RayEngine, ray_module
+from vector_trainer.extractor.distributed.tasks import LocalPicks, PartitionResult
+from vector_trainer.extractor.selection import (
+    VectorDedup,
+    facility_weights,
+    greedy_facility_location,
+    novelty_neighbours,
+)
 
 #: Densities sampled per partition to estimate the anomaly cutoff.
 QUANTILE_SAMPLE = 20_000
@@ -147,14 +152,14 @@ def select_distributed(
     """Steady picks, anomalies and the graph's summary from a scan made with a ``steady`` round."""
     ray = ray_module()
     summarize = ray.remote(_summarize)
-    summaries: list[_PartitionSummary] = engine._gather(
+    summaries: list[_PartitionSummary] = engine.gather(
         [summarize.remote(r, engine.seed + p) for p, r in enumerate(scan.results)], "summaries"
     )
     steady, steady_vectors = _steady(summaries, top_k, dedup_threshold)
     cutoff = weighted_quantile([s.density_sample for s in summaries], [s.size for s in summaries], anomaly_quantile)
     pool_task = ray.remote(num_returns=1)(_anomaly_pool)
     novelty_k = novelty_neighbours(n_total)
-    offers = engine._gather(
+    offers = engine.gather(
         [
             pool_task.remote(r, cutoff, top_k * ANOMALY_OVERSAMPLE, novelty_k, *[piece[p] for piece in scan.routed])
             for p, r in enumerate(scan.results)
@@ -186,7 +191,7 @@ def _steady(
     positions = np.arange(len(ids))  # each pooled pick's most similar other pooled picks
     lists = scan_cell(vectors, positions, vectors, positions, 1.0, POOL_NEIGHBOURS)
     index = lists.knn_index
-    weights = np.where(index >= 0, np.maximum(lists.knn_similarity, 0.0), 0.0)
+    weights = facility_weights(lists.knn_similarity, index)
     dedup = VectorDedup(dedup_threshold, vectors.shape[1])
 
     def similarity_to(node: int) -> np.ndarray:
@@ -269,9 +274,7 @@ def _anomalies(
     top_k: int,
     dedup_threshold: float,
 ) -> list[DistributedPick]:
-    dedup = VectorDedup(dedup_threshold, pool.vectors.shape[1])
-    if len(steady_vectors):
-        dedup.chosen = np.ascontiguousarray(steady_vectors, dtype=np.float32)
+    dedup = VectorDedup(dedup_threshold, pool.vectors.shape[1], seen=steady_vectors)
     picks: list[DistributedPick] = []
     for c in np.lexsort((pool.ids, -novelty)):
         if len(picks) >= top_k:

@@ -1,5 +1,5 @@
 """Issue 17: the exact pass's row order, first floors and tiles on several threads
-(extractor/_locality.py, extractor/_tile_kernel.py, extractor/_tiles.py)."""
+(extractor/engines/exact/_locality.py, extractor/engines/exact/_tile_kernel.py, extractor/engines/exact/_tiles.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 from conftest import clustered
 from vector_trainer.errors import ConfigError
-from vector_trainer.extractor._locality import locality_order
-from vector_trainer.extractor._tiles import blas_threads, run_tiles, tile_order
-from vector_trainer.extractor.engines import ExactEngine
+from vector_trainer.extractor.engines.exact._locality import locality_order
+from vector_trainer.extractor.engines.exact._tiles import blas_threads, run_tiles, tile_order
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
 
 
 @pytest.mark.parametrize("n_blocks", [1, 2, 3, 6, 7, 25])
@@ -138,7 +138,7 @@ def test_locality_order_puts_each_cluster_in_few_blocks() -> None:
 def test_first_floor_is_at_most_each_rows_kth_best(width: int) -> None:
     """The diagonal tile's floor bound: never above the row's k-th best (else the list could
     lose an entry), exact when the row is narrow, and -inf when the row has fewer than k entries."""
-    kernels = pytest.importorskip("vector_trainer.extractor._tile_kernel")
+    kernels = pytest.importorskip("vector_trainer.extractor.engines.exact._tile_kernel")
     rng = np.random.default_rng(width)
     tile = rng.uniform(-1, 1, size=(40, width)).astype(np.float32)
     tile[:, ::7] = -np.inf  # self-similarities and padding

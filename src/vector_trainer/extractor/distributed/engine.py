@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError, redact
-from vector_trainer.extractor import cell_blocks, cell_tasks
-from vector_trainer.extractor.cells import (
+from vector_trainer.extractor.distributed import blocks as cell_blocks
+from vector_trainer.extractor.distributed import tasks as cell_tasks
+from vector_trainer.extractor.distributed.cells import (
     DEFAULT_CELL_SIZE,
     DEFAULT_MAX_PROBE_SHARE,
     DEFAULT_TARGET_RECALL,
@@ -43,16 +44,16 @@ from vector_trainer.extractor.cells import (
     probe_order,
     train_centroids,
 )
-from vector_trainer.extractor.engines import DensityResult
-from vector_trainer.extractor.graph import common_dimension
-from vector_trainer.extractor.knn import (
+from vector_trainer.extractor.engines.base import DensityResult
+from vector_trainer.extractor.engines.knn import DEFAULT_KNN
+from vector_trainer.extractor.epsilon import (
     AUTO_NEIGHBOURS,
     AUTO_SAMPLE,
-    DEFAULT_KNN,
     EpsilonChoice,
     choose_epsilon,
     epsilon_from_kth,
 )
+from vector_trainer.extractor.graph import common_dimension
 from vector_trainer.sources.columnar import VectorFile
 
 #: Rows per block put into the object store by :meth:`RayEngine.density`.
@@ -235,7 +236,7 @@ class RayEngine:
         nearest = np.full(n, -1.0, dtype=np.float32)
         knn_sims = np.full((n, self.knn), -np.inf, dtype=np.float32)
         knn_index = np.full((n, self.knn), -1, dtype=np.int64)
-        for result in self._gather(scan.results, "collect"):
+        for result in self.gather(scan.results, "collect"):
             s = result.scan
             density[s.ids], count[s.ids], nearest[s.ids] = s.density, s.neighbor_count, s.nearest_similarity
             knn_sims[s.ids], knn_index[s.ids] = s.knn_similarity, s.knn_index
@@ -259,13 +260,13 @@ class RayEngine:
         file left out, and the statuses of all rows. The dimension is the most common one of the
         SUCCESS rows' usable vectors (:func:`.graph.common_dimension`), as in memory."""
         ray = connect(self.address, self.num_cpus)
-        profiles = self._gather([ray.remote(cell_blocks.profile_file).remote(f.path) for f in files], "profile")
+        profiles = self.gather([ray.remote(cell_blocks.profile_file).remote(f.path) for f in files], "profile")
         statuses: Counter = sum((p.statuses for p in profiles), Counter())
         dims: Counter = sum((p.dimensions for p in profiles), Counter())
         dim = common_dimension(dims)
         read = ray.remote(num_returns=2)(cell_blocks.read_file_block)
         pairs = [read.remote(f.path, f.first_row, dim) for f in files]
-        nodes = self._gather([meta for _, meta in pairs], "read")
+        nodes = self.gather([meta for _, meta in pairs], "read")
         kept = [(ref, meta.kept) for (ref, _), meta in zip(pairs, nodes, strict=True) if meta.kept]
         return BlockSet(tuple(r for r, _ in kept), tuple(k for _, k in kept), dim), nodes, statuses
 
@@ -295,7 +296,7 @@ class RayEngine:
         sample_cells = probe_order(sample[1], centroids, 1)[:, 0]
         max_probes = probe_budget(cells, self.max_probe_share)
         stats_task = ray.remote(cell_tasks.block_statistics)
-        stats = self._gather(
+        stats = self.gather(
             [stats_task.remote(b, centroids, max_probes, sample, sample_cells, threshold) for b in blocks.refs],
             "statistics",
         )
@@ -327,7 +328,7 @@ class RayEngine:
         merged on the driver): ``len(rows) x k``, best first, ``-inf`` padded."""
         ray = connect(self.address, self.num_cpus)
         task = ray.remote(cell_blocks.sample_kth)
-        tops = np.concatenate(self._gather([task.remote(b, rows, k) for b in blocks.refs], stage), axis=1)
+        tops = np.concatenate(self.gather([task.remote(b, rows, k) for b in blocks.refs], stage), axis=1)
         width = min(k, tops.shape[1])
         best = np.partition(tops, tops.shape[1] - width, axis=1)[:, tops.shape[1] - width :]
         return -np.sort(-best, axis=1)
@@ -354,7 +355,7 @@ class RayEngine:
             if self.on_progress is not None:
                 self.on_progress(stage, total - len(pending), total)
 
-    def _gather(self, refs: Sequence[Any], stage: str) -> list[Any]:
+    def gather(self, refs: Sequence[Any], stage: str) -> list[Any]:
         """The tasks' results; a task's own error is raised as itself when it is ours (an
         ``InputError`` naming a file), otherwise as a :class:`VectorTrainerError` naming the stage."""
         ray = ray_module()

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vector_trainer.errors import MissingDependencyError
-from vector_trainer.extractor.engines import DEFAULT_ANN_K, DensityResult, ExactEngine, effective_threshold
+from vector_trainer.extractor.engines.base import DEFAULT_ANN_K, DensityResult, effective_threshold
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
 
 #: First probe count tried; doubled until the sample meets the targets.
 DEFAULT_ANN_NPROBE = 16

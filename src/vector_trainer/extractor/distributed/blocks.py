@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vector_trainer._shared import usable_rows, vector_problem
-from vector_trainer.extractor.engines import normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
 from vector_trainer.sources.columnar import read_columns, read_vectors
 from vector_trainer.types import STATUS_SUCCESS
 

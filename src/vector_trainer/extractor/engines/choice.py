@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import ConfigError, MissingDependencyError
-from vector_trainer.extractor.ann import FaissEngine
-from vector_trainer.extractor.engines import ExactEngine, NeighborEngine
-from vector_trainer.extractor.ray_engine import RayEngine
-from vector_trainer.extractor.torch_engine import TorchEngine, cuda_available
+from vector_trainer.extractor.distributed.engine import RayEngine
+from vector_trainer.extractor.engines.base import NeighborEngine
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.faiss_ivf import FaissEngine
+from vector_trainer.extractor.engines.torch_exact import TorchEngine, cuda_available
 
 #: ``auto`` looks for a GPU from this many nodes (importing torch to ask costs about a second).
 GPU_MIN_NODES = 20_000

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import numpy as np
 
-from vector_trainer.extractor.knn import RunningTopK
+from vector_trainer.extractor.engines.knn import RunningTopK
 
 #: Candidates buffered per node, in list widths, before the buffer is cut to its best ``k``.
 LIST_BUFFER_FACTOR = 2
@@ -20,7 +20,7 @@ LIST_BUFFER_FACTOR = 2
 def load_kernels() -> ModuleType | None:
     """The compiled kernels (:mod:`._tile_kernel`), or ``None`` when numba is not installed."""
     try:
-        from vector_trainer.extractor import _tile_kernel
+        from vector_trainer.extractor.engines.exact import _tile_kernel
     except ImportError:
         return None
     return _tile_kernel

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import require_modules
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
 
 
 def _clustered(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -19,7 +20,7 @@ def _clustered(n: int, d: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize(("n", "knn"), [(1500, 16), (40, 64), (1, 8)])
 def test_the_torch_engine_equals_the_exact_engine(n: int, knn: int) -> None:
     require_modules(("torch",), "pip install torch==2.13.0")
-    from vector_trainer.extractor.torch_engine import TorchEngine
+    from vector_trainer.extractor.engines.torch_exact import TorchEngine
 
     X = _clustered(n, 24)
     cpu = ExactEngine(block=300, knn=knn, fused=False).density(X, 0.7)
@@ -38,7 +39,7 @@ def test_the_torch_engine_equals_the_exact_engine(n: int, knn: int) -> None:
 def test_density_alone_and_bad_blocks() -> None:
     require_modules(("torch",), "pip install torch==2.13.0")
     from vector_trainer.errors import ConfigError
-    from vector_trainer.extractor.torch_engine import TorchEngine
+    from vector_trainer.extractor.engines.torch_exact import TorchEngine
 
     X = _clustered(300, 8, seed=1)
     alone = TorchEngine("cpu", knn=0).density(X, 0.5)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vector_trainer.extractor._fused import FusedPass, load_kernels
-from vector_trainer.extractor.engines import effective_threshold
-from vector_trainer.extractor.knn import RunningTopK
+from vector_trainer.extractor.engines.base import effective_threshold
+from vector_trainer.extractor.engines.exact._fused import FusedPass, load_kernels
+from vector_trainer.extractor.engines.knn import RunningTopK
 
 #: Fewest mean points per cell (a cell's products stay BLAS-sized on small stores).
 DEFAULT_CELL_SIZE = 256

@@ -11,14 +11,15 @@ import pytest
 from conftest import clustered, make_log, require_modules
 from vector_trainer.errors import EmptyDataError, MissingDependencyError
 from vector_trainer.extractor import DensityBasedExtractor
-from vector_trainer.extractor.engines import ExactEngine, normalize_rows
-from vector_trainer.extractor.knn import choose_epsilon
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.epsilon import choose_epsilon
 from vector_trainer.sources.columnar import ParquetLogs
 from vector_trainer.sources.columnar_export import export_parquet
 from vector_trainer.sources.memory import InMemoryLogs
 
 pytestmark = pytest.mark.slow
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
 #: Noise per dimension of the repeated real vectors (each copy is a paraphrase-like variant).
 COPY_NOISE = 0.02
 
@@ -26,7 +27,7 @@ COPY_NOISE = 0.02
 @pytest.fixture(scope="module")
 def local_ray():
     require_modules(("ray", "pyarrow", "faiss"), "pip install -e '.[distributed]'")
-    from vector_trainer.extractor.ray_engine import connect
+    from vector_trainer.extractor.distributed.engine import connect
 
     ray = connect(None, num_cpus=2)
     yield ray
@@ -55,7 +56,7 @@ def _real(n: int) -> np.ndarray:
 
 
 def test_20k_real_vectors_match_the_exact_engine(local_ray) -> None:
-    from vector_trainer.extractor.ray_engine import RayEngine
+    from vector_trainer.extractor.distributed.engine import RayEngine
 
     X = _real(20_000)
     threshold = choose_epsilon(X, "auto").threshold
@@ -145,7 +146,7 @@ def test_parquet_logs_that_cannot_be_nodes_are_reported_and_failed_stores_refuse
 def test_without_ray_the_engine_names_the_extra(monkeypatch) -> None:
     import builtins
 
-    from vector_trainer.extractor.ray_engine import RayEngine
+    from vector_trainer.extractor.distributed.engine import RayEngine
 
     real_import = builtins.__import__
 
@@ -189,7 +190,7 @@ def test_the_cli_exports_the_demo_store_and_runs_on_it_with_ray(local_ray, tmp_p
 def test_an_unreachable_or_malformed_cluster_address_fails_at_once() -> None:
     require_modules(("ray",), "pip install -e '.[distributed]'")
     from vector_trainer.errors import ConfigError, VectorTrainerError
-    from vector_trainer.extractor.ray_engine import _check_reachable
+    from vector_trainer.extractor.distributed.engine import _check_reachable
 
     with pytest.raises(VectorTrainerError, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1"):
         _check_reachable("127.0.0.1:1")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +23,12 @@ from vector_trainer._shared import vector_problem
 from vector_trainer.chatml import render_input, render_output
 from vector_trainer.config import ExtractorConfig
 from vector_trainer.errors import EmptyDataError
-from vector_trainer.extractor.cell_tasks import SteadyRound
-from vector_trainer.extractor.distributed_selection import DistributedPick, GraphSummary, select_distributed
-from vector_trainer.extractor.engine_choice import make_engine
-from vector_trainer.extractor.engines import normalize_rows
+from vector_trainer.extractor.distributed.engine import RayEngine
+from vector_trainer.extractor.distributed.selection import DistributedPick, GraphSummary, select_distributed
+from vector_trainer.extractor.distributed.tasks import SteadyRound
+from vector_trainer.extractor.engines.base import normalize_rows
+from vector_trainer.extractor.engines.choice import make_engine
+from vector_trainer.extractor.epsilon import EpsilonChoice
 from vector_trainer.extractor.graph import (
     ExcludedLog,
     all_failed_error,
@@ -34,10 +36,8 @@ from vector_trainer.extractor.graph import (
     exclusion_counts,
     strict_error,
 )
-from vector_trainer.extractor.knn import EpsilonChoice
-from vector_trainer.extractor.projection import pca_projection
-from vector_trainer.extractor.ray_engine import RayEngine
-from vector_trainer.extractor.report import DensityStats, ExtractionReport, GraphFacts, build_report
+from vector_trainer.extractor.output.projection import pca_projection
+from vector_trainer.extractor.output.report import DensityStats, GraphFacts
 from vector_trainer.sources.columnar import ParquetLogs, read_columns
 from vector_trainer.types import STATUS_SUCCESS, GoldenCandidate, SelectionStrategy
 
@@ -45,22 +45,14 @@ from vector_trainer.types import STATUS_SUCCESS, GoldenCandidate, SelectionStrat
 EXTRACT_STEPS = 4
 
 
-class _Extractor(Protocol):
-    settings: ExtractorConfig
-    dataset_manager: Any
-    engine: Any
+@dataclass(frozen=True)
+class DistributedSelection:
+    """What a distributed selection hands back to the extractor to write: the picks (their logs
+    read back in full), the graph's facts for the report, and the radius it used."""
 
-    def report_parameters(self, function_name: str, epsilon: EpsilonChoice) -> dict[str, Any]: ...
-
-    def write_selection(
-        self,
-        function_name: str,
-        candidates: Sequence[GoldenCandidate],
-        out: Path,
-        register_golden: bool,
-        report: Callable[..., ExtractionReport],
-        report_progress: Callable[[int, int], None],
-    ) -> Any: ...
+    candidates: list[GoldenCandidate]
+    facts: GraphFacts
+    epsilon: EpsilonChoice
 
 
 def is_distributed(engine: Any, source: Any) -> bool:
@@ -69,30 +61,36 @@ def is_distributed(engine: Any, source: Any) -> bool:
     return named_ray and isinstance(source, ParquetLogs)
 
 
-def extract_distributed(
-    extractor: _Extractor,
+def select_distributed_golden(
+    source: ParquetLogs,
+    engine: Any,
+    settings: ExtractorConfig,
     function_name: str,
-    out: Path,
-    register_golden: bool,
     report_progress: Callable[[int, int], None],
     task_progress: Callable[[str, int, int], None] | None = None,
-) -> Any:
-    """Select and write a function's golden data on Ray (module docstring); ``task_progress`` is
-    told of each completed Ray task, unless the engine has its own ``on_progress``.
+) -> DistributedSelection:
+    """Select a function's golden data on Ray (module docstring); ``task_progress`` is told of
+    each completed Ray task, unless the engine has its own ``on_progress``.
+
+    Args:
+        source: The Parquet files the tasks read.
+        engine: A :class:`RayEngine`, or ``"ray"`` for one made from ``settings``.
+        settings: The extractor's settings.
+        function_name: The function whose logs are selected.
+        report_progress: Told ``(step, EXTRACT_STEPS)`` as the selection advances.
+        task_progress: Told ``(stage, done, total)`` as each stage's Ray tasks complete.
 
     Raises:
         EmptyDataError: No logs, no successful logs, or no usable vectors.
         InputError: With ``strict``, for logs that cannot be graph nodes.
     """
-    s = extractor.settings
-    engine = extractor.engine
+    s = settings
     if not isinstance(engine, RayEngine):
         engine = make_engine("ray", 0, ray_address=s.ray_address, ray_cpus=s.ray_cpus)
         assert isinstance(engine, RayEngine)
     if engine.on_progress is None and task_progress is not None:
         engine = copy.copy(engine)  # the caller's engine keeps its own (absent) callback
         engine.on_progress = task_progress
-    source: ParquetLogs = extractor.dataset_manager
     blocks, nodes, statuses = engine.read_files(source.vector_files(function_name))
     excluded = tuple(sorted((ExcludedLog(u, r) for f in nodes for u, r in f.excluded), key=lambda e: e.uuid))
     _check_nodes(function_name, blocks.n, statuses, excluded, s.strict)
@@ -115,13 +113,7 @@ def extract_distributed(
         f"report densities from a sample of {sum(map(len, graph.density_sample))} logs"
     )
 
-    facts = _facts(function_name, note, statuses, excluded, blocks.n, graph)
-    parameters = {**extractor.report_parameters(function_name, epsilon), "engine": "ray"}
-
-    def report(selected, rejected, warnings, registered) -> ExtractionReport:
-        return build_report(facts, parameters, selected, rejected, warnings, registered)
-
-    return extractor.write_selection(function_name, candidates, out, register_golden, report, report_progress)
+    return DistributedSelection(candidates, _facts(function_name, note, statuses, excluded, blocks.n, graph), epsilon)
 
 
 def _check_nodes(

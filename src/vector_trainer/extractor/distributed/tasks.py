@@ -21,8 +21,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vector_trainer.extractor.cells import CellScan, SamplePairs, positions_of, probe_order, sample_pairs, scan_cell
-from vector_trainer.extractor.selection import FACILITY_NEIGHBOURS, greedy_facility_location, represented_counts
+from vector_trainer.extractor.distributed.cells import (
+    CellScan,
+    SamplePairs,
+    positions_of,
+    probe_order,
+    sample_pairs,
+    scan_cell,
+)
+from vector_trainer.extractor.selection import (
+    FACILITY_NEIGHBOURS,
+    VectorDedup,
+    facility_weights,
+    greedy_facility_location,
+    represented_counts,
+)
 
 Block = tuple[np.ndarray, np.ndarray]
 #: A cell offers this many times its proportional share of the steady picks to the second round.
@@ -146,21 +159,6 @@ class PartitionResult:
     seconds: float = 0.0
 
 
-class VectorDedup:
-    """Accepts vectors that are not near-duplicates (similarity ``>= threshold``) of the ones it
-    accepted before: the selection's dedup by vector, where the logs' texts are not at hand."""
-
-    def __init__(self, threshold: float, dim: int) -> None:
-        self.threshold, self.chosen = np.float32(threshold), np.empty((0, dim), dtype=np.float32)
-
-    def accept(self, vector: np.ndarray) -> bool:
-        """Take ``vector`` unless it repeats an earlier one; returns whether it was taken."""
-        if self.chosen.size and float((self.chosen @ vector).max()) >= self.threshold:
-            return False
-        self.chosen = np.vstack((self.chosen, vector))
-        return True
-
-
 @dataclass(frozen=True)
 class SteadyRound:
     """The first selection round's settings: the run's ``top_k``, ``min_cluster_size`` and
@@ -177,7 +175,7 @@ def local_steady_picks(queries: np.ndarray, scan: CellScan, budget: int, steady:
     whole graph), so each cell offers its ``budget`` best representatives."""
     lists = scan.knn_index[:, :FACILITY_NEIGHBOURS]
     index = positions_of(lists.ravel(), scan.ids).reshape(lists.shape)  # -1: a neighbour of another cell
-    weights = np.where(index >= 0, np.maximum(scan.knn_similarity[:, :FACILITY_NEIGHBOURS], 0.0), 0.0)
+    weights = facility_weights(scan.knn_similarity[:, :FACILITY_NEIGHBOURS], index)
     eligible = scan.neighbor_count + 1 >= steady.min_cluster_size
     dedup = VectorDedup(steady.dedup_threshold, queries.shape[1])
 

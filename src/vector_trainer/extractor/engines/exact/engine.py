@@ -1,98 +1,32 @@
-"""Neighbour search and density over the cosine-similarity graph, behind one interface.
+"""The exact engine: NumPy BLAS over symmetric tiles of the cosine-similarity graph.
 
-For L2-normalised rows ``X``, node ``i``'s neighbours are ``N(i) = {j != i : X_i . X_j >= t}``
-with ``t = 1 - epsilon``, and its density is ``D(i) = sum_{j in N(i)} X_i . X_j``.
-
-Three engines implement :class:`NeighborEngine`:
-
-* :class:`ExactEngine` -- NumPy BLAS over symmetric tiles: each tile ``X_I X_J^T`` (``J >= I``)
-  is computed once and reduced along both axes, so the work is half of ``X X^T`` and memory is
-  ``O(n*d + block^2 + n*k)``; the ``n x n`` matrix never exists. The same pass keeps each
-  node's ``k`` most similar other nodes, exactly (:mod:`.knn`). With numba installed, each tile
-  is read once by a compiled kernel (:mod:`._fused`): edge sums and list candidates together,
-  a tile per core (:mod:`._tiles`), so the kernel's time is spread over the cores too.
-* :class:`~.ann.FaissEngine` -- an inverted-file index (faiss, extra ``ann``) for large ``n``:
-  density uncapped (range search where a node has more than ``k`` neighbours), probe count
-  chosen so a sample measured against exact search meets a recall target.
-* :class:`ManagerEngine` -- the injected dataset manager's own ``near_vector`` (FR-1.5): scores
-  vectors against the store without pulling every vector (no neighbour lists).
+Each tile ``X_I X_J^T`` (``J >= I``) is computed once and reduced along both axes, so the work is
+half of ``X X^T`` and memory is ``O(n*d + block^2 + n*k)``; the ``n x n`` matrix never exists.
+The same pass keeps each node's ``k`` most similar other nodes, exactly
+(:mod:`~vector_trainer.extractor.engines.knn`). With numba installed, each tile is read once by a
+compiled kernel (:mod:`._fused`): edge sums and list candidates together, a tile per core
+(:mod:`._tiles`), so the kernel's time is spread over the cores too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Protocol
 
 import numpy as np
 
-from vector_trainer._shared import vector_problem
-from vector_trainer.errors import ConfigError, InputError
-from vector_trainer.extractor._fused import FusedPass, load_kernels
-from vector_trainer.extractor._locality import locality_order
-from vector_trainer.extractor._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
-from vector_trainer.extractor.knn import DEFAULT_KNN, RunningTopK
-from vector_trainer.types import DatasetManagerProtocol, ExecutionLog
+from vector_trainer.errors import ConfigError
+from vector_trainer.extractor.engines.base import DEFAULT_BLOCK, DensityResult, effective_threshold
+from vector_trainer.extractor.engines.exact._fused import FusedPass, load_kernels
+from vector_trainer.extractor.engines.exact._locality import locality_order
+from vector_trainer.extractor.engines.exact._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
+from vector_trainer.extractor.engines.knn import DEFAULT_KNN, RunningTopK
 
-#: Similarities are float32; a pair sitting exactly on the threshold must not flip with rounding.
-THRESHOLD_TOLERANCE = 1e-6
-DEFAULT_BLOCK = 2048
 DEFAULT_QUERY_BLOCK = 256
 #: ``fused=None`` uses the compiled per-tile pass (numba) from this many nodes. Loading the cached
 #: kernels costs about a second (compiling them, once per install, about 15 s); below this size
 #: the NumPy reductions cost about as much.
 FUSED_MIN_NODES = 25_000
-DEFAULT_ANN_K = 64
-
-
-@dataclass(frozen=True)
-class DensityResult:
-    """Per-node density, neighbour count and similarity of the nearest other node.
-
-    Attributes:
-        density: ``D(i)``, float64.
-        neighbor_count: ``|N(i)|``.
-        nearest_similarity: ``max_{j != i} sim(i, j)``; ``-1`` for a graph of one node.
-        engine: Name of the engine that computed it.
-        approximate: Whether the figures are approximate.
-        note: How they are approximate, in words.
-        knn_similarity: Each node's most similar other nodes' similarities (``n x k``, best
-            first, ``-inf`` padding), when the engine collects them.
-        knn_index: Their node indices (``-1`` padding).
-    """
-
-    density: np.ndarray
-    neighbor_count: np.ndarray
-    nearest_similarity: np.ndarray
-    engine: str
-    approximate: bool
-    note: str = ""
-    knn_similarity: np.ndarray | None = field(default=None, repr=False)
-    knn_index: np.ndarray | None = field(default=None, repr=False)
-
-
-class NeighborEngine(Protocol):
-    """Computes densities (and neighbour lists) of L2-normalised float32 rows."""
-
-    name: str
-
-    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str]) -> DensityResult:
-        """Density of every row of ``X`` (``ids`` are the rows' log uuids); an engine may also
-        return each row's most similar other rows (``knn_similarity``/``knn_index``)."""
-        ...
-
-
-def normalize_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length as contiguous float32 (zero rows stay zero)."""
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
-
-
-def effective_threshold(threshold: float) -> np.float32:
-    """The float32 threshold that keeps a pair sitting exactly on ``threshold`` a neighbour."""
-    return np.float32(threshold - THRESHOLD_TOLERANCE)
 
 
 def _accumulate(
@@ -252,75 +186,3 @@ class ExactEngine:
             sims[np.arange(chunk.size), chunk] = -np.inf
             for offset, row in enumerate(chunk):
                 top.seed(int(row), sims[offset : offset + 1], 0)
-
-
-class ManagerEngine:
-    """Density through the dataset manager's ``near_vector`` (FR-1.5), one query per node.
-
-    Use it to score logs against a large store without pulling every vector; ``ids`` must be
-    the uuids of the rows so that a node is not counted as its own neighbour.
-
-    Args:
-        manager: The injected source.
-        function_name: Function whose logs are searched.
-        limit: Most neighbours retrieved per query (density sums at most this many).
-    """
-
-    name = "manager-near-vector"
-
-    def __init__(self, manager: DatasetManagerProtocol, function_name: str, limit: int = DEFAULT_ANN_K) -> None:
-        self.manager, self.function_name, self.limit = manager, function_name, limit
-
-    def _hits(self, X: np.ndarray, threshold: float) -> list[list[tuple[str, float]]]:
-        """Each row's hits: one batched call when the source has ``near_vectors`` (the embedded
-        sources answer a batch with blocked matrix products), else one ``near_vector`` per row."""
-        limit, floor = self.limit + 1, threshold - THRESHOLD_TOLERANCE
-        batched = getattr(self.manager, "near_vectors", None)
-        if batched is not None:
-            answers = batched(self.function_name, X, limit=limit, min_similarity=floor)
-        else:
-            answers = [
-                self.manager.near_vector(self.function_name, row.tolist(), limit=limit, min_similarity=floor)
-                for row in X
-            ]
-        return [[(hit.uuid, hit.similarity) for hit in hits] for hits in answers]
-
-    def density(self, X: np.ndarray, threshold: float, ids: Sequence[str]) -> DensityResult:
-        n = X.shape[0]
-        density = np.zeros(n, dtype=np.float64)
-        count = np.zeros(n, dtype=np.int64)
-        nearest = np.full(n, -1.0, dtype=np.float32)
-        for row, row_hits in enumerate(self._hits(X, threshold)):
-            hits = [(u, s) for u, s in row_hits if u != ids[row]][: self.limit]
-            count[row] = len(hits)
-            density[row] = sum(s for _, s in hits)
-            if hits:
-                nearest[row] = max(s for _, s in hits)
-        note = f"through the store's near_vector; density sums at most {self.limit} neighbours per node"
-        return DensityResult(density, count, nearest, self.name, approximate=True, note=note)
-
-    def score(self, logs: Sequence[ExecutionLog], threshold: float) -> list[dict[str, Any]]:
-        """Density of ``logs`` (with vectors) against the source's stored logs of the function:
-        one ``{"uuid", "density", "neighbor_count", "nearest_similarity"}`` per log, in order.
-
-        Raises:
-            InputError: If a log has no usable vector.
-        """
-        for log in logs:
-            problem = vector_problem(log.vector)
-            if problem:
-                raise InputError(f"log {log.uuid}: {problem}; only logs with a finite, non-zero vector can be scored")
-        if not logs:
-            return []
-        X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
-        ids = [log.uuid for log in logs]
-        result = self.density(X, threshold, ids)
-        return [
-            {
-                "uuid": uuid,
-                "density": float(result.density[i]),
-                "neighbor_count": int(result.neighbor_count[i]),
-                "nearest_similarity": float(result.nearest_similarity[i]),
-            }
-            for i, uuid in enumerate(ids)
-        ]

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from vector_trainer.errors import ConfigError, MissingDependencyError
-from vector_trainer.extractor.engines import DensityResult, effective_threshold
-from vector_trainer.extractor.knn import DEFAULT_KNN
+from vector_trainer.extractor.engines.base import DensityResult, effective_threshold
+from vector_trainer.extractor.engines.knn import DEFAULT_KNN
 
 #: Tile of similarities per step on a GPU (rows x columns, float32: 512 MiB) and on a CPU.
 GPU_BLOCKS = (4096, 32_768)
