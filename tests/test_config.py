@@ -3,6 +3,7 @@ reports a bad value by its key (from TOML, the CLI and Python alike)."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 from pathlib import Path
@@ -13,7 +14,9 @@ from conftest import one_error_line
 from vector_trainer.cli import main
 from vector_trainer.config import (
     TRAINER_SETTINGS,
+    Config,
     ExtractorConfig,
+    GateConfig,
     PipelineConfig,
     SynthesizerConfig,
     config_from_dict,
@@ -21,10 +24,12 @@ from vector_trainer.config import (
 )
 from vector_trainer.errors import ConfigError
 from vector_trainer.extractor import DensityBasedExtractor
+from vector_trainer.gate import ModelEvaluator, PromotionPolicy
 from vector_trainer.pipeline import TrainingPipeline
 from vector_trainer.synthesizer import FeedbackDiffAnalyzer, HookScriptGenerator, RuleSetSynthesizer
 from vector_trainer.training import LocalLoRATrainer, OpenAITrainer, create_trainer
 
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vector_trainer"
 #: Constructor arguments that are objects, not settings (injected, never read from TOML).
 OBJECTS = {"self", "dataset_manager", "analyzer", "llm", "embedder", "python", "extractor", "synthesizer", "trainer"}
 OBJECTS |= {"monitor", "hook_generator", "sleep", "api_key", "hyperparameters", "prices", "client"}
@@ -56,6 +61,78 @@ def test_config_mirrors_every_constructor_argument_and_default(settings: type, c
     assert set(fields) == set(arguments)
     for name, field in fields.items():
         assert arguments[name].default == field.default, f"{settings.__name__}.{name} default is restated"
+
+
+def test_the_gate_section_holds_every_setting_of_the_evaluator_and_the_policy() -> None:
+    """``[gate]`` also holds settings no constructor takes (the judge's model and endpoint, the
+    loop's validation share); each evaluator and policy argument is one of its keys, same default."""
+    arguments = {k: p for k, p in _arguments(ModelEvaluator, PromotionPolicy).items() if k not in GATE_OBJECTS}
+    fields = {f.name: f for f in dataclasses.fields(GateConfig)}
+    assert set(arguments) <= set(fields)
+    for name, parameter in arguments.items():
+        assert parameter.default == fields[name].default, f"GateConfig.{name} default is restated"
+
+
+#: Sections whose fields are a constructor's arguments (passed as ``**vars(section)``).
+MIRRORED = {
+    "extractor": (DensityBasedExtractor,),
+    "synthesizer": (RuleSetSynthesizer, FeedbackDiffAnalyzer, HookScriptGenerator),
+    "pipeline": (TrainingPipeline,),
+}
+GATE_OBJECTS = {"hook_path", "judge", "model_for", "seed"}
+
+
+def _attribute_reads() -> dict[str, set[str]]:
+    """``section -> fields`` read as attributes in the package: ``config.<section>.<field>``, or
+    ``x.<field>`` where ``x`` is a parameter annotated with the section's class or a name bound
+    to ``<...>.<section>``."""
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    by_class = {str(kind): name for name, kind in sections.items()}
+    reads: dict[str, set[str]] = {name: set() for name in sections}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "config.py":
+            continue
+        for scope in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            aliases = {
+                a.arg: by_class[name.id]
+                for a in [*scope.args.args, *scope.args.kwonlyargs]
+                for name in ast.walk(a.annotation or ast.Constant(None))
+                if isinstance(name, ast.Name) and name.id in by_class
+            }
+            for node in ast.walk(scope):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    value = node.value
+                    if isinstance(value, ast.Attribute) and value.attr in sections:
+                        aliases[node.targets[0].id] = value.attr
+            for node in ast.walk(scope):
+                if not isinstance(node, ast.Attribute):
+                    continue
+                owner = node.value
+                if isinstance(owner, ast.Attribute) and owner.attr in sections:
+                    reads[owner.attr].add(node.attr)
+                elif isinstance(owner, ast.Name) and owner.id in aliases:
+                    reads[aliases[owner.id]].add(node.attr)
+    return reads
+
+
+def test_every_setting_is_read_by_something() -> None:
+    """Each key of each section reaches code: a constructor that mirrors the section takes it, or
+    the package reads it off the section (a setting nothing reads is an error, not a no-op)."""
+    reads = _attribute_reads()
+    unread = []
+    for section in dataclasses.fields(Config):
+        taken = set(_arguments(*MIRRORED.get(section.name, ())))
+        if section.name == "gate":
+            taken |= set(_arguments(ModelEvaluator, PromotionPolicy))
+        for field in dataclasses.fields(getattr(Config(), section.name)):
+            if field.name not in taken | reads[section.name]:
+                unread.append(f"{section.name}.{field.name}")
+    assert unread == []
+    per_trainer = {name: {f.name for f in dataclasses.fields(kind)} for name, kind in TRAINER_SETTINGS.items()}
+    assert per_trainer["openai"] <= set(_arguments(OpenAITrainer))
+    assert per_trainer["local-lora"] <= set(_arguments(LocalLoRATrainer))
 
 
 @pytest.mark.parametrize(
