@@ -12,7 +12,8 @@ import secrets
 import stat
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +329,71 @@ def remove_stale_temp_files(directory: str | os.PathLike[str], *, older_than_s: 
                 candidate.unlink()
                 removed += 1
     return removed
+
+
+def _json_object(data: Any) -> str | None:
+    return None if isinstance(data, dict) else "not a JSON object"
+
+
+#: Seconds a state document's writer waits for another writer's lock.
+STATE_LOCK_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class StateDocument:
+    """A JSON state file (a registry, a manifest, a ledger, a run's or a loop's state), read
+    strictly and written atomically; :meth:`update` reads, changes and writes it under a lock.
+
+    Attributes:
+        path: The file.
+        fix: What the user can do when it is damaged (ends every error message).
+        error: The exception raised, naming the path, for a link, an unreadable file or a
+            document of the wrong shape.
+        check: A document's problem in words, or ``None`` when it is well formed (default: a
+            JSON object).
+        lock_path: The lock of :meth:`update` (default: ``.<name>.lock`` beside the file).
+    """
+
+    path: Path
+    fix: str
+    error: type[Exception] = InputError
+    check: Callable[[Any], str | None] = _json_object
+    lock_path: Path | None = None
+
+    def read(self, missing: Any) -> Any:
+        """The document, or ``missing`` when the file does not exist yet.
+
+        Raises:
+            Exception: ``error``, for a symbolic link (the file or its directory), a file that
+                cannot be read or is no strict JSON, or a document that fails ``check``.
+        """
+        for part in (self.path.parent, self.path):
+            if part.is_symlink():
+                raise self.error(f"{part} is a symbolic link; state is only read from real files (replace the link)")
+        if not self.path.exists():
+            return missing
+        try:
+            data = loads_strict(read_regular_text(self.path))
+        except OSError as exc:
+            raise self.error(f"{self.path} cannot be read ({exc.strerror or exc}); {self.fix}") from exc
+        except ValueError as exc:  # bad UTF-8, or any JSON failure (depth, size, syntax)
+            raise self.error(f"{self.path} is not valid JSON ({exc}); {self.fix}") from exc
+        problem = self.check(data)
+        if problem is not None:
+            raise self.error(f"{self.path}: {problem}; {self.fix}")
+        return data
+
+    def update(self, missing: Any, change: Callable[[Any], Any]) -> Any:
+        """Read the document (``missing`` when absent), apply ``change`` to it in place and
+        write it back atomically, all under the lock; returns what ``change`` returns."""
+        from filelock import FileLock  # light, but config and the ground floor never need it
+
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise InputError(f"{self.path.parent} is a file, not a directory; move it away")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.lock_path or self.path.with_name(f".{self.path.name}.lock")
+        with FileLock(str(lock), timeout=STATE_LOCK_TIMEOUT_S):
+            data = self.read(missing)
+            result = change(data)
+            atomic_write_json(self.path, data)
+            return result

@@ -233,7 +233,7 @@ def test_a_local_lora_adapter_is_trained_evaluated_through_peft_and_registered(t
     evaluation = ModelEvaluator(resamples=200).evaluate(candidate, incumbent, EXAMPLES[:4])
     assert evaluation.comparisons["similarity"].n == 4
     registry = ModelRegistry(tmp_path / "models")
-    record = registry.add("local-lora", str(base), str(adapter), job_id=trained["job_id"])
+    record = registry.add("local-lora", str(base), str(adapter), job_id=str(trained.job_id))
     registry.record_evaluation(record.model_id, {"similarity": evaluation.comparisons["similarity"].to_dict()})
     stored = registry.get(record.model_id)
     assert stored.evaluation["similarity"]["n"] == 4 and stored.model == str(adapter)

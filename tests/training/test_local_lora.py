@@ -198,9 +198,9 @@ def test_a_damaged_status_file_is_named_not_read_as_queued(tmp_path: Path) -> No
     job.mkdir(parents=True)
     (job / "job.json").write_text("{}", encoding="utf-8")
     (job / "status.json").write_text('{"status": "running", "pid": ', encoding="utf-8")
-    with pytest.raises(TrainerError, match=r"status.json is damaged"):
+    with pytest.raises(TrainerError, match=r"status.json is not valid JSON .*; it is damaged: restore it"):
         trainer.get_status("lora-x")
-    with pytest.raises(TrainerError, match=r"status.json is damaged"):
+    with pytest.raises(TrainerError, match=r"status.json is not valid JSON .*; it is damaged: restore it"):
         trainer.cancel("lora-x")
     (job / "status.json").write_text('{"status": "running", "pid": -1}', encoding="utf-8")
     with pytest.raises(TrainerError, match="'pid' must be a process id, got -1; nothing stopped"):

@@ -19,15 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from vector_trainer._shared import utc_now
 from vector_trainer.errors import InputError, ManifestCorruptedError
-from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
+from vector_trainer.fileio import StateDocument
 
 REGISTRY_FILENAME = "models.json"
 REGISTRY_SCHEMA = 1
-LOCK_TIMEOUT_S = 30.0
 _MODEL_ID = re.compile(r"m[0-9]{1,18}")
 _TEXT_FIELDS = ("provider", "base_model", "model", "created_at")
 
@@ -117,30 +114,21 @@ class ModelRegistry:
         self.path = self.directory / REGISTRY_FILENAME
         self._lock_path = self.directory / ".lock"
 
+    def _document(self) -> StateDocument:
+        return StateDocument(
+            self.path,
+            f"inspect or restore {self.path} by hand; deleting it starts a new registry",
+            ManifestCorruptedError,
+            _registry_problem,
+            self._lock_path,
+        )
+
     def _read(self) -> dict[str, Any]:
-        if self.path.is_symlink() or self.directory.is_symlink():
-            raise ManifestCorruptedError(f"{self.path} is a symbolic link; the registry is only read from real files")
-        if not self.path.exists():
-            return {"schema": REGISTRY_SCHEMA, "active": None, "models": [], "history": []}
-        fix = f"inspect or restore {self.path} by hand; deleting it starts a new registry"
-        try:
-            data = loads_strict(read_regular_text(self.path))
-        except (OSError, ValueError) as exc:
-            raise ManifestCorruptedError(f"{self.path} cannot be read ({exc}); {fix}") from exc
-        problem = _registry_problem(data)
-        if problem is not None:
-            raise ManifestCorruptedError(f"{self.path}: {problem}; {fix}")
+        data: dict[str, Any] = self._document().read(_empty_registry())
         return data
 
     def _update(self, change: Callable[[dict[str, Any]], Any]) -> Any:
-        if self.directory.exists() and not self.directory.is_dir():
-            raise InputError(f"{self.directory} is a file, not a model registry directory")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self._lock_path), timeout=LOCK_TIMEOUT_S):
-            data = self._read()
-            result = change(data)
-            atomic_write_json(self.path, data)
-            return result
+        return self._document().update(_empty_registry(), change)
 
     @staticmethod
     def _record(entry: dict[str, Any], active: str | None) -> ModelRecord:
@@ -240,3 +228,7 @@ def _previous_active(data: dict[str, Any], path: Path) -> str:
     if not previous:
         raise InputError(f"{path}: no earlier active model to roll back to; name one")
     return str(previous)
+
+
+def _empty_registry() -> dict[str, Any]:
+    return {"schema": REGISTRY_SCHEMA, "active": None, "models": [], "history": []}

@@ -36,7 +36,7 @@ from vector_trainer._shared import utc_now
 from vector_trainer.config import Config
 from vector_trainer.errors import InputError, PipelineError, redact_value
 from vector_trainer.extractor.distributed.driver import is_distributed
-from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
+from vector_trainer.fileio import StateDocument, atomic_write_json
 from vector_trainer.gate.verdicts import HookVerdict, ModelVerdict
 from vector_trainer.pipeline.loop_trigger import NoveltyReference, new_anomaly_share, reference_from
 from vector_trainer.pipeline.orchestrator import TrainingPipeline
@@ -279,15 +279,8 @@ def _decision_of(verdict: HookVerdict | ModelVerdict) -> dict[str, Any]:
 
 
 def _read_state(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = loads_strict(read_regular_text(path))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path} cannot be read ({exc}); restore it or move it away to start the loop afresh") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"{path} is not a JSON object; restore it or move it away to start the loop afresh")
-    return data
+    state: dict[str, Any] = StateDocument(path, "restore it or move it away to start the loop afresh").read({})
+    return state
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:

@@ -22,19 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from vector_trainer._layout import GOLDEN_FILENAME
 from vector_trainer._shared import sha256_file, utc_now
-from vector_trainer.errors import InputError
-from vector_trainer.fileio import atomic_write_json, loads_strict, read_regular_text
+from vector_trainer.fileio import StateDocument
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.training.base import BaseTrainer
 
 JOBS_FILENAME = "jobs.json"
 #: Job states in which a job may still give (or has given) a model: such a job is reused.
 REUSABLE = frozenset({"queued", "validating_files", "running", "succeeded", "submitted"})
-LOCK_TIMEOUT_S = 60.0
 
 
 class JobLedger:
@@ -48,29 +44,20 @@ class JobLedger:
         self.home = Path(home)
         self.path = self.home / JOBS_FILENAME
 
+    def _document(self) -> StateDocument:
+        return StateDocument(
+            self.path,
+            "restore it, or move it away (jobs may then be paid again)",
+            check=_ledger_problem,
+            lock_path=self.home / ".jobs.lock",
+        )
+
     def _read(self) -> list[dict[str, Any]]:
-        if self.path.is_symlink() or self.home.is_symlink():
-            raise InputError(f"{self.path} is a symbolic link; the job ledger is only read from real files")
-        if not self.path.exists():
-            return []
-        fix = "restore it, or move it away (jobs may then be paid again)"
-        try:
-            data = loads_strict(read_regular_text(self.path))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{self.path} cannot be read ({exc}); {fix}") from exc
-        jobs = data.get("jobs") if isinstance(data, dict) else None
-        if not isinstance(jobs, list) or not all(
-            isinstance(j, dict) and isinstance(j.get("job_id"), str) for j in jobs
-        ):
-            raise InputError(f"{self.path} is not a job ledger; restore it, or move it away (jobs may be paid again)")
+        jobs: list[dict[str, Any]] = self._document().read({"jobs": []})["jobs"]
         return jobs
 
     def _update(self, change: Callable[[list[dict[str, Any]]], None]) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.home / ".jobs.lock"), timeout=LOCK_TIMEOUT_S):
-            jobs = self._read()
-            change(jobs)
-            atomic_write_json(self.path, {"jobs": jobs})
+        self._document().update({"jobs": []}, lambda data: change(data["jobs"]))
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every recorded job, oldest first."""
@@ -196,3 +183,9 @@ def with_token(method: Callable[..., str], token: str, *args: Any, **kwargs: Any
     if "client_token" in inspect.signature(method).parameters:
         kwargs["client_token"] = token
     return method(*args, **kwargs)
+
+
+def _ledger_problem(data: Any) -> str | None:
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    valid = isinstance(jobs, list) and all(isinstance(j, dict) and isinstance(j.get("job_id"), str) for j in jobs)
+    return None if valid else "not a job ledger (a 'jobs' list of objects with a 'job_id')"

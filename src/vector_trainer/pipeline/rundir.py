@@ -18,10 +18,9 @@ from vector_trainer._layout import EVENTS_FILENAME, LOCK_FILENAME, STATE_FILENAM
 from vector_trainer._shared import utc_now
 from vector_trainer.errors import InputError, PipelineError, VectorTrainerError, redact_value
 from vector_trainer.fileio import (
+    StateDocument,
     atomic_write_json,
     contained_path,
-    loads_strict,
-    read_regular_text,
     remove_stale_temp_files,
 )
 from vector_trainer.pipeline.monitor import JsonlEventLog, MonitorHub, PipelineMonitor
@@ -36,14 +35,8 @@ def read_run_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         InputError: If the file exists but cannot be read (named, with the fix).
     """
-    path = Path(run_dir) / STATE_FILENAME
-    if not path.exists():
-        return {}
-    try:
-        data = loads_strict(read_regular_text(path))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path} cannot be read ({exc}); move it away to start afresh") from exc
-    return data if isinstance(data, dict) else {}
+    state: dict[str, Any] = StateDocument(Path(run_dir) / STATE_FILENAME, "move it away to start afresh").read({})
+    return state
 
 
 @dataclass(frozen=True)

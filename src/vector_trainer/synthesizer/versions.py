@@ -31,7 +31,7 @@ from filelock import FileLock
 from vector_trainer import _layout
 from vector_trainer._shared import sha256_file
 from vector_trainer.errors import InputError, ManifestCorruptedError
-from vector_trainer.fileio import atomic_write_json, atomic_write_text, loads_strict, read_regular_text
+from vector_trainer.fileio import StateDocument, atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = _layout.MANIFEST_FILENAME
 MANIFEST_SCHEMA = 1
@@ -117,26 +117,12 @@ class HookVersionManager:
     # -- manifest ---------------------------------------------------------------------------
 
     def _read(self) -> dict[str, Any]:
-        for path in (self.version_dir, self.manifest_path):
-            if path.is_symlink():
-                raise ManifestCorruptedError(
-                    f"{path} is a symbolic link; hook versions are only read from real files (replace the link)"
-                )
-        if not self.manifest_path.exists():
-            return {"schema": MANIFEST_SCHEMA, "active": None, "versions": []}
         fix = (
             f"inspect or restore {self.manifest_path} by hand; the version files beside it are intact, "
             "and deleting the manifest starts a new history"
         )
-        try:
-            data = loads_strict(read_regular_text(self.manifest_path))
-        except OSError as exc:
-            raise ManifestCorruptedError(f"{self.manifest_path} cannot be read ({exc.strerror or exc}); {fix}") from exc
-        except ValueError as exc:  # bad UTF-8, or any JSON failure (depth, size, syntax)
-            raise ManifestCorruptedError(f"{self.manifest_path} is not valid JSON ({exc}); {fix}") from exc
-        problem = _manifest_problem(data)
-        if problem is not None:
-            raise ManifestCorruptedError(f"{self.manifest_path}: {problem}; {fix}")
+        document = StateDocument(self.manifest_path, fix, ManifestCorruptedError, _manifest_problem)
+        data: dict[str, Any] = document.read({"schema": MANIFEST_SCHEMA, "active": None, "versions": []})
         return data
 
     def list_versions(self) -> list[HookVersion]:

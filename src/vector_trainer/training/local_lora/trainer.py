@@ -38,7 +38,7 @@ from vector_trainer.base_models import resolve_base_model
 from vector_trainer.chatml import check_example
 from vector_trainer.config import GateConfig, LocalLoRATrainerConfig
 from vector_trainer.errors import ConfigError, InputError, MissingDependencyError, TrainerError
-from vector_trainer.fileio import atomic_write_json, iter_jsonl
+from vector_trainer.fileio import StateDocument, atomic_write_json, iter_jsonl
 from vector_trainer.training.base import BaseTrainer
 from vector_trainer.training.chat_models import ChatModel
 from vector_trainer.training.local_lora.chat_model import LocalChatModel
@@ -64,14 +64,9 @@ def read_job_file(path: Path) -> dict[str, Any]:
             atomically, so this is damage, never a file being written): a damaged status must
             not read as "queued", or ``cancel`` would stop nothing.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise TrainerError(f"{path} is damaged ({exc}); restore it or remove the job directory") from None
-    if not isinstance(data, dict):
-        raise TrainerError(f"{path} is damaged (not a JSON object); restore it or remove the job directory")
+    data: dict[str, Any] = StateDocument(
+        path, "it is damaged: restore it or remove the job directory", TrainerError
+    ).read({})
     return data
 
 
