@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vector_trainer.extractor.engines.base import similarities_to_all
+
 #: ``epsilon="auto"``: the neighbourhood radius at which the median log has this many neighbours.
 AUTO_NEIGHBOURS = 10
 #: Logs sampled (seeded) to calibrate ``epsilon="auto"``; each is compared with every log.
 AUTO_SAMPLE = 1024
 #: Bounds of a calibrated epsilon (a store of exact duplicates would otherwise give 0).
 AUTO_EPSILON_RANGE = (1e-3, 1.0)
-_SAMPLE_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,7 @@ def choose_epsilon(
     if k < 1:
         return EpsilonChoice(AUTO_EPSILON_RANGE[1], "auto", "auto: a single log; every radius is the same")
     rows = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
-    kth = np.empty(rows.size, dtype=np.float32)
-    for r0 in range(0, rows.size, _SAMPLE_BLOCK):
-        chunk = rows[r0 : r0 + _SAMPLE_BLOCK]
-        sims = X[chunk] @ X.T
-        sims[np.arange(chunk.size), chunk] = -np.inf
-        kth[r0 : r0 + chunk.size] = np.partition(sims, n - k, axis=1)[:, n - k]
+    kth = np.concatenate([np.partition(sims, n - k, axis=1)[:, n - k] for _, sims in similarities_to_all(X, rows)])
     return epsilon_from_kth(kth, k)
 
 

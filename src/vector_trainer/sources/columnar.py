@@ -229,11 +229,9 @@ class ParquetLogs:
         """:meth:`near_vector` for each row of ``vectors`` (the matrix is read once and kept)."""
         index = self._indexes.get(function_name)
         if index is None:
-            logs = [log for log in self.iter_executions(function_name) if log.vector is not None]
-            if not logs:
-                raise EmptyDataError(f"function '{function_name}' has no logs with vectors to search")
-            index = VectorIndex([log.uuid for log in logs], np.stack([np.asarray(log.vector) for log in logs]))
-            self._indexes[function_name] = index
+            index = self._indexes[function_name] = VectorIndex.from_logs(
+                function_name, self.iter_executions(function_name)
+            )
         return index.search_many(vectors, limit=limit, min_similarity=min_similarity)
 
     def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:

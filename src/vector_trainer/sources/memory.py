@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.errors import InputError
 from vector_trainer.sources.embedders import Embedder, HashingEmbedder
 from vector_trainer.sources.ingest import parse_record
 from vector_trainer.sources.vector_index import VectorIndex
@@ -139,11 +139,9 @@ class InMemoryLogs:
         """:meth:`near_vector` for each row of ``vectors``, in blocked matrix products."""
         index = self._indexes.get(function_name)
         if index is None:
-            logs = [log for log in self._logs if log.function_name == function_name and log.vector is not None]
-            if not logs:
-                raise EmptyDataError(f"function '{function_name}' has no logs with vectors to search")
-            index = VectorIndex([log.uuid for log in logs], np.stack([np.asarray(log.vector) for log in logs]))
-            self._indexes[function_name] = index
+            index = self._indexes[function_name] = VectorIndex.from_logs(
+                function_name, (log for log in self._logs if log.function_name == function_name)
+            )
         return index.search_many(vectors, limit=limit, min_similarity=min_similarity)
 
     def register_as_golden(self, log_uuid: str, note: str = "", tags: Sequence[str] | None = None) -> bool:

@@ -7,13 +7,13 @@ queries costs blocked matrix products instead of a read of every vector per quer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from vector_trainer._shared import usable_rows, vector_problem
-from vector_trainer.errors import InputError
-from vector_trainer.types import NeighborHit
+from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.types import ExecutionLog, NeighborHit
 
 #: Queries answered per matrix product by :meth:`VectorIndex.search_many` (memory: this many
 #: rows of similarities to every stored vector).
@@ -35,6 +35,18 @@ class VectorIndex:
         self._unit = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
         self._usable = usable_rows(matrix)
         self.dim = matrix.shape[1]
+
+    @classmethod
+    def from_logs(cls, function_name: str, logs: Iterable[ExecutionLog]) -> VectorIndex:
+        """The index of the logs that carry a vector (the others are not searched).
+
+        Raises:
+            EmptyDataError: If none does.
+        """
+        kept = [log for log in logs if log.vector is not None]
+        if not kept:
+            raise EmptyDataError(f"function '{function_name}' has no logs with vectors to search")
+        return cls([log.uuid for log in kept], np.stack([np.asarray(log.vector) for log in kept]))
 
     def __len__(self) -> int:
         return len(self.uuids)

@@ -15,7 +15,7 @@ The engines (each in its own module of this package):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,6 +27,8 @@ THRESHOLD_TOLERANCE = 1e-6
 DEFAULT_BLOCK = 2048
 #: Neighbours asked of an approximate engine or a source per node.
 DEFAULT_ANN_K = 64
+#: Query rows per product of :func:`similarities_to_all` (memory: this many rows of ``n``).
+DEFAULT_QUERY_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,16 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
 def effective_threshold(threshold: float) -> np.float32:
     """The float32 threshold that keeps a pair sitting exactly on ``threshold`` a neighbour."""
     return np.float32(threshold - THRESHOLD_TOLERANCE)
+
+
+def similarities_to_all(
+    X: np.ndarray, rows: np.ndarray, block: int = DEFAULT_QUERY_BLOCK
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(chunk, sims)`` for blocks of ``rows``: the chunk's similarities to every row of ``X``,
+    a row's similarity to itself set to ``-inf`` (a node is never its own neighbour). Memory is
+    ``block x n``, whatever ``len(rows)``."""
+    for r0 in range(0, rows.size, block):
+        chunk = rows[r0 : r0 + block]
+        sims = X[chunk] @ X.T
+        sims[np.arange(chunk.size), chunk] = -np.inf
+        yield chunk, sims

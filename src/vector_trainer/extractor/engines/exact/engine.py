@@ -16,13 +16,12 @@ from types import ModuleType
 import numpy as np
 
 from vector_trainer.errors import ConfigError
-from vector_trainer.extractor.engines.base import DEFAULT_BLOCK, DensityResult, effective_threshold
+from vector_trainer.extractor.engines.base import DEFAULT_BLOCK, DensityResult, effective_threshold, similarities_to_all
 from vector_trainer.extractor.engines.exact._fused import FusedPass, load_kernels
 from vector_trainer.extractor.engines.exact._locality import locality_order
 from vector_trainer.extractor.engines.exact._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.engines.knn import DEFAULT_KNN, RunningTopK
 
-DEFAULT_QUERY_BLOCK = 256
 #: ``fused=None`` uses the compiled per-tile pass (numba) from this many nodes. Loading the cached
 #: kernels costs about a second (compiling them, once per install, about 15 s); below this size
 #: the NumPy reductions cost about as much.
@@ -180,9 +179,6 @@ class ExactEngine:
     @staticmethod
     def _recompute(X: np.ndarray, top: RunningTopK, rows: np.ndarray) -> None:
         """Exact lists for ``rows`` (the few the floor filter may have shortened)."""
-        for r0 in range(0, rows.size, DEFAULT_QUERY_BLOCK):
-            chunk = rows[r0 : r0 + DEFAULT_QUERY_BLOCK]
-            sims = X[chunk] @ X.T
-            sims[np.arange(chunk.size), chunk] = -np.inf
+        for chunk, sims in similarities_to_all(X, rows):
             for offset, row in enumerate(chunk):
                 top.seed(int(row), sims[offset : offset + 1], 0)
