@@ -149,13 +149,18 @@ def novelty_neighbours(n: int) -> int:
     return max(1, min(NOVELTY_NEIGHBOURS, math.isqrt(n)))
 
 
-def novelty_scores(a: GraphAnalysis) -> np.ndarray:
-    """``1 - mean similarity to the k most similar logs`` for every node (:func:`novelty_neighbours`)."""
-    sims, _index = a.neighbour_lists
-    near = sims[:, : novelty_neighbours(len(sims))]
+def novelty_of(near: np.ndarray) -> np.ndarray:
+    """``1 - mean`` of each row's similarities to its nearest logs (the finite entries of exact
+    lists; 1 for a log with no other log): the anomaly score, on either path."""
     finite = np.isfinite(near)
     counts = np.maximum(finite.sum(axis=1), 1)
     return 1.0 - np.where(finite, near, 0.0).sum(axis=1, dtype=np.float64) / counts
+
+
+def novelty_scores(a: GraphAnalysis) -> np.ndarray:
+    """:func:`novelty_of` every node, over its ``k`` most similar logs (:func:`novelty_neighbours`)."""
+    sims, _index = a.neighbour_lists
+    return novelty_of(sims[:, : novelty_neighbours(len(sims))])
 
 
 def select_anomalies(

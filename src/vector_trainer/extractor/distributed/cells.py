@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vector_trainer.extractor.engines.base import effective_threshold
+from vector_trainer.extractor.engines.base import CELL_TARGETS, effective_threshold
 from vector_trainer.extractor.engines.exact._fused import FusedPass, load_kernels
 from vector_trainer.extractor.engines.knn import RunningTopK
 
@@ -32,13 +32,8 @@ DEFAULT_CELL_SIZE = 256
 #: k-means training points per cell (a sample of at most this many times ``C``).
 TRAIN_POINTS_PER_CELL = 64
 KMEANS_ITERATIONS = 20
-#: Neighbour-set recall and density error the chosen probe count must reach on the sample.
-DEFAULT_TARGET_RECALL = 0.98
-DEFAULT_DENSITY_TOLERANCE = 0.01
-DEFAULT_MAX_OFF_SHARE = 0.02
-#: Most probe cells per point, as a share of the cells (past it, exact search is cheaper) ...
-DEFAULT_MAX_PROBE_SHARE = 0.25
-#: ... and in number (the statistics stage counts replicas per cell and probe rank).
+#: Most probe cells per point (beside ``CELL_TARGETS.max_probe_share`` of the cells): the
+#: statistics stage counts replicas per cell and probe rank.
 MAX_PROBES = 64
 #: Candidates compared per product in a cell's scan (bounds a task's memory).
 SCAN_BLOCK = 8192
@@ -145,7 +140,7 @@ class ProbeChoice:
         return text if self.met else text + " (short of the targets within the probe budget)"
 
 
-def probe_budget(cells: int, max_probe_share: float = DEFAULT_MAX_PROBE_SHARE) -> int:
+def probe_budget(cells: int, max_probe_share: float = CELL_TARGETS.max_probe_share) -> int:
     """Most probe cells per point: ``max_probe_share`` of the cells, at most :data:`MAX_PROBES`."""
     return max(1, min(cells, MAX_PROBES, math.ceil(max_probe_share * cells)))
 
@@ -155,10 +150,10 @@ def choose_probes(
     sample_size: int,
     cells: int,
     *,
-    target_recall: float = DEFAULT_TARGET_RECALL,
-    density_tolerance: float = DEFAULT_DENSITY_TOLERANCE,
-    max_off_share: float = DEFAULT_MAX_OFF_SHARE,
-    max_probe_share: float = DEFAULT_MAX_PROBE_SHARE,
+    target_recall: float = CELL_TARGETS.recall,
+    density_tolerance: float = CELL_TARGETS.density_tolerance,
+    max_off_share: float = CELL_TARGETS.max_off_share,
+    max_probe_share: float = CELL_TARGETS.max_probe_share,
 ) -> ProbeChoice:
     """The smallest probe count whose sampled recall and density error meet the targets (or the
     largest allowed, ``met=False``)."""

@@ -33,8 +33,6 @@ from vector_trainer.extractor.distributed import blocks as cell_blocks
 from vector_trainer.extractor.distributed import tasks as cell_tasks
 from vector_trainer.extractor.distributed.cells import (
     DEFAULT_CELL_SIZE,
-    DEFAULT_MAX_PROBE_SHARE,
-    DEFAULT_TARGET_RECALL,
     TRAIN_POINTS_PER_CELL,
     ProbeChoice,
     SamplePairs,
@@ -44,7 +42,7 @@ from vector_trainer.extractor.distributed.cells import (
     probe_order,
     train_centroids,
 )
-from vector_trainer.extractor.engines.base import DensityResult
+from vector_trainer.extractor.engines.base import CELL_TARGETS, DensityResult
 from vector_trainer.extractor.engines.knn import DEFAULT_KNN
 from vector_trainer.extractor.epsilon import (
     AUTO_NEIGHBOURS,
@@ -197,8 +195,8 @@ class RayEngine:
         cell_size: int = DEFAULT_CELL_SIZE,
         knn: int = DEFAULT_KNN,
         calibration_sample: int = DEFAULT_CALIBRATION_SAMPLE,
-        target_recall: float = DEFAULT_TARGET_RECALL,
-        max_probe_share: float = DEFAULT_MAX_PROBE_SHARE,
+        target_recall: float = CELL_TARGETS.recall,
+        max_probe_share: float = CELL_TARGETS.max_probe_share,
         partitions: int | None = None,
         block_rows: int = DEFAULT_BLOCK_ROWS,
         seed: int = 0,

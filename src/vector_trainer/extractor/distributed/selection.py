@@ -38,6 +38,7 @@ from vector_trainer.extractor.selection import (
     facility_weights,
     greedy_facility_location,
     novelty_neighbours,
+    novelty_of,
 )
 
 #: Densities sampled per partition to estimate the anomaly cutoff.
@@ -107,14 +108,6 @@ def novelty_bound(knn_similarity: np.ndarray, k: int) -> np.ndarray:
     near = knn_similarity[:, :k].astype(np.float64)
     found = np.where(np.isfinite(near), near, -1.0).sum(axis=1) - (k - near.shape[1])
     return 1.0 - found / k
-
-
-def exact_novelty(nearest: np.ndarray) -> np.ndarray:
-    """Novelty from exact lists, as :func:`.selection.novelty_scores` computes it (the mean of the
-    entries there are; 1 for a log with no other log)."""
-    near = nearest.astype(np.float64)
-    finite = np.isfinite(near)
-    return 1.0 - np.where(finite, near, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
 
 
 def _anomaly_pool(result: PartitionResult, cutoff: float, take: int, novelty_k: int, *pieces) -> tuple:
@@ -239,7 +232,7 @@ def _rescored_anomalies(
     while True:
         todo = order[scored : scored + batch]
         sims = engine.nearest_similarities(scan.blocks, (pool.ids[todo], pool.vectors[todo]), novelty_k)
-        exact[todo] = exact_novelty(sims)
+        exact[todo] = novelty_of(sims)
         scored += len(todo)
         batch *= 2  # a proof not reached at once: fewer passes over every block
         done = order[:scored]

@@ -68,6 +68,37 @@ class NeighborEngine(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SearchTargets:
+    """What an approximate neighbour search must reach on a sample of logs compared exactly
+    with every log, before its probe count (cells searched per log) is accepted.
+
+    Attributes:
+        recall: Neighbour-set recall (true neighbours found / true neighbours).
+        density_tolerance: A log's density is *off* when its relative error exceeds this.
+        max_off_share: Share of the sampled logs whose density may be off.
+        max_probe_share: Most of the cells a log may probe (past it, exact search is cheaper).
+    """
+
+    recall: float
+    density_tolerance: float
+    max_off_share: float
+    max_probe_share: float
+
+    def met(self, recall: float, off_share: float) -> bool:
+        """Whether a measured recall and share of off densities reach the targets."""
+        return recall >= self.recall and off_share <= self.max_off_share
+
+
+#: The faiss engine's densities are a run's final figures for every log (the anomaly ranking
+#: reads them), so it asks for more, and falls back to the exact engine when wide
+#: neighbourhoods would need more than a sixteenth of its cells.
+FAISS_TARGETS = SearchTargets(recall=0.995, density_tolerance=0.01, max_off_share=0.005, max_probe_share=1 / 16)
+#: The Ray cells' lists feed the first steady round, whose picks the second round re-weighs, and
+#: their anomaly ranking is re-scored exactly (proven complete), so less is needed there.
+CELL_TARGETS = SearchTargets(recall=0.98, density_tolerance=0.01, max_off_share=0.02, max_probe_share=0.25)
+
+
 def normalize_rows(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length as contiguous float32 (zero rows stay zero)."""
     X = np.ascontiguousarray(X, dtype=np.float32)

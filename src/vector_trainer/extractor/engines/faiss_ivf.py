@@ -28,22 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from vector_trainer.errors import MissingDependencyError
-from vector_trainer.extractor.engines.base import DEFAULT_ANN_K, DensityResult, effective_threshold
+from vector_trainer.extractor.engines.base import DEFAULT_ANN_K, FAISS_TARGETS, DensityResult, effective_threshold
 from vector_trainer.extractor.engines.exact.engine import ExactEngine
 
 #: First probe count tried; doubled until the sample meets the targets.
 DEFAULT_ANN_NPROBE = 16
 #: Sampled nodes compared exactly with every node to measure the search.
 DEFAULT_CALIBRATION_SAMPLE = 1000
-#: Neighbour-set recall the sample must reach.
-DEFAULT_TARGET_RECALL = 0.995
-#: A node's density is "off" when its relative error exceeds this.
-DEFAULT_DENSITY_TOLERANCE = 0.01
-#: Share of sampled nodes whose density may be off.
-DEFAULT_MAX_OFF_SHARE = 0.005
-#: Most of the index's cells the calibration may search per query: past it, scanning cells one
-#: query at a time costs more than the exact engine's blocked products.
-DEFAULT_MAX_PROBE_SHARE = 1 / 16
 #: faiss k-means wants at least this many training points per cell.
 FAISS_POINTS_PER_CELL = 39
 #: Queries per search call (range results are bounded by this many nodes' neighbours).
@@ -99,10 +90,10 @@ class FaissEngine:
         train_sample: int = 100_000,
         *,
         calibration_sample: int = DEFAULT_CALIBRATION_SAMPLE,
-        target_recall: float = DEFAULT_TARGET_RECALL,
-        density_tolerance: float = DEFAULT_DENSITY_TOLERANCE,
-        max_off_share: float = DEFAULT_MAX_OFF_SHARE,
-        max_probe_share: float = DEFAULT_MAX_PROBE_SHARE,
+        target_recall: float = FAISS_TARGETS.recall,
+        density_tolerance: float = FAISS_TARGETS.density_tolerance,
+        max_off_share: float = FAISS_TARGETS.max_off_share,
+        max_probe_share: float = FAISS_TARGETS.max_probe_share,
         seed: int = 0,
     ) -> None:
         try:
