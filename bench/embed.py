@@ -16,7 +16,10 @@ Embedders, each the bundled all-MiniLM-L6-v2 on this machine's cores:
 * ``VectorTrainer local, float32``: :class:`~vector_trainer.sources.embedders.SentenceTransformerEmbedder`
   in float32 (texts tokenised once, batched by token count, inference mode);
 * ``VectorTrainer local, auto``: the same with ``precision = "auto"`` (bfloat16 where the CPU
-  multiplies it natively: AMX or AVX-512 BF16; float32 elsewhere, and the row says which).
+  multiplies it natively: AMX or AVX-512 BF16; float32 elsewhere, and the row says which);
+* ``VectorTrainer static``: :class:`~vector_trainer.sources.static_embedder.StaticEmbedder`,
+  model2vec distilled from the same model at the start of the run (the distillation's seconds
+  are reported): the explicit speed option, in its own 256-d space (no cosine to the baseline).
 
 Timings are interleaved over ``--rounds`` rounds (the machine's speed drifts); each figure is
 the median round, each speed-up the median of the per-round ratios. For each embedder's vectors
@@ -46,6 +49,7 @@ from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines.base import normalize_rows
 from vector_trainer.sources.embedders import SentenceTransformerEmbedder
 from vector_trainer.sources.embedding_cache import CachedEmbedder
+from vector_trainer.sources.static_embedder import StaticEmbedder
 from vector_trainer.sources.views import EmbeddingView
 
 HERE = Path(__file__).resolve().parent
@@ -100,6 +104,12 @@ def speed_rows(seconds: dict[str, list[float]], count: int) -> list[dict]:
     ]
 
 
+def _min_cosine(X: np.ndarray, baseline: np.ndarray) -> float | None:
+    """The smallest cosine between an embedder's vector and the baseline's (``None`` for vectors
+    of another space, like the static embedder's)."""
+    return round(float((X * baseline).sum(axis=1).min()), 5) if X.shape == baseline.shape else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -119,10 +129,15 @@ def main() -> None:
     baseline = SentenceTransformerEmbedder(precision="float32")
     fast32 = SentenceTransformerEmbedder(precision="float32")
     auto = SentenceTransformerEmbedder()
+    static_dir = tempfile.mkdtemp(prefix="vectortrainer-static-")
+    start = time.perf_counter()
+    static = StaticEmbedder(static_dir=static_dir)
+    distill_s = time.perf_counter() - start
     embedders: dict[str, Embed] = {
         BASELINE: lambda t: baseline._model.encode(list(t), normalize_embeddings=True, convert_to_numpy=True),
         "VectorTrainer local, float32": fast32.embed,
         f"VectorTrainer local, auto ({auto.precision} here)": auto.embed,
+        "VectorTrainer static (model2vec)": static.embed,
     }
     for embed in embedders.values():
         embed(texts[:64])  # load and warm up
@@ -132,7 +147,7 @@ def main() -> None:
     for row in short:
         X = vectors[row["embedder"]]
         row["steady_intents_of_77"], row["anomaly_p_at_200"] = quality(normalize_rows(X), len(train), intents)
-        row["min_cosine_to_baseline"] = round(float((X * vectors[BASELINE]).sum(axis=1).min()), 5)
+        row["min_cosine_to_baseline"] = _min_cosine(X, vectors[BASELINE])
     steady_shipped, anomaly_shipped = quality(shipped, len(train), intents)
     random_picks = np.random.default_rng(0).choice(len(train), STEADY_PICKS, replace=False)
 
@@ -142,8 +157,8 @@ def main() -> None:
     conversation_vectors, conversation_seconds = timed_rounds(embedders, conversation_texts, max(1, args.rounds - 1))
     conversations = speed_rows(conversation_seconds, len(conversation_texts))
     for row in conversations:
-        row["min_cosine_to_baseline"] = round(
-            float((conversation_vectors[row["embedder"]] * conversation_vectors[BASELINE]).sum(axis=1).min()), 5
+        row["min_cosine_to_baseline"] = _min_cosine(
+            conversation_vectors[row["embedder"]], conversation_vectors[BASELINE]
         )
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,6 +172,7 @@ def main() -> None:
     report = {
         "machine_threads": __import__("torch").get_num_threads(),
         "short_queries": {"texts": len(texts), "embedders": short},
+        "static_distillation_s": round(distill_s, 1),
         "short_queries_shipped_vectors": {"steady_intents_of_77": steady_shipped, "anomaly_p_at_200": anomaly_shipped},
         "short_queries_random_77_steady_intents": len(set(intents[random_picks].tolist())),
         "conversations_history_view": {

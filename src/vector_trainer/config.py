@@ -88,6 +88,8 @@ class SourceConfig:
 
 #: The text a log's vector embeds (:mod:`vector_trainer.sources.views`).
 EMBEDDING_VIEWS = ("last_user", "history", "reply", "field", "whole")
+#: Embedders by name (:func:`vector_trainer.sources.embedders.make_embedder`).
+EMBEDDERS = ("auto", "hashing", "local", "openai", "static")
 #: The local embedder's weight precisions (:mod:`vector_trainer.sources.sentence_encoder`).
 EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -106,7 +108,11 @@ class EmbeddingConfig:
         1000, Interval(1, 1_000_000), doc="view 'history': characters of earlier turns kept after the last user turn"
     )
     input_field: str = param("", doc="view 'field': the input argument to embed")
-    embedder: str = param("auto", OneOf(("auto", "hashing", "local", "openai")), doc="embedder of logs without vectors")
+    embedder: str = param(
+        "auto",
+        OneOf(EMBEDDERS),
+        doc="embedder of logs without vectors (static: model2vec distilled from the local model, fast, lower quality)",
+    )
     model: str | None = param(
         None, NonEmpty(), doc="embedder 'local': a sentence-transformers model directory; 'openai': the model's name"
     )
@@ -115,6 +121,11 @@ class EmbeddingConfig:
         OneOf(EMBEDDING_PRECISIONS),
         doc="embedder 'local': weights' precision; auto: bfloat16 where the device multiplies it natively "
         "(CUDA, a CPU with AMX or AVX-512 BF16), else float32",
+    )
+    static_dir: str = param(
+        os.path.join(".vectortrainer", "static"),
+        NonEmpty(),
+        doc="embedder 'static': where the models distilled from the local model are kept",
     )
     reembed: bool = param(False, doc="run/loop: embed each log's view as it is read, ignoring stored vectors")
     cache: str = param(

@@ -88,7 +88,7 @@ def test_the_cache_is_never_the_store_or_a_link_and_damage_is_embedded_again(tmp
 
 
 def test_a_model_changed_in_place_or_another_of_the_same_folder_name_is_another_space(tmp_path: Path) -> None:
-    from vector_trainer.sources.embedders import model_fingerprint
+    from vector_trainer.sources.model_files import model_fingerprint
 
     model = tmp_path / "one" / "model"
     model.mkdir(parents=True)

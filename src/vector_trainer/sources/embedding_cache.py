@@ -141,6 +141,10 @@ def configured_embedder(settings: EmbeddingConfig, progress: Progress | None = N
     """The embedder an ``[embedding]`` section names (:func:`~.embedders.make_embedder`), cached
     as it says; ``progress`` hears a local model's ``(texts done, texts in all)``."""
     embedder = make_embedder(
-        settings.embedder, model_path=settings.model, precision=settings.precision, progress=progress
+        settings.embedder,
+        model_path=settings.model,
+        precision=settings.precision,
+        progress=progress,
+        static_dir=settings.static_dir,
     )
     return with_cache(embedder, settings.cache)
