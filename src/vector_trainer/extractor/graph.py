@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vector_trainer._shared import usable_rows, vector_problem
+from vector_trainer._shared import bulk_reading, usable_rows, vector_problem
 from vector_trainer.chatml import text_problem
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.extractor.engines.base import DensityResult, NeighborEngine, normalize_rows
@@ -86,7 +86,8 @@ def load_logs(
         EmptyDataError: No logs, no successful logs, or no usable vectors (saying which and why).
         InputError: With ``strict``, for the first logs that cannot be graph nodes.
     """
-    logs = list(manager.iter_executions(function_name, batch_size=page_size))
+    with bulk_reading():
+        logs = list(manager.iter_executions(function_name, batch_size=page_size))
     statuses: Counter[str] = Counter(log.status for log in logs)
     if not logs:
         known = ", ".join(manager.list_functions()[:20]) or "none"
@@ -94,7 +95,8 @@ def load_logs(
     success = [log for log in logs if log.status == STATUS_SUCCESS]
     if not success:
         raise all_failed_error(function_name, statuses)
-    usable, excluded = _validate_vectors(success, strict)
+    with bulk_reading():
+        usable, excluded = _validate_vectors(success, strict)
     if not usable:
         raise EmptyDataError(
             f"none of the {len(success)} successful logs of '{function_name}' has a usable vector "
