@@ -13,7 +13,7 @@ from conftest import require_modules, write_chat_jsonl
 from vector_trainer.errors import InputError, MissingDependencyError, TrainerError
 from vector_trainer.pipeline import TrainingPipeline
 from vector_trainer.training import create_trainer
-from vector_trainer.training.local_lora.trainer import LocalLoRATrainer
+from vector_trainer.training.local_lora.trainer import JOB_MODULES, LocalLoRATrainer
 
 NEEDED = ("torch", "transformers", "trl", "peft", "datasets")
 
@@ -202,9 +202,35 @@ def test_a_damaged_status_file_is_named_not_read_as_queued(tmp_path: Path) -> No
         trainer.get_status("lora-x")
     with pytest.raises(TrainerError, match=r"status.json is not valid JSON .*; it is damaged: restore it"):
         trainer.cancel("lora-x")
-    (job / "status.json").write_text('{"status": "running", "pid": -1}', encoding="utf-8")
-    with pytest.raises(TrainerError, match="'pid' must be a process id, got -1; nothing stopped"):
-        trainer.cancel("lora-x")
+    for pid in ("-1", '"abc"', "1.5", "99999999999"):
+        (job / "status.json").write_text(f'{{"status": "running", "pid": {pid}}}', encoding="utf-8")
+        with pytest.raises(TrainerError, match=r"'pid' must be a process id, got .*; nothing stopped"):
+            trainer.cancel("lora-x")
+        with pytest.raises(TrainerError, match="'pid' must be a process id"):
+            trainer.get_status("lora-x")
+    (job / "status.json").write_text('{"status": "bogus"}', encoding="utf-8")
+    with pytest.raises(TrainerError, match="'status' must be one of queued, running"):
+        trainer.get_status("lora-x")
+
+
+def test_cancel_never_signals_a_process_that_is_not_the_job(tmp_path: Path) -> None:
+    """Attack trial: a status.json naming another program's process group (a pid reused after a
+    reboot, or written by hand) read as running, and cancel killed that program."""
+    import subprocess
+    import sys
+
+    trainer = LocalLoRATrainer(model=str(tmp_path / "m"), jobs_dir=tmp_path / "jobs")
+    job = _job(tmp_path, "lora-other")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        (job / "status.json").write_text(json.dumps({"status": "running", "pid": other.pid}), encoding="utf-8")
+        assert trainer.get_status("lora-other")["status"] == "failed"  # not the job: it is gone
+        (job / "status.json").write_text(json.dumps({"status": "running", "pid": other.pid}), encoding="utf-8")
+        assert trainer.cancel("lora-other")["status"] == "cancelled"
+        assert other.poll() is None  # the other program still runs
+    finally:
+        other.kill()
+        other.wait(timeout=10)
 
 
 def _job(tmp_path: Path, name: str) -> Path:
@@ -229,7 +255,9 @@ def test_cancel_stops_a_running_child_and_everything_it_started(tmp_path: Path) 
         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
         "time.sleep(120)\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    # The fake child's command line names the job module and its directory, as a real job's does.
+    argv = [sys.executable, "-c", script, JOB_MODULES[0], str(job)]
+    child = subprocess.Popen(argv, start_new_session=True)
     try:
         (job / "status.json").write_text(json.dumps({"status": "running", "pid": child.pid}), encoding="utf-8")
         time.sleep(0.5)

@@ -89,6 +89,52 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+#: The module a job's process runs (and the one jobs started before the training stage ran).
+JOB_MODULES = ("vector_trainer.training.local_lora.job", "vector_trainer.pipeline.trainers.lora_job")
+#: Process ids above this are no process id on any system this runs on.
+MAX_PID = 2**31 - 1
+#: What a job's status can say.
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """A process's arguments: from ``/proc`` where there is one, else from ``ps``; ``None`` when
+    neither says."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+    except OSError:
+        pass
+    try:
+        done = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True,
+                              timeout=5, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.split() or None
+
+
+def _runs_job(pid: int, job_dir: Path) -> bool:
+    """Whether process ``pid`` is this job's training process: its command line runs the job
+    module on this job directory. A pid the system gave to another program since (a reboot, a
+    crash) is not, and is never signalled."""
+    args = _command_line(pid)
+    if not args or not any(module in args for module in JOB_MODULES):
+        return False
+    target = job_dir.resolve()
+    return any(arg and (arg == job_dir.name or Path(arg).resolve() == target) for arg in args[-2:])
+
+
+def _job_pid(status: dict[str, Any], path: Path) -> int | None:
+    """The ``pid`` a job's status records, checked.
+
+    Raises:
+        TrainerError: If it is there and no process id.
+    """
+    pid = status.get("pid")
+    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or not 1 < pid <= MAX_PID):
+        raise TrainerError(f"{path}: 'pid' must be a process id, got {pid!r}; nothing stopped")
+    return pid
+
+
 class LocalLoRATrainer(BaseTrainer):
     """LoRA fine-tuning on this machine (CPU, or GPU where available).
 
@@ -255,7 +301,13 @@ class LocalLoRATrainer(BaseTrainer):
         job_dir = self._job_dir(job_id)
         status = read_job_file(job_dir / "status.json")
         state = status.get("status", "queued")
-        if state in ("queued", "running") and status.get("pid") and not _pid_alive(status["pid"]):
+        if state not in JOB_STATES:
+            raise TrainerError(
+                f"{job_dir / 'status.json'}: 'status' must be one of {', '.join(JOB_STATES)}, got {state!r}; "
+                "restore it or remove the job directory"
+            )
+        pid = _job_pid(status, job_dir / "status.json")
+        if state in ("queued", "running") and pid and not (_pid_alive(pid) and _runs_job(pid, job_dir)):
             time.sleep(0.2)  # the child may be writing its final status right now
             status = read_job_file(job_dir / "status.json")
             state = status.get("status", state)
@@ -306,10 +358,9 @@ class LocalLoRATrainer(BaseTrainer):
     def cancel(self, job_id: str) -> dict[str, Any]:
         job_dir = self._job_dir(job_id)
         status = read_job_file(job_dir / "status.json")
-        pid = status.get("pid")
-        if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1):
-            raise TrainerError(f"{job_dir / 'status.json'}: 'pid' must be a process id, got {pid!r}; nothing stopped")
-        if isinstance(pid, int) and status.get("status") in ("queued", "running") and _pid_alive(pid):
+        pid = _job_pid(status, job_dir / "status.json")
+        running = pid is not None and status.get("status") in ("queued", "running") and _pid_alive(pid)
+        if running and pid is not None and _runs_job(pid, job_dir):  # never a process the job does not own
             os.killpg(os.getpgid(pid), signal.SIGTERM)
         atomic_write_json(job_dir / "status.json", {**status, "status": "cancelled", "finished_at": utc_now()})
         return {"id": job_id, "status": "cancelled"}
