@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from conftest import require_modules
 from vector_trainer.config import EmbeddingConfig, config_from_dict
-from vector_trainer.errors import ConfigError, MissingDependencyError
+from vector_trainer.errors import ConfigError, InputError, MissingDependencyError
 from vector_trainer.sources import static_embedder
 from vector_trainer.sources.embedders import make_embedder
 from vector_trainer.sources.embedding_cache import configured_embedder
@@ -44,6 +45,23 @@ def test_a_distilled_model_is_named_for_its_source_content(tmp_path: Path) -> No
     assert is_static_model(model)
 
 
+def test_bad_places_and_fake_models_are_named_errors(tmp_path: Path) -> None:
+    pytest.importorskip("model2vec")
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x", encoding="utf-8")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"1")
+    with pytest.raises(InputError, match=r"embedding\.static_dir: .* cannot hold a distilled model"):
+        StaticEmbedder(str(model), static_dir=str(a_file / "static"))
+    fake = tmp_path / "fake-m2v"
+    fake.mkdir()
+    (fake / "config.json").write_text(json.dumps({"model_type": "model2vec"}), encoding="utf-8")
+    (fake / "model.safetensors").write_bytes(b"junk")
+    with pytest.raises(InputError, match=r"is not a usable model2vec model .*; give a sound model2vec directory"):
+        StaticEmbedder(str(fake))
+
+
 @pytest.mark.slow
 def test_distilled_once_then_loaded_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_modules(
@@ -69,6 +87,9 @@ def test_distilled_once_then_loaded_and_cached(tmp_path: Path, monkeypatch: pyte
     np.testing.assert_array_equal(again.embed(texts), vectors)
     direct = StaticEmbedder(str(embedder.directory))  # a model2vec directory is used as it is
     assert direct.name == embedder.name
+    copied = tmp_path / "copied"
+    shutil.copytree(embedder.directory, copied)  # the same weights elsewhere: the same vector space
+    assert StaticEmbedder(str(copied)).name == embedder.name
 
     settings = EmbeddingConfig(embedder="static", static_dir=str(static_dir), cache=str(tmp_path / "cache.db"))
     configured_embedder(settings).embed(texts)

@@ -15,7 +15,9 @@ used as it is.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -28,6 +30,8 @@ import numpy as np
 from vector_trainer.config import EmbeddingConfig
 from vector_trainer.errors import InputError, MissingDependencyError
 from vector_trainer.sources.model_files import model_fingerprint, packaged_model_path
+
+LOGGER = logging.getLogger("vector_trainer")
 
 #: Dimensions the token vectors are reduced to (model2vec's default).
 PCA_DIMS = 256
@@ -49,21 +53,50 @@ def distilled_path(model_path: str, static_dir: str | os.PathLike[str]) -> Path:
     return Path(static_dir) / f"{name}-{model_fingerprint(model_path)}-pca{PCA_DIMS}"
 
 
+def _weights_digest(directory: Path) -> str:
+    """8 hex digits of a model2vec model's weights (its vector space): the same model distilled
+    again, copied or moved keeps its name; its other files (a model card naming where it was
+    written) do not count."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.safetensors")):
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:8]
+
+
 def distill_static(model_path: str, out: Path) -> Path:
     """Distil ``model_path`` into ``out`` with model2vec, written whole or not at all (into a
-    temporary directory beside it, renamed when complete).
+    temporary directory beside it, renamed when complete; readable as the umask allows).
 
     Raises:
         MissingDependencyError: Without torch, transformers and model2vec's distillation parts.
+        InputError: If ``out`` cannot be written or ``model_path`` is no model model2vec can read.
     """
     try:
         from model2vec.distill import distill
     except ImportError as exc:
         raise MissingDependencyError("model2vec", "local", "Distilling a static embedder") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        distill(model_name=model_path, pca_dims=PCA_DIMS).save_pretrained(str(staging))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise InputError(
+            f"embedding.static_dir: {out.parent} cannot hold a distilled model ({exc.strerror or exc}); "
+            "choose a writable directory"
+        ) from None
+    try:
+        LOGGER.warning("distilling a static embedder from %s into %s (once; this takes a while)", model_path, out)
+        try:
+            distill(model_name=model_path, pca_dims=PCA_DIMS).save_pretrained(str(staging))
+        except Exception as exc:  # transformers and model2vec raise many kinds for a wrong model
+            raise InputError(
+                f"{model_path} cannot be distilled into a static embedder ({type(exc).__name__}: {exc}); "
+                "give --embedding-model a sentence-transformers model directory"
+            ) from None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would hide a shared static_dir's models
         try:
             os.rename(staging, out)
         except OSError:
@@ -92,20 +125,24 @@ class StaticEmbedder:
             from model2vec import StaticModel
         except ImportError as exc:
             raise MissingDependencyError("model2vec", "local", "The static embedder") from exc
-        source = model_path or packaged_model_path()
-        if is_static_model(source):
+        source = os.path.expanduser(model_path) if model_path else packaged_model_path()
+        given = is_static_model(source)
+        if given:
             directory = Path(source)
         else:
-            directory = distilled_path(source, static_dir)
+            directory = distilled_path(source, os.path.expanduser(static_dir))
             if not is_static_model(directory):
                 distill_static(source, directory)
         try:
             self._model: Any = StaticModel.from_pretrained(str(directory))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{directory} is not a usable model2vec model ({exc}); remove it to distil again") from exc
+        except Exception as exc:  # safetensors, tokenizers and model2vec raise many kinds for damage
+            fix = "give a sound model2vec directory" if given else "remove it, and it is distilled again"
+            raise InputError(
+                f"{directory} is not a usable model2vec model ({type(exc).__name__}: {exc}); {fix}"
+            ) from None
         self.directory = directory
         self.dim = int(self._model.dim)
-        self._name = f"model2vec:{directory.name}@{model_fingerprint(str(directory))}"
+        self._name = f"model2vec-{self.dim}@{_weights_digest(directory)}"
 
     @property
     def name(self) -> str:
