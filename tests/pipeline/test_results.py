@@ -72,3 +72,21 @@ def test_an_older_file_missing_keys_reads_with_defaults() -> None:
     synthesized = SynthesizeResult.from_dict({"rules": 2, "self_test": {"pairs": 3, "fixed_exactly": 3}})
     assert synthesized.rules == 2 and synthesized.self_test.pairs == 3 and synthesized.fixes_every_pair
     assert not SynthesizeResult.from_dict({"rules": 1, "hook_not_activated": "none fixed"}).fixes_every_pair
+
+
+def test_a_damaged_summary_is_a_named_error_or_read_without_its_damage() -> None:
+    """Attack trial: a summary.json that is an array, or holds a stage field of the wrong kind,
+    crashed readers with AttributeError or KeyError (and with it the whole dashboard page)."""
+    with pytest.raises(InputError, match="a run summary is a JSON object, got list"):
+        RunSummary.from_dict([])  # type: ignore[arg-type]
+    data = json.loads((WRITTEN / "submitted.summary.json").read_text())
+    data["stages"]["deploy"] = {"status": "done"}  # a stage of a newer version: skipped
+    data["stages"]["synthesize"]["self_test"]["verdicts"] = [{"pair": 0}, "junk"]  # a verdict half written
+    summary = RunSummary.from_dict(data)
+    assert "deploy" not in summary.stages and summary.synthesize is not None
+    assert [v.pair for v in summary.synthesize.self_test.verdicts] == [0]
+    data["stages"]["extract"]["examples"] = "many"
+    with pytest.raises(InputError, match=r"ExtractResult\.examples: expected int, got 'many'"):
+        RunSummary.from_dict(data)
+    with pytest.raises(InputError, match=r"TrainResult\.cost: expected .*Mapping"):
+        TrainResult.from_dict({"mode": "submitted", "status": "running", "cost": [1]})

@@ -92,7 +92,7 @@ class RunView:
             return None
         try:
             return RunSummary.from_dict(self.summary)
-        except (VectorTrainerError, TypeError, ValueError, AttributeError):
+        except (VectorTrainerError, TypeError, ValueError, AttributeError, KeyError):
             return None
 
     @property

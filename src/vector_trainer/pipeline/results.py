@@ -37,9 +37,34 @@ class StageResult(Protocol):
 
 
 def _known(cls: type[_T], data: Mapping[str, Any]) -> dict[str, Any]:
-    """The items of ``data`` that are fields of ``cls`` (unknown keys of newer files are ignored)."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return {key: value for key, value in data.items() if key in names}
+    """The items of ``data`` that are fields of ``cls`` (unknown keys of newer files are ignored),
+    each of the kind its field holds.
+
+    Raises:
+        InputError: Naming the field, for a value of another kind (a damaged file).
+    """
+    if not isinstance(data, Mapping):
+        raise InputError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {key: value for key, value in data.items() if key in fields}
+    for key, value in known.items():
+        if value is not None and not _of_kind(str(fields[key].type), value):
+            raise InputError(f"{cls.__name__}.{key}: expected {fields[key].type}, got {value!r}")
+    return known
+
+
+def _of_kind(annotation: str, value: Any) -> bool:
+    """Whether a value read from a file is of the kind a field's annotation names (the simple
+    kinds these results hold; the structured fields are read by their own readers)."""
+    if "Mapping" in annotation:
+        return isinstance(value, Mapping)
+    if annotation.startswith("int"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation.startswith("str"):
+        return isinstance(value, str)
+    if annotation.startswith("bool"):
+        return isinstance(value, bool)
+    return True
 
 
 def _mapping(value: Any) -> Mapping[str, Any] | None:
@@ -340,8 +365,15 @@ class RunSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
-        """A summary from ``summary.json`` (a stage or error entry that is no object is skipped)."""
-        stages = _mapping(data.get("stages")) or {}
+        """A summary from ``summary.json`` (a stage of a newer version, or a stage or error entry
+        that is no object, is skipped).
+
+        Raises:
+            InputError: For a document that is no summary, or a stage field of the wrong kind.
+        """
+        if not isinstance(data, Mapping):
+            raise InputError(f"a run summary is a JSON object, got {type(data).__name__}")
+        stages = {k: v for k, v in (_mapping(data.get("stages")) or {}).items() if k in _READERS}
         errors = data.get("errors")
         errors = errors if isinstance(errors, list) else []
         return cls(

@@ -61,12 +61,24 @@ class SelfTestReport:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SelfTestReport:
         """The report :meth:`to_dict` wrote (counts missing from an older file read as 0)."""
-        counts = {name: int(data.get(name) or 0) for name in ("pairs", "fixed_exactly", "improved", "unchanged")}
+        counts = {name: _count(data.get(name)) for name in ("pairs", "fixed_exactly", "improved", "unchanged")}
+        raw = data.get("verdicts")
         verdicts = tuple(
-            PairVerdict(**{k: item[k] for k in ("pair", "verdict", "edits_before", "edits_after")})
-            for item in data.get("verdicts") or ()
+            PairVerdict(
+                _count(item.get("pair")),
+                str(item.get("verdict", "")),
+                _count(item.get("edits_before")),
+                _count(item.get("edits_after")),
+            )
+            for item in (raw if isinstance(raw, list) else ())
+            if isinstance(item, Mapping)
         )
         return cls(**counts, verdicts=verdicts)
+
+
+def _count(value: Any) -> int:
+    """A count as a report wrote it; anything else (a damaged file) reads as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 _SELF_TEST_SCRIPT = r"""
