@@ -212,3 +212,14 @@ def test_a_hostile_watermark_is_named_not_a_traceback(server, tmp_path: Path, lo
     (home / "loop.json").write_text(json.dumps({"watermark": {"logs": logs, "feedback_sha256": "x"}}))
     with pytest.raises(InputError, match=r"cannot be read|is not valid JSON|watermark 'logs' must be a count"):
         loop.run_once()
+
+
+@pytest.mark.parametrize("watermark", ["abc", [1, 2], 7])
+def test_a_watermark_that_is_no_object_is_named_not_a_first_cycle(server, tmp_path: Path, watermark) -> None:
+    """Attack trial: a watermark of another kind read as 'first cycle', which may pay again."""
+    loop, home = _loop(server, tmp_path, ListSource(_logs()))
+    home.mkdir(parents=True)
+    (home / "loop.json").write_text(json.dumps({"watermark": watermark}))
+    with pytest.raises(InputError, match=r"loop\.json: 'watermark' must be an object"):
+        loop.run_once()
+    assert server.count("POST", "/v1/fine_tuning/jobs") == 0

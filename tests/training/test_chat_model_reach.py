@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from vector_trainer.errors import ConfigError
 from vector_trainer.training import (
     BaseTrainer,
     LocalChatModel,
@@ -67,7 +68,7 @@ def test_the_gate_asks_the_registered_trainer_plugins_included(monkeypatch: pyte
     assert chat_model_for("served-elsewhere", "m1", max_tokens=3) == ("served-elsewhere", "m1", 3)
 
 
-def test_a_provider_not_installed_here_is_asked_over_http() -> None:
-    model = chat_model_for("some-trainer-not-installed", "m2", base_url="http://127.0.0.1:9/v1")
-    assert isinstance(model, OpenAIChatModel)
-    assert model.base_url == "http://127.0.0.1:9/v1"
+def test_a_misspelt_or_missing_provider_is_named_not_sent_to_openai() -> None:
+    """Attack trial: 'local-lra' fell back to the OpenAI API and failed with a connection error."""
+    with pytest.raises(ConfigError, match=r"unknown trainer 'local-lra'; available: local-lora, openai"):
+        chat_model_for("local-lra", "m2", base_url="http://127.0.0.1:9/v1")

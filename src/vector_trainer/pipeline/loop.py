@@ -175,8 +175,13 @@ class ContinuousLoop:
     def _reasons(
         self, last: Any, current: Watermark, pipeline: TrainingPipeline, function_name: str, root: Path
     ) -> tuple[str, ...]:
-        if not isinstance(last, dict):
+        if last is None:
             return ("first cycle",)
+        if not isinstance(last, dict):  # read as "first cycle", a damaged watermark could pay again
+            raise InputError(
+                f"{root / LOOP_STATE_FILENAME}: 'watermark' must be an object, got {last!r}; "
+                "restore the file or move it away to start the loop afresh"
+            )
         seen = last.get("logs", 0)
         if not isinstance(seen, int) or isinstance(seen, bool) or not 0 <= seen < 10**15:
             raise InputError(

@@ -65,9 +65,19 @@ def trainer_from_config(config: TrainerConfig, **objects: Any) -> BaseTrainer:
 def trainer_class(name: str) -> type[BaseTrainer]:
     """The trainer class registered as ``name``, to ask it things that need no instance
     (:meth:`~BaseTrainer.chat_model`, :meth:`~BaseTrainer.run_options`); :class:`BaseTrainer`,
-    whose answers are the defaults, for a name not installed here or a plugin factory that is
-    not a class."""
-    factory = trainer_registry().get(name)
+    whose answers are the defaults, for a plugin factory that is not a class.
+
+    Raises:
+        ConfigError: For a name no trainer is registered under (the message lists the known
+            ones): a misspelt provider never falls back to another trainer's endpoint.
+    """
+    registry = trainer_registry()
+    if name not in registry:
+        raise ConfigError(
+            f"unknown trainer '{name}'; available: {', '.join(sorted(registry))} "
+            f"(a plugin's models need its package installed here)"
+        )
+    factory = registry[name]
     return factory if isinstance(factory, type) and issubclass(factory, BaseTrainer) else BaseTrainer
 
 
@@ -81,8 +91,11 @@ def chat_model_for(
     max_tokens: int = GateConfig.max_tokens,
 ) -> ChatModel:
     """How to reach a model made by the trainer registered as ``provider``: that trainer's
-    :meth:`~vector_trainer.training.base.BaseTrainer.chat_model`; a provider not installed here
-    is asked through an OpenAI-compatible endpoint, the default."""
+    :meth:`~vector_trainer.training.base.BaseTrainer.chat_model`.
+
+    Raises:
+        ConfigError: For a provider no trainer is registered under.
+    """
     return trainer_class(provider).chat_model(
         model, base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens
     )
