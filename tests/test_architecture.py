@@ -4,6 +4,7 @@ light imports. The layers, bottom to top, are in ADR-014."""
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,10 @@ def test_a_facade_tells_type_checkers_the_names_it_loads_lazily(module: str) -> 
                     assert alias.asname == alias.name, f"{module}: import {alias.name} as {alias.name}"
                     typed[alias.name] = imp.module
     assert exports and typed == exports
+
+
+@pytest.mark.parametrize("module", sorted(_facades()))
+def test_a_facade_lists_its_lazy_names(module: str) -> None:
+    """``dir()`` (tab completion, "did you mean") sees the names a facade loads on first use."""
+    facade = importlib.import_module(module)
+    assert set(facade._EXPORTS) <= set(dir(facade))

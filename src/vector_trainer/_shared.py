@@ -113,6 +113,16 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
     return __getattr__
 
 
+def lazy_dir(namespace: Mapping[str, Any], exports: Mapping[str, str]) -> Callable[[], list[str]]:
+    """A module ``__dir__`` (PEP 562) listing the lazily loaded names beside the loaded ones, so
+    ``dir()``, tab completion and "did you mean" suggestions see them."""
+
+    def __dir__() -> list[str]:  # noqa: N807 - it becomes the module's __dir__
+        return sorted(set(namespace) | set(exports))
+
+    return __dir__
+
+
 def chat_client(api_key: str | None, base_url: str | None, timeout_s: float, feature: str) -> Any:
     """An ``openai.OpenAI`` client for chat calls (one retry; a local server takes any key).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vector_trainer._shared import lazy_exports
+from vector_trainer._shared import lazy_dir, lazy_exports
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors (a test keeps them equal)
     from vector_trainer.dashboard.runview import RunView as RunView
@@ -22,3 +22,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 if not TYPE_CHECKING:  # type checkers see the imports above, not a module that answers any name
     __getattr__ = lazy_exports(__name__, _EXPORTS)
+    __dir__ = lazy_dir(globals(), _EXPORTS)
