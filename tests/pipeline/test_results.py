@@ -90,3 +90,32 @@ def test_a_damaged_summary_is_a_named_error_or_read_without_its_damage() -> None
         RunSummary.from_dict(data)
     with pytest.raises(InputError, match=r"TrainResult\.cost: expected .*Mapping"):
         TrainResult.from_dict({"mode": "submitted", "status": "running", "cost": [1]})
+
+
+def test_a_resumed_runs_damaged_extraction_names_state_json(tmp_path: Path) -> None:
+    """Attack trial: a paid run's state.json with 'extract': {'examples': 'many'} crashed the
+    resumed run with ValueError; the one reader of the extraction names the file."""
+    from vector_trainer._shared import sha256_file
+    from vector_trainer.pipeline.paid_jobs import kept_training_input
+    from vector_trainer.pipeline.rundir import RunDirectory
+
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("{}\n", encoding="utf-8")
+    training = {"client_token": "abc", "file_sha256": sha256_file(golden)}
+    for extract in ({"examples": "many"}, "x"):
+        (tmp_path / "state.json").write_text(json.dumps({"training": training, "extract": extract}), encoding="utf-8")
+        run = RunDirectory(tmp_path, "fn", None)
+        try:
+            with pytest.raises(InputError, match=r"state\.json: 'extract' is damaged .*; restore it"):
+                kept_training_input(run)
+        finally:
+            run.release()
+    (tmp_path / "state.json").write_text(
+        json.dumps({"training": training, "extract": {"examples": 7, "validation_path": None}}), encoding="utf-8"
+    )
+    run = RunDirectory(tmp_path, "fn", None)
+    try:
+        kept = kept_training_input(run)
+    finally:
+        run.release()
+    assert kept is not None and kept[0].n_examples == 7 and kept[1].examples == 7

@@ -31,7 +31,7 @@ from vector_trainer._params import check_values
 from vector_trainer._shared import utc_now
 from vector_trainer.chatml import render_value
 from vector_trainer.config import PipelineConfig, RunConfig
-from vector_trainer.errors import ConfigError, InputError
+from vector_trainer.errors import ConfigError
 from vector_trainer.extractor.core import DensityBasedExtractor
 from vector_trainer.fileio import atomic_write_json
 from vector_trainer.gate.evaluate import ModelEvaluator, feedback_examples, validation_examples
@@ -151,8 +151,7 @@ class TrainingPipeline:
         if kept is None:
             run.stage("extract", lambda: self._extract(function_name, run, inputs))
         else:  # paying for this golden set has begun: the resumed run trains on it, new logs wait
-            inputs["train"] = kept
-            paid = _kept_extraction(run)
+            inputs["train"], paid = kept
             run.stage("extract", lambda: dataclasses.replace(paid, kept="the golden set already paid for"))
         synthesized = run.stage("synthesize", lambda: self._synthesize(function_name, learn, run, inputs, kept is None))
         trained = run.stage("train", lambda: self._train(inputs["train"], run, wait))
@@ -409,18 +408,3 @@ class TrainingPipeline:
                 run.hub.log(f"job {job_id}: {status['status']}")
                 said = status["status"]
             self._sleep(self.poll_interval_s)
-
-
-def _kept_extraction(run: RunDirectory) -> ExtractResult:
-    """The extraction a resumed run already paid for, from its ``state.json``.
-
-    Raises:
-        InputError: Naming the file, when its ``extract`` entry is damaged.
-    """
-    try:
-        return ExtractResult.from_dict(run.state.get("extract") or {})
-    except InputError as exc:
-        raise InputError(
-            f"{run.path(_layout.STATE_FILENAME)}: 'extract' is damaged ({exc}); restore it, or move the run "
-            "directory away to start afresh (its training job may then be paid again)"
-        ) from None

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vector_trainer._layout import GOLDEN_FILENAME
+from vector_trainer._layout import GOLDEN_FILENAME, STATE_FILENAME
 from vector_trainer._shared import sha256_file, utc_now
+from vector_trainer.errors import InputError
 from vector_trainer.fileio import StateDocument
+from vector_trainer.pipeline.results import ExtractResult
 from vector_trainer.pipeline.rundir import RunDirectory, TrainingInput
 from vector_trainer.training.base import BaseTrainer
 
@@ -89,19 +91,29 @@ class JobLedger:
         self._update(change)
 
 
-def kept_training_input(run: RunDirectory) -> TrainingInput | None:
+def kept_training_input(run: RunDirectory) -> tuple[TrainingInput, ExtractResult] | None:
     """The golden set a run already started paying for (a client token is written before the
-    first paid call), when its file is still the one recorded: a resumed run trains on it."""
+    first paid call), when its file is still the one recorded: a resumed run trains on it. With
+    it, the extraction that wrote it, as ``state.json`` keeps it.
+
+    Raises:
+        InputError: Naming ``state.json``, when its ``extract`` entry is damaged.
+    """
     training = run.state.get("training")
     if not isinstance(training, dict) or not (training.get("client_token") or training.get("job_id")):
         return None
     train = run.dir / GOLDEN_FILENAME
     if not train.is_file() or sha256_file(train) != training.get("file_sha256"):
         return None
-    extract = run.state.get("extract")
-    kept: dict[str, Any] = extract if isinstance(extract, dict) else {}
-    validation = kept.get("validation_path")
-    return TrainingInput(train, Path(validation) if validation else None, int(kept.get("examples", 0)))
+    try:
+        kept = ExtractResult.from_dict(run.state.get("extract") or {})
+    except InputError as exc:
+        raise InputError(
+            f"{run.path(STATE_FILENAME)}: 'extract' is damaged ({exc}); restore it, or move the run "
+            "directory away to start afresh (its training job may then be paid again)"
+        ) from None
+    validation = Path(kept.validation_path) if kept.validation_path else None
+    return TrainingInput(train, validation, kept.examples), kept
 
 
 def ensure_job(trainer: BaseTrainer, inputs: TrainingInput, run: RunDirectory, ledger: JobLedger | None) -> str:
