@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from vector_trainer._shared import sha256_file
 from vector_trainer.config import EmbeddingConfig
 from vector_trainer.errors import InputError, MissingDependencyError
 from vector_trainer.sources.model_files import model_fingerprint, packaged_model_path
@@ -57,12 +58,8 @@ def _weights_digest(directory: Path) -> str:
     """8 hex digits of a model2vec model's weights (its vector space): the same model distilled
     again, copied or moved keeps its name; its other files (a model card naming where it was
     written) do not count."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.safetensors")):
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:8]
+    files = "\n".join(sha256_file(path) for path in sorted(directory.glob("*.safetensors")))
+    return hashlib.sha256(files.encode("ascii")).hexdigest()[:8]
 
 
 def distill_static(model_path: str, out: Path) -> Path:
