@@ -40,6 +40,12 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def mapping_at(container: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``container[key]`` when it is an object, else an empty one (a field absent or of the wrong kind)."""
+    value = container.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def vector_problem(vector: Any) -> str | None:
     """Why ``vector`` cannot be a graph node, or ``None`` when it is a usable embedding.
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vector_trainer._shared import mapping_at
 from vector_trainer.gate.policy import Decision
 
 
@@ -31,7 +32,7 @@ class HookVerdict:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HookVerdict:
         """The verdict :meth:`to_dict` wrote."""
-        return cls(Decision.from_dict(_mapping(data.get("decision"))), _optional_mapping(data.get("evaluation")))
+        return cls(Decision.from_dict(mapping_at(data, "decision")), _optional_mapping(data.get("evaluation")))
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,11 @@ class ModelVerdict:
         """The verdict :meth:`to_dict` wrote."""
         model_id = data.get("model_id")
         return cls(
-            Decision.from_dict(_mapping(data.get("decision"))),
+            Decision.from_dict(mapping_at(data, "decision")),
             None if model_id is None else str(model_id),
             _optional_mapping(data.get("evaluation")),
             bool(data.get("pending", False)),
         )
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _optional_mapping(value: Any) -> Mapping[str, Any] | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from vector_trainer._shared import mapping_at
 from vector_trainer.errors import InputError
 from vector_trainer.gate.verdicts import HookVerdict, ModelVerdict
 from vector_trainer.synthesizer.self_test import SelfTestReport
@@ -65,10 +66,6 @@ def _of_kind(annotation: str, value: Any) -> bool:
     if annotation.startswith("bool"):
         return isinstance(value, bool)
     return True
-
-
-def _mapping(value: Any) -> Mapping[str, Any] | None:
-    return value if isinstance(value, Mapping) else None
 
 
 @dataclass(frozen=True)
@@ -186,7 +183,7 @@ class SynthesizeResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SynthesizeResult:
         known = _known(cls, data)
-        known["self_test"] = SelfTestReport.from_dict(_mapping(data.get("self_test")) or {})
+        known["self_test"] = SelfTestReport.from_dict(mapping_at(data, "self_test"))
         known["overruled_pairs"] = tuple(data.get("overruled_pairs") or ())
         known["left_out"] = tuple(
             DroppedRule(str(d.get("rule_id", "")), int(d.get("pair", 0)), str(d.get("reason", "")))
@@ -236,7 +233,7 @@ class TrainResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainResult:
         known = {"mode": "", "status": "", **_known(cls, data)}
-        known["artifacts"] = _mapping(known.get("artifacts")) or {}
+        known["artifacts"] = mapping_at(known, "artifacts")
         return cls(**known)
 
 
@@ -268,8 +265,8 @@ class GateResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
         known = _known(cls, data)
-        known["hook"] = HookVerdict.from_dict(_mapping(data.get("hook")) or {})
-        known["model"] = ModelVerdict.from_dict(_mapping(data.get("model")) or {})
+        known["hook"] = HookVerdict.from_dict(mapping_at(data, "hook"))
+        known["model"] = ModelVerdict.from_dict(mapping_at(data, "model"))
         return cls(**known)
 
 
@@ -373,7 +370,7 @@ class RunSummary:
         """
         if not isinstance(data, Mapping):
             raise InputError(f"a run summary is a JSON object, got {type(data).__name__}")
-        stages = {k: v for k, v in (_mapping(data.get("stages")) or {}).items() if k in _READERS}
+        stages = {k: v for k, v in (mapping_at(data, "stages")).items() if k in _READERS}
         errors = data.get("errors")
         errors = errors if isinstance(errors, list) else []
         return cls(
@@ -386,7 +383,7 @@ class RunSummary:
             ),
             data.get("finished_at"),
             data.get("status"),
-            _mapping(data.get("overview")) or {},
+            mapping_at(data, "overview"),
         )
 
 

@@ -54,12 +54,6 @@ def iso_from_unix(seconds: Any, where: str, scale: float = 1.0) -> str | None:
         raise InputError(f"{where}: time stamp {seconds!r} is not a Unix time") from None
 
 
-def mapping_at(container: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """``container[key]`` when it is an object, else an empty one (a field absent or of the wrong kind)."""
-    value = container.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
 def pick_function(explicit: str | None, *candidates: Any) -> str:
     """The function name: the one asked for, else the first candidate that is a non-empty string."""
     if explicit:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from vector_trainer._shared import mapping_at
 from vector_trainer.errors import InputError
 from vector_trainer.sources.formats._shared import (
     error_record,
     iso_from_unix,
-    mapping_at,
     pick_function,
     reply_status,
 )
