@@ -7,7 +7,7 @@ queries of ../shared/data, then noisy copies of them) and on clustered synthetic
   tiles, diagonal tiles included), products only, results discarded, one multi-threaded BLAS
   call per tile: what any exact method must at least compute;
 * **floor_tile_threads**: the same products, a tile per core on one BLAS thread each, scheduled
-  as the engine schedules them (``extractor/engines/exact/_tiles.py``): where this is below ``floor``, the
+  as the engine schedules them (``extractor/engines/exact/tiles.py``): where this is below ``floor``, the
   engine's own products run faster than BLAS's threads do on one tile;
 * **engine**: ``ExactEngine`` as extraction runs it (64-nearest lists included), compiled pass
   (numba) on a tile per core, and on one thread (``engine_one_thread``: one multi-threaded BLAS
@@ -46,8 +46,8 @@ import numpy as np
 from _memory import MemorySource, as_logs
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines.base import DEFAULT_BLOCK, normalize_rows
-from vector_trainer.extractor.engines.exact._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.exact.tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.epsilon import choose_epsilon
 from vector_trainer.types import ExecutionLog
 

@@ -12,7 +12,7 @@ import pytest
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines.base import normalize_rows
 from vector_trainer.extractor.engines.exact.engine import ExactEngine
-from vector_trainer.extractor.epsilon import AUTO_NEIGHBOURS, choose_epsilon
+from vector_trainer.extractor.epsilon import AUTO_NEIGHBOURS, choose_epsilon, kth_similarities
 from vector_trainer.sources.embedders import HashingEmbedder
 
 
@@ -77,3 +77,17 @@ def test_the_report_says_how_epsilon_was_chosen(tmp_path) -> None:
     assert parameters["epsilon_requested"] == "auto"
     assert parameters["epsilon_rule"].startswith("auto: 1 - median similarity")
     assert parameters["similarity_threshold"] == pytest.approx(1 - parameters["epsilon"], abs=1e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_sampled_kth_similarities_do_not_depend_on_the_threads(workers: int) -> None:
+    """Blocks of the sample run a block per thread; each row's k-th similarity is the same as
+    sorting its row of the full product."""
+    rng = np.random.default_rng(4)
+    X = normalize_rows(rng.normal(size=(700, 12)).astype(np.float32))
+    rows = np.sort(rng.choice(700, 600, replace=False))  # more than one block of rows
+    sims = X[rows] @ X.T
+    sims[np.arange(rows.size), rows] = -np.inf
+    expected = np.sort(sims, axis=1)[:, -AUTO_NEIGHBOURS]
+    got = kth_similarities(X, rows, AUTO_NEIGHBOURS, workers=workers)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)

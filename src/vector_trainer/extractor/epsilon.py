@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vector_trainer.extractor.engines.base import similarities_to_all
+from vector_trainer.extractor.engines.base import DEFAULT_QUERY_BLOCK, similarities_of
+from vector_trainer.extractor.engines.exact.tiles import blas_threads, run_tiles, single_threaded_blas
 
 #: ``epsilon="auto"``: the neighbourhood radius at which the median log has this many neighbours.
 AUTO_NEIGHBOURS = 10
@@ -67,8 +68,27 @@ def choose_epsilon(
     if k < 1:
         return EpsilonChoice(AUTO_EPSILON_RANGE[1], "auto", "auto: a single log; every radius is the same")
     rows = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
-    kth = np.concatenate([np.partition(sims, n - k, axis=1)[:, n - k] for _, sims in similarities_to_all(X, rows)])
-    return epsilon_from_kth(kth, k)
+    return epsilon_from_kth(kth_similarities(X, rows, k), k)
+
+
+def kth_similarities(X: np.ndarray, rows: np.ndarray, k: int, workers: int | None = None) -> np.ndarray:
+    """Each of ``rows``' similarity to its ``k``-th most similar other row of ``X``.
+
+    Blocks of rows are spread over ``workers`` threads (default: as many as BLAS runs), each
+    with one BLAS thread: the selection step (``np.partition``) releases the GIL, so it runs on
+    every core like the products. Memory is ``workers x block x n``.
+    """
+    n = X.shape[0]
+    chunks = [rows[r0 : r0 + DEFAULT_QUERY_BLOCK] for r0 in range(0, rows.size, DEFAULT_QUERY_BLOCK)]
+    kth: list[np.ndarray] = [np.empty(0, dtype=X.dtype)] * len(chunks)
+
+    def chunk(c: int, _same: int) -> None:
+        kth[c] = np.partition(similarities_of(X, chunks[c]), n - k, axis=1)[:, n - k]
+
+    threads = blas_threads() if workers is None else workers
+    with single_threaded_blas(threads):
+        run_tiles([(c, c) for c in range(len(chunks))], chunk, threads)
+    return np.concatenate(kth) if kth else np.empty(0, dtype=X.dtype)
 
 
 def epsilon_from_kth(kth: np.ndarray, k: int) -> EpsilonChoice:

@@ -1,5 +1,5 @@
 """Issue 17: the exact pass's row order, first floors and tiles on several threads
-(extractor/engines/exact/_locality.py, extractor/engines/exact/_tile_kernel.py, extractor/engines/exact/_tiles.py)."""
+(extractor/engines/exact/_locality.py, extractor/engines/exact/_tile_kernel.py, extractor/engines/exact/tiles.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from conftest import clustered
 from vector_trainer.errors import ConfigError
 from vector_trainer.extractor.engines.exact._locality import locality_order
-from vector_trainer.extractor.engines.exact._tiles import blas_threads, run_tiles, tile_order
 from vector_trainer.extractor.engines.exact.engine import ExactEngine
+from vector_trainer.extractor.engines.exact.tiles import blas_threads, run_tiles, tile_order
 
 
 @pytest.mark.parametrize("n_blocks", [1, 2, 3, 6, 7, 25])

@@ -119,6 +119,11 @@ def similarities_to_all(
     ``block x n``, whatever ``len(rows)``."""
     for r0 in range(0, rows.size, block):
         chunk = rows[r0 : r0 + block]
-        sims = X[chunk] @ X.T
-        sims[np.arange(chunk.size), chunk] = -np.inf
-        yield chunk, sims
+        yield chunk, similarities_of(X, chunk)
+
+
+def similarities_of(X: np.ndarray, chunk: np.ndarray) -> np.ndarray:
+    """Rows ``chunk``'s similarities to every row of ``X``, each to itself ``-inf``."""
+    sims = X[chunk] @ X.T
+    sims[np.arange(chunk.size), chunk] = -np.inf
+    return sims

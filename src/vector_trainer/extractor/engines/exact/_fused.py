@@ -11,10 +11,13 @@ from types import ModuleType
 
 import numpy as np
 
+from vector_trainer.extractor.engines.exact.tiles import run_tiles
 from vector_trainer.extractor.engines.knn import RunningTopK
 
 #: Candidates buffered per node, in list widths, before the buffer is cut to its best ``k``.
 LIST_BUFFER_FACTOR = 2
+#: Chunks of rows per thread when the lists are finished (more than one evens out the threads).
+FINISH_CHUNKS_PER_WORKER = 4
 
 
 def load_kernels() -> ModuleType | None:
@@ -57,10 +60,20 @@ class FusedPass:
         (queries against candidates): the rows' sums and candidates only."""
         self._run(tile, i0, j0, with_columns=False, diagonal=False)
 
-    def finish(self) -> None:
-        """Each row's best buffered candidates become its list, best first."""
-        if self.top is not None:
-            self.kernels.finish_lists(*self._buffers, self.top.similarity, self.top.index)
+    def finish(self, workers: int = 1) -> None:
+        """Each row's best buffered candidates become its list, best first, in chunks of rows
+        spread over ``workers`` threads (the kernel releases the GIL; chunks share no row)."""
+        top = self.top
+        if top is None:
+            return
+        size = max(1, -(-top.n // (FINISH_CHUNKS_PER_WORKER * workers)))
+
+        def chunk(c: int, _same: int) -> None:
+            rows = slice(c * size, min(top.n, (c + 1) * size))
+            buffers = (buffer[rows] for buffer in self._buffers)
+            self.kernels.finish_lists(*buffers, top.similarity[rows], top.index[rows])
+
+        run_tiles([(c, c) for c in range(-(-top.n // size))], chunk, workers)
 
     def _run(self, tile: np.ndarray, row0: int, col0: int, *, with_columns: bool, diagonal: bool) -> None:
         k = self.top.k if self.top is not None else 0

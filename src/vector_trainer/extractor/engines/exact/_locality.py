@@ -15,7 +15,7 @@ block then holds much of its neighbourhood, and the ``k``-th best similarity ins
 Measured at 50,000 real MiniLM vectors, the candidates offered over the pass fall from 9.0 to
 5.1 million; the order of the off-diagonal tiles (random round-robin, nearest blocks first, or
 by distance along the chain) changed that count by under 1%, so the tiles keep the schedule
-that runs best in parallel (:func:`._tiles.tile_order`).
+that runs best in parallel (:func:`.tiles.tile_order`).
 
 The order changes no figure beyond the order of float additions, and it is seeded.
 """

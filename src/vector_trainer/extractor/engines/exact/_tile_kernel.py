@@ -17,7 +17,7 @@ from it in a single sweep, so the work after the product is one read of the tile
   from a diagonal tile).
 
 Each call runs on one thread and writes only its tile's rows and columns, so the engine runs
-a tile per core, each on one BLAS thread (:mod:`._tiles`); measured on two cores, a kernel
+a tile per core, each on one BLAS thread (:mod:`.tiles`); measured on two cores, a kernel
 parallel inside one tile (``prange``) loses more to OpenBLAS's spinning worker threads than it
 gains. This module imports numba, so the engine imports it on first use
 (:func:`._fused.load_kernels`) and falls back to its NumPy reductions when numba is missing;

@@ -5,7 +5,7 @@ half of ``X X^T`` and memory is ``O(n*d + block^2 + n*k)``; the ``n x n`` matrix
 The same pass keeps each node's ``k`` most similar other nodes, exactly
 (:mod:`~vector_trainer.extractor.engines.knn`). With numba installed, each tile is read once by a
 compiled kernel (:mod:`._fused`): edge sums and list candidates together, a tile per core
-(:mod:`._tiles`), so the kernel's time is spread over the cores too.
+(:mod:`.tiles`), so the kernel's time is spread over the cores too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from vector_trainer.errors import ConfigError
 from vector_trainer.extractor.engines.base import DEFAULT_BLOCK, DensityResult, effective_threshold, similarities_to_all
 from vector_trainer.extractor.engines.exact._fused import FusedPass, load_kernels
 from vector_trainer.extractor.engines.exact._locality import locality_order
-from vector_trainer.extractor.engines.exact._tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
+from vector_trainer.extractor.engines.exact.tiles import blas_threads, run_tiles, single_threaded_blas, tile_order
 from vector_trainer.extractor.engines.knn import DEFAULT_KNN, RunningTopK
 
 #: ``fused=None`` uses the compiled per-tile pass (numba) from this many nodes. Loading the cached
@@ -63,7 +63,7 @@ class ExactEngine:
         fused: Read each tile in one compiled pass (numba, :mod:`._fused`): ``True``, ``False``
             (NumPy reductions), or ``None`` for compiled from :data:`FUSED_MIN_NODES` nodes when
             numba is installed. Both give the same figures (sums in a different order).
-        workers: Threads for the compiled path's tiles (:mod:`._tiles`), each with one BLAS
+        workers: Threads for the compiled path's tiles (:mod:`.tiles`), each with one BLAS
             thread; ``None`` for as many as BLAS runs. The figures do not depend on it.
     """
 
@@ -117,7 +117,7 @@ class ExactEngine:
         with single_threaded_blas(workers):
             run_tiles([(i, i) for i in range(n_blocks)] + tile_order(n_blocks), tile, workers)
         if fused is not None:
-            fused.finish()
+            fused.finish(workers)
         back = np.empty_like(order)
         back[order] = np.arange(n)
         if top is None:
@@ -137,7 +137,7 @@ class ExactEngine:
         )
 
     def _workers(self, fused: FusedPass | None, n_blocks: int) -> int:
-        """Threads for the tiles: one per BLAS thread on the compiled path (:mod:`._tiles`)."""
+        """Threads for the tiles: one per BLAS thread on the compiled path (:mod:`.tiles`)."""
         if fused is None or n_blocks < 2:
             return 1  # the NumPy reductions are multi-threaded BLAS calls of their own
         return self.workers if self.workers is not None else blas_threads()
