@@ -13,14 +13,17 @@ In one process, on ``--n`` real MiniLM vectors (the Banking77 and NLU++ hotel qu
   - ``vectorwave 1.x (LanceDB table)``: ``store._open(...).to_arrow()``, vectors a fixed-size list
     column of float32;
   - ``vectorwave 1.x (weaviate client)``: ``store._client.collections.get(...).iterator``;
-  - ``per object (before issue 31)``: the 0.2 objects converted one at a time, as every adapter
-    did before pages were converted in one pass;
+  - ``per object (before issue 31)``: the 0.2 objects converted one at a time into whole logs,
+    as every adapter did before sources handed the extractor pages of columns;
   - ``in memory``: :class:`~vector_trainer.sources.memory.InMemoryLogs` holding the same arrays.
 
 Every source and the floor are timed in ``--rounds`` interleaved rounds (the machine's speed
-drifts between runs); each figure is the fastest round.
+drifts between runs); each figure is the fastest round, and ``over_floor_by_round`` the ratio to
+each round's own floor. ``read_s`` is the part of a source's
+whole selection spent reading its logs into graph nodes (``load_logs``), timed apart: what a
+source's shape costs (the Weaviate shapes hand over every vector as Python floats).
 
-    python bench/load_path.py [--n 50000] [--rounds 2]
+    python bench/load_path.py [--n 50000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ import numpy as np
 
 from _memory import MemorySource, as_logs
 from density import floor, real_vectors
+from vector_trainer.config import SourceConfig
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.engines.base import DEFAULT_BLOCK
+from vector_trainer.extractor.graph import load_logs
 from vector_trainer.sources.vectorwave import (
     VectorWaveLegacyAdapter,
     VectorWaveStoreAdapter,
@@ -47,6 +52,8 @@ from vector_trainer.sources.vectorwave import (
 )
 
 FUNCTION = "answer"
+#: Seconds to wait after the floor's multi-threaded products, whose idle BLAS threads spin a while.
+BLAS_REST_S = 0.5
 
 
 def properties(i: int) -> dict[str, Any]:
@@ -104,13 +111,33 @@ def weaviate_store_manager(objects: list[Any]) -> Any:
     return SimpleNamespace(store=store, settings=None)
 
 
-class PerObject(VectorWaveLegacyAdapter):
-    """The 0.2 adapter converting one object at a time (each vector its own ``np.asarray``)."""
+class PerObject:
+    """The 0.2 objects converted one at a time into whole logs (each vector its own
+    ``np.asarray``), as every adapter did before issue 31; the extractor pages those logs."""
+
+    def __init__(self, objects: list[Any]) -> None:
+        self.objects = objects
+
+    def list_functions(self) -> list[str]:
+        return [FUNCTION]
 
     def iter_executions(self, function_name: str, *, batch_size: int = 500) -> Iterator[Any]:
-        for obj in self._iter_all():
+        for obj in self.objects:
             if obj.properties.get("function_name") == function_name:
                 yield vectorwave_object_to_log(obj.uuid, obj.properties, obj.vector["default"], None)
+
+    def near_vector(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def register_as_golden(self, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+
+def read(source: Any, function: str) -> float:
+    """Seconds to read the function's logs into graph nodes (``load_logs``: pages, checks, vectors)."""
+    start = time.perf_counter()
+    load_logs(source, function, page_size=SourceConfig.page_size)
+    return time.perf_counter() - start
 
 
 def whole(source: Any, function: str) -> tuple[float, int]:
@@ -124,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--block", type=int, default=DEFAULT_BLOCK)
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each figure is the fastest")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each figure is the fastest")
     args = parser.parse_args()
     X, origin = real_vectors(args.n)
     objects = weaviate_objects(X)
@@ -132,24 +159,29 @@ def main() -> None:
         "vectorwave 0.2 (weaviate objects)": (VectorWaveLegacyAdapter(legacy_manager(objects)), FUNCTION),
         "vectorwave 1.x (LanceDB table)": (VectorWaveStoreAdapter(lance_manager(X)), FUNCTION),
         "vectorwave 1.x (weaviate client)": (VectorWaveStoreAdapter(weaviate_store_manager(objects)), FUNCTION),
-        "per object (before issue 31)": (PerObject(legacy_manager(objects)), FUNCTION),
+        "per object (before issue 31)": (PerObject(objects), FUNCTION),
         "in memory": (MemorySource(as_logs(X)), "fn"),
     }
     whole(MemorySource(as_logs(X[:2000])), "fn")  # compiled kernels loaded before any timing
     floors: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in sources}
+    reads: dict[str, list[float]] = {name: [] for name in sources}
     examples: dict[str, int] = {}
     for _ in range(args.rounds):  # interleaved: the machine's speed drifts
         floors.append(floor(X, args.block))
+        time.sleep(BLAS_REST_S)
         for name, (source, function) in sources.items():
             seconds, examples[name] = whole(source, function)
             times[name].append(seconds)
+            reads[name].append(read(source, function))
     floor_s = min(floors)
     rows = [
         {
             "source": name,
             "whole_selection_s": round(min(runs), 2),
             "over_floor": round(min(runs) / floor_s, 2),
+            "over_floor_by_round": [round(t / f, 2) for t, f in zip(runs, floors, strict=True)],
+            "read_s": round(min(reads[name]), 2),
             "examples": examples[name],
         }
         for name, runs in times.items()

@@ -9,21 +9,22 @@ which both selection strategies read.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vector_trainer._shared import bulk_reading, usable_rows, vector_problem
-from vector_trainer.chatml import text_problem
+from vector_trainer._shared import bulk_reading
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.extractor.engines.base import DensityResult, NeighborEngine, normalize_rows
 from vector_trainer.extractor.engines.exact.engine import ExactEngine
 from vector_trainer.extractor.engines.knn import DEFAULT_KNN
 from vector_trainer.extractor.epsilon import EpsilonChoice, choose_epsilon
 from vector_trainer.extractor.separability import check_separable
-from vector_trainer.types import STATUS_SUCCESS, DatasetManagerProtocol, ExecutionLog
+from vector_trainer.sources.pages import LogPage, LogTable, log_pages
+from vector_trainer.types import STATUS_SUCCESS, DatasetManagerProtocol
 
 MAX_UUIDS_IN_MESSAGE = 10
 
@@ -38,9 +39,18 @@ class ExcludedLog:
 
 @dataclass(frozen=True)
 class LoadedLogs:
-    """A function's logs split into graph nodes and exclusions."""
+    """A function's logs split into graph nodes and exclusions.
 
-    usable: tuple[ExecutionLog, ...]
+    Attributes:
+        usable: The graph's nodes in uuid order, each log built when it is read.
+        vectors: Their vectors (float32, as the source gave them), one row per node.
+        excluded: The successful logs left out, and why.
+        status_counts: Logs by status.
+        total: All logs read.
+    """
+
+    usable: LogTable
+    vectors: np.ndarray = field(repr=False)
     excluded: tuple[ExcludedLog, ...]
     status_counts: dict[str, int]
     total: int
@@ -51,7 +61,7 @@ class GraphAnalysis:
     """Everything computed once per function and reused by both selection strategies."""
 
     function_name: str
-    logs: tuple[ExecutionLog, ...]
+    logs: LogTable
     vectors: np.ndarray = field(repr=False)
     result: DensityResult = field(repr=False)
     excluded: tuple[ExcludedLog, ...]
@@ -71,9 +81,9 @@ class GraphAnalysis:
         return self.result.knn_similarity, self.result.knn_index
 
     @property
-    def uuids(self) -> list[str]:
+    def uuids(self) -> tuple[str, ...]:
         """uuids of the graph's nodes, in node order."""
-        return [log.uuid for log in self.logs]
+        return self.logs.uuids
 
 
 def load_logs(
@@ -82,29 +92,31 @@ def load_logs(
     """Read a function's logs and keep the SUCCESS ones with a usable vector of the common dimension
     and an input and output that JSON can carry (no NaN or infinity).
 
+    The source's pages (:mod:`~vector_trainer.sources.pages`) are checked a block at a time; a
+    log is built only when it is read from the result.
+
     Raises:
         EmptyDataError: No logs, no successful logs, or no usable vectors (saying which and why).
         InputError: With ``strict``, for the first logs that cannot be graph nodes.
     """
     with bulk_reading():
-        logs = list(manager.iter_executions(function_name, batch_size=page_size))
-    statuses: Counter[str] = Counter(log.status for log in logs)
-    if not logs:
-        known = ", ".join(manager.list_functions()[:20]) or "none"
-        raise EmptyDataError(f"no logs for function '{function_name}' in the source (functions with logs: {known})")
-    success = [log for log in logs if log.status == STATUS_SUCCESS]
-    if not success:
-        raise all_failed_error(function_name, statuses)
-    with bulk_reading():
-        usable, excluded = _validate_vectors(success, strict)
-    if not usable:
+        pages = list(log_pages(manager, function_name, page_size))
+        statuses: Counter[str] = Counter(itertools.chain.from_iterable(page.statuses for page in pages))
+        total = sum(statuses.values())
+        if not total:
+            known = ", ".join(manager.list_functions()[:20]) or "none"
+            raise EmptyDataError(f"no logs for function '{function_name}' in the source (functions with logs: {known})")
+        if not statuses[STATUS_SUCCESS]:
+            raise all_failed_error(function_name, statuses)
+        nodes, excluded = _graph_nodes(pages, strict)
+    if not len(nodes.usable):
         raise EmptyDataError(
-            f"none of the {len(success)} successful logs of '{function_name}' has a usable vector "
+            f"none of the {statuses[STATUS_SUCCESS]} successful logs of '{function_name}' has a usable vector "
             f"({exclusion_counts(excluded)}). "
             "VectorWave writes vectors only with @vectorize(capture_return_value=True) and a vectorizer "
             "other than 'weaviate_module'; for the embedded store, re-import with an embedder."
         )
-    return LoadedLogs(tuple(usable), tuple(excluded), dict(sorted(statuses.items())), len(logs))
+    return LoadedLogs(nodes.usable, nodes.vectors, tuple(excluded), dict(sorted(statuses.items())), total)
 
 
 def common_dimension(counts: Mapping[int, int]) -> int:
@@ -131,47 +143,67 @@ def strict_error(excluded: Sequence[ExcludedLog]) -> InputError:
     return InputError(f"{len(excluded)} logs cannot be graph nodes: {shown}")
 
 
-def _vector_reasons(logs: list[ExecutionLog]) -> list[str | None]:
-    """:func:`vector_problem` of every log, checked in bulk for float32 arrays (the usual case)."""
-    reasons: list[str | None] = [None] * len(logs)
-    by_dim: dict[int, list[int]] = {}
-    for i, log in enumerate(logs):
-        vector = log.vector
-        if isinstance(vector, np.ndarray) and vector.ndim == 1 and vector.dtype == np.float32 and vector.size:
-            by_dim.setdefault(vector.size, []).append(i)
-        else:
-            reasons[i] = vector_problem(vector)
-    for rows in by_dim.values():
-        matrix = np.stack([np.asarray(logs[i].vector) for i in rows])
-        for j in np.flatnonzero(~usable_rows(matrix)):
-            reasons[rows[j]] = vector_problem(logs[rows[j]].vector)
-    return reasons
+@dataclass(frozen=True)
+class _Nodes:
+    usable: LogTable
+    vectors: np.ndarray
 
 
-def _validate_vectors(logs: list[ExecutionLog], strict: bool) -> tuple[list[ExecutionLog], list[ExcludedLog]]:
-    excluded: list[ExcludedLog] = []
-    candidates: list[ExecutionLog] = []
-    for log, vector_reason in zip(logs, _vector_reasons(logs), strict=True):
-        reason = vector_reason or text_problem(log.inputs, log.output)
-        if reason:
-            excluded.append(ExcludedLog(log.uuid, reason))
-        else:
-            candidates.append(log)
-    dims = Counter(int(np.asarray(log.vector).shape[0]) for log in candidates)
-    usable: list[ExecutionLog] = []
-    if dims:
-        expected = common_dimension(dims)
-        for log in candidates:
-            dim = int(np.asarray(log.vector).shape[0])
-            if dim == expected:
-                usable.append(log)
-            else:
-                excluded.append(ExcludedLog(log.uuid, f"dimension_mismatch: {dim}-d, expected {expected}-d"))
+def _graph_nodes(pages: Sequence[LogPage], strict: bool) -> tuple[_Nodes, list[ExcludedLog]]:
+    """The successful rows with a usable vector of the common length and a renderable input and
+    output, in uuid order with their vectors, and the others' exclusions (sorted by uuid).
+
+    Raises:
+        InputError: With ``strict``, if any successful row cannot be a node.
+    """
+    unusable: list[tuple[int, int, str]] = []  # (page, row, reason), in reading order
+    candidates: dict[int, list[tuple[int, np.ndarray]]] = {}  # length -> (page, rows)
+    for p, page in enumerate(pages):
+        success = np.fromiter((s == STATUS_SUCCESS for s in page.statuses), dtype=bool, count=len(page))
+        problems = page.vectors.problems()
+        unusable.extend((p, row, reason) for row, reason in problems.items() if success[row])
+        for length in page.vectors.blocks:
+            rows = page.vectors.rows_of(length)
+            rows = rows[success[rows]]
+            text = [(row, page.render_problem(row)) for row in rows.tolist()]
+            bad = [(row, reason) for row, reason in text if reason]
+            if bad:
+                unusable.extend((p, row, reason) for row, reason in bad)
+                rows = np.setdiff1d(rows, [row for row, _ in bad])
+            candidates.setdefault(length, []).append((p, rows))
+    unusable.sort(key=lambda entry: entry[:2])
+    excluded = [ExcludedLog(pages[p].uuids[row], reason) for p, row, reason in unusable]
+    counts = {length: sum(len(rows) for _, rows in parts) for length, parts in candidates.items()}
+    expected = common_dimension({length: count for length, count in counts.items() if count})
+    for length, parts in candidates.items():
+        if length != expected:
+            excluded.extend(
+                ExcludedLog(pages[p].uuids[row], f"dimension_mismatch: {length}-d, expected {expected}-d")
+                for p, rows in parts
+                for row in rows.tolist()
+            )
     if excluded and strict:
         raise strict_error(excluded)
-    usable.sort(key=lambda log: log.uuid)
     excluded.sort(key=lambda e: e.uuid)
-    return usable, excluded
+    return _nodes(pages, candidates.get(expected, [])), excluded
+
+
+def _nodes(pages: Sequence[LogPage], parts: Sequence[tuple[int, np.ndarray]]) -> _Nodes:
+    """The chosen rows of each page as a table in uuid order, with their vectors (each page's
+    block copied once, straight to its rows' places)."""
+    page_of = np.concatenate([np.full(len(rows), p, dtype=np.int64) for p, rows in parts] or [np.zeros(0, np.int64)])
+    row_of = np.concatenate([rows for _, rows in parts] or [np.zeros(0, np.int64)])
+    uuids = [pages[p].uuids[row] for p, row in zip(page_of.tolist(), row_of.tolist(), strict=True)]
+    order = np.asarray(sorted(range(len(uuids)), key=uuids.__getitem__), dtype=np.int64)
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))
+    length = next((int(pages[p].vectors.lengths[rows[0]]) for p, rows in parts if len(rows)), 0)
+    matrix = np.empty((len(order), length), dtype=np.float32)
+    start = 0
+    for p, rows in parts:
+        matrix[place[start : start + len(rows)]] = pages[p].vectors.block_of(rows) if len(rows) else 0.0
+        start += len(rows)
+    return _Nodes(LogTable(pages, page_of[order], row_of[order], [uuids[i] for i in order.tolist()]), matrix)
 
 
 def analyze_graph(
@@ -187,9 +219,9 @@ def analyze_graph(
             (:func:`~vector_trainer.extractor.separability.check_separable`).
     """
     logs = loaded.usable
-    X = normalize_rows(np.stack([np.asarray(log.vector, dtype=np.float32) for log in logs]))
+    X = normalize_rows(loaded.vectors)
     check_separable(function_name, logs, X)
-    ids = [log.uuid for log in logs]
+    ids = logs.uuids
     choice = choose_epsilon(X, epsilon)
     result = engine.density(X, choice.threshold, ids)
     if result.knn_similarity is None:  # an engine that keeps no lists: one exact pass for them

@@ -12,15 +12,17 @@ import itertools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vector_trainer._shared import utc_now
+from vector_trainer.chatml import text_problem
 from vector_trainer.config import DEMO_STORE, SourceConfig
 from vector_trainer.errors import EmptyDataError, InputError
+from vector_trainer.sources.pages import LogPage, strict_json
 from vector_trainer.sources.records import (
     DEFAULT_ON_DUPLICATE,
     ON_DUPLICATE,
@@ -31,6 +33,7 @@ from vector_trainer.sources.records import (
     encode_vector,
 )
 from vector_trainer.sources.vector_index import VectorIndex
+from vector_trainer.sources.vector_pages import blob_vectors
 from vector_trainer.types import ExecutionLog, NeighborHit
 
 __all__ = ["DEFAULT_ON_DUPLICATE", "ON_DUPLICATE", "ImportSummary", "SQLiteLogStore", "StoredRecord"]
@@ -278,10 +281,8 @@ class SQLiteLogStore:
             ]
         )
 
-    def iter_executions(
-        self, function_name: str, *, batch_size: int = SourceConfig.page_size
-    ) -> Iterator[ExecutionLog]:
-        """Every log of ``function_name`` in uuid order, paged with a keyset cursor."""
+    def _row_pages(self, function_name: str, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """The function's rows in uuid order, ``batch_size`` at a time (a keyset cursor)."""
         last = ""
         while True:
             rows = self._conn.execute(
@@ -291,9 +292,21 @@ class SQLiteLogStore:
             ).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield self._row_to_log(row)
+            yield rows
             last = rows[-1][0]
+
+    def iter_executions(
+        self, function_name: str, *, batch_size: int = SourceConfig.page_size
+    ) -> Iterator[ExecutionLog]:
+        """Every log of ``function_name`` in uuid order, paged with a keyset cursor."""
+        for rows in self._row_pages(function_name, batch_size):
+            yield from map(self._row_to_log, rows)
+
+    def iter_pages(self, function_name: str, *, batch_size: int = SourceConfig.page_size) -> Iterator[LogPage]:
+        """:meth:`iter_executions` a page of columns at a time (:class:`~vector_trainer.sources.pages.LogPage`):
+        the page's vectors read from their blobs in one block, each log built when asked for."""
+        for rows in self._row_pages(function_name, batch_size):
+            yield _store_page(rows, self._row_to_log)
 
     def get(self, uuid: str) -> ExecutionLog | None:
         """One log by uuid."""
@@ -398,3 +411,23 @@ class SQLiteLogStore:
                 (function_name,),
             )
         return [row[0] for row in rows]
+
+
+def _store_page(rows: Sequence[tuple[Any, ...]], build: Callable[[tuple[Any, ...]], ExecutionLog]) -> LogPage:
+    """A page of the store's rows; a row's input and output are known renderable when their JSON
+    decodes strictly (msgspec refuses NaN and infinities), and checked on the built log if not."""
+
+    def render_problem(row: int) -> str | None:
+        _, _, _, input_json, return_value, *_ = rows[row]
+        if strict_json(input_json) and (return_value is None or strict_json(return_value)):
+            return None
+        log = build(rows[row])
+        return text_problem(log.inputs, log.output)
+
+    return LogPage(
+        uuids=[row[0] for row in rows],
+        statuses=[row[2] for row in rows],
+        vectors=blob_vectors([row[7] for row in rows]),
+        build=lambda row: build(rows[row]),
+        render_problem=render_problem,
+    )

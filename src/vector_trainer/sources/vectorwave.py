@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,10 +31,12 @@ import msgspec
 import numpy as np
 
 from vector_trainer._params import check_values
+from vector_trainer.chatml import text_problem
 from vector_trainer.config import SourceConfig
 from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
 from vector_trainer.errors import VectorTrainerError, redact
-from vector_trainer.sources.vector_pages import arrow_rows, extract_vector, page_vectors
+from vector_trainer.sources.pages import LogPage, strict_json
+from vector_trainer.sources.vector_pages import PageVectors, arrow_vectors, extract_vector, page_vectors
 from vector_trainer.types import STATUS_SUCCESS, ExecutionLog, NeighborHit
 
 #: Properties VectorWave writes itself (never captured inputs).
@@ -60,6 +63,8 @@ DEFAULT_GOLDEN_COLLECTION = "VectorWaveGoldenDataset"
 DEFAULT_FUNCTION_COLLECTION = "VectorWaveFunctions"
 DEFAULT_FETCH_PAGE = SourceConfig.page_size
 NEAR_VECTOR_OVERFETCH = 4
+#: Input values that always render (with finite floats, checked apart).
+_PLAIN_SCALARS = (int, bool, type(None))
 
 
 def _loads(text: str | bytes) -> Any:
@@ -142,7 +147,7 @@ def vectorwave_object_to_log(
         parameters: The function's parameter names, when known: only those become inputs, in
             signature order. Otherwise every non-VectorWave property is taken as an input.
     """
-    return _to_log(uuid, properties, page_vectors([vector])[0], parameters)
+    return _to_log(uuid, properties, page_vectors([vector]).value(0), parameters)
 
 
 def _to_log(uuid: Any, properties: Mapping[str, Any], vector: Any, parameters: Sequence[str] | None) -> ExecutionLog:
@@ -165,15 +170,65 @@ def _to_log(uuid: Any, properties: Mapping[str, Any], vector: Any, parameters: S
     )
 
 
-def _page_logs(
-    rows: Sequence[tuple[Any, Mapping[str, Any], Any]], parameters: Sequence[str] | None
-) -> list[ExecutionLog]:
-    """The logs of a page of ``(uuid, properties, raw vector)``, vectors converted in one pass."""
-    vectors = page_vectors([vector for _, _, vector in rows])
-    return [
-        _to_log(uuid, properties, vector, parameters)
-        for (uuid, properties, _), vector in zip(rows, vectors, strict=True)
-    ]
+def _plain_value(value: Any) -> bool:
+    """Whether an input value renders as it is: text that is not a stored message list, a whole
+    number, a finite float, a boolean or ``None``."""
+    kind = type(value)
+    if kind is str:
+        return not value.startswith("[{")
+    if kind is float:
+        return math.isfinite(value)
+    return kind in _PLAIN_SCALARS
+
+
+def _plain(properties: Mapping[str, Any], parameters: Sequence[str] | None) -> bool:
+    """Whether a row's input and output can be rendered, told without building its log: every
+    input is a plain value (:func:`_plain_value`) and the return value is missing or JSON that
+    decodes strictly (msgspec refuses NaN and infinities). Anything else is answered by building
+    the log."""
+    if parameters:
+        for name in parameters:
+            if not _plain_value(properties.get(name)):
+                return False
+    else:
+        for key, value in properties.items():
+            if key not in VECTORWAVE_STANDARD_PROPERTIES and not _plain_value(value):
+                return False
+    raw = properties.get("return_value")
+    if raw is None:
+        return True
+    return type(raw) is str and strict_json(raw)
+
+
+def vectorwave_page(
+    uuids: Sequence[str],
+    properties: Sequence[Mapping[str, Any]],
+    vectors: PageVectors,
+    parameters: Sequence[str] | None,
+) -> LogPage:
+    """A page of VectorWave rows whose logs are built when asked for (:class:`LogPage`)."""
+
+    def build(row: int) -> ExecutionLog:
+        return _to_log(uuids[row], properties[row], vectors.value(row), parameters)
+
+    def render_problem(row: int) -> str | None:
+        if _plain(properties[row], parameters):
+            return None
+        log = build(row)
+        return text_problem(log.inputs, log.output)
+
+    statuses = [str(p.get("status", "")).upper() for p in properties]
+    return LogPage(uuids, statuses, vectors, build, render_problem)
+
+
+def _raw_page(rows: Sequence[tuple[Any, Mapping[str, Any], Any]], parameters: Sequence[str] | None) -> LogPage:
+    """The page of ``(uuid, properties, raw vector)`` rows, vectors converted in one pass."""
+    return vectorwave_page(
+        [str(uuid) for uuid, _, _ in rows],
+        [properties for _, properties, _ in rows],
+        page_vectors([vector for _, _, vector in rows]),
+        parameters,
+    )
 
 
 def _pages(rows: Iterator[tuple[Any, Mapping[str, Any], Any]], size: int) -> Iterator[list[Any]]:
@@ -278,7 +333,8 @@ class VectorWaveLegacyAdapter:
     def list_functions(self) -> list[str]:
         return sorted({str(obj.properties.get("function_name", "")) for obj in self._iter_all()} - {""})
 
-    def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
+    def iter_pages(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[LogPage]:
+        """The function's executions a page at a time (:class:`~vector_trainer.sources.pages.LogPage`)."""
         parameters = self._parameters(function_name)
         rows = (
             (obj.uuid, obj.properties, obj.vector)
@@ -286,7 +342,11 @@ class VectorWaveLegacyAdapter:
             if obj.properties.get("function_name") == function_name
         )
         for page in _pages(rows, batch_size):
-            yield from _page_logs(page, parameters)
+            yield _raw_page(page, parameters)
+
+    def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
+        for page in self.iter_pages(function_name, batch_size=batch_size):
+            yield from page.logs()
 
     def near_vector(
         self, function_name: str, vector: Sequence[float], *, limit: int, min_similarity: float
@@ -326,25 +386,34 @@ class VectorWaveStoreAdapter:
         self._page_size = _checked_page_size(page_size)
         self._signatures: dict[str, tuple[str, ...] | None] = {}
 
-    def _rows_with_vectors(self) -> Iterator[tuple[str, dict[str, Any], Any]]:
-        """Every execution row as ``(uuid, properties, raw vector)``, fetched ``page_size`` at a time."""
-        store = self._store
-        if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
-            table = store._open(self._collection).to_arrow()
-            for batch in table.to_batches(max_chunksize=self._page_size):
-                names = batch.schema.names
-                vectors = arrow_rows(batch.column("vector")) if "vector" in names else [None] * batch.num_rows
-                others = batch.select([name for name in names if name != "vector"]).to_pylist()
-                for row, vector in zip(others, vectors, strict=True):
-                    payload = row.get("payload")
-                    yield str(row["uuid"]), _loads(payload) if payload else {}, vector
-            return
-        client = getattr(store, "_client", None)
+    def _lance_pages(self, function_name: str, parameters: Sequence[str] | None, size: int) -> Iterator[LogPage]:
+        """LanceDB's table scanned a record batch at a time, each batch's rows of the function
+        one page, their vectors one block straight from the vector column."""
+        table = self._store._open(self._collection).to_arrow()
+        for batch in table.to_batches(max_chunksize=size):
+            names = batch.schema.names
+            columns = batch.select([name for name in names if name != "vector"]).to_pylist()
+            properties = [_loads(payload) if (payload := row.get("payload")) else {} for row in columns]
+            keep = [i for i, props in enumerate(properties) if props.get("function_name") == function_name]
+            if not keep:
+                continue
+            if "vector" in names:
+                column = batch.column("vector")
+                vectors = arrow_vectors(column if len(keep) == batch.num_rows else column.take(keep))
+            else:
+                vectors = page_vectors([None] * len(keep))
+            uuids = [str(columns[i]["uuid"]) for i in keep]
+            yield vectorwave_page(uuids, [properties[i] for i in keep], vectors, parameters)
+
+    def _rows(self) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        """Every execution row as ``(uuid, properties, raw vector)`` from a weaviate client or the
+        store's ``iterate`` (whose rows carry no vector), ``page_size`` per request."""
+        client = getattr(self._store, "_client", None)
         if client is not None and hasattr(client, "collections"):
             for obj in _weaviate_objects(client.collections.get(self._collection), self._page_size):
                 yield str(obj.uuid), dict(obj.properties), obj.vector
             return
-        for record in store.iterate(self._collection, batch_size=self._page_size):
+        for record in self._store.iterate(self._collection, batch_size=self._page_size):
             yield str(record.uuid), dict(record.properties), record.vector
 
     def _vector_of(self, uuid: str, vector: Any) -> Any:
@@ -372,15 +441,26 @@ class VectorWaveStoreAdapter:
         }
         return sorted(names - {""})
 
-    def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
+    def iter_pages(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[LogPage]:
+        """The function's executions a page at a time (:class:`~vector_trainer.sources.pages.LogPage`):
+        from LanceDB a table scan with its vector column; from a weaviate client a cursor with
+        vectors; otherwise the store's rows, each vector fetched by id."""
         parameters = self._parameters(function_name)
+        store = self._store
+        if getattr(store, "backend_name", "") == "lance" and hasattr(store, "_open"):
+            yield from self._lance_pages(function_name, parameters, batch_size)
+            return
         rows = (
             (uuid, properties, self._vector_of(uuid, vector))
-            for uuid, properties, vector in self._rows_with_vectors()
+            for uuid, properties, vector in self._rows()
             if properties.get("function_name") == function_name
         )
         for page in _pages(rows, batch_size):
-            yield from _page_logs(page, parameters)
+            yield _raw_page(page, parameters)
+
+    def iter_executions(self, function_name: str, *, batch_size: int = DEFAULT_FETCH_PAGE) -> Iterator[ExecutionLog]:
+        for page in self.iter_pages(function_name, batch_size=batch_size):
+            yield from page.logs()
 
     def near_vector(
         self, function_name: str, vector: Sequence[float], *, limit: int, min_similarity: float
