@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable, Sequence
 
@@ -86,36 +85,32 @@ def greedy_facility_location(
     Returns:
         The picks in order, and the gain of each when it was picked.
     """
+    from vector_trainer.extractor import _greedy_kernel as kernel  # compiled on first use (numba)
+
     n = weights.shape[0]
     valid = index >= 0
     clients = np.repeat(np.arange(n), index.shape[1])[valid.ravel()]
     facilities = index.ravel()[valid.ravel()]
     served = weights.ravel()[valid.ravel()]
-    # By facility, ties in list order: one key per entry, unique, so the vectorised sort needs no
-    # stability (3x faster than a stable sort of the facilities alone at 3.2 million entries).
-    order = np.argsort(facilities * np.int64(valid.size) + np.flatnonzero(valid.ravel()))
+    order = kernel.by_facility(facilities, n)  # ties in list order
     clients, served, facilities = clients[order], served[order], facilities[order]
     bounds = np.searchsorted(facilities, np.arange(n + 1))
     cover = np.zeros(n, dtype=np.float64)
     mass = np.ones(n) if client_weight is None else np.asarray(client_weight, dtype=np.float64)
 
-    def gain(node: int) -> float:
-        mine = slice(bounds[node], bounds[node + 1])
-        missing = np.maximum(served[mine] - cover[clients[mine]], 0.0) @ mass[clients[mine]]
-        return float(missing + mass[node] * max(1.0 - cover[node], 0.0))
-
     initial = mass + np.bincount(facilities, weights=served * mass[clients], minlength=n)
-    heap = [(-float(initial[node]), int(node)) for node in np.flatnonzero(eligible)]
-    heapq.heapify(heap)
+    candidates = np.flatnonzero(eligible)
+    bound_keys = -initial[candidates]
+    first = np.lexsort((candidates, bound_keys))  # sorted: already a heap
+    keys, nodes, size = np.ascontiguousarray(bound_keys[first]), candidates[first].astype(np.int64), candidates.size
+    served = np.ascontiguousarray(served, dtype=np.float64)
     picks: list[int] = []
     gains: list[float] = []
-    while heap and len(picks) < budget:
-        _, node = heapq.heappop(heap)
-        current = gain(node)
-        if heap and current < -heap[0][0] - _GAIN_TOLERANCE:  # stale bound: re-queue with the true gain
-            heapq.heappush(heap, (-current, node))
-            continue
-        if current <= _GAIN_TOLERANCE or not accept(node):
+    while len(picks) < budget:
+        node, current, size = kernel.next_best(keys, nodes, size, bounds, clients, served, cover, mass, _GAIN_TOLERANCE)
+        if node < 0:
+            break
+        if not accept(node):
             continue
         picks.append(node)
         gains.append(current)
