@@ -17,9 +17,9 @@ from vector_trainer.errors import InputError
 from vector_trainer.extractor import DensityBasedExtractor
 from vector_trainer.extractor.graph import LoadedLogs, load_logs
 from vector_trainer.sources import vectorwave
-from vector_trainer.sources.pages import LogPage, LogTable, PagedSource, log_pages
-from vector_trainer.sources.vectorwave import VectorWaveLegacyAdapter, VectorWaveStoreAdapter, vectorwave_page
+from vector_trainer.sources.pages import LogPage, LogTable, log_pages, serves_pages
 from vector_trainer.sources.vector_pages import page_vectors
+from vector_trainer.sources.vectorwave import VectorWaveLegacyAdapter, VectorWaveStoreAdapter, vectorwave_page
 
 NAN_MESSAGES = json.dumps([{"role": "user", "content": "hi", "weight": "NaN"}]).replace('"NaN"', "NaN")
 
@@ -119,7 +119,7 @@ def _same(paged: LoadedLogs, whole: LoadedLogs) -> None:
 @pytest.mark.parametrize("page_size", [1, 7, 500])
 def test_paged_reading_gives_the_graph_what_whole_logs_give(adapter: str, page_size: int) -> None:
     source = ADAPTERS[adapter](_rows(), page_size)
-    assert isinstance(source, PagedSource) and not isinstance(OnlyLogs(source), PagedSource)
+    assert serves_pages(source) and not serves_pages(OnlyLogs(source))
     paged = load_logs(source, "fn", page_size=page_size)
     whole = load_logs(OnlyLogs(source), "fn", page_size=page_size)
     _same(paged, whole)
@@ -223,3 +223,79 @@ def test_the_embedded_stores_pages_give_the_graph_what_its_logs_give(tmp_path) -
         logs[6].uuid: "missing_vector",
         logs[8].uuid: "zero_vector",
     }
+
+
+def test_a_subclass_proxy_or_mock_is_read_through_its_own_iter_executions(tmp_path) -> None:
+    """Found by this stop's trial: any object with an iter_pages attribute counted as paged, so a
+    store subclass filtering iter_executions, a forwarding proxy or a mock had it bypassed."""
+    from unittest.mock import MagicMock
+
+    from conftest import fill_store
+    from vector_trainer.sources.store import SQLiteLogStore
+
+    class FirstThree(SQLiteLogStore):
+        def iter_executions(self, function_name, *, batch_size=500):  # type: ignore[no-untyped-def]
+            return (log for log in super().iter_executions(function_name, batch_size=batch_size) if log.uuid < "000003")
+
+    class Proxy:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+    logs = [make_log(i, np.eye(4)[i % 4] + 0.1) for i in range(6)]
+    store = FirstThree(tmp_path / "logs.db")
+    fill_store(store, logs)
+    assert not serves_pages(store) and not serves_pages(Proxy(store))
+    assert load_logs(store, "fn", page_size=100).usable.uuids == tuple(log.uuid for log in logs[:3])
+    assert len(load_logs(Proxy(store), "fn", page_size=100).usable) == 3  # the filter it forwards to
+    mock = MagicMock()
+    mock.iter_executions.return_value = iter(logs)
+    assert not serves_pages(mock) and len(load_logs(mock, "fn", page_size=100).usable) == 6
+    assert serves_pages(SQLiteLogStore(tmp_path / "plain.db"))
+
+
+def test_a_vector_at_float32s_edge_gets_the_one_rules_verdict_on_both_paths() -> None:
+    """Found by this stop's trial: the bulk check and the per-vector rule round apart at the
+    overflow edge; the bulk check only flags, the rule decides (it was 'malformed_vector')."""
+    from vector_trainer._shared import usable_rows, vector_problem
+
+    rng = np.random.default_rng(0)
+    while True:
+        v = (rng.random(16) + 0.5).astype(np.float32)
+        scale = np.sqrt(3.4028235e38 / np.dot(v.astype(np.float64), v)) * (1 + (rng.random() - 0.5) * 1e-6)
+        edge = (v * np.float32(scale)).astype(np.float32)
+        if not usable_rows(edge[None])[0] and vector_problem(edge) is None:
+            break
+    rows = [
+        SimpleNamespace(
+            uuid=f"u{i}",
+            properties={"function_name": "fn", "status": "SUCCESS", "q": f"q{i}", "return_value": '"a"'},
+            vector={"default": vector},
+        )
+        for i, vector in enumerate([*(rng.normal(size=16).tolist() for _ in range(5)), edge.tolist()])
+    ]
+    source = _legacy(rows, 500)
+    _same(load_logs(source, "fn", page_size=500), load_logs(OnlyLogs(source), "fn", page_size=500))
+    assert "u5" in load_logs(source, "fn", page_size=500).usable.uuids
+    assert page_vectors([edge.tolist()]).problems() == {}
+
+
+def test_strict_names_mismatched_lengths_in_reading_order_whatever_the_page_size() -> None:
+    dims = [16, 4, 16, 8, 8, 8, 8, 8]
+    logs = [make_log(i, np.random.default_rng(i).normal(size=d)) for i, d in enumerate(dims)]
+    messages = set()
+    for page_size in (1, 3, 500):
+        with pytest.raises(InputError) as error:
+            load_logs(ListSource(logs), "fn", page_size=page_size, strict=True)
+        messages.add(str(error.value))
+    assert len(messages) == 1
+    message = messages.pop()
+    assert message.index(logs[0].uuid) < message.index(logs[1].uuid) < message.index(logs[2].uuid)
+
+
+def test_page_sizes_below_one_read_a_row_at_a_time() -> None:
+    source = _lance(_rows(20), 1)
+    assert len(list(source.iter_executions("fn", batch_size=0))) == 20
+

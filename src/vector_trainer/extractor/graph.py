@@ -175,13 +175,17 @@ def _graph_nodes(pages: Sequence[LogPage], strict: bool) -> tuple[_Nodes, list[E
     excluded = [ExcludedLog(pages[p].uuids[row], reason) for p, row, reason in unusable]
     counts = {length: sum(len(rows) for _, rows in parts) for length, parts in candidates.items()}
     expected = common_dimension({length: count for length, count in counts.items() if count})
-    for length, parts in candidates.items():
-        if length != expected:
-            excluded.extend(
-                ExcludedLog(pages[p].uuids[row], f"dimension_mismatch: {length}-d, expected {expected}-d")
-                for p, rows in parts
-                for row in rows.tolist()
-            )
+    mismatched = sorted(
+        (p, row, length)
+        for length, parts in candidates.items()
+        if length != expected
+        for p, rows in parts
+        for row in rows.tolist()
+    )  # in reading order, as strict's message names the first
+    excluded.extend(
+        ExcludedLog(pages[p].uuids[row], f"dimension_mismatch: {length}-d, expected {expected}-d")
+        for p, row, length in mismatched
+    )
     if excluded and strict:
         raise strict_error(excluded)
     excluded.sort(key=lambda e: e.uuid)

@@ -12,7 +12,7 @@ import itertools
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +288,7 @@ class SQLiteLogStore:
             rows = self._conn.execute(
                 "SELECT uuid, function_name, status, input, return_value, error_message, timestamp, vector"
                 " FROM executions WHERE function_name = ? AND uuid > ? ORDER BY uuid LIMIT ?",
-                (function_name, last, batch_size),
+                (function_name, last, max(1, batch_size)),
             ).fetchall()
             if not rows:
                 return
@@ -306,7 +306,7 @@ class SQLiteLogStore:
         """:meth:`iter_executions` a page of columns at a time (:class:`~vector_trainer.sources.pages.LogPage`):
         the page's vectors read from their blobs in one block, each log built when asked for."""
         for rows in self._row_pages(function_name, batch_size):
-            yield _store_page(rows, self._row_to_log)
+            yield _store_page(rows)
 
     def get(self, uuid: str) -> ExecutionLog | None:
         """One log by uuid."""
@@ -319,7 +319,12 @@ class SQLiteLogStore:
 
     @staticmethod
     def _row_to_log(row: tuple[Any, ...]) -> ExecutionLog:
-        uuid, function_name, status, input_json, return_value, error_message, timestamp, blob = row
+        return SQLiteLogStore._fields_to_log(row[:7], decode_vector(row[7]))
+
+    @staticmethod
+    def _fields_to_log(fields: Sequence[Any], vector: np.ndarray | None) -> ExecutionLog:
+        """A log from a row's columns before ``vector`` (the vector given decoded)."""
+        uuid, function_name, status, input_json, return_value, error_message, timestamp = fields
         return ExecutionLog(
             uuid=uuid,
             function_name=function_name,
@@ -328,7 +333,7 @@ class SQLiteLogStore:
             output=None if return_value is None else json.loads(return_value),
             error_message=error_message,
             timestamp=timestamp,
-            vector=decode_vector(blob),
+            vector=vector,
         )
 
     def near_vector(
@@ -413,21 +418,22 @@ class SQLiteLogStore:
         return [row[0] for row in rows]
 
 
-def _store_page(rows: Sequence[tuple[Any, ...]], build: Callable[[tuple[Any, ...]], ExecutionLog]) -> LogPage:
-    """A page of the store's rows; a row's input and output are known renderable when their JSON
-    decodes strictly (msgspec refuses NaN and infinities), and checked on the built log if not."""
+def _store_page(rows: Sequence[tuple[Any, ...]]) -> LogPage:
+    """A page of the store's rows. The vectors are read from their blobs once, into the page's
+    block, and the rows are kept without them (a built log takes its vector from the block). A
+    row's input and output are known renderable when their JSON decodes strictly (msgspec refuses
+    NaN and infinities), and are checked on the built log if not."""
+    vectors = blob_vectors([row[7] for row in rows])
+    fields = [row[:7] for row in rows]
+
+    def build(row: int) -> ExecutionLog:
+        return SQLiteLogStore._fields_to_log(fields[row], vectors.value(row))
 
     def render_problem(row: int) -> str | None:
-        _, _, _, input_json, return_value, *_ = rows[row]
+        input_json, return_value = fields[row][3], fields[row][4]
         if strict_json(input_json) and (return_value is None or strict_json(return_value)):
             return None
-        log = build(rows[row])
+        log = build(row)
         return text_problem(log.inputs, log.output)
 
-    return LogPage(
-        uuids=[row[0] for row in rows],
-        statuses=[row[2] for row in rows],
-        vectors=blob_vectors([row[7] for row in rows]),
-        build=lambda row: build(rows[row]),
-        render_problem=render_problem,
-    )
+    return LogPage([f[0] for f in fields], [f[2] for f in fields], vectors, build, render_problem)

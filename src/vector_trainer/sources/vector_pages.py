@@ -41,12 +41,15 @@ class PageVectors:
         slots: Each usable row's position in its length's block.
         others: The rows without a usable vector: ``None`` (none), a float64 array (one float32
             cannot carry) or the value as it came (no list of numbers).
+        reasons: Why each of ``others`` is no usable vector
+            (:func:`~vector_trainer._shared.vector_problem`).
     """
 
     blocks: Mapping[int, np.ndarray]
     lengths: np.ndarray = field(repr=False)
     slots: np.ndarray = field(repr=False)
     others: Mapping[int, Any] = field(repr=False)
+    reasons: Mapping[int, str] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -68,9 +71,9 @@ class PageVectors:
         """The vectors of ``rows``, all usable and of one length, as one float32 matrix."""
         return self.blocks[int(self.lengths[rows[0]])][self.slots[rows]]
 
-    def problems(self) -> dict[int, str]:
+    def problems(self) -> Mapping[int, str]:
         """Why each row without a usable vector has none (:func:`~vector_trainer._shared.vector_problem`)."""
-        return {row: vector_problem(value) or "malformed_vector" for row, value in self.others.items()}
+        return self.reasons
 
 
 class _Collector:
@@ -80,7 +83,13 @@ class _Collector:
         self._rows: dict[int, list[np.ndarray]] = {}
         self._parts: dict[int, list[np.ndarray]] = {}
         self.others: dict[int, Any] = {}
+        self.reasons: dict[int, str] = {}
         self.size = size
+
+    def unusable(self, row: int, value: Any, reason: str) -> None:
+        """A row without a usable vector: its value as a log holds it, and why."""
+        self.others[row] = value
+        self.reasons[row] = reason
 
     def usable(self, rows: np.ndarray, block: np.ndarray) -> None:
         """Rows known usable, and their float32 vectors."""
@@ -95,7 +104,8 @@ class _Collector:
         given ``originals``, as they came); with ``zeros_missing``, an empty or all-zero row is
         ``None`` (VectorWave Lite's row without a vector)."""
         if block.shape[1] == 0 and zeros_missing:
-            self.others.update(dict.fromkeys(rows.tolist()))
+            for row in rows.tolist():
+                self.unusable(row, None, "missing_vector")
             return
         with np.errstate(over="ignore"):  # beyond float32: that row is unusable, and named so
             single = block if block.dtype == np.float32 else block.astype(np.float32)
@@ -105,17 +115,22 @@ class _Collector:
             return
         wide = np.asarray(block, dtype=np.float64)
         empty = np.asarray(np.isfinite(wide).all(axis=1) & ~wide.any(axis=1))
-        for i in np.flatnonzero(~ok).tolist():
+        for i in np.flatnonzero(~ok).tolist():  # the bulk check flags; the one rule decides
             kept = originals[i] if originals is not None else (None if empty[i] and zeros_missing else wide[i])
-            self.others[int(rows[i])] = kept
+            reason = vector_problem(kept)
+            if reason is None:  # at float32's edge, where the two sums round apart
+                self.usable(rows[i : i + 1], single[i : i + 1])
+            else:
+                self.unusable(int(rows[i]), kept, reason)
 
     def loose(self, row: int, value: Any) -> None:
         """One value: usable vectors join their length's block, the rest are kept as they are."""
-        if value is not None and vector_problem(value) is None:
+        reason = vector_problem(value)
+        if reason is None:
             vector = np.asarray(value, dtype=np.float32)
             self.usable(np.array([row]), vector[None, :])
         else:
-            self.others[row] = value
+            self.unusable(row, value, reason)
 
     def done(self) -> PageVectors:
         lengths = np.zeros(self.size, dtype=np.int64)
@@ -130,7 +145,7 @@ class _Collector:
             lengths[rows] = length
             slots[rows] = np.arange(len(rows))
             blocks[length] = np.ascontiguousarray(matrix, dtype=np.float32)
-        return PageVectors(blocks, lengths, slots, self.others)
+        return PageVectors(blocks, lengths, slots, self.others, self.reasons)
 
 
 def default_vector(raw: Any) -> Any:
@@ -190,10 +205,8 @@ def page_vectors(raws: Sequence[Any]) -> PageVectors:
     for i, value in enumerate(values):
         if _flat(value):
             by_length.setdefault(len(value), []).append(i)
-        elif value is not None:
-            collector.loose(i, _alone(value))
         else:
-            collector.others[i] = None
+            collector.loose(i, _alone(value) if value is not None else None)
     for length, indices in by_length.items():
         block = _numeric_block([values[i] for i in indices], length)
         if block is None:
@@ -235,10 +248,8 @@ def blob_vectors(blobs: Sequence[bytes | None]) -> PageVectors:
     collector = _Collector(len(blobs))
     by_size: dict[int, tuple[list[int], list[bytes]]] = {}
     for i, blob in enumerate(blobs):
-        if blob is None:
-            collector.others[i] = None
-        elif len(blob) % 4:
-            collector.others[i] = blob
+        if blob is None or len(blob) % 4:
+            collector.loose(i, blob)
         else:
             indices, parts = by_size.setdefault(len(blob), ([], []))
             indices.append(i)

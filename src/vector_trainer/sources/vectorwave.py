@@ -390,7 +390,7 @@ class VectorWaveStoreAdapter:
         """LanceDB's table scanned a record batch at a time, each batch's rows of the function
         one page, their vectors one block straight from the vector column."""
         table = self._store._open(self._collection).to_arrow()
-        for batch in table.to_batches(max_chunksize=size):
+        for batch in table.to_batches(max_chunksize=max(1, size)):
             names = batch.schema.names
             columns = batch.select([name for name in names if name != "vector"]).to_pylist()
             properties = [_loads(payload) if (payload := row.get("payload")) else {} for row in columns]
