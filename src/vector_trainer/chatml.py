@@ -11,8 +11,11 @@ assistant turns; and at least one assistant turn is trained on (weight not 0).
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import string
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -40,21 +43,39 @@ MIN_TRAINING_EXAMPLES = 10
 PLAIN_INPUT_KEY = "input"
 
 
+def _as_json(value: Any) -> Any:
+    """What JSON carries of a value it has no type for: a date or time (a Weaviate ``date``
+    property) as ISO text, a UUID or finite decimal as text, a NumPy scalar as its Python value."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID) or (isinstance(value, decimal.Decimal) and value.is_finite()):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        raise ValueError(f"{value} is not a JSON number")
+    item = getattr(value, "item", None)  # a NumPy scalar
+    if callable(item) and getattr(value, "shape", None) == ():
+        return item()
+    raise TypeError(f"a {type(value).__name__} value has no JSON form")
+
+
 def render_value(value: Any) -> str:
-    """A captured value as text: strings as they are, anything else as compact JSON.
+    """A captured value as text: strings as they are, anything else as compact JSON (dates and
+    times as ISO text, UUIDs and decimals as text, NumPy scalars as numbers).
 
     Raises:
         ValueError: If the value holds NaN or an infinity, which JSON cannot carry (rendering
             them as ``NaN`` would teach a model to answer with text no parser accepts).
+        TypeError: If it holds a value with no JSON form (bytes, a set).
     """
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False, default=_as_json)
 
 
 def text_problem(inputs: Mapping[str, Any], output: Any) -> str | None:
-    """``"non_json_number"`` when a log's input or output cannot be rendered (it holds NaN or an
-    infinity), else ``None``. Strings, the usual case, cost nothing to check."""
+    """Why a log's input or output cannot be rendered, else ``None``: ``"non_json_number"`` (it
+    holds NaN or an infinity) or ``"non_json_value"`` (a value with no JSON form, such as bytes).
+    Strings, the usual case, cost nothing to check."""
     for value in (*inputs.values(), output):
         if isinstance(value, str) or value is None:
             continue
@@ -62,6 +83,8 @@ def text_problem(inputs: Mapping[str, Any], output: Any) -> str | None:
             render_value(value)
         except ValueError:
             return "non_json_number"
+        except TypeError:
+            return "non_json_value"
     return None
 
 

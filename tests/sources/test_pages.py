@@ -299,3 +299,44 @@ def test_page_sizes_below_one_read_a_row_at_a_time() -> None:
     source = _lance(_rows(20), 1)
     assert len(list(source.iter_executions("fn", batch_size=0))) == 20
 
+
+def test_values_json_has_no_type_for_render_or_are_named_never_a_traceback(tmp_path) -> None:
+    """Found by this stop's trial (older than pages): a Weaviate date property, a UUID or a
+    NumPy scalar among a log's inputs made reading the function fail with json's TypeError."""
+    import datetime
+    import decimal
+    import uuid
+
+    from vector_trainer.chatml import render_value
+
+    when = datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.timezone.utc)
+    assert render_value({"at": when, "id": uuid.UUID(int=5), "d": decimal.Decimal("1.5")}) == (
+        '{"at": "2026-12-01T09:30:00+00:00", "d": "1.5", "id": "00000000-0000-0000-0000-000000000005"}'
+    )
+    assert render_value([np.float32(0.5), np.int64(3)]) == "[0.5, 3]"
+    assert text_problem({"q": np.float32("nan")}, None) == "non_json_number"
+    assert text_problem({"q": decimal.Decimal("NaN")}, None) == "non_json_number"
+    assert text_problem({"q": b"raw"}, None) == "non_json_value"
+    assert text_problem({"q": {1, 2}}, None) == "non_json_value"
+    X, _ = clustered([10, 10], dim=8, spread=0.3, seed=1)
+    rows = [
+        SimpleNamespace(
+            uuid=f"u{i:02d}",
+            properties={
+                "function_name": "fn",
+                "status": "SUCCESS",
+                "q": f"q{i}",
+                "seen": when,  # a custom date tag: an input when the signature is unknown
+                "raw": b"\x00" if i == 3 else "text",
+                "return_value": f'"a{i}"',
+            },
+            vector={"default": X[i].tolist()},
+        )
+        for i in range(20)
+    ]
+    source = _legacy(rows, 7)
+    loaded = load_logs(source, "fn", page_size=7)
+    _same(loaded, load_logs(OnlyLogs(source), "fn", page_size=7))
+    assert [(e.uuid, e.reason) for e in loaded.excluded] == [("u03", "non_json_value")]
+    result = DensityBasedExtractor(source, top_k=3).extract("fn", tmp_path / "golden.jsonl")
+    assert "2026-12-01T09:30:00+00:00" in (tmp_path / "golden.jsonl").read_text() and result.n_examples
