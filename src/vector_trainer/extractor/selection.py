@@ -191,15 +191,16 @@ def _candidate(
     a: GraphAnalysis, node: int, strategy: SelectionStrategy, score: float, region_size: int
 ) -> GoldenCandidate:
     res = a.result
+    log = a.logs[node]  # built once: a table builds a log on each read
     return GoldenCandidate(
-        uuid=a.logs[node].uuid,
+        uuid=log.uuid,
         strategy=strategy,
         density=float(res.density[node]),
         score=score,
         neighbor_count=int(res.neighbor_count[node]),
         nearest_similarity=float(res.nearest_similarity[node]),
         region_size=region_size,
-        log=a.logs[node],
+        log=log,
     )
 
 
