@@ -48,18 +48,26 @@ class LogPage:
         statuses: Each row's status (upper case, as :class:`~vector_trainer.types.ExecutionLog`).
         vectors: The rows' vectors, usable ones in float32 blocks.
         build: Row ``i``'s log, vector included, built when called.
-        render_problem: Row ``i``'s :func:`~vector_trainer.chatml.text_problem` (whether its input
-            and output can be rendered), found without building the log where the source can.
+        renders: Whether row ``i``'s input and output are known to render without building its
+            log (the source's shortcut; ``False`` says only that the built log must be checked).
     """
 
     uuids: Sequence[str]
     statuses: Sequence[str]
     vectors: PageVectors
     build: Callable[[int], ExecutionLog] = field(repr=False)
-    render_problem: Callable[[int], str | None] = field(repr=False)
+    renders: Callable[[int], bool] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.uuids)
+
+    def render_problem(self, row: int) -> str | None:
+        """Row ``row``'s :func:`~vector_trainer.chatml.text_problem`: ``None`` at once where the
+        source knows it renders, else read from the built log."""
+        if self.renders(row):
+            return None
+        log = self.build(row)
+        return text_problem(log.inputs, log.output)
 
     def logs(self) -> Iterator[ExecutionLog]:
         """Every row's log, in row order."""
@@ -74,7 +82,7 @@ class LogPage:
             statuses=[log.status for log in kept],
             vectors=log_vectors([log.vector for log in kept]),
             build=kept.__getitem__,
-            render_problem=lambda row: text_problem(kept[row].inputs, kept[row].output),
+            renders=lambda _row: False,  # built already: checking the log costs nothing more
         )
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from vector_trainer._shared import utc_now
-from vector_trainer.chatml import text_problem
 from vector_trainer.config import DEMO_STORE, SourceConfig
 from vector_trainer.errors import EmptyDataError, InputError
 from vector_trainer.sources.pages import LogPage, strict_json
@@ -429,11 +428,8 @@ def _store_page(rows: Sequence[tuple[Any, ...]]) -> LogPage:
     def build(row: int) -> ExecutionLog:
         return SQLiteLogStore._fields_to_log(fields[row], vectors.value(row))
 
-    def render_problem(row: int) -> str | None:
+    def renders(row: int) -> bool:
         input_json, return_value = fields[row][3], fields[row][4]
-        if strict_json(input_json) and (return_value is None or strict_json(return_value)):
-            return None
-        log = build(row)
-        return text_problem(log.inputs, log.output)
+        return strict_json(input_json) and (return_value is None or strict_json(return_value))
 
-    return LogPage([f[0] for f in fields], [f[2] for f in fields], vectors, build, render_problem)
+    return LogPage([f[0] for f in fields], [f[2] for f in fields], vectors, build, renders)

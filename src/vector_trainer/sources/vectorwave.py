@@ -31,7 +31,6 @@ import msgspec
 import numpy as np
 
 from vector_trainer._params import check_values
-from vector_trainer.chatml import text_problem
 from vector_trainer.config import SourceConfig
 from vector_trainer.conversation import ConversationError, is_conversation_input, normalise_conversation
 from vector_trainer.errors import VectorTrainerError, redact
@@ -123,6 +122,11 @@ def _conversation(inputs: dict[str, Any], output: Any, status: str) -> tuple[dic
         return inputs, output
 
 
+def _status(properties: Mapping[str, Any]) -> str:
+    """A row's status as its log holds it (upper case; empty when VectorWave wrote none)."""
+    return str(properties.get("status", "")).upper()
+
+
 def _timestamp(raw: Any) -> str | None:
     if raw is None:
         return None
@@ -156,7 +160,7 @@ def _to_log(uuid: Any, properties: Mapping[str, Any], vector: Any, parameters: S
         inputs = {name: _captured(properties[name]) for name in parameters if name in properties}
     else:
         inputs = {k: _captured(v) for k, v in properties.items() if k not in VECTORWAVE_STANDARD_PROPERTIES}
-    status = str(properties.get("status", "")).upper()
+    status = _status(properties)
     inputs, output = _conversation(inputs, decode_return_value(properties.get("return_value")), status)
     return ExecutionLog(
         uuid=str(uuid),
@@ -211,14 +215,10 @@ def vectorwave_page(
     def build(row: int) -> ExecutionLog:
         return _to_log(uuids[row], properties[row], vectors.value(row), parameters)
 
-    def render_problem(row: int) -> str | None:
-        if _plain(properties[row], parameters):
-            return None
-        log = build(row)
-        return text_problem(log.inputs, log.output)
+    def renders(row: int) -> bool:
+        return _plain(properties[row], parameters)
 
-    statuses = [str(p.get("status", "")).upper() for p in properties]
-    return LogPage(uuids, statuses, vectors, build, render_problem)
+    return LogPage(uuids, [_status(p) for p in properties], vectors, build, renders)
 
 
 def _raw_page(rows: Sequence[tuple[Any, Mapping[str, Any], Any]], parameters: Sequence[str] | None) -> LogPage:
