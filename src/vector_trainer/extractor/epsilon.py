@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vector_trainer.extractor.engines.base import DEFAULT_QUERY_BLOCK, similarities_of
-from vector_trainer.extractor.engines.exact.tiles import blas_threads, run_tiles, single_threaded_blas
+from vector_trainer.extractor.engines.exact.tiles import blas_threads, run_chunks, single_threaded_blas
 
 #: ``epsilon="auto"``: the neighbourhood radius at which the median log has this many neighbours.
 AUTO_NEIGHBOURS = 10
@@ -82,12 +82,12 @@ def kth_similarities(X: np.ndarray, rows: np.ndarray, k: int, workers: int | Non
     chunks = [rows[r0 : r0 + DEFAULT_QUERY_BLOCK] for r0 in range(0, rows.size, DEFAULT_QUERY_BLOCK)]
     kth: list[np.ndarray] = [np.empty(0, dtype=X.dtype)] * len(chunks)
 
-    def chunk(c: int, _same: int) -> None:
+    def chunk(c: int) -> None:
         kth[c] = np.partition(similarities_of(X, chunks[c]), n - k, axis=1)[:, n - k]
 
     threads = blas_threads() if workers is None else workers
     with single_threaded_blas(threads):
-        run_tiles([(c, c) for c in range(len(chunks))], chunk, threads)
+        run_chunks(len(chunks), chunk, threads)
     return np.concatenate(kth) if kth else np.empty(0, dtype=X.dtype)
 
 

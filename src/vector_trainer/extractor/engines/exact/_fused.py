@@ -11,7 +11,7 @@ from types import ModuleType
 
 import numpy as np
 
-from vector_trainer.extractor.engines.exact.tiles import run_tiles
+from vector_trainer.extractor.engines.exact.tiles import run_chunks
 from vector_trainer.extractor.engines.knn import RunningTopK
 
 #: Candidates buffered per node, in list widths, before the buffer is cut to its best ``k``.
@@ -68,12 +68,12 @@ class FusedPass:
             return
         size = max(1, -(-top.n // (FINISH_CHUNKS_PER_WORKER * workers)))
 
-        def chunk(c: int, _same: int) -> None:
+        def chunk(c: int) -> None:
             rows = slice(c * size, min(top.n, (c + 1) * size))
             buffers = (buffer[rows] for buffer in self._buffers)
             self.kernels.finish_lists(*buffers, top.similarity[rows], top.index[rows])
 
-        run_tiles([(c, c) for c in range(-(-top.n // size))], chunk, workers)
+        run_chunks(-(-top.n // size), chunk, workers)
 
     def _run(self, tile: np.ndarray, row0: int, col0: int, *, with_columns: bool, diagonal: bool) -> None:
         k = self.top.k if self.top is not None else 0

@@ -114,3 +114,9 @@ def run_tiles(  # noqa: C901 - one scheduler loop whose locks and waits must be 
         thread.join()
     if errors:
         raise errors[0]
+
+
+def run_chunks(count: int, work: Callable[[int], None], workers: int) -> None:
+    """Call ``work(c)`` for ``c`` in ``range(count)`` on up to ``workers`` threads: chunks that
+    share nothing (rows of a result each writes alone), run as :func:`run_tiles`' diagonal tiles."""
+    run_tiles([(c, c) for c in range(count)], lambda c, _same: work(c), workers)
