@@ -279,7 +279,7 @@ def test_a_vector_at_float32s_edge_gets_the_one_rules_verdict_on_both_paths() ->
     source = _legacy(rows, 500)
     _same(load_logs(source, "fn", page_size=500), load_logs(OnlyLogs(source), "fn", page_size=500))
     assert "u5" in load_logs(source, "fn", page_size=500).usable.uuids
-    assert page_vectors([edge.tolist()]).problems() == {}
+    assert page_vectors([edge.tolist()]).reasons == {}
 
 
 def test_strict_names_mismatched_lengths_in_reading_order_whatever_the_page_size() -> None:

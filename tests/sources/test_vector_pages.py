@@ -29,7 +29,7 @@ RAWS = [
 def test_a_page_gives_each_objects_own_vector_and_verdict() -> None:
     page = page_vectors(RAWS)
     assert len(page) == len(RAWS)
-    problems = page.problems()
+    problems = page.reasons
     for row, (raw, got) in enumerate(zip(RAWS, page.values(), strict=True)):
         alone = extract_vector(raw)
         if alone is None:
@@ -49,7 +49,7 @@ def test_usable_rows_share_one_float32_block_per_length() -> None:
     np.testing.assert_array_equal(page.rows_of(2), [0, 2])
     np.testing.assert_array_equal(page.block_of(np.array([2, 0])), [[3.0, 4.0], [1.0, 2.0]])
     assert page.value(0).base is page.value(2).base is not None
-    assert page.problems() == {1: "missing_vector", 4: "non_finite_vector"}
+    assert page.reasons == {1: "missing_vector", 4: "non_finite_vector"}
 
 
 def test_logs_own_vectors_keep_their_values_and_verdicts() -> None:
@@ -64,7 +64,7 @@ def test_logs_own_vectors_keep_their_values_and_verdicts() -> None:
         np.array([1.0, 2.0, 3.0]),
     ]
     page = log_vectors(values)
-    problems = page.problems()
+    problems = page.reasons
     for row, value in enumerate(values):
         assert problems.get(row) == vector_problem(value), value
         if row in problems:
@@ -92,7 +92,7 @@ def test_what_is_not_a_vector_is_kept_for_the_extractor_to_name(raw, reason: str
     no record; now the row is kept as it came and the extractor excludes it by uuid."""
     page = page_vectors([[1.0, 2.0], raw])
     np.testing.assert_array_equal(page.value(0), [1.0, 2.0])
-    assert vector_problem(page.value(1)) == reason == page.problems()[1]
+    assert vector_problem(page.value(1)) == reason == page.reasons[1]
 
 
 def test_a_hostile_vector_excludes_its_log_by_uuid(tmp_path) -> None:
@@ -125,7 +125,7 @@ def test_an_arrow_column_of_fixed_size_lists_becomes_one_block() -> None:
     page = arrow_vectors(column)
     np.testing.assert_array_equal(page.blocks[3], X[1:])
     zero_row = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(6, dtype=np.float32)), 3)
-    assert arrow_vectors(zero_row).problems() == {0: "missing_vector", 1: "missing_vector"}  # Lite's "no vector"
+    assert arrow_vectors(zero_row).reasons == {0: "missing_vector", 1: "missing_vector"}  # Lite's "no vector"
     with_null = pa.array([[1.0, 2.0], None], type=pa.list_(pa.float32(), 2))
     page = arrow_vectors(with_null)
     np.testing.assert_array_equal(page.value(0), [1.0, 2.0])

@@ -160,7 +160,7 @@ def _graph_nodes(pages: Sequence[LogPage], strict: bool) -> tuple[_Nodes, list[E
     candidates: dict[int, list[tuple[int, np.ndarray]]] = {}  # length -> (page, rows)
     for p, page in enumerate(pages):
         success = np.fromiter((s == STATUS_SUCCESS for s in page.statuses), dtype=bool, count=len(page))
-        problems = page.vectors.problems()
+        problems = page.vectors.reasons
         unusable.extend((p, row, reason) for row, reason in problems.items() if success[row])
         for length in page.vectors.blocks:
             rows = page.vectors.rows_of(length)
@@ -195,17 +195,18 @@ def _graph_nodes(pages: Sequence[LogPage], strict: bool) -> tuple[_Nodes, list[E
 def _nodes(pages: Sequence[LogPage], parts: Sequence[tuple[int, np.ndarray]]) -> _Nodes:
     """The chosen rows of each page as a table in uuid order, with their vectors (each page's
     block copied once, straight to its rows' places)."""
+    parts = [(p, rows) for p, rows in parts if len(rows)]
     page_of = np.concatenate([np.full(len(rows), p, dtype=np.int64) for p, rows in parts] or [np.zeros(0, np.int64)])
     row_of = np.concatenate([rows for _, rows in parts] or [np.zeros(0, np.int64)])
     uuids = [pages[p].uuids[row] for p, row in zip(page_of.tolist(), row_of.tolist(), strict=True)]
     order = np.asarray(sorted(range(len(uuids)), key=uuids.__getitem__), dtype=np.int64)
     place = np.empty_like(order)
     place[order] = np.arange(len(order))
-    length = next((int(pages[p].vectors.lengths[rows[0]]) for p, rows in parts if len(rows)), 0)
+    length = int(pages[parts[0][0]].vectors.lengths[parts[0][1][0]]) if parts else 0
     matrix = np.empty((len(order), length), dtype=np.float32)
     start = 0
     for p, rows in parts:
-        matrix[place[start : start + len(rows)]] = pages[p].vectors.block_of(rows) if len(rows) else 0.0
+        matrix[place[start : start + len(rows)]] = pages[p].vectors.block_of(rows)
         start += len(rows)
     return _Nodes(LogTable(pages, page_of[order], row_of[order], [uuids[i] for i in order.tolist()]), matrix)
 

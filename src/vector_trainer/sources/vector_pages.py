@@ -71,10 +71,6 @@ class PageVectors:
         """The vectors of ``rows``, all usable and of one length, as one float32 matrix."""
         return self.blocks[int(self.lengths[rows[0]])][self.slots[rows]]
 
-    def problems(self) -> Mapping[int, str]:
-        """Why each row without a usable vector has none (:func:`~vector_trainer._shared.vector_problem`)."""
-        return self.reasons
-
 
 class _Collector:
     """Assembles a :class:`PageVectors` from blocks and loose values."""
@@ -139,8 +135,8 @@ class _Collector:
         for length, parts in self._parts.items():
             rows = np.concatenate(self._rows[length])
             matrix = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            order = np.argsort(rows, kind="stable")
-            if len(parts) > 1:
+            if len(parts) > 1:  # a row added alone at float32's edge: back to row order
+                order = np.argsort(rows, kind="stable")
                 rows, matrix = rows[order], matrix[order]
             lengths[rows] = length
             slots[rows] = np.arange(len(rows))
